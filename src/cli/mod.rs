@@ -1,0 +1,22 @@
+//! Command-line parsing and dispatch. Each sub-command lives in its own module; they return
+//! `anyhow` errors, which `main` prints and turns into exit code 2.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Enforce the IEC 62443-4-1 secure development lifecycle on pull and merge requests.
+#[derive(Debug, Parser)]
+#[command(name = "sdl-gate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {}
+}

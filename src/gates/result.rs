@@ -1,0 +1,301 @@
+//! The result of an evaluation: a verdict per gate, each with an explanation tree, the
+//! findings it counted, the 62443-4-1 requirements it is evidence for and what unblocks it.
+//! Every renderer (check run, comment, job summary, JSON, evidence ledger) reads this one
+//! structure, so they all explain the same thing the same way.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::reports::{Finding, Severity};
+use crate::waivers::Waiver;
+
+/// The gates sdl-gate knows.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum GateKind {
+    /// The threat model is kept current with security-relevant changes.
+    ThreatModel,
+    /// Designated reviewers approved the head commit.
+    SecurityReview,
+    /// Static analysis passed.
+    Sast,
+    /// Dependency scans passed.
+    Dependencies,
+    /// An SBOM accompanies manifest changes.
+    Sbom,
+}
+
+impl GateKind {
+    /// Every gate, in report order.
+    pub const ALL: [GateKind; 5] = [
+        GateKind::ThreatModel,
+        GateKind::SecurityReview,
+        GateKind::Sast,
+        GateKind::Dependencies,
+        GateKind::Sbom,
+    ];
+
+    /// The policy key and display name (`threat_model`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateKind::ThreatModel => "threat_model",
+            GateKind::SecurityReview => "security_review",
+            GateKind::Sast => "sast",
+            GateKind::Dependencies => "dependencies",
+            GateKind::Sbom => "sbom",
+        }
+    }
+
+    /// A human title ("Threat model").
+    pub fn title(self) -> &'static str {
+        match self {
+            GateKind::ThreatModel => "Threat model",
+            GateKind::SecurityReview => "Security review",
+            GateKind::Sast => "Static analysis",
+            GateKind::Dependencies => "Dependencies",
+            GateKind::Sbom => "SBOM",
+        }
+    }
+}
+
+impl fmt::Display for GateKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A gate name that is not one of [`GateKind::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown gate `{0}`; gates are threat_model, security_review, sast, dependencies, sbom")]
+pub struct UnknownGate(pub String);
+
+impl FromStr for GateKind {
+    type Err = UnknownGate;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('-', "_");
+        GateKind::ALL
+            .into_iter()
+            .find(|g| g.as_str() == norm)
+            .ok_or_else(|| UnknownGate(s.to_string()))
+    }
+}
+
+/// A gate's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Satisfied.
+    Pass,
+    /// Blocks the change.
+    Fail,
+    /// Waiting for checks or reports; blocks until decided.
+    Pending,
+    /// The change does not trigger the gate (or the gate is disabled).
+    NotApplicable,
+    /// Would fail or be pending, but a waiver in force lets it through.
+    Waived,
+}
+
+impl Verdict {
+    /// The snake-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Pending => "pending",
+            Verdict::NotApplicable => "not_applicable",
+            Verdict::Waived => "waived",
+        }
+    }
+}
+
+/// The verdict over all gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverallVerdict {
+    /// Every gate passed, was waived or did not apply.
+    Pass,
+    /// At least one gate failed.
+    Fail,
+    /// No gate failed, but at least one is pending.
+    Pending,
+}
+
+impl OverallVerdict {
+    /// The name used in JSON and outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OverallVerdict::Pass => "pass",
+            OverallVerdict::Fail => "fail",
+            OverallVerdict::Pending => "pending",
+        }
+    }
+}
+
+/// The status of one line of explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeStatus {
+    /// This condition holds.
+    Pass,
+    /// This condition does not hold and blocks.
+    Fail,
+    /// Not decided yet.
+    Pending,
+    /// Not relevant to this change.
+    Skipped,
+    /// A fact worth showing, neither good nor bad.
+    Info,
+    /// Something the gate could not check, or a soon-to-expire exception.
+    Warning,
+}
+
+/// One node of a gate's explanation tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// How this condition stands.
+    pub status: NodeStatus,
+    /// Plain text (escaped only when rendered).
+    pub description: String,
+    /// Sub-conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    /// A leaf.
+    pub fn leaf(status: NodeStatus, description: impl Into<String>) -> Node {
+        Node {
+            status,
+            description: description.into(),
+            children: Vec::new(),
+        }
+    }
+
+    /// A node with children.
+    pub fn with_children(
+        status: NodeStatus,
+        description: impl Into<String>,
+        children: Vec<Node>,
+    ) -> Node {
+        Node {
+            status,
+            description: description.into(),
+            children,
+        }
+    }
+}
+
+/// Why a finding is listed under a gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingStatus {
+    /// At or above the threshold and not excused: it blocks.
+    Blocking,
+    /// Excused by an `ignore` entry in force.
+    Ignored,
+    /// Matched an `ignore` entry that has expired, so it blocks again.
+    IgnoreExpired,
+}
+
+/// A finding as a gate judged it, with the requirements and FRs it maps to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateFinding {
+    /// The normalised finding.
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// How the gate treats it.
+    pub status: FindingStatus,
+    /// The 62443-4-1 requirements this finding is evidence against.
+    pub requirements: Vec<String>,
+    /// The 62443-4-2 foundational requirements its CWEs threaten (FR1…FR7).
+    pub foundational_requirements: Vec<String>,
+    /// For ignored or expired ones: the ignore's reason and last day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_note: Option<String>,
+}
+
+/// One gate's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateResult {
+    /// Which gate.
+    pub gate: GateKind,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The 62443-4-1 requirement ids this gate is evidence for.
+    pub requirements: Vec<String>,
+    /// CRA references the gate supports.
+    pub cra: Vec<String>,
+    /// One sentence saying why the verdict is what it is.
+    pub explanation: String,
+    /// The explanation tree.
+    pub details: Vec<Node>,
+    /// Findings counted by the gate (blocking first), at most what renderers need.
+    pub findings: Vec<GateFinding>,
+    /// Number of findings below the threshold or outside the change, not listed.
+    pub findings_not_blocking: usize,
+    /// What to do to unblock, one action a line; empty when nothing blocks.
+    pub unblock: Vec<String>,
+    /// The waiver that turned a fail into `waived`, or one that no longer counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
+    /// Errors the gate met that `fail_mode: open` turned into warnings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// A waiver as it bears on a gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaiverNote {
+    /// The waiver.
+    #[serde(flatten)]
+    pub waiver: Waiver,
+    /// `active`, `expired`, `revoked` or `stale`.
+    pub state: String,
+}
+
+/// The whole evaluation of one change at one head commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The overall verdict.
+    pub verdict: OverallVerdict,
+    /// One result per gate, in [`GateKind::ALL`] order.
+    pub gates: Vec<GateResult>,
+    /// `owner/name` or project path.
+    pub repository: String,
+    /// PR or MR number; 0 for a local check.
+    pub number: u64,
+    /// The evaluated head commit.
+    pub head_sha: String,
+    /// The clock the evaluation used (waiver and ignore expiry).
+    pub evaluated_at: DateTime<Utc>,
+    /// The standard edition the requirement ids refer to.
+    pub standard: String,
+    /// Things that could not be checked (fork token, missing API permission…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknowns: Vec<String>,
+    /// Whether the change is a draft (renderers may report drafts as neutral).
+    #[serde(default)]
+    pub draft: bool,
+    /// The most severe blocking finding anywhere, for one-line summaries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_severity: Option<Severity>,
+}
+
+impl Evaluation {
+    /// Gates that block (fail).
+    pub fn failed_gates(&self) -> impl Iterator<Item = &GateResult> {
+        self.gates.iter().filter(|g| g.verdict == Verdict::Fail)
+    }
+
+    /// The result of one gate.
+    pub fn gate(&self, kind: GateKind) -> Option<&GateResult> {
+        self.gates.iter().find(|g| g.gate == kind)
+    }
+}

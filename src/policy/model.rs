@@ -1,0 +1,431 @@
+//! The policy file's data model: every key a product security officer may write, with its
+//! default. Strict: unknown keys are rejected (`deny_unknown_fields`) so that a misspelt gate
+//! setting can never silently fall back to a weaker default.
+
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::reports::Severity;
+use crate::snapshot::TeamSlug;
+
+use super::glob::GlobPattern;
+
+/// The policy file (`.github/sdl-gate.yml`, `.gitlab/sdl-gate.yml` or `.sdl-gate.yml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// Policy format version; must be 1.
+    pub version: u32,
+    /// Globs of security-relevant paths: the default trigger of the threat-model and
+    /// security-review gates.
+    #[serde(default)]
+    pub security_paths: Vec<GlobPattern>,
+    /// Labels that make a change security-relevant whatever it touches.
+    #[serde(default)]
+    pub security_labels: Vec<String>,
+    /// The gates and their settings.
+    #[serde(default)]
+    pub gates: Gates,
+    /// Who may waive gates and how.
+    #[serde(default)]
+    pub waivers: WaiverPolicy,
+    /// How results are reported on the change.
+    #[serde(default)]
+    pub report: ReportSettings,
+}
+
+/// Settings of every gate.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Gates {
+    /// Threat model must be kept current when security-relevant code changes.
+    #[serde(default)]
+    pub threat_model: ThreatModelGate,
+    /// Designated reviewers must approve the head commit.
+    #[serde(default)]
+    pub security_review: SecurityReviewGate,
+    /// Static analysis checks must pass with no findings at or above the threshold.
+    #[serde(default)]
+    pub sast: SastGate,
+    /// Dependency scans must pass with no known vulnerability at or above the threshold.
+    #[serde(default)]
+    pub dependencies: DependenciesGate,
+    /// An SBOM must accompany manifest changes.
+    #[serde(default)]
+    pub sbom: SbomGate,
+}
+
+/// What a gate does when it cannot evaluate its own inputs (a report that does not parse, a
+/// team that cannot be resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// The gate fails (default; sdl-gate never passes what it could not check).
+    #[default]
+    Closed,
+    /// The gate's own error becomes a warning and the gate is judged on what it could read.
+    Open,
+}
+
+/// When a gate applies to a change.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// Changed paths that trigger the gate. Absent: the gate's default (usually
+    /// `security_paths`).
+    #[serde(default)]
+    pub paths: Option<Vec<GlobPattern>>,
+    /// Labels that trigger the gate. Absent: `security_labels`.
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    /// Apply to every change.
+    #[serde(default)]
+    pub always: Option<bool>,
+}
+
+/// Settings every gate shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Common {
+    /// Whether the gate runs.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs.
+    #[serde(default)]
+    pub fail_mode: FailMode,
+    /// When the gate applies.
+    #[serde(default)]
+    pub trigger: Trigger,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            enabled: true,
+            fail_mode: FailMode::Closed,
+            trigger: Trigger::default(),
+        }
+    }
+}
+
+/// `gates.threat_model`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThreatModelGate {
+    /// Shared gate settings.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Files whose change counts as a threat-model update.
+    #[serde(default = "default_tm_paths")]
+    pub paths: Vec<GlobPattern>,
+    /// Accepted `Threat-Model:` references (URL globs, or `#*` for an issue of this repo).
+    #[serde(default)]
+    pub link_patterns: Vec<GlobPattern>,
+}
+
+fn default_tm_paths() -> Vec<GlobPattern> {
+    vec![
+        GlobPattern::new_unchecked("docs/threat-model/**"),
+        GlobPattern::new_unchecked("**/*.tm7"),
+        GlobPattern::new_unchecked("**/threagile.yaml"),
+    ]
+}
+
+impl Default for ThreatModelGate {
+    fn default() -> Self {
+        ThreatModelGate {
+            common: Common::default(),
+            paths: default_tm_paths(),
+            link_patterns: Vec::new(),
+        }
+    }
+}
+
+/// A set of reviewers: users and teams.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reviewers {
+    /// Teams (`org/team` on GitHub, group path on GitLab) whose members count.
+    #[serde(default)]
+    pub teams: Vec<TeamSlug>,
+    /// Individual users who count.
+    #[serde(default)]
+    pub users: Vec<String>,
+}
+
+impl Reviewers {
+    /// True when no reviewer is named at all.
+    pub fn is_empty(&self) -> bool {
+        self.teams.is_empty() && self.users.is_empty()
+    }
+}
+
+/// Extra reviewers required when certain paths change (e.g. crypto code needs the crypto team).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathReviewers {
+    /// Name shown in reports (defaults to the first glob).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The paths that call for these reviewers.
+    pub paths: Vec<GlobPattern>,
+    /// Approvals needed from them.
+    #[serde(default = "one")]
+    pub approvals: u32,
+    /// Who counts.
+    pub reviewers: Reviewers,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `gates.security_review`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityReviewGate {
+    /// Shared gate settings.
+    #[serde(flatten)]
+    pub common: Common,
+    /// Approvals needed on the head commit.
+    #[serde(default = "one")]
+    pub approvals: u32,
+    /// Who counts as a security reviewer.
+    #[serde(default)]
+    pub reviewers: Reviewers,
+    /// Additional reviewer sets for particular paths.
+    #[serde(default)]
+    pub path_reviewers: Vec<PathReviewers>,
+}
+
+impl Default for SecurityReviewGate {
+    fn default() -> Self {
+        SecurityReviewGate {
+            common: Common::default(),
+            approvals: 1,
+            reviewers: Reviewers::default(),
+            path_reviewers: Vec::new(),
+        }
+    }
+}
+
+/// `gates.sast`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SastGate {
+    /// Shared gate settings (default trigger: always).
+    #[serde(flatten)]
+    pub common: Common,
+    /// Check runs / statuses that must conclude successfully.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Findings at or above this severity block.
+    #[serde(default = "high")]
+    pub threshold: Severity,
+    /// Count only findings on lines the change touched.
+    #[serde(default)]
+    pub new_only: bool,
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+impl Default for SastGate {
+    fn default() -> Self {
+        SastGate {
+            common: Common::default(),
+            checks: Vec::new(),
+            threshold: Severity::High,
+            new_only: false,
+        }
+    }
+}
+
+/// An accepted vulnerability: ignored until a date, with a reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IgnoreEntry {
+    /// Advisory id or alias (CVE, GHSA, OSV, RUSTSEC, PYSEC…).
+    pub id: String,
+    /// Why the risk is accepted.
+    pub reason: String,
+    /// Last day the ignore counts (inclusive, UTC).
+    pub until: NaiveDate,
+}
+
+/// `gates.dependencies`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DependenciesGate {
+    /// Shared gate settings (default trigger: `manifests`).
+    #[serde(flatten)]
+    pub common: Common,
+    /// Manifests and lockfiles whose change triggers the gate.
+    #[serde(default = "default_manifests")]
+    pub manifests: Vec<GlobPattern>,
+    /// Check runs / statuses that must conclude successfully.
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// Vulnerabilities at or above this severity block.
+    #[serde(default = "high")]
+    pub threshold: Severity,
+    /// Accepted vulnerabilities.
+    #[serde(default)]
+    pub ignore: Vec<IgnoreEntry>,
+}
+
+/// The manifests and lockfiles of the common ecosystems.
+pub fn default_manifests() -> Vec<GlobPattern> {
+    [
+        "**/Cargo.toml",
+        "**/Cargo.lock",
+        "**/package.json",
+        "**/package-lock.json",
+        "**/yarn.lock",
+        "**/pnpm-lock.yaml",
+        "**/requirements*.txt",
+        "**/poetry.lock",
+        "**/Pipfile.lock",
+        "**/pyproject.toml",
+        "**/go.mod",
+        "**/go.sum",
+        "**/pom.xml",
+        "**/build.gradle",
+        "**/build.gradle.kts",
+        "**/gradle.lockfile",
+        "**/Gemfile.lock",
+        "**/composer.lock",
+        "**/packages.lock.json",
+        "**/conanfile.txt",
+        "**/vcpkg.json",
+    ]
+    .into_iter()
+    .map(GlobPattern::new_unchecked)
+    .collect()
+}
+
+impl Default for DependenciesGate {
+    fn default() -> Self {
+        DependenciesGate {
+            common: Common::default(),
+            manifests: default_manifests(),
+            checks: Vec::new(),
+            threshold: Severity::High,
+            ignore: Vec::new(),
+        }
+    }
+}
+
+/// `gates.sbom`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SbomGate {
+    /// Shared gate settings (default: disabled; trigger: the dependency manifests).
+    #[serde(flatten)]
+    pub common: Common,
+    /// Where SBOM files live in the repository.
+    #[serde(default = "default_sbom_paths")]
+    pub paths: Vec<GlobPattern>,
+}
+
+fn default_sbom_paths() -> Vec<GlobPattern> {
+    vec![
+        GlobPattern::new_unchecked("sbom/**"),
+        GlobPattern::new_unchecked("**/*.cdx.json"),
+        GlobPattern::new_unchecked("**/*.spdx.json"),
+        GlobPattern::new_unchecked("**/bom.json"),
+    ]
+}
+
+impl Default for SbomGate {
+    fn default() -> Self {
+        SbomGate {
+            common: Common {
+                enabled: false,
+                ..Common::default()
+            },
+            paths: default_sbom_paths(),
+        }
+    }
+}
+
+/// `waivers`: who may waive gates with `/sdl waive`, and the limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverPolicy {
+    /// Teams whose members may waive.
+    #[serde(default)]
+    pub teams: Vec<TeamSlug>,
+    /// Users who may waive.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// Minimum repository permission (`admin`, `maintain`, `write`; GitLab `maintainer`,
+    /// `developer`) that also allows waiving. Absent: only the named teams and users.
+    #[serde(default)]
+    pub min_permission: Option<String>,
+    /// Gates that may be waived. Absent: all.
+    #[serde(default)]
+    pub gates: Option<Vec<crate::gates::GateKind>>,
+    /// Longest waiver, in days.
+    #[serde(default = "thirty")]
+    pub max_days: u32,
+    /// Shortest acceptable reason, in characters.
+    #[serde(default = "twenty")]
+    pub min_reason_length: u32,
+    /// Whether a waiver still counts after new commits are pushed (it is always shown with
+    /// the commit it was given on).
+    #[serde(default = "yes")]
+    pub survive_push: bool,
+}
+
+fn thirty() -> u32 {
+    30
+}
+fn twenty() -> u32 {
+    20
+}
+
+impl Default for WaiverPolicy {
+    fn default() -> Self {
+        WaiverPolicy {
+            teams: Vec::new(),
+            users: Vec::new(),
+            min_permission: None,
+            gates: None,
+            max_days: 30,
+            min_reason_length: 20,
+            survive_push: true,
+        }
+    }
+}
+
+/// When to post the sticky comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommentMode {
+    /// After every evaluation.
+    Always,
+    /// When a gate fails, and once more when the verdict turns from fail to pass (default).
+    #[default]
+    OnFailure,
+    /// Never; the check run alone reports.
+    Never,
+}
+
+/// `report`: how results are published.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// When to post the sticky comment.
+    #[serde(default)]
+    pub comment: CommentMode,
+    /// Report draft changes with their real verdict instead of neutral.
+    #[serde(default)]
+    pub enforce_on_drafts: bool,
+}
