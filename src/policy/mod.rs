@@ -8,10 +8,22 @@
 mod glob;
 mod load;
 mod model;
+mod positions;
+mod suggest;
+mod validate;
 
 pub use glob::{GlobError, GlobList, GlobPattern};
-pub use load::{PolicyError, json_schema, parse_policy};
+pub use load::{
+    MAX_POLICY_BYTES, MAX_POLICY_DEPTH, PolicyError, PolicyErrors, PolicyReport, PolicyWarning,
+    check_policy, json_schema, parse_policy,
+};
 pub use model::*;
+pub use suggest::did_you_mean;
+pub use validate::{MAX_WAIVER_DAYS, MIN_IGNORE_REASON};
 
 /// Where the policy is looked up in a repository, first match wins.
-pub const POLICY_PATHS: [&str; 3] = [".github/sdl-gate.yml", ".gitlab/sdl-gate.yml", ".sdl-gate.yml"];
+pub const POLICY_PATHS: [&str; 3] = [
+    ".github/sdl-gate.yml",
+    ".gitlab/sdl-gate.yml",
+    ".sdl-gate.yml",
+];

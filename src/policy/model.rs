@@ -1,6 +1,13 @@
 //! The policy file's data model: every key a product security officer may write, with its
 //! default. Strict: unknown keys are rejected (`deny_unknown_fields`) so that a misspelt gate
 //! setting can never silently fall back to a weaker default.
+//!
+//! Every gate shares [`Common`] settings (`enabled`, `fail_mode`, `trigger`), written in the
+//! file directly beside the gate's own keys. serde's `flatten` cannot be combined with
+//! `deny_unknown_fields` (the flattened part is buffered, so an unknown key can slip through and
+//! errors lose their line and column), so each gate is read through a private `Raw…` struct
+//! that lists all its keys flat and is converted into the public struct with its `common` part
+//! (`#[serde(from, into)]`). The public shape stays `gate.common.enabled`.
 
 use chrono::NaiveDate;
 use schemars::JsonSchema;
@@ -115,17 +122,63 @@ impl Default for Common {
 
 /// `gates.threat_model`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawThreatModelGate", into = "RawThreatModelGate")]
 pub struct ThreatModelGate {
-    /// Shared gate settings.
-    #[serde(flatten)]
+    /// Shared gate settings (default trigger: `security_paths` / `security_labels`).
     pub common: Common,
     /// Files whose change counts as a threat-model update.
-    #[serde(default = "default_tm_paths")]
     pub paths: Vec<GlobPattern>,
     /// Accepted `Threat-Model:` references (URL globs, or `#*` for an issue of this repo).
-    #[serde(default)]
     pub link_patterns: Vec<GlobPattern>,
+}
+
+/// `gates.threat_model` as written: the shared settings flat beside the gate's own keys.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ThreatModelGate")]
+struct RawThreatModelGate {
+    /// Whether the gate runs (default true).
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs (default `closed`).
+    #[serde(default)]
+    fail_mode: FailMode,
+    /// When the gate applies (default: `security_paths` and `security_labels`).
+    #[serde(default)]
+    trigger: Trigger,
+    /// Files whose change counts as a threat-model update.
+    #[serde(default = "default_tm_paths")]
+    paths: Vec<GlobPattern>,
+    /// Accepted `Threat-Model:` references in the change description (URL globs, or `#*` for
+    /// an issue of this repository).
+    #[serde(default)]
+    link_patterns: Vec<GlobPattern>,
+}
+
+impl From<RawThreatModelGate> for ThreatModelGate {
+    fn from(r: RawThreatModelGate) -> Self {
+        ThreatModelGate {
+            common: Common {
+                enabled: r.enabled,
+                fail_mode: r.fail_mode,
+                trigger: r.trigger,
+            },
+            paths: r.paths,
+            link_patterns: r.link_patterns,
+        }
+    }
+}
+
+impl From<ThreatModelGate> for RawThreatModelGate {
+    fn from(g: ThreatModelGate) -> Self {
+        RawThreatModelGate {
+            enabled: g.common.enabled,
+            fail_mode: g.common.fail_mode,
+            trigger: g.common.trigger,
+            paths: g.paths,
+            link_patterns: g.link_patterns,
+        }
+    }
 }
 
 fn default_tm_paths() -> Vec<GlobPattern> {
@@ -187,20 +240,69 @@ fn one() -> u32 {
 
 /// `gates.security_review`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawSecurityReviewGate", into = "RawSecurityReviewGate")]
 pub struct SecurityReviewGate {
-    /// Shared gate settings.
-    #[serde(flatten)]
+    /// Shared gate settings (default trigger: `security_paths` / `security_labels`).
     pub common: Common,
     /// Approvals needed on the head commit.
-    #[serde(default = "one")]
     pub approvals: u32,
     /// Who counts as a security reviewer.
-    #[serde(default)]
     pub reviewers: Reviewers,
     /// Additional reviewer sets for particular paths.
-    #[serde(default)]
     pub path_reviewers: Vec<PathReviewers>,
+}
+
+/// `gates.security_review` as written.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "SecurityReviewGate")]
+struct RawSecurityReviewGate {
+    /// Whether the gate runs (default true).
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs (default `closed`).
+    #[serde(default)]
+    fail_mode: FailMode,
+    /// When the gate applies (default: `security_paths` and `security_labels`).
+    #[serde(default)]
+    trigger: Trigger,
+    /// Approvals needed on the head commit from `reviewers` (at least 1).
+    #[serde(default = "one")]
+    approvals: u32,
+    /// Who counts as a security reviewer; never the change's author.
+    #[serde(default)]
+    reviewers: Reviewers,
+    /// Additional reviewer sets for particular paths.
+    #[serde(default)]
+    path_reviewers: Vec<PathReviewers>,
+}
+
+impl From<RawSecurityReviewGate> for SecurityReviewGate {
+    fn from(r: RawSecurityReviewGate) -> Self {
+        SecurityReviewGate {
+            common: Common {
+                enabled: r.enabled,
+                fail_mode: r.fail_mode,
+                trigger: r.trigger,
+            },
+            approvals: r.approvals,
+            reviewers: r.reviewers,
+            path_reviewers: r.path_reviewers,
+        }
+    }
+}
+
+impl From<SecurityReviewGate> for RawSecurityReviewGate {
+    fn from(g: SecurityReviewGate) -> Self {
+        RawSecurityReviewGate {
+            enabled: g.common.enabled,
+            fail_mode: g.common.fail_mode,
+            trigger: g.common.trigger,
+            approvals: g.approvals,
+            reviewers: g.reviewers,
+            path_reviewers: g.path_reviewers,
+        }
+    }
 }
 
 impl Default for SecurityReviewGate {
@@ -216,20 +318,69 @@ impl Default for SecurityReviewGate {
 
 /// `gates.sast`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawSastGate", into = "RawSastGate")]
 pub struct SastGate {
     /// Shared gate settings (default trigger: always).
-    #[serde(flatten)]
     pub common: Common,
     /// Check runs / statuses that must conclude successfully.
-    #[serde(default)]
     pub checks: Vec<String>,
     /// Findings at or above this severity block.
-    #[serde(default = "high")]
     pub threshold: Severity,
     /// Count only findings on lines the change touched.
-    #[serde(default)]
     pub new_only: bool,
+}
+
+/// `gates.sast` as written.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "SastGate")]
+struct RawSastGate {
+    /// Whether the gate runs (default true).
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs (default `closed`).
+    #[serde(default)]
+    fail_mode: FailMode,
+    /// When the gate applies (default: every change).
+    #[serde(default)]
+    trigger: Trigger,
+    /// Check runs / commit statuses that must conclude successfully.
+    #[serde(default)]
+    checks: Vec<String>,
+    /// Findings at or above this severity block (default `high`).
+    #[serde(default = "high")]
+    threshold: Severity,
+    /// Count only findings on lines the change touched (default false).
+    #[serde(default)]
+    new_only: bool,
+}
+
+impl From<RawSastGate> for SastGate {
+    fn from(r: RawSastGate) -> Self {
+        SastGate {
+            common: Common {
+                enabled: r.enabled,
+                fail_mode: r.fail_mode,
+                trigger: r.trigger,
+            },
+            checks: r.checks,
+            threshold: r.threshold,
+            new_only: r.new_only,
+        }
+    }
+}
+
+impl From<SastGate> for RawSastGate {
+    fn from(g: SastGate) -> Self {
+        RawSastGate {
+            enabled: g.common.enabled,
+            fail_mode: g.common.fail_mode,
+            trigger: g.common.trigger,
+            checks: g.checks,
+            threshold: g.threshold,
+            new_only: g.new_only,
+        }
+    }
 }
 
 fn high() -> Severity {
@@ -261,23 +412,76 @@ pub struct IgnoreEntry {
 
 /// `gates.dependencies`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawDependenciesGate", into = "RawDependenciesGate")]
 pub struct DependenciesGate {
     /// Shared gate settings (default trigger: `manifests`).
-    #[serde(flatten)]
     pub common: Common,
     /// Manifests and lockfiles whose change triggers the gate.
-    #[serde(default = "default_manifests")]
     pub manifests: Vec<GlobPattern>,
     /// Check runs / statuses that must conclude successfully.
-    #[serde(default)]
     pub checks: Vec<String>,
     /// Vulnerabilities at or above this severity block.
-    #[serde(default = "high")]
     pub threshold: Severity,
     /// Accepted vulnerabilities.
-    #[serde(default)]
     pub ignore: Vec<IgnoreEntry>,
+}
+
+/// `gates.dependencies` as written.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "DependenciesGate")]
+struct RawDependenciesGate {
+    /// Whether the gate runs (default true).
+    #[serde(default = "yes")]
+    enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs (default `closed`).
+    #[serde(default)]
+    fail_mode: FailMode,
+    /// When the gate applies (default: a change to one of `manifests`).
+    #[serde(default)]
+    trigger: Trigger,
+    /// Manifests and lockfiles whose change triggers the gate.
+    #[serde(default = "default_manifests")]
+    manifests: Vec<GlobPattern>,
+    /// Check runs / commit statuses that must conclude successfully.
+    #[serde(default)]
+    checks: Vec<String>,
+    /// Vulnerabilities at or above this severity block (default `high`).
+    #[serde(default = "high")]
+    threshold: Severity,
+    /// Accepted vulnerabilities, each with a reason and an expiry date.
+    #[serde(default)]
+    ignore: Vec<IgnoreEntry>,
+}
+
+impl From<RawDependenciesGate> for DependenciesGate {
+    fn from(r: RawDependenciesGate) -> Self {
+        DependenciesGate {
+            common: Common {
+                enabled: r.enabled,
+                fail_mode: r.fail_mode,
+                trigger: r.trigger,
+            },
+            manifests: r.manifests,
+            checks: r.checks,
+            threshold: r.threshold,
+            ignore: r.ignore,
+        }
+    }
+}
+
+impl From<DependenciesGate> for RawDependenciesGate {
+    fn from(g: DependenciesGate) -> Self {
+        RawDependenciesGate {
+            enabled: g.common.enabled,
+            fail_mode: g.common.fail_mode,
+            trigger: g.common.trigger,
+            manifests: g.manifests,
+            checks: g.checks,
+            threshold: g.threshold,
+            ignore: g.ignore,
+        }
+    }
 }
 
 /// The manifests and lockfiles of the common ecosystems.
@@ -324,14 +528,55 @@ impl Default for DependenciesGate {
 
 /// `gates.sbom`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "RawSbomGate", into = "RawSbomGate")]
 pub struct SbomGate {
     /// Shared gate settings (default: disabled; trigger: the dependency manifests).
-    #[serde(flatten)]
     pub common: Common,
     /// Where SBOM files live in the repository.
-    #[serde(default = "default_sbom_paths")]
     pub paths: Vec<GlobPattern>,
+}
+
+/// `gates.sbom` as written. Unlike the other gates it is off unless `enabled: true` is written.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "SbomGate")]
+struct RawSbomGate {
+    /// Whether the gate runs (default **false** for this gate).
+    #[serde(default)]
+    enabled: bool,
+    /// What happens when the gate cannot evaluate its inputs (default `closed`).
+    #[serde(default)]
+    fail_mode: FailMode,
+    /// When the gate applies (default: a change to one of `gates.dependencies.manifests`).
+    #[serde(default)]
+    trigger: Trigger,
+    /// Where SBOM files (CycloneDX, SPDX) live in the repository.
+    #[serde(default = "default_sbom_paths")]
+    paths: Vec<GlobPattern>,
+}
+
+impl From<RawSbomGate> for SbomGate {
+    fn from(r: RawSbomGate) -> Self {
+        SbomGate {
+            common: Common {
+                enabled: r.enabled,
+                fail_mode: r.fail_mode,
+                trigger: r.trigger,
+            },
+            paths: r.paths,
+        }
+    }
+}
+
+impl From<SbomGate> for RawSbomGate {
+    fn from(g: SbomGate) -> Self {
+        RawSbomGate {
+            enabled: g.common.enabled,
+            fail_mode: g.common.fail_mode,
+            trigger: g.common.trigger,
+            paths: g.paths,
+        }
+    }
 }
 
 fn default_sbom_paths() -> Vec<GlobPattern> {
