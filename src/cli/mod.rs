@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
+mod practices;
+
 /// Enforce the IEC 62443-4-1 secure development lifecycle on pull and merge requests.
 #[derive(Debug, Parser)]
 #[command(name = "sdl-gate", version, about)]
@@ -14,9 +17,19 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Validate a policy file, or print the policy's JSON Schema.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// List the IEC 62443-4-1 requirements, or explain one id (SR-2, SM, FR3, CWE-79, sast,
+    /// I.2(1)).
+    Practices(practices::PracticesArgs),
+}
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Config(cmd) => config::run(cmd),
+        Command::Practices(args) => practices::run(&args),
+    }
 }
