@@ -53,6 +53,22 @@ fn rejected_policies_name_line_column_and_fix() {
             suggestion: Some("paths"),
         },
         Case {
+            name: "valid key in the wrong section says where it belongs",
+            text: "version: 1\ngates:\n  approvals: 2\n",
+            line: 3,
+            column: 3,
+            contains: "unknown key `approvals` in `gates`; `approvals` belongs in `gates.security_review` or `gates.security_review.path_reviewers[]`",
+            suggestion: None,
+        },
+        Case {
+            name: "top-level key nested by mistake",
+            text: "gates:\n  version: 1\n",
+            line: 2,
+            column: 3,
+            contains: "`version` belongs in the top level",
+            suggestion: None,
+        },
+        Case {
             name: "unknown top-level key without a close match lists valid keys",
             text: "version: 1\ncolour: blue\n",
             line: 2,

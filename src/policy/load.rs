@@ -13,7 +13,8 @@
 //!
 //! [`Budget`]: serde_saphyr::Budget
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+use std::sync::OnceLock;
 
 use chrono::NaiveDate;
 use serde_saphyr::Error as YamlError;
@@ -25,6 +26,9 @@ use super::validate::{At, Issue, Level, validate};
 
 /// Largest policy file accepted, in bytes (1 MiB; real policies are a few KiB).
 pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+
+/// How messages name the root mapping.
+const TOP_LEVEL: &str = "the top level";
 
 /// Deepest nesting of mappings and sequences accepted. The policy itself nests six levels.
 pub const MAX_POLICY_DEPTH: usize = 24;
@@ -260,7 +264,7 @@ fn section_of_key(index: &PositionIndex, pos: Pos) -> String {
                 display_path(e.path.get(..e.path.len() - 1).unwrap_or(&[]))
             )
         }
-        _ => "the top level".to_string(),
+        _ => TOP_LEVEL.to_string(),
     }
 }
 
@@ -290,15 +294,34 @@ fn yaml_error(file: &str, err: &YamlError, index: &PositionIndex) -> PolicyError
             field, expected, ..
         } => {
             suggestion = did_you_mean(field, expected.iter().copied()).map(str::to_string);
-            let section = pos.map_or_else(|| "the top level".to_string(), |p| section_of_key(index, p));
-            if suggestion.is_some() {
-                format!("unknown key `{field}` in {section}")
-            } else {
-                format!(
-                    "unknown key `{field}` in {section}; valid keys: {}",
-                    expected.join(", ")
-                )
+            let section =
+                pos.map_or_else(|| TOP_LEVEL.to_string(), |p| section_of_key(index, p));
+            let homes: Vec<String> = key_homes()
+                .iter()
+                .filter(|(k, _)| k == field)
+                .map(|(_, home)| {
+                    if home == TOP_LEVEL {
+                        home.clone()
+                    } else {
+                        format!("`{home}`")
+                    }
+                })
+                .filter(|home| *home != section)
+                .collect();
+            let mut msg = format!("unknown key `{field}` in {section}");
+            if homes.len() > 3 {
+                let _ = write!(
+                    msg,
+                    "; `{field}` belongs in one of {} sections, e.g. {}",
+                    homes.len(),
+                    homes.first().map_or("", String::as_str)
+                );
+            } else if !homes.is_empty() {
+                let _ = write!(msg, "; `{field}` belongs in {}", homes.join(" or "));
+            } else if suggestion.is_none() {
+                let _ = write!(msg, "; valid keys: {}", expected.join(", "));
             }
+            msg
         }
         YamlError::SerdeUnknownVariant {
             variant, expected, ..
@@ -441,6 +464,73 @@ fn strip_location_suffix(text: &str) -> &str {
     match text.rfind(" at line ") {
         Some(i) => text.get(..i).unwrap_or(text),
         None => text,
+    }
+}
+
+/// Every key of the policy with the section it is valid in (`approvals` →
+/// `gates.security_review`), found by walking the JSON Schema; for "belongs in" hints when a
+/// valid key is written in the wrong section.
+fn key_homes() -> &'static [(String, String)] {
+    static HOMES: OnceLock<Vec<(String, String)>> = OnceLock::new();
+    HOMES.get_or_init(|| {
+        let schema = json_schema();
+        let mut out = Vec::new();
+        walk_schema(&schema, &schema, "", 0, &mut out);
+        out
+    })
+}
+
+fn walk_schema(
+    root: &serde_json::Value,
+    node: &serde_json::Value,
+    path: &str,
+    depth: usize,
+    out: &mut Vec<(String, String)>,
+) {
+    // The policy nests about six levels; the bound also stops any `$ref` cycle.
+    if depth > 12 {
+        return;
+    }
+    if let Some(target) = node
+        .get("$ref")
+        .and_then(|r| r.as_str())
+        .and_then(|r| r.strip_prefix("#/"))
+    {
+        let mut cur = root;
+        for part in target.split('/') {
+            match cur.get(part) {
+                Some(next) => cur = next,
+                None => return,
+            }
+        }
+        walk_schema(root, cur, path, depth + 1, out);
+        return;
+    }
+    if let Some(props) = node.get("properties").and_then(|p| p.as_object()) {
+        for (key, sub) in props {
+            let here = if path.is_empty() {
+                TOP_LEVEL.to_string()
+            } else {
+                path.to_string()
+            };
+            out.push((key.clone(), here));
+            let child = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            walk_schema(root, sub, &child, depth + 1, out);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        walk_schema(root, items, &format!("{path}[]"), depth + 1, out);
+    }
+    for combinator in ["anyOf", "oneOf", "allOf"] {
+        if let Some(variants) = node.get(combinator).and_then(|v| v.as_array()) {
+            for v in variants {
+                walk_schema(root, v, path, depth + 1, out);
+            }
+        }
     }
 }
 
