@@ -401,7 +401,12 @@ fn yaml_error(file: &str, err: &YamlError, index: &PositionIndex) -> PolicyError
                 .next()
                 .unwrap_or("invalid YAML")
                 .to_string();
-            strip_location_suffix(&text).to_string()
+            let text = strip_location_suffix(&text);
+            if text.contains("recursion limit") {
+                format!("policy file nests too deeply ({text})")
+            } else {
+                text.to_string()
+            }
         }
     };
     let (line, column) = pos.map_or((0, 0), |p| (p.line, p.column));

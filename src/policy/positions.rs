@@ -10,10 +10,12 @@
 //! the budgeted deserializer already accepted or on text it rejected as a whole, so its cost is
 //! linear in the size of the text.
 
+use std::collections::HashMap;
+
 use serde_saphyr::granit_parser::{Event, Parser};
 
 /// One step of a path into the document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Seg {
     /// A mapping key.
     Key(String),
@@ -45,13 +47,16 @@ pub(crate) fn display_path(path: &[Seg]) -> String {
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
+    /// 1-based line.
     pub line: usize,
+    /// 1-based column, in characters.
     pub column: usize,
 }
 
 /// One recorded node: its path, where its key (or `-` item) starts and where its value starts.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
+    /// Path from the root.
     pub path: Vec<Seg>,
     /// The key of a mapping entry; for a sequence item, the item itself.
     pub key: Pos,
@@ -63,6 +68,8 @@ pub(crate) struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct PositionIndex {
     entries: Vec<Entry>,
+    /// Path → position in `entries`, so looking up every issue of a large file stays linear.
+    by_path: HashMap<Vec<Seg>, usize>,
     /// Whether the document has any node at all (an empty or comment-only file has none).
     has_content: bool,
 }
@@ -157,7 +164,7 @@ impl PositionIndex {
                 Some((k, key_pos)) => {
                     let mut p = path.clone();
                     p.push(Seg::Key(k));
-                    self.entries.push(Entry {
+                    self.record(Entry {
                         path: p.clone(),
                         key: key_pos,
                         value: here,
@@ -169,7 +176,7 @@ impl PositionIndex {
                 let mut p = path.clone();
                 p.push(Seg::Index(*next));
                 *next += 1;
-                self.entries.push(Entry {
+                self.record(Entry {
                     path: p.clone(),
                     key: here,
                     value: here,
@@ -184,6 +191,14 @@ impl PositionIndex {
         }
     }
 
+    fn record(&mut self, entry: Entry) {
+        // The first occurrence wins (a duplicate key is rejected by the deserializer anyway).
+        self.by_path
+            .entry(entry.path.clone())
+            .or_insert(self.entries.len());
+        self.entries.push(entry);
+    }
+
     /// True when the document holds at least one node.
     pub(crate) fn has_content(&self) -> bool {
         self.has_content
@@ -191,7 +206,7 @@ impl PositionIndex {
 
     /// The entry at exactly `path`.
     pub(crate) fn get(&self, path: &[Seg]) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.path == path)
+        self.by_path.get(path).and_then(|&i| self.entries.get(i))
     }
 
     /// The entry at `path`, or at its closest written ancestor (a default value has no

@@ -62,10 +62,15 @@ pub(crate) enum At {
 /// One finding of the semantic checks.
 #[derive(Debug, Clone)]
 pub(crate) struct Issue {
+    /// Error or warning.
     pub level: Level,
+    /// The key at fault (it may not be written when the value is a default).
     pub path: Vec<Seg>,
+    /// Point at the key or at its value.
     pub at: At,
+    /// What is wrong and how to fix it.
     pub message: String,
+    /// A corrected value, when there is an obvious one.
     pub suggestion: Option<String>,
 }
 
