@@ -523,3 +523,32 @@ fn schema_is_strict_and_names_every_key() {
         false
     );
 }
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    // `é` is two bytes; the empty label starts at character 24.
+    let e = err("version: 1\nsecurity_labels: [\"é\", \"\"]\n");
+    assert_eq!((e.line, e.column), (2, 24), "{e}");
+    assert!(e.message.contains("empty label"), "{e}");
+}
+
+#[test]
+fn a_policy_serialises_to_yaml_that_parses_back_identically() {
+    let text = include_str!("../config/sdl-gate.example.yml");
+    let policy = match parse_policy("example", text) {
+        Ok(p) => p,
+        Err(e) => panic!("{e}"),
+    };
+    let yaml = match serde_saphyr::to_string(&policy) {
+        Ok(y) => y,
+        Err(e) => panic!("serialise: {e}"),
+    };
+    assert!(
+        !yaml.contains("common"),
+        "the file format has no `common` key:\n{yaml}"
+    );
+    match parse_policy("roundtrip", &yaml) {
+        Ok(back) => assert_eq!(back, policy),
+        Err(e) => panic!("{e}\n{yaml}"),
+    }
+}

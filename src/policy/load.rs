@@ -118,7 +118,8 @@ impl fmt::Display for PolicyErrors {
     }
 }
 
-/// Parses and validates a policy; the first error (in file order) when it is not usable.
+/// Parses and validates a policy; the first error (in file order, errors about the file as a
+/// whole last) when it is not usable.
 pub fn parse_policy(file: &str, text: &str) -> Result<Policy, PolicyError> {
     match check_policy(file, text, None) {
         Ok(report) => Ok(report.policy),
@@ -190,10 +191,11 @@ pub fn check_policy(
         }
     }
     if errors.is_empty() {
-        warnings.sort_by_key(|w| (w.line, w.column));
+        // File order; issues about the file as a whole (line 0) come last.
+        warnings.sort_by_key(|w| (w.line == 0, w.line, w.column));
         Ok(PolicyReport { policy, warnings })
     } else {
-        errors.sort_by_key(|e| (e.line, e.column));
+        errors.sort_by_key(|e| (e.line == 0, e.line, e.column));
         Err(PolicyErrors(errors))
     }
 }

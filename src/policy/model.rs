@@ -23,6 +23,7 @@ use super::glob::GlobPattern;
 #[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Policy format version; must be 1.
+    #[schemars(range(min = 1, max = 1))]
     pub version: u32,
     /// Globs of security-relevant paths: the default trigger of the threat-model and
     /// security-review gates.
@@ -81,13 +82,13 @@ pub enum FailMode {
 pub struct Trigger {
     /// Changed paths that trigger the gate. Absent: the gate's default (usually
     /// `security_paths`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths: Option<Vec<GlobPattern>>,
     /// Labels that trigger the gate. Absent: `security_labels`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<String>>,
     /// Apply to every change.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub always: Option<bool>,
 }
 
@@ -229,6 +230,7 @@ pub struct PathReviewers {
     pub paths: Vec<GlobPattern>,
     /// Approvals needed from them.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub approvals: u32,
     /// Who counts.
     pub reviewers: Reviewers,
@@ -268,6 +270,7 @@ struct RawSecurityReviewGate {
     trigger: Trigger,
     /// Approvals needed on the head commit from `reviewers` (at least 1).
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     approvals: u32,
     /// Who counts as a security reviewer; never the change's author.
     #[serde(default)]
@@ -619,9 +622,11 @@ pub struct WaiverPolicy {
     pub gates: Option<Vec<crate::gates::GateKind>>,
     /// Longest waiver, in days.
     #[serde(default = "thirty")]
+    #[schemars(range(min = 1, max = 365))]
     pub max_days: u32,
     /// Shortest acceptable reason, in characters.
     #[serde(default = "twenty")]
+    #[schemars(range(min = 1, max = 1000))]
     pub min_reason_length: u32,
     /// Whether a waiver still counts after new commits are pushed (it is always shown with
     /// the commit it was given on).
