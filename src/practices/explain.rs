@@ -3,7 +3,8 @@
 //! renders it into a comment.
 //!
 //! Accepted ids (case-insensitive, hyphen optional): a requirement (`SR-2`, `svv3`), a practice
-//! (`SM`), a foundational requirement (`FR3`), a CWE (`CWE-79`), a gate (`sast`,
+//! (`SM`), a foundational requirement (`FR3`, or its abbreviation `IAC` unless that is also a
+//! practice id, as `SI` is), a CWE (`CWE-79`), a gate (`sast`,
 //! `threat-model`) and a CRA reference (`I.2(1)`, `Art. 13(5)`, `VII(2)`).
 
 use serde::Serialize;
@@ -187,7 +188,12 @@ pub fn explain_in(cat: &Catalog, id: &str) -> Result<Explanation, UnknownId> {
             edition: EDITION.to_string(),
         }));
     }
-    if let Some(fr) = cat.foundational(&compact) {
+    let fr = cat.foundational(&compact).or_else(|| {
+        cat.foundational
+            .iter()
+            .find(|f| f.abbrev.eq_ignore_ascii_case(&compact))
+    });
+    if let Some(fr) = fr {
         let cwes = cat
             .cwe
             .values()
