@@ -1,6 +1,8 @@
 //! Command-line parsing and dispatch. Each sub-command lives in its own module; they return
 //! `anyhow` errors, which `main` prints and turns into exit code 2.
 
+mod check;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -14,9 +16,14 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Evaluate a change offline from files given on the command line.
+    Check(check::CheckArgs),
+}
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {}
+    match cli.command {
+        Command::Check(args) => check::run(args),
+    }
 }
