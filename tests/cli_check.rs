@@ -49,10 +49,10 @@ impl Repo {
 
     fn write(&self, rel: &str, text: &str) {
         let p = self.path().join(rel);
-        if let Some(parent) = p.parent() {
-            if let Err(e) = fs::create_dir_all(parent) {
-                panic!("mkdir {}: {e}", parent.display());
-            }
+        if let Some(parent) = p.parent()
+            && let Err(e) = fs::create_dir_all(parent)
+        {
+            panic!("mkdir {}: {e}", parent.display());
         }
         if let Err(e) = fs::write(&p, text) {
             panic!("write {}: {e}", p.display());

@@ -132,9 +132,10 @@ pub(crate) fn evaluate(
         unblock.push("Provide dependency-scan evidence: list the scanner's check in `gates.dependencies.checks`, or provide its report (OSV-Scanner, Trivy, Grype, npm/cargo/pip audit, GitLab dependency scanning).".into());
         "no dependency-scan evidence: no required check is configured and no scanner report was provided".to_string()
     } else if !blocking.is_empty() {
-        unblock.push(format!(
+        unblock.push(
             "Upgrade the affected packages to a fixed version (listed below), or accept the risk with an `ignore` entry (id, reason, until) in the base branch's policy, or a waiver `/sdl waive dependencies <reason>`."
-        ));
+                .to_string(),
+        );
         if !expired_ids.is_empty() {
             unblock.push(format!(
                 "Renew or remove the expired ignore entries: {}.",

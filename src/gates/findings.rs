@@ -9,10 +9,10 @@ use crate::reports::{Finding, Severity};
 use super::result::{FindingStatus, GateFinding};
 
 /// Findings from all reports of the kinds `keep` accepts, each once (by fingerprint).
-pub(crate) fn collect<'a>(
-    reports: &'a [crate::reports::Report],
+pub(crate) fn collect(
+    reports: &[crate::reports::Report],
     keep: impl Fn(&Finding) -> bool,
-) -> Vec<&'a Finding> {
+) -> Vec<&Finding> {
     let mut seen = HashSet::new();
     reports
         .iter()

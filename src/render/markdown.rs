@@ -286,9 +286,9 @@ fn footer(eval: &Evaluation) -> String {
         }
         out.push('\n');
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<sub>sdl-gate {} · {} · head {} · {}</sub>\n",
+        "<sub>sdl-gate {} · {} · head {} · {}</sub>",
         env!("CARGO_PKG_VERSION"),
         escape::line(&eval.standard, 80),
         escape::code(eval.head_sha.get(..12).unwrap_or(&eval.head_sha)),

@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod escape;
 mod markdown;
+pub mod replies;
 
 pub use markdown::{
     CHECK_RUN_TEXT_LIMIT, COMMENT_FINDINGS, COMMENT_LIMIT, COMMENT_MARKER, TEXT_FINDINGS,
