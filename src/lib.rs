@@ -5,6 +5,8 @@
 //! [`waivers`] and [`render`] — does no I/O and knows no forge. The layers around it fetch a
 //! snapshot, call [`gates::evaluate`] and publish what [`render`] produced.
 
+pub mod action;
+pub mod commands;
 pub mod gates;
 pub mod policy;
 pub mod practices;

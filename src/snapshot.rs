@@ -331,6 +331,10 @@ pub struct Snapshot {
     /// Scanner reports that belong to this head commit.
     #[serde(default)]
     pub reports: Vec<Report>,
+    /// Reports that were found but could not be read, as `source: reason`. The gates that
+    /// read reports treat them as their own errors (fail closed unless `fail_mode: open`).
+    #[serde(default)]
+    pub report_errors: Vec<String>,
     /// Threat-model references recorded with `/sdl threat-model`.
     #[serde(default)]
     pub threat_model_refs: Vec<String>,
@@ -363,6 +367,7 @@ impl Snapshot {
             teams: BTreeMap::new(),
             checks: Vec::new(),
             reports: Vec::new(),
+            report_errors: Vec::new(),
             threat_model_refs: Vec::new(),
             waivers: Vec::new(),
             unknowns: Vec::new(),

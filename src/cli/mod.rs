@@ -1,12 +1,13 @@
 //! Command-line parsing and dispatch. Each sub-command lives in its own module; they return
 //! `anyhow` errors, which `main` prints and turns into exit code 2.
 
+mod check;
+mod config;
+mod practices;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod config;
-mod practices;
 
 /// Enforce the IEC 62443-4-1 secure development lifecycle on pull and merge requests.
 #[derive(Debug, Parser)]
@@ -18,6 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Evaluate a change offline from files given on the command line.
+    Check(check::CheckArgs),
     /// Validate a policy file, or print the policy's JSON Schema.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -29,6 +32,7 @@ enum Command {
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Check(args) => check::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Practices(args) => practices::run(&args),
     }

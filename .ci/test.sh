@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's test command). Starts the services the tests need
+# (PostgreSQL for the store suite) when it can, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -f .ci/services.sh ]; then
+  # shellcheck source=/dev/null
+  source .ci/services.sh
+fi
+if [ ! -d ../shared/fixtures ]; then
+  echo "note: ../shared/fixtures is absent: the fixture conformance tests will skip and say so"
+fi
+cargo test --all-targets --no-fail-fast
+cargo test --doc

@@ -1,0 +1,78 @@
+//! Turning normalised findings into gate findings: deduplication across reports, the
+//! threshold, the requirement and FR mapping, and the order renderers show them in.
+
+use std::collections::HashSet;
+
+use crate::practices::catalog;
+use crate::reports::{Finding, Severity};
+
+use super::result::{FindingStatus, GateFinding};
+
+/// Findings from all reports of the kinds `keep` accepts, each once (by fingerprint).
+pub(crate) fn collect(
+    reports: &[crate::reports::Report],
+    keep: impl Fn(&Finding) -> bool,
+) -> Vec<&Finding> {
+    let mut seen = HashSet::new();
+    reports
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| keep(f))
+        .filter(|f| seen.insert(f.fingerprint.as_str()))
+        .collect()
+}
+
+/// Wraps a finding with the gate's requirement ids and the FRs its CWEs threaten.
+pub(crate) fn judged(
+    finding: &Finding,
+    status: FindingStatus,
+    requirements: &[String],
+    ignore_note: Option<String>,
+) -> GateFinding {
+    let cat = catalog();
+    let mut frs: Vec<String> = finding
+        .cwe
+        .iter()
+        .flat_map(|c| cat.frs_for_cwe(*c).iter().cloned())
+        .collect();
+    frs.sort();
+    frs.dedup();
+    GateFinding {
+        finding: finding.clone(),
+        status,
+        requirements: requirements.to_vec(),
+        foundational_requirements: frs,
+        ignore_note,
+    }
+}
+
+/// Orders findings for display: blocking first, then most severe, then by place.
+pub(crate) fn sort(findings: &mut [GateFinding]) {
+    findings.sort_by(|a, b| {
+        let rank = |f: &GateFinding| match f.status {
+            FindingStatus::Blocking | FindingStatus::IgnoreExpired => 0,
+            FindingStatus::Ignored => 1,
+        };
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.finding.severity.cmp(&a.finding.severity))
+            .then(a.finding.file.cmp(&b.finding.file))
+            .then(a.finding.line.cmp(&b.finding.line))
+            .then(a.finding.rule.cmp(&b.finding.rule))
+    });
+}
+
+/// "3 critical, 2 high" for the blocking findings.
+pub(crate) fn tally(findings: &[GateFinding]) -> String {
+    let mut parts = Vec::new();
+    for sev in Severity::ALL_DESC {
+        let n = findings
+            .iter()
+            .filter(|f| f.status != FindingStatus::Ignored && f.finding.severity == sev)
+            .count();
+        if n > 0 {
+            parts.push(format!("{n} {sev}"));
+        }
+    }
+    parts.join(", ")
+}

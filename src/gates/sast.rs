@@ -1,0 +1,114 @@
+//! The `sast` gate: required static-analysis checks succeeded and no code, secret or
+//! configuration finding at or above the threshold remains (62443-4-1 SI-1, SI-2).
+
+use crate::policy::SastGate;
+use crate::reports::{FindingKind, Report, ReportFormat};
+use crate::snapshot::Snapshot;
+
+use super::checks;
+use super::evidence;
+use super::findings::{collect, judged, sort, tally};
+use super::outcome::{Outcome, q, worst};
+use super::result::{FindingStatus, Node, NodeStatus, Verdict};
+
+/// Does this report count as static-analysis evidence (even with no findings)?
+fn is_sast_report(report: &Report) -> bool {
+    match report.format {
+        ReportFormat::Sarif => !evidence::is_sca_only(report),
+        ReportFormat::GitlabSast | ReportFormat::GitlabSecretDetection => true,
+        _ => false,
+    }
+}
+
+pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[String]) -> Outcome {
+    let mut unblock = Vec::new();
+    let (checks_verdict, mut details) = checks::judge(&gate.checks, snapshot, &mut unblock);
+    let sast_reports: Vec<&Report> = snapshot
+        .reports
+        .iter()
+        .filter(|r| is_sast_report(r))
+        .collect();
+    for r in &sast_reports {
+        details.push(Node::leaf(
+            NodeStatus::Info,
+            format!(
+                "read {} ({}): {} finding(s)",
+                q(&r.source),
+                r.tools.join(", "),
+                r.findings
+                    .iter()
+                    .filter(|f| f.kind != FindingKind::Dependency)
+                    .count()
+            ),
+        ));
+    }
+    let mut findings = Vec::new();
+    let mut not_blocking = 0usize;
+    let code = collect(&snapshot.reports, |f| f.kind != FindingKind::Dependency);
+    for f in code {
+        if f.severity < gate.threshold {
+            not_blocking += 1;
+            continue;
+        }
+        if gate.new_only && !evidence::in_change(f, snapshot) {
+            not_blocking += 1;
+            continue;
+        }
+        findings.push(judged(f, FindingStatus::Blocking, requirements, None));
+    }
+    sort(&mut findings);
+
+    let findings_verdict = if findings.is_empty() {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let no_evidence = gate.checks.is_empty() && sast_reports.is_empty();
+    let verdict = if no_evidence {
+        Verdict::Pending
+    } else {
+        worst([checks_verdict, findings_verdict])
+    };
+    let scope = if gate.new_only {
+        " on changed lines"
+    } else {
+        ""
+    };
+    let explanation = if no_evidence {
+        unblock.push("Provide static-analysis evidence: list the scanner's check in `gates.sast.checks`, or upload its SARIF report.".into());
+        "no static-analysis evidence: no required check is configured and no SARIF report was provided".to_string()
+    } else if !findings.is_empty() {
+        unblock.push(format!(
+            "Fix the {} finding(s) at or above `{}`{scope} listed below, or ask a security reviewer to waive with `/sdl waive sast <reason>`.",
+            findings.len(),
+            gate.threshold
+        ));
+        format!(
+            "{} finding(s) at or above `{}`{scope}: {}",
+            findings.len(),
+            gate.threshold,
+            tally(&findings)
+        )
+    } else {
+        match checks_verdict {
+            Verdict::Pending => "waiting for required static-analysis checks".to_string(),
+            Verdict::Fail => "a required static-analysis check failed".to_string(),
+            _ => format!("no finding at or above `{}`{scope}", gate.threshold),
+        }
+    };
+    if not_blocking > 0 {
+        details.push(Node::leaf(
+            NodeStatus::Info,
+            format!(
+                "{not_blocking} finding(s) below the threshold or outside the change do not block"
+            ),
+        ));
+    }
+    let mut out = Outcome::new(verdict, explanation);
+    out.details = details;
+    out.findings = findings;
+    out.not_blocking = not_blocking;
+    out.unblock = unblock;
+    out.errors = snapshot.report_errors.clone();
+    out
+}
