@@ -307,7 +307,7 @@ fn oversized_file_is_rejected_before_parsing() {
 
 #[test]
 fn yaml_bomb_is_a_clean_error() {
-    // Billion laughs placed where the policy accepts lists of strings.
+    // Billion laughs: rejected at the first key the policy does not have.
     let text = "version: 1\nsecurity_labels: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n\
                 x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n\
                 x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n\
@@ -315,15 +315,33 @@ fn yaml_bomb_is_a_clean_error() {
                 x4: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n";
     let e = err(text);
     assert_eq!(e.line, 3, "{e}");
-    // And aliases alone, many of them, hit the alias budget.
-    let mut many =
-        String::from("version: 1\nsecurity_labels: &a [lol]\ngates:\n  sast:\n    checks: [");
-    for _ in 0..5000 {
-        many.push_str("*a, ");
+
+    // A bomb that fits the schema: one anchored reviewer set of 100 globs, aliased 240 times,
+    // would replay 24,000 events; the alias replay budget (5,000) stops it.
+    let globs: Vec<String> = (0..100).map(|i| format!("\"src/m{i}/**\"")).collect();
+    let mut text = format!(
+        "version: 1\ngates:\n  security_review:\n    path_reviewers:\n      - &pr {{ paths: [{}], reviewers: {{ users: [alice] }} }}\n",
+        globs.join(", ")
+    );
+    for _ in 0..240 {
+        text.push_str("      - *pr\n");
     }
-    many.push_str("]\n");
-    let e = err(&many);
-    assert!(e.line >= 5, "{e}");
+    let e = err(&text);
+    assert!(e.message.contains("too many alias expansions"), "{e}");
+    assert!(e.line > 5, "{e}");
+
+    // Many aliases of a scalar hit the alias count budget.
+    let mut text = String::from("version: 1\nsecurity_labels: [&l lol");
+    for _ in 0..1000 {
+        text.push_str(", *l");
+    }
+    text.push_str("]\n");
+    let e = err(&text);
+    assert!(
+        e.message.contains("too many YAML anchors or aliases"),
+        "{e}"
+    );
+    assert_eq!(e.line, 2, "{e}");
 }
 
 #[test]

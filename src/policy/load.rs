@@ -222,7 +222,7 @@ fn options() -> serde_saphyr::Options {
             max_events: 200_000,
             max_aliases: 256,
             max_anchors: 256,
-            max_recorded_anchor_events: 20_000,
+            max_recorded_anchor_events: 10_000,
             max_recorded_anchor_bytes: MAX_POLICY_BYTES,
             max_depth: MAX_POLICY_DEPTH,
             max_documents: 1,
@@ -231,7 +231,7 @@ fn options() -> serde_saphyr::Options {
             max_merge_keys: 64,
         },
         alias_limits: serde_saphyr::alias_limits! {
-            max_total_replayed_events: 20_000,
+            max_total_replayed_events: 5_000,
             max_replay_stack_depth: 16,
             max_alias_expansions_per_anchor: 256,
         },
