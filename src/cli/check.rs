@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use sdl_gate::gates::{OverallVerdict, evaluate};
-use sdl_gate::policy::{GlobList, Policy, parse_policy};
+use sdl_gate::policy::{GlobList, Policy, check_policy};
 use sdl_gate::render;
 use sdl_gate::reports::{ReportFormat, parse_report};
 use sdl_gate::snapshot::{
@@ -274,9 +274,18 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let text = read_limited(&args.policy)?;
     let text = String::from_utf8(text)
         .with_context(|| format!("{} is not UTF-8 text", args.policy.display()))?;
-    let policy = parse_policy(&args.policy.display().to_string(), &text)?;
+    let now = args.at.unwrap_or_else(Utc::now);
+    let checked = check_policy(
+        &args.policy.display().to_string(),
+        &text,
+        Some(now.date_naive()),
+    )?;
+    for w in &checked.warnings {
+        eprintln!("{w}");
+    }
+    let policy = checked.policy;
     let snapshot = build_snapshot(&args, &policy)?;
-    let eval = evaluate(&policy, &snapshot, args.at.unwrap_or_else(Utc::now));
+    let eval = evaluate(&policy, &snapshot, now);
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&eval))?),
         Format::Markdown => print!("{}", render::job_summary(&eval)),
