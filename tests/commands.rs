@@ -495,3 +495,26 @@ fn replies_quote_explain_and_escape() {
     );
     assert!(reply.contains("Refused `/sdl waive sast ok`"));
 }
+
+#[test]
+fn explain_replies_name_the_requirement_and_gates() {
+    use sdl_gate::practices::explain;
+    use sdl_gate::render::replies;
+    let sr2 = match explain("SR-2") {
+        Ok(e) => replies::explain(&e),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(sr2.contains("IEC 62443-4-1 SR-2 — Threat model"), "{sr2}");
+    assert!(sr2.contains("`threat_model` (primary evidence)"), "{sr2}");
+    let sast = match explain("sast") {
+        Ok(e) => replies::explain(&e),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(sast.contains("**SI-1**"), "{sast}");
+    assert!(sast.contains("Satisfied when"), "{sast}");
+    let cwe = match explain("CWE-89") {
+        Ok(e) => replies::explain(&e),
+        Err(e) => panic!("{e}"),
+    };
+    assert!(cwe.contains("FR3"), "{cwe}");
+}

@@ -108,3 +108,187 @@ pub fn waiver_granted(w: &Waiver) -> String {
         escape::line(&w.reason, 1000)
     )
 }
+
+fn ids(reqs: &[crate::practices::Requirement]) -> String {
+    reqs.iter()
+        .map(|r| format!("**{}** {}", r.id, escape::line(&r.title, 120)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The `/sdl explain` reply: what a gate checks and is evidence for, or what a requirement,
+/// practice, FR, CWE or CRA reference means and which gates give evidence for it.
+pub fn explain(e: &crate::practices::Explanation) -> String {
+    use crate::practices::{EvidenceRole, Explanation};
+    let mut out = String::new();
+    match e {
+        Explanation::Requirement(r) => {
+            let q = &r.requirement;
+            let _ = writeln!(
+                out,
+                "#### IEC 62443-4-1 {} — {}\n",
+                q.id,
+                escape::line(&q.title, 200)
+            );
+            let _ = writeln!(out, "{}\n", escape::line(&q.summary, 2000));
+            let _ = writeln!(
+                out,
+                "Practice {} ({}). Edition: {}.\n",
+                q.practice,
+                escape::line(&q.practice_name, 200),
+                escape::line(&r.edition, 100)
+            );
+            if r.evidence.is_empty() {
+                out.push_str("No sdl-gate gate produces evidence for this requirement; it needs process-level evidence.\n");
+            } else {
+                out.push_str("**Evidence from sdl-gate:**\n\n");
+                for g in &r.evidence {
+                    let role = match g.role {
+                        EvidenceRole::Primary => "primary evidence",
+                        EvidenceRole::Supporting => "supporting evidence",
+                    };
+                    let cra = g
+                        .cra
+                        .iter()
+                        .map(|c| c.reference.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let _ = writeln!(
+                        out,
+                        "- `{}` ({}){}{}",
+                        g.gate,
+                        role,
+                        if g.implemented {
+                            ""
+                        } else {
+                            " — not implemented yet"
+                        },
+                        if cra.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; CRA {}", escape::line(&cra, 300))
+                        }
+                    );
+                }
+            }
+        }
+        Explanation::Gate(g) => {
+            let m = &g.gate;
+            let _ = writeln!(
+                out,
+                "#### Gate `{}` — {}\n",
+                m.gate,
+                escape::line(&m.title, 200)
+            );
+            let _ = writeln!(out, "**Checks:** {}\n", escape::line(&m.checks, 2000));
+            let _ = writeln!(
+                out,
+                "**Satisfied when:** {}\n",
+                escape::line(&m.satisfied_by, 2000)
+            );
+            let _ = writeln!(
+                out,
+                "**Evidence for IEC 62443-4-1** ({}): {}\n",
+                escape::line(&g.edition, 100),
+                ids(&g.primary)
+            );
+            if !g.supporting.is_empty() {
+                let _ = writeln!(out, "**Supports:** {}\n", ids(&g.supporting));
+            }
+            if !g.cra.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "**CRA:** {}\n",
+                    g.cra
+                        .iter()
+                        .map(|c| escape::line(&c.reference, 40))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            let _ = writeln!(out, "_Why:_ {}", escape::line(&m.why, 2000));
+        }
+        Explanation::Practice(p) => {
+            let _ = writeln!(
+                out,
+                "#### IEC 62443-4-1 practice {} — {}\n",
+                p.practice.id,
+                escape::line(&p.practice.name, 200)
+            );
+            let _ = writeln!(out, "{}\n", escape::line(&p.practice.summary, 2000));
+            for r in &p.requirements {
+                let gates = r
+                    .evidence
+                    .iter()
+                    .map(|g| format!("`{}`", g.gate))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let _ = writeln!(
+                    out,
+                    "- **{}** {}{}",
+                    r.requirement.id,
+                    escape::line(&r.requirement.title, 200),
+                    if gates.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" — evidence: {gates}")
+                    }
+                );
+            }
+        }
+        Explanation::Foundational(f) => {
+            let _ = writeln!(
+                out,
+                "#### IEC 62443-4-2 {} ({}) — {}\n",
+                f.fr.id,
+                f.fr.abbrev,
+                escape::line(&f.fr.name, 200)
+            );
+            let _ = writeln!(out, "{}\n", escape::line(&f.fr.summary, 2000));
+            let _ = writeln!(
+                out,
+                "{} CWE(s) in sdl-gate's catalog threaten it.",
+                f.cwes.len()
+            );
+        }
+        Explanation::Cwe(c) => {
+            let _ = writeln!(
+                out,
+                "#### CWE-{} — {}\n",
+                c.id,
+                escape::line(
+                    c.name.as_deref().unwrap_or("not in sdl-gate's catalog"),
+                    200
+                )
+            );
+            if let Some(rank) = c.top25_2024 {
+                let _ = writeln!(out, "Rank {rank} of the 2024 CWE Top 25.\n");
+            }
+            for fr in &c.frs {
+                let _ = writeln!(
+                    out,
+                    "- threatens **{}** {}: {}",
+                    fr.fr.id,
+                    escape::line(&fr.fr.name, 200),
+                    escape::line(&fr.why, 600)
+                );
+            }
+        }
+        Explanation::Cra(c) => {
+            let _ = writeln!(out, "#### CRA {}\n", escape::line(&c.cra.reference, 60));
+            let _ = writeln!(out, "{}\n", escape::line(&c.cra.summary, 2000));
+            if !c.gates.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "Evidence from: {}",
+                    c.gates
+                        .iter()
+                        .map(|g| format!("`{g}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    out
+}
