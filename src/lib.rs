@@ -12,3 +12,4 @@ pub mod render;
 pub mod reports;
 pub mod snapshot;
 pub mod waivers;
+pub mod forge;
