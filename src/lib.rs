@@ -5,6 +5,7 @@
 //! [`waivers`] and [`render`] — does no I/O and knows no forge. The layers around it fetch a
 //! snapshot, call [`gates::evaluate`] and publish what [`render`] produced.
 
+pub mod forge;
 pub mod gates;
 pub mod policy;
 pub mod practices;
@@ -12,4 +13,3 @@ pub mod render;
 pub mod reports;
 pub mod snapshot;
 pub mod waivers;
-pub mod forge;

@@ -130,11 +130,11 @@ impl Needs {
         if g.security_review.common.enabled {
             needs.reviews = true;
             let sr = &g.security_review;
-            let teams = sr
-                .reviewers
-                .teams
-                .iter()
-                .chain(sr.path_reviewers.iter().flat_map(|p| p.reviewers.teams.iter()));
+            let teams = sr.reviewers.teams.iter().chain(
+                sr.path_reviewers
+                    .iter()
+                    .flat_map(|p| p.reviewers.teams.iter()),
+            );
             for t in teams {
                 if !needs.teams.contains(t) {
                     needs.teams.push(t.clone());
@@ -373,7 +373,10 @@ impl ForgeError {
 /// finds what an earlier attempt created instead of creating it twice.
 pub trait Forge: Send + Sync {
     /// The change at its current head.
-    fn head(&self, change: &ChangeRef) -> impl Future<Output = Result<ChangeHead, ForgeError>> + Send;
+    fn head(
+        &self,
+        change: &ChangeRef,
+    ) -> impl Future<Output = Result<ChangeHead, ForgeError>> + Send;
 
     /// The policy file on `base_ref`, trying `POLICY_PATHS` in order; `None` when none
     /// exists.

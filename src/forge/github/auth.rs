@@ -162,7 +162,10 @@ mod tests {
         let iat = data.claims["iat"].as_i64().unwrap();
         let exp = data.claims["exp"].as_i64().unwrap();
         assert_eq!(iat, now.timestamp() - 60);
-        assert!(exp - iat <= 600, "GitHub rejects JWTs living over 10 minutes");
+        assert!(
+            exp - iat <= 600,
+            "GitHub rejects JWTs living over 10 minutes"
+        );
         assert!(exp > now.timestamp());
     }
 

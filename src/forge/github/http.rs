@@ -87,9 +87,18 @@ pub(crate) fn classify(
 ) -> ForgeError {
     let message = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_default();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let what_msg = if message.is_empty() {
         format!("{what} answered {status}")
     } else {
@@ -138,7 +147,11 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub fn new(api_url: &str, creds: AppCredentials, timeout: Duration) -> Result<Self, ForgeError> {
+    pub fn new(
+        api_url: &str,
+        creds: AppCredentials,
+        timeout: Duration,
+    ) -> Result<Self, ForgeError> {
         let octo = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| ForgeError::Config {
@@ -308,7 +321,9 @@ impl Http {
         let mut next = Some(first.to_string());
         let mut pages = 0;
         while let Some(path) = next.take() {
-            let reply = self.call(installation, Method::GET, &path, None, what).await?;
+            let reply = self
+                .call(installation, Method::GET, &path, None, what)
+                .await?;
             out.extend(items(&reply)?);
             pages += 1;
             if pages < max_pages {
@@ -353,8 +368,17 @@ mod tests {
     fn primary_rate_limit_waits_until_reset() {
         let now = Utc::now();
         let reset = (now.timestamp() + 120).to_string();
-        let h = headers(&[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset)]);
-        let e = classify(StatusCode::FORBIDDEN, &h, b"{\"message\":\"API rate limit exceeded\"}", "GET x", now);
+        let h = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset),
+        ]);
+        let e = classify(
+            StatusCode::FORBIDDEN,
+            &h,
+            b"{\"message\":\"API rate limit exceeded\"}",
+            "GET x",
+            now,
+        );
         match e {
             ForgeError::RateLimited { retry_after } => assert_eq!(retry_after.as_secs(), 120),
             other => panic!("{other:?}"),
@@ -364,11 +388,25 @@ mod tests {
     #[test]
     fn retry_after_wins_and_plain_403_is_forbidden() {
         let now = Utc::now();
-        let e = classify(StatusCode::TOO_MANY_REQUESTS, &headers(&[("retry-after", "7")]), b"", "x", now);
+        let e = classify(
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "7")]),
+            b"",
+            "x",
+            now,
+        );
         assert!(matches!(e, ForgeError::RateLimited { retry_after } if retry_after.as_secs() == 7));
-        let e = classify(StatusCode::FORBIDDEN, &HeaderMap::new(), b"{\"message\":\"Resource not accessible by integration\"}", "GET /orgs/o/teams/t/memberships/u", now);
+        let e = classify(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            b"{\"message\":\"Resource not accessible by integration\"}",
+            "GET /orgs/o/teams/t/memberships/u",
+            now,
+        );
         match e {
-            ForgeError::Forbidden { what } => assert!(what.contains("Resource not accessible"), "{what}"),
+            ForgeError::Forbidden { what } => {
+                assert!(what.contains("Resource not accessible"), "{what}")
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -377,26 +415,50 @@ mod tests {
     fn statuses_map_to_what_the_queue_does() {
         let now = Utc::now();
         let h = HeaderMap::new();
-        assert!(matches!(classify(StatusCode::BAD_GATEWAY, &h, b"", "x", now), ForgeError::Transient { .. }));
-        assert!(matches!(classify(StatusCode::NOT_FOUND, &h, b"", "x", now), ForgeError::NotFound { .. }));
-        assert!(matches!(classify(StatusCode::UNAUTHORIZED, &h, b"", "x", now), ForgeError::Unauthorized { .. }));
-        assert!(matches!(classify(StatusCode::UNPROCESSABLE_ENTITY, &h, b"", "x", now), ForgeError::Rejected { status: 422, .. }));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, &h, b"", "x", now),
+            ForgeError::Transient { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::NOT_FOUND, &h, b"", "x", now),
+            ForgeError::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNAUTHORIZED, &h, b"", "x", now),
+            ForgeError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, &h, b"", "x", now),
+            ForgeError::Rejected { status: 422, .. }
+        ));
     }
 
     #[test]
     fn next_link_keeps_path_only() {
         let r = Reply {
-            headers: headers(&[("link", "<https://evil.example/repos/o/r/pulls/1/files?per_page=100&page=2>; rel=\"next\", <https://api.github.com/repos/o/r/pulls/1/files?page=5>; rel=\"last\"")]),
+            headers: headers(&[(
+                "link",
+                "<https://evil.example/repos/o/r/pulls/1/files?per_page=100&page=2>; rel=\"next\", <https://api.github.com/repos/o/r/pulls/1/files?page=5>; rel=\"last\"",
+            )]),
             body: vec![],
         };
-        assert_eq!(r.next_page().as_deref(), Some("/repos/o/r/pulls/1/files?per_page=100&page=2"));
-        let r = Reply { headers: headers(&[("link", "<https://x/a?page=1>; rel=\"prev\"")]), body: vec![] };
+        assert_eq!(
+            r.next_page().as_deref(),
+            Some("/repos/o/r/pulls/1/files?per_page=100&page=2")
+        );
+        let r = Reply {
+            headers: headers(&[("link", "<https://x/a?page=1>; rel=\"prev\"")]),
+            body: vec![],
+        };
         assert_eq!(r.next_page(), None);
     }
 
     #[test]
     fn paths_are_encoded_per_segment() {
-        assert_eq!(encode_path("docs/threat model/a#b.md"), "docs/threat%20model/a%23b.md");
+        assert_eq!(
+            encode_path("docs/threat model/a#b.md"),
+            "docs/threat%20model/a%23b.md"
+        );
         assert_eq!(encode("feature/x"), "feature%2Fx");
     }
 }

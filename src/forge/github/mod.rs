@@ -28,8 +28,7 @@ use crate::gates::Evaluation;
 use crate::snapshot::{Sha, Snapshot};
 
 use super::{
-    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions,
-    Published,
+    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
 };
 
 /// The default API base URL.

@@ -141,7 +141,11 @@ async fn upsert_run(
     let send_annotations = existing
         .as_ref()
         .is_none_or(|h| h.external_id.as_deref() != Some(content.external_id.as_str()));
-    let batches: &[Vec<Annotation>] = if send_annotations { &content.batches } else { &[] };
+    let batches: &[Vec<Annotation>] = if send_annotations {
+        &content.batches
+    } else {
+        &[]
+    };
     let requests = batches.len().max(1);
     let completed_at = Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
 

@@ -19,11 +19,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use http::Method;
 
-use crate::forge::{ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines};
+use crate::forge::{
+    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
+};
 use crate::policy::{GlobList, POLICY_PATHS};
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review,
-    ReviewState, Sha, Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
+    Sha, Snapshot, TeamSlug,
 };
 
 use super::http::{encode, encode_path};
@@ -40,10 +42,18 @@ pub const MAX_CONTENTS: usize = 50;
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
 
 /// `GET /repos/{o}/{r}/pulls/{n}` → [`ChangeHead`].
-pub(crate) async fn head(forge: &GithubForge, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
+pub(crate) async fn head(
+    forge: &GithubForge,
+    change: &ChangeRef,
+) -> Result<ChangeHead, ForgeError> {
     let inst = installation(change)?;
     let (owner, repo) = split_repo(&change.repository)?;
-    let path = format!("/repos/{}/{}/pulls/{}", encode(owner), encode(repo), change.number);
+    let path = format!(
+        "/repos/{}/{}/pulls/{}",
+        encode(owner),
+        encode(repo),
+        change.number
+    );
     let what = format!("GET {path}");
     let pr: model::PullRequest = forge
         .http
@@ -256,9 +266,11 @@ pub(crate) async fn snapshot(
 
     let files_path = format!("/repos/{o}/{r}/pulls/{n}/files?per_page=100");
     let files_what = format!("GET /repos/{o}/{r}/pulls/{n}/files");
-    let files = forge.http.pages(inst, &files_path, MAX_FILES / 100, &files_what, |reply| {
-        reply.json::<Vec<model::PullFile>>(&files_what)
-    });
+    let files = forge
+        .http
+        .pages(inst, &files_path, MAX_FILES / 100, &files_what, |reply| {
+            reply.json::<Vec<model::PullFile>>(&files_what)
+        });
     let reviews_path = format!("/repos/{o}/{r}/pulls/{n}/reviews?per_page=100");
     let reviews_what = format!("GET /repos/{o}/{r}/pulls/{n}/reviews");
     let reviews = async {
@@ -357,10 +369,12 @@ pub(crate) async fn snapshot(
     } else {
         forge.remember_run(run_key, None);
     }
-    let missing = needs
-        .checks
-        .iter()
-        .any(|name| !snap.checks.iter().any(|c| c.name.eq_ignore_ascii_case(name)));
+    let missing = needs.checks.iter().any(|name| {
+        !snap
+            .checks
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+    });
     if missing {
         let path = format!("/repos/{o}/{r}/commits/{sha}/status?per_page=100");
         let what = format!("GET /repos/{o}/{r}/commits/{sha}/status");
@@ -394,15 +408,19 @@ pub(crate) async fn snapshot(
         }
     }
     for path in to_read {
-        let bytes = read_file(forge, inst, owner, repo, &path, sha).await?.flatten();
+        let bytes = read_file(forge, inst, owner, repo, &path, sha)
+            .await?
+            .flatten();
         snap.contents.push(FileContent { path, bytes });
     }
 
     // Team memberships, only of people whose review could count.
     let mut deciders: BTreeSet<Login> = BTreeSet::new();
     for rv in &snap.reviews {
-        if matches!(rv.state, ReviewState::Approved | ReviewState::ChangesRequested)
-            && rv.author != snap.author
+        if matches!(
+            rv.state,
+            ReviewState::Approved | ReviewState::ChangesRequested
+        ) && rv.author != snap.author
             && !rv.author.is_bot()
         {
             deciders.insert(rv.author.clone());
@@ -442,7 +460,10 @@ mod tests {
         assert_eq!(run_state("in_progress", None), CheckState::Pending);
         assert_eq!(run_state("completed", Some("success")), CheckState::Success);
         assert_eq!(run_state("completed", Some("skipped")), CheckState::Neutral);
-        assert_eq!(run_state("completed", Some("timed_out")), CheckState::Failure);
+        assert_eq!(
+            run_state("completed", Some("timed_out")),
+            CheckState::Failure
+        );
         assert_eq!(status_state("error"), CheckState::Failure);
     }
 
