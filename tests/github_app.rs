@@ -791,3 +791,100 @@ async fn comment_mode_never_and_always() {
     assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
     fake.assert_no_unknown();
 }
+
+#[tokio::test]
+async fn annotations_go_in_batches_of_50_and_are_not_sent_twice() {
+    let fake = FakeGithub::start().await;
+    let head = sha(0xc1);
+    PullBuilder::new(REPO, 30, "alice", &head)
+        .file("src/app.rs")
+        .install(&fake);
+    let gh = forge(&fake);
+    let policy = parse_policy("p", "version: 1\nreport: { comment: never }\n").expect("policy");
+    let h = gh.head(&change(30)).await.expect("head");
+    let mut snap = gh
+        .snapshot(&change(30), &h, &Needs::from_policy(&policy))
+        .await
+        .expect("snap");
+    let findings: Vec<_> = (1..=120)
+        .map(|i| {
+            common::code_finding(
+                &format!("rule-{i}"),
+                sdl_gate::reports::Severity::High,
+                "src/app.rs",
+                i,
+            )
+        })
+        .collect();
+    snap.reports.push(common::report(
+        sdl_gate::reports::ReportFormat::Sarif,
+        "CodeQL",
+        findings,
+    ));
+    let eval = evaluate(&policy, &snap, Utc::now());
+    assert_eq!(
+        eval.gate(GateKind::Sast).map(|g| g.verdict),
+        Some(Verdict::Fail)
+    );
+    let opts = PublishOptions {
+        comment: CommentMode::Never,
+        ..PublishOptions::default()
+    };
+
+    // The second batch's PATCH fails once: the retry must still deliver every annotation.
+    fake.fault(
+        Some(Method::PATCH),
+        "/check-runs/",
+        1,
+        FaultKind::Status(502),
+    );
+    let err = gh
+        .publish(&change(30), &eval, &opts)
+        .await
+        .expect_err("502");
+    assert!(matches!(err, ForgeError::Transient { .. }), "{err}");
+    let mark = fake.mark();
+    gh.publish(&change(30), &eval, &opts).await.expect("retry");
+    let writes: Vec<_> = fake.calls_since(mark);
+    assert_eq!(
+        writes.len(),
+        3,
+        "three PATCHes carry 120 annotations: {writes:?}"
+    );
+    for w in &writes {
+        let n = w
+            .body
+            .as_ref()
+            .and_then(|b| b["output"]["annotations"].as_array())
+            .map_or(0, Vec::len);
+        assert!(n <= 50, "at most 50 per request");
+    }
+    let runs = fake.check_runs(REPO, &head, "sdl-gate");
+    assert_eq!(runs.len(), 1);
+    let messages: std::collections::BTreeSet<String> = runs[0]
+        .annotations
+        .iter()
+        .filter_map(|a| a["title"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(messages.len(), 120, "every finding annotated");
+    let total = runs[0].annotations.len();
+
+    // Publishing the same evaluation again sends nothing (GitHub would append duplicates).
+    let mark = fake.mark();
+    gh.publish(&change(30), &eval, &opts).await.expect("again");
+    assert!(
+        fake.calls_since(mark).is_empty(),
+        "{:?}",
+        fake.calls_since(mark)
+    );
+    // A fresh process re-lists and still does not re-send them.
+    let gh2 = forge(&fake);
+    gh2.publish(&change(30), &eval, &opts).await.expect("again");
+    assert_eq!(
+        fake.check_runs(REPO, &head, "sdl-gate")[0]
+            .annotations
+            .len(),
+        total
+    );
+    fake.assert_no_unknown();
+}

@@ -5,7 +5,7 @@
 
 mod fake_github;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -20,7 +20,7 @@ fn fixtures() -> Option<PathBuf> {
 }
 
 /// A recorded body: the plain body files, or `response_body` of triagebot recordings.
-fn recorded(dir: &PathBuf, name: &str) -> Value {
+fn recorded(dir: &Path, name: &str) -> Value {
     let text = std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     if name.starts_with("triagebot/") {
@@ -357,7 +357,6 @@ async fn fake_answers_have_the_fields_and_types_of_recorded_github_answers() {
 #[tokio::test]
 async fn unknown_routes_are_answered_599_and_recorded() {
     let fake = FakeGithub::start().await;
-    let client = TestClient::new();
     let addr = fake.url.trim_start_matches("http://").to_string();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(&addr)
@@ -370,7 +369,6 @@ async fn unknown_routes_are_answered_599_and_recorded() {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
     assert!(String::from_utf8_lossy(&raw).starts_with("HTTP/1.1 599"));
-    let _ = client;
     let unknown = fake.state().unknown.clone();
     assert_eq!(unknown.len(), 1);
     assert_eq!(unknown[0].path, "/repos/acme/widget/pulls/1/commits");

@@ -133,15 +133,21 @@ pub(crate) struct StickyHint {
     pub body: String,
 }
 
+/// Our run per (repository, head commit), with when that was learnt.
+type RunHints = HashMap<(String, Sha), (Option<RunHint>, std::time::Instant)>;
+
+/// Team membership per (org, team, login), with when it was learnt.
+type MemberHints = HashMap<(String, String, String), (bool, std::time::Instant)>;
+
 #[derive(Debug, Default)]
 pub(crate) struct Hints {
     /// Our check run per head commit: `Some` once known; `None` = the listing a moment ago
     /// showed none (trusted for [`NEGATIVE_RUN_HINT`] only).
-    pub runs: Mutex<HashMap<(String, Sha), (Option<RunHint>, std::time::Instant)>>,
+    pub runs: Mutex<RunHints>,
     pub sticky: Mutex<HashMap<(String, u64), StickyHint>>,
     pub comment_count: Mutex<HashMap<(String, u64), u64>>,
     /// (org, team, login) → (member, when learnt).
-    pub members: Mutex<HashMap<(String, String, String), (bool, std::time::Instant)>>,
+    pub members: Mutex<MemberHints>,
     pub bot_login: tokio::sync::OnceCell<String>,
 }
 

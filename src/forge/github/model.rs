@@ -159,3 +159,101 @@ pub(crate) struct App {
 pub(crate) struct Created {
     pub id: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    //! Our response types read real recorded GitHub answers (`../shared/fixtures/github-api`).
+
+    use super::*;
+    use serde::de::DeserializeOwned;
+
+    fn fixture<T: DeserializeOwned>(name: &str) -> Option<T> {
+        let path = format!(
+            "{}/../shared/fixtures/github-api/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: fixture {path} is absent");
+            return None;
+        };
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("fixture is JSON");
+        if name.starts_with("triagebot/") {
+            v = v["response_body"].take();
+        }
+        Some(serde_json::from_value(v).unwrap_or_else(|e| panic!("{name}: {e}")))
+    }
+
+    #[test]
+    fn recorded_pull_requests_parse() {
+        let Some(pr) = fixture::<PullRequest>(
+            "triagebot/files__01-GET-repos_ehuss_triagebot-test_pulls_115.json",
+        ) else {
+            return;
+        };
+        assert_eq!(pr.base.git_ref, "main");
+        assert_eq!(pr.head.sha.len(), 40);
+        assert_eq!(pr.state, "open");
+        if let Some(pr) = fixture::<PullRequest>("pygithub-replay/PullRequest.setUp.1.GET.json") {
+            assert!(!pr.user.login.is_empty());
+        }
+    }
+
+    #[test]
+    fn recorded_files_reviews_runs_statuses_comments_parse() {
+        if let Some(files) = fixture::<Vec<PullFile>>(
+            "triagebot/files__02-GET-repos_ehuss_triagebot-test_pulls_115_files.json",
+        ) {
+            assert_eq!(files[0].filename, "README.md");
+            let ranges = crate::forge::changed_lines(files[0].patch.as_deref().unwrap_or(""));
+            assert_eq!(ranges, Ok(vec![(3, 4)]));
+        }
+        if let Some(files) =
+            fixture::<Vec<PullFile>>("pygithub-replay/PullRequest.testGetFiles.0.GET.json")
+        {
+            assert!(files.len() > 10);
+            for f in &files {
+                if let Some(p) = &f.patch {
+                    assert!(crate::forge::changed_lines(p).is_ok(), "{}", f.filename);
+                }
+            }
+        }
+        if let Some(reviews) = fixture::<Vec<Review>>(
+            "hub4j-wiremock/GHPullRequestTest.pullRequestReviews.7-r_h_g_pulls_482_reviews.json",
+        ) {
+            assert!(reviews.iter().all(|r| r.commit_id.is_some()));
+        }
+        if let Some(runs) = fixture::<CheckRunList>("octocrab/commit_check_runs.json") {
+            assert!(runs.check_runs.iter().all(|r| r.app.is_some()));
+        }
+        if let Some(runs) = fixture::<CheckRunList>(
+            "hub4j-wiremock/GHRepositoryTest.getCheckRuns.3-r_h_g_commits_78b9ff49_check-runs.json",
+        ) {
+            assert_eq!(runs.check_runs[0].conclusion.as_deref(), Some("success"));
+        }
+        if let Some(status) =
+            fixture::<CombinedStatus>("pygithub-replay/CommitCombinedStatus.setUp.0.GET.json")
+        {
+            assert!(status.statuses.iter().any(|s| s.context == "jenkins/js"));
+        }
+        if let Some(m) = fixture::<Membership>(
+            "hub4j-wiremock/AppTest.testMyTeamsShouldIncludeMyself.11-organizations_43133889_team_3522544_memberships_gsmet.json",
+        ) {
+            assert_eq!(m.state, "active");
+        }
+        if let Some(comments) = fixture::<Vec<Comment>>(
+            "triagebot/get_comments__02-GET-repos_ehuss_triagebot-test_issues_115_comments.json",
+        ) {
+            assert!(comments.iter().all(|c| c.user.is_some()));
+        }
+        if let Some(created) = fixture::<Created>(
+            "hub4j-wiremock/GHCheckRunBuilderTest.createCheckRun.5-r_h_t_check-runs.json",
+        ) {
+            assert_eq!(created.id, 1424883286);
+        }
+        if let Some(token) = fixture::<crate::forge::github::auth::AccessTokenBody>(
+            "hub4j-wiremock/GHAppTest.createTokenWithRepositories.3-a_i_27419505_access_tokens.json",
+        ) {
+            assert_eq!(token.expires_at.to_rfc3339(), "2022-07-27T21:38:33+00:00");
+        }
+    }
+}
