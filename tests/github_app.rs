@@ -421,6 +421,20 @@ async fn injected_5xx_then_retries_converge_without_duplicates() {
     }
     eprintln!("converged after {attempts} attempts ({transient} transient failures)");
     assert!(transient >= 2, "the faults fired");
+    let journal = fake.journal();
+    let lost = |path: &str| {
+        journal
+            .iter()
+            .any(|c| c.method == "POST" && c.path.ends_with(path) && c.status == 502)
+    };
+    assert!(
+        lost("/check-runs"),
+        "a check-run create was applied but its answer lost"
+    );
+    assert!(
+        lost("/issues/9/comments"),
+        "a comment create was applied but its answer lost"
+    );
     assert_eq!(
         fake.check_runs(REPO, &head, "sdl-gate").len(),
         1,
@@ -887,4 +901,53 @@ async fn annotations_go_in_batches_of_50_and_are_not_sent_twice() {
         total
     );
     fake.assert_no_unknown();
+}
+
+#[tokio::test]
+async fn a_threat_model_over_1_mb_is_unreadable_and_the_gate_fails_closed() {
+    let fake = FakeGithub::start().await;
+    let head = arrange_pr(&fake, 31, 2);
+    fake.state()
+        .repo(REPO)
+        .pulls
+        .get_mut(&31)
+        .expect("pr")
+        .files
+        .push(fake_github::FileRec {
+            filename: "docs/threat-model/huge.md".into(),
+            status: "modified".into(),
+            previous_filename: None,
+            patch: None,
+        });
+    fake.put_file(
+        REPO,
+        &head,
+        "docs/threat-model/huge.md",
+        &vec![b'x'; 1024 * 1024 + 1],
+    );
+    let gh = forge(&fake);
+    let out = evaluate_change(&gh, &change(31), None, Utc::now())
+        .await
+        .expect("ok");
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("{out:?}")
+    };
+    let tm = evaluation.gate(GateKind::ThreatModel).expect("gate");
+    assert_eq!(tm.verdict, Verdict::Fail, "{tm:#?}");
+    assert!(
+        tm.details
+            .iter()
+            .any(|n| n.description.contains("could not read")),
+        "{:#?}",
+        tm.details
+    );
+    fake.assert_no_unknown();
+}
+
+#[test]
+fn config_debug_does_not_show_the_private_key() {
+    let cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
+    let shown = format!("{cfg:?}");
+    assert!(!shown.contains("BEGIN RSA"), "{shown}");
+    assert!(shown.contains("api.github.com"));
 }
