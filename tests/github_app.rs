@@ -951,3 +951,52 @@ fn config_debug_does_not_show_the_private_key() {
     assert!(!shown.contains("BEGIN RSA"), "{shown}");
     assert!(shown.contains("api.github.com"));
 }
+
+#[tokio::test]
+async fn github_enterprise_server_api_prefix_is_kept_on_every_request_and_page() {
+    let fake = FakeGithub::start_at("/api/v3").await;
+    let head = arrange_pr(&fake, 40, 130);
+    let gh = forge(&fake);
+    let out = evaluate_change(&gh, &change(40), None, Utc::now())
+        .await
+        .expect("ok");
+    assert!(matches!(out, Outcome::Evaluated { .. }), "{out:?}");
+    fake.assert_no_unknown();
+    let pages = fake
+        .journal()
+        .iter()
+        .filter(|c| c.path.ends_with("/pulls/40/files"))
+        .count();
+    assert_eq!(pages, 2, "the second page followed the Link under /api/v3");
+    assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
+}
+
+#[tokio::test]
+async fn the_largest_pr_github_lists_is_read_whole_and_beyond_is_an_unknown() {
+    let fake = FakeGithub::start().await;
+    arrange_pr(&fake, 41, 3001);
+    let gh = forge(&fake);
+    let c = change(41);
+    let started = std::time::Instant::now();
+    let h = gh.head(&c).await.expect("head");
+    let policy = parse_policy("p", BASE_POLICY).expect("policy");
+    let mark = fake.mark();
+    let snap = gh
+        .snapshot(&c, &h, &Needs::from_policy(&policy))
+        .await
+        .expect("snapshot");
+    eprintln!(
+        "snapshot of a {}-file PR: {} files in {} requests, {:?} (debug build, loopback)",
+        h.changed_files.unwrap_or(0),
+        snap.files.len(),
+        fake.calls_since(mark).len(),
+        started.elapsed()
+    );
+    assert_eq!(snap.files.len(), 3000, "GitHub lists at most 3,000 files");
+    assert!(
+        snap.unknowns.iter().any(|u| u.contains("3001")),
+        "{:?}",
+        snap.unknowns
+    );
+    fake.assert_no_unknown();
+}

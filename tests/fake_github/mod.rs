@@ -1131,12 +1131,18 @@ fn fault_answer(kind: &FaultKind) -> Option<Answer> {
 async fn handle(
     state: Arc<Mutex<State>>,
     base: String,
+    prefix: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path = uri.path().to_string();
+    // GitHub Enterprise Server serves the API under `/api/v3`; a request without the prefix
+    // is unknown there.
+    let path = match uri.path().strip_prefix(prefix.as_str()) {
+        Some(rest) if rest.starts_with('/') || prefix.is_empty() => rest.to_string(),
+        _ => format!("/missing-prefix{}", uri.path()),
+    };
     let query = uri.query().unwrap_or("").to_string();
     let json_body: Option<Value> = if body.is_empty() {
         None
@@ -1232,11 +1238,18 @@ impl FakeGithub {
     /// Starts the fake on a free loopback port, with the test App installed as
     /// [`INSTALLATION`].
     pub async fn start() -> FakeGithub {
+        FakeGithub::start_at("").await
+    }
+
+    /// Starts the fake serving the API under `prefix` (`/api/v3`, as GitHub Enterprise
+    /// Server does); [`FakeGithub::url`] includes the prefix.
+    pub async fn start_at(prefix: &str) -> FakeGithub {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let url = format!("http://{addr}");
+        let url = format!("http://{addr}{prefix}");
+        let prefix = prefix.to_string();
         let state = Arc::new(Mutex::new(State {
             rng: 0x9E37_79B9_7F4A_7C15,
             ..State::default()
@@ -1248,7 +1261,8 @@ impl FakeGithub {
             move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let st = st.clone();
                 let base = base.clone();
-                async move { handle(st, base, method, uri, headers, body).await }
+                let prefix = prefix.clone();
+                async move { handle(st, base, prefix, method, uri, headers, body).await }
             },
         );
         let server = tokio::spawn(async move {

@@ -10,7 +10,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes_body::collect;
 use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method, StatusCode, header};
 use octocrab::Octocrab;
@@ -61,20 +60,17 @@ impl Reply {
     }
 }
 
-mod bytes_body {
+/// Reads a whole response body.
+async fn collect<B>(body: B) -> Result<Vec<u8>, String>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Display,
+{
     use http_body_util::BodyExt;
-
-    /// Reads a whole response body.
-    pub async fn collect<B>(body: B) -> Result<Vec<u8>, String>
-    where
-        B: http_body::Body,
-        B::Error: std::fmt::Display,
-    {
-        body.collect()
-            .await
-            .map(|c| c.to_bytes().to_vec())
-            .map_err(|e| e.to_string())
-    }
+    body.collect()
+        .await
+        .map(|c| c.to_bytes().to_vec())
+        .map_err(|e| e.to_string())
 }
 
 /// Maps a non-2xx answer to the error the queue branches on.
