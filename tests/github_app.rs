@@ -15,7 +15,7 @@ use fake_github::{APP_ID, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::{
     ChangeRef, CommentAction, Conclusion, Forge, ForgeError, Needs, Outcome, PublishOptions,
-    evaluate_change,
+    Records, evaluate_change,
 };
 use sdl_gate::gates::{GateKind, OverallVerdict, Verdict, evaluate};
 use sdl_gate::policy::{CommentMode, parse_policy};
@@ -238,7 +238,10 @@ async fn publish_creates_one_check_run_and_one_comment_then_edits_them() {
     let out = evaluate_change(
         &gh,
         &change(8),
-        Some("https://sdl.example.com/r/1".into()),
+        &Records {
+            details_url: Some("https://sdl.example.com/r/1".into()),
+            ..Records::default()
+        },
         Utc::now(),
     )
     .await
@@ -321,7 +324,7 @@ async fn publish_creates_one_check_run_and_one_comment_then_edits_them() {
             submitted_at: Utc::now(),
         });
     fake.team("acme", "security", &["carol"]);
-    let out = evaluate_change(&gh, &change(8), None, Utc::now())
+    let out = evaluate_change(&gh, &change(8), &Records::default(), Utc::now())
         .await
         .expect("evaluates");
     let Outcome::Evaluated {
@@ -350,7 +353,7 @@ async fn publish_creates_one_check_run_and_one_comment_then_edits_them() {
 
     // Same head again (e.g. a `/sdl recheck`): the run is updated in place, no new run.
     let gh2 = forge(&fake); // a fresh process: no hints
-    let out = evaluate_change(&gh2, &change(8), None, Utc::now())
+    let out = evaluate_change(&gh2, &change(8), &Records::default(), Utc::now())
         .await
         .expect("evaluates");
     let Outcome::Evaluated { published, .. } = out else {
@@ -406,7 +409,7 @@ async fn injected_5xx_then_retries_converge_without_duplicates() {
     loop {
         attempts += 1;
         assert!(attempts < 60, "never converged");
-        match evaluate_change(&gh, &change(9), None, Utc::now()).await {
+        match evaluate_change(&gh, &change(9), &Records::default(), Utc::now()).await {
             Ok(Outcome::Evaluated { published, .. }) => {
                 assert_eq!(published.conclusion, Conclusion::Failure);
                 break;
@@ -556,7 +559,7 @@ async fn no_policy_gives_a_neutral_check_run_with_how_to() {
     // A policy only on the head branch does not count.
     fake.put_file(REPO, &head, ".sdl-gate.yml", WEAK_POLICY.as_bytes());
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(13), None, Utc::now())
+    let out = evaluate_change(&gh, &change(13), &Records::default(), Utc::now())
         .await
         .expect("ok");
     assert!(matches!(out, Outcome::NoPolicy(_)), "{out:?}");
@@ -583,7 +586,7 @@ async fn no_policy_gives_a_neutral_check_run_with_how_to() {
     assert!(tried.iter().all(|t| t.ends_with("ref=main")), "{tried:?}");
 
     // Twice: the notice run is found and left alone.
-    let out = evaluate_change(&gh, &change(13), None, Utc::now())
+    let out = evaluate_change(&gh, &change(13), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let Outcome::NoPolicy(p) = out else { panic!() };
@@ -608,7 +611,7 @@ gatez: {}
 ",
     );
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(14), None, Utc::now())
+    let out = evaluate_change(&gh, &change(14), &Records::default(), Utc::now())
         .await
         .expect("ok");
     assert!(matches!(out, Outcome::InvalidPolicy(_)), "{out:?}");
@@ -632,7 +635,7 @@ async fn drafts_are_neutral_and_get_no_new_comment() {
     pr.install(&fake);
     fake.put_file(REPO, "main", ".github/sdl-gate.yml", BASE_POLICY.as_bytes());
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(15), None, Utc::now())
+    let out = evaluate_change(&gh, &change(15), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let Outcome::Evaluated {
@@ -655,7 +658,7 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
     let gh = forge(&fake);
     // Warm the installation token (issued once an hour, not per evaluation).
     let mark = fake.mark();
-    let out = evaluate_change(&gh, &change(20), None, Utc::now())
+    let out = evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let Outcome::Evaluated {
@@ -684,7 +687,7 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
 
     // A re-evaluation of the same head (a review event, say) in the same process.
     let mark = fake.mark();
-    evaluate_change(&gh, &change(20), None, Utc::now())
+    evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let again = fake.calls_since(mark);
@@ -714,7 +717,7 @@ async fn failing_change_end_to_end_gives_failure_and_a_marked_comment() {
     fake.put_file(REPO, "main", ".github/sdl-gate.yml", BASE_POLICY.as_bytes());
     fake.ci_run(REPO, &head, "CodeQL", "completed", Some("failure"));
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(21), None, Utc::now())
+    let out = evaluate_change(&gh, &change(21), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let Outcome::Evaluated { evaluation, .. } = out else {
@@ -926,7 +929,7 @@ async fn a_threat_model_over_1_mb_is_unreadable_and_the_gate_fails_closed() {
         &vec![b'x'; 1024 * 1024 + 1],
     );
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(31), None, Utc::now())
+    let out = evaluate_change(&gh, &change(31), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let Outcome::Evaluated { evaluation, .. } = out else {
@@ -957,7 +960,7 @@ async fn github_enterprise_server_api_prefix_is_kept_on_every_request_and_page()
     let fake = FakeGithub::start_at("/api/v3").await;
     let head = arrange_pr(&fake, 40, 130);
     let gh = forge(&fake);
-    let out = evaluate_change(&gh, &change(40), None, Utc::now())
+    let out = evaluate_change(&gh, &change(40), &Records::default(), Utc::now())
         .await
         .expect("ok");
     assert!(matches!(out, Outcome::Evaluated { .. }), "{out:?}");
@@ -999,4 +1002,55 @@ async fn the_largest_pr_github_lists_is_read_whole_and_beyond_is_an_unknown() {
         snap.unknowns
     );
     fake.assert_no_unknown();
+}
+
+#[tokio::test]
+async fn waivers_from_the_store_count_and_the_worker_future_is_send() {
+    let fake = FakeGithub::start().await;
+    let head = sha(0xd1);
+    PullBuilder::new(REPO, 42, "alice", &head)
+        .file("src/auth/x.rs")
+        .review("carol", "APPROVED", &head)
+        .install(&fake);
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", BASE_POLICY.as_bytes());
+    fake.ci_run(REPO, &head, "CodeQL", "completed", Some("success"));
+    fake.team("acme", "security", &["carol"]);
+    let gh = forge(&fake);
+    let records = Records {
+        waivers: vec![sdl_gate::waivers::Waiver {
+            gate: GateKind::ThreatModel,
+            reason: "threat model review scheduled for the next sprint".into(),
+            author: sdl_gate::snapshot::Login::new("carol"),
+            created_at: Utc::now() - chrono::Duration::hours(1),
+            expires_at: Utc::now() + chrono::Duration::days(3),
+            sha: sdl_gate::snapshot::Sha::new(&head),
+            comment_id: None,
+            revoked: None,
+        }],
+        ..Records::default()
+    };
+    fn assert_send<T: Send>(t: T) -> T {
+        t
+    }
+    // The worker spawns this future on a multi-threaded runtime.
+    let out = assert_send(evaluate_change(&gh, &change(42), &records, Utc::now()))
+        .await
+        .expect("ok");
+    let Outcome::Evaluated {
+        evaluation,
+        published,
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        evaluation.gate(GateKind::ThreatModel).map(|g| g.verdict),
+        Some(Verdict::Waived)
+    );
+    assert_eq!(published.conclusion, Conclusion::Success);
+    assert_eq!(
+        published.comment,
+        CommentAction::Skipped,
+        "on_failure: nothing failed, no comment yet"
+    );
 }

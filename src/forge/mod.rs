@@ -25,6 +25,7 @@ use chrono::{DateTime, Utc};
 use crate::gates::{Evaluation, OverallVerdict};
 use crate::policy::{CommentMode, GlobPattern, Policy, parse_policy};
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
+use crate::waivers::Waiver;
 
 pub use patch::{PatchError, changed_lines};
 
@@ -445,14 +446,26 @@ pub enum Outcome {
     },
 }
 
-/// One evaluation of one change, as the worker runs it: head → base policy → snapshot →
-/// evaluate → publish. `details_url` links the check run and comment to the service's page.
+/// What the service knows about a change beyond the forge: its own records.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// The service's page for this evaluation, linked from the check run and the comment.
+    pub details_url: Option<String>,
+    /// Waivers given on this change (from the store).
+    pub waivers: Vec<Waiver>,
+    /// Threat-model references recorded with `/sdl threat-model` (from the store).
+    pub threat_model_refs: Vec<String>,
+}
+
+/// One evaluation of one change, as the worker runs it: head → base policy → snapshot (plus
+/// the service's `records`) → evaluate → publish.
 pub async fn evaluate_change<F: Forge>(
     forge: &F,
     change: &ChangeRef,
-    details_url: Option<String>,
+    records: &Records,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ForgeError> {
+    let details_url = records.details_url.clone();
     let head = forge.head(change).await?;
     if head.state != ChangeState::Open {
         return Ok(Outcome::Closed);
@@ -477,7 +490,11 @@ pub async fn evaluate_change<F: Forge>(
         }
     };
     let needs = Needs::from_policy(&policy);
-    let snapshot = forge.snapshot(change, &head, &needs).await?;
+    let mut snapshot = forge.snapshot(change, &head, &needs).await?;
+    snapshot.waivers.extend(records.waivers.iter().cloned());
+    snapshot
+        .threat_model_refs
+        .extend(records.threat_model_refs.iter().cloned());
     let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
     let opts = PublishOptions::from_policy(&policy, details_url);
     let published = forge.publish(change, &evaluation, &opts).await?;
