@@ -1054,3 +1054,47 @@ async fn waivers_from_the_store_count_and_the_worker_future_is_send() {
         "on_failure: nothing failed, no comment yet"
     );
 }
+
+#[tokio::test]
+async fn team_membership_for_waiver_authorisation_is_cached_briefly() {
+    let fake = FakeGithub::start().await;
+    PullBuilder::new(REPO, 43, "alice", &sha(0xe1))
+        .file("a.rs")
+        .install(&fake);
+    fake.team("acme", "security", &["carol"]);
+    let gh = forge(&fake);
+    let team = sdl_gate::snapshot::TeamSlug::new("security");
+    let carol = sdl_gate::snapshot::Login::new("Carol");
+    let mallory = sdl_gate::snapshot::Login::new("mallory");
+    assert!(
+        gh.team_member(&change(43), &team, &carol)
+            .await
+            .expect("lookup")
+    );
+    assert!(
+        !gh.team_member(&change(43), &team, &mallory)
+            .await
+            .expect("404 = not a member")
+    );
+    let mark = fake.mark();
+    assert!(
+        gh.team_member(&change(43), &team, &carol)
+            .await
+            .expect("cached")
+    );
+    assert!(
+        fake.calls_since(mark).is_empty(),
+        "answered from the 60 s cache"
+    );
+    fake.fault(None, "/memberships/", 1, FaultKind::Status(403));
+    let err = gh
+        .team_member(
+            &change(43),
+            &sdl_gate::snapshot::TeamSlug::new("acme/other"),
+            &carol,
+        )
+        .await
+        .expect_err("403");
+    assert!(matches!(err, ForgeError::Forbidden { .. }), "{err}");
+    fake.assert_no_unknown();
+}

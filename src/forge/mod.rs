@@ -413,6 +413,15 @@ pub trait Forge: Send + Sync {
         opts: &PublishOptions,
     ) -> impl Future<Output = Result<Published, ForgeError>> + Send;
 
+    /// Whether `login` is an active member of `team` (`org/team`; a bare slug is in the
+    /// repository owner's organisation), for authorising `/sdl waive`.
+    fn team_member(
+        &self,
+        change: &ChangeRef,
+        team: &TeamSlug,
+        login: &Login,
+    ) -> impl Future<Output = Result<bool, ForgeError>> + Send;
+
     /// The neutral check run of a repository without a policy, saying how to add one.
     fn publish_no_policy(
         &self,

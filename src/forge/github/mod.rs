@@ -25,7 +25,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::gates::Evaluation;
-use crate::snapshot::{Sha, Snapshot};
+use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
 use super::{
     ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
@@ -265,6 +265,15 @@ impl Forge for GithubForge {
         opts: &PublishOptions,
     ) -> Result<Published, ForgeError> {
         publish::publish(self, change, eval, opts).await
+    }
+
+    async fn team_member(
+        &self,
+        change: &ChangeRef,
+        team: &TeamSlug,
+        login: &Login,
+    ) -> Result<bool, ForgeError> {
+        snapshot::team_member(self, change, team, login).await
     }
 
     async fn publish_notice(

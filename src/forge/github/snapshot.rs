@@ -251,6 +251,19 @@ async fn is_member(
     Ok(member)
 }
 
+/// Whether `login` is an active member of `team`, for command authorisation.
+pub(crate) async fn team_member(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    team: &TeamSlug,
+    login: &Login,
+) -> Result<bool, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, _) = split_repo(&change.repository)?;
+    let (org, slug) = team_parts(team, owner);
+    is_member(forge, inst, org, slug, login.as_str()).await
+}
+
 /// Everything the gates look at, for the change at `head`.
 pub(crate) async fn snapshot(
     forge: &GithubForge,
