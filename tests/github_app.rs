@@ -1098,3 +1098,41 @@ async fn team_membership_for_waiver_authorisation_is_cached_briefly() {
     assert!(matches!(err, ForgeError::Forbidden { .. }), "{err}");
     fake.assert_no_unknown();
 }
+
+#[tokio::test]
+async fn an_evaluation_that_differs_only_in_its_time_writes_nothing() {
+    let fake = FakeGithub::start().await;
+    let head = arrange_pr(&fake, 44, 2);
+    let gh = forge(&fake);
+    let h = gh.head(&change(44)).await.expect("head");
+    let policy = parse_policy("p", BASE_POLICY).expect("policy");
+    let snap = gh
+        .snapshot(&change(44), &h, &Needs::from_policy(&policy))
+        .await
+        .expect("snap");
+    let t0 = Utc::now();
+    let always = PublishOptions {
+        comment: CommentMode::Always,
+        ..PublishOptions::default()
+    };
+    gh.publish(&change(44), &evaluate(&policy, &snap, t0), &always)
+        .await
+        .expect("publish");
+    let later = evaluate(&policy, &snap, t0 + chrono::Duration::minutes(7));
+    let gh2 = forge(&fake); // no hints: re-lists
+    gh2.head(&change(44)).await.expect("head");
+    let mark = fake.mark();
+    let p = gh2
+        .publish(&change(44), &later, &always)
+        .await
+        .expect("publish");
+    let writes: Vec<_> = fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(!p.check_created);
+    assert_eq!(p.comment, CommentAction::Unchanged);
+    assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
+}
