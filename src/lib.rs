@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod commands;
+pub mod forge;
 pub mod gates;
 pub mod policy;
 pub mod practices;

@@ -1,0 +1,288 @@
+//! GitHub as a [`Forge`]: a GitHub App (installation tokens) talking to api.github.com or a
+//! GitHub Enterprise Server, through `octocrab`.
+//!
+//! - [`auth`]: the App's JWT and the installation token cache;
+//! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
+//! - `snapshot`: the pull request → [`Snapshot`], with few requests;
+//! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently.
+//!
+//! The forge keeps small in-memory hints between calls (the `sdl-gate` check run id per head
+//! commit, the sticky comment per pull request, the comment count of the last `head`), so
+//! that publishing right after a snapshot needs no extra lookups. A hint that turns out wrong
+//! (a deleted comment) is dropped and the lookup done again; nothing depends on hints for
+//! correctness across restarts.
+
+pub mod auth;
+mod http;
+mod model;
+mod publish;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::gates::Evaluation;
+use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
+
+use super::{
+    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
+};
+
+/// The default API base URL.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// The name of sdl-gate's check run.
+pub const CHECK_NAME: &str = "sdl-gate";
+
+/// How long "no sdl-gate run on this commit" from a snapshot's listing is trusted, so that
+/// publishing in the same job needs no second listing.
+pub const NEGATIVE_RUN_HINT: Duration = Duration::from_secs(10);
+
+/// Hint caches hold at most this many entries each before they are emptied.
+const HINT_LIMIT: usize = 10_000;
+
+/// How to reach GitHub as the App.
+#[derive(Debug, Clone)]
+pub struct GithubConfig {
+    /// REST API base URL (`SDL_GATE_GITHUB_API_URL`); `https://ghe.example.com/api/v3` for
+    /// GitHub Enterprise Server, `http://127.0.0.1:port` for the test fake.
+    pub api_url: String,
+    /// The App id (`SDL_GATE_GITHUB_APP_ID`).
+    pub app_id: u64,
+    /// The App's private key, PEM (`SDL_GATE_GITHUB_PRIVATE_KEY`, or a file named by
+    /// `SDL_GATE_GITHUB_PRIVATE_KEY_FILE`).
+    pub private_key: SecretString,
+    /// The App's bot login (`my-app[bot]`, `SDL_GATE_GITHUB_BOT_LOGIN`); looked up once with
+    /// `GET /app` when absent.
+    pub bot_login: Option<String>,
+    /// Per-request timeout.
+    pub timeout: Duration,
+}
+
+impl GithubConfig {
+    /// A configuration with the default URL and timeout.
+    pub fn new(app_id: u64, private_key: SecretString) -> Self {
+        GithubConfig {
+            api_url: DEFAULT_API_URL.to_string(),
+            app_id,
+            private_key,
+            bot_login: None,
+            timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Reads the configuration from the environment (names above).
+    pub fn from_env() -> Result<Self, ForgeError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let app_id = var("SDL_GATE_GITHUB_APP_ID")
+            .ok_or_else(|| ForgeError::Config {
+                what: "SDL_GATE_GITHUB_APP_ID is not set".into(),
+            })?
+            .trim()
+            .parse::<u64>()
+            .map_err(|e| ForgeError::Config {
+                what: format!("SDL_GATE_GITHUB_APP_ID is not a number: {e}"),
+            })?;
+        let key = match (
+            var("SDL_GATE_GITHUB_PRIVATE_KEY"),
+            var("SDL_GATE_GITHUB_PRIVATE_KEY_FILE"),
+        ) {
+            (Some(pem), _) => SecretString::from(pem),
+            (None, Some(path)) => {
+                SecretString::from(std::fs::read_to_string(&path).map_err(|e| {
+                    ForgeError::Config {
+                        what: format!("cannot read SDL_GATE_GITHUB_PRIVATE_KEY_FILE {path}: {e}"),
+                    }
+                })?)
+            }
+            (None, None) => {
+                return Err(ForgeError::Config {
+                    what: "set SDL_GATE_GITHUB_PRIVATE_KEY or SDL_GATE_GITHUB_PRIVATE_KEY_FILE"
+                        .into(),
+                });
+            }
+        };
+        let mut config = GithubConfig::new(app_id, key);
+        if let Some(url) = var("SDL_GATE_GITHUB_API_URL") {
+            config.api_url = url;
+        }
+        config.bot_login = var("SDL_GATE_GITHUB_BOT_LOGIN");
+        Ok(config)
+    }
+}
+
+/// What an earlier call learnt about our check run on one head commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunHint {
+    pub id: u64,
+    pub conclusion: Option<String>,
+    pub external_id: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub text: Option<String>,
+    pub details_url: Option<String>,
+}
+
+/// The sticky comment of one pull request as last seen or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StickyHint {
+    pub id: u64,
+    pub body: String,
+}
+
+/// Our run per (repository, head commit), with when that was learnt.
+type RunHints = HashMap<(String, Sha), (Option<RunHint>, std::time::Instant)>;
+
+/// Team membership per (org, team, login), with when it was learnt.
+type MemberHints = HashMap<(String, String, String), (bool, std::time::Instant)>;
+
+#[derive(Debug, Default)]
+pub(crate) struct Hints {
+    /// Our check run per head commit: `Some` once known; `None` = the listing a moment ago
+    /// showed none (trusted for [`NEGATIVE_RUN_HINT`] only).
+    pub runs: Mutex<RunHints>,
+    pub sticky: Mutex<HashMap<(String, u64), StickyHint>>,
+    pub comment_count: Mutex<HashMap<(String, u64), u64>>,
+    /// (org, team, login) → (member, when learnt).
+    pub members: Mutex<MemberHints>,
+    pub bot_login: tokio::sync::OnceCell<String>,
+}
+
+/// Locks a hint map, surviving a poisoned lock (hints are only hints).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Inserts into a hint map, emptying it first when it grew past [`HINT_LIMIT`].
+pub(crate) fn remember<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: K, v: V) {
+    let mut g = lock(m);
+    if g.len() >= HINT_LIMIT {
+        g.clear();
+    }
+    g.insert(k, v);
+}
+
+/// A GitHub App installation client implementing [`Forge`].
+#[derive(Debug)]
+pub struct GithubForge {
+    http: http::Http,
+    hints: Hints,
+    bot_login: Option<String>,
+}
+
+/// `owner/name` split, or a configuration error.
+pub(crate) fn split_repo(repository: &str) -> Result<(&str, &str), ForgeError> {
+    match repository.split_once('/') {
+        Some((o, r)) if !o.is_empty() && !r.is_empty() && !r.contains('/') => Ok((o, r)),
+        _ => Err(ForgeError::Config {
+            what: format!("`{repository}` is not a GitHub `owner/name` repository"),
+        }),
+    }
+}
+
+/// The installation id of a change, required on GitHub.
+pub(crate) fn installation(change: &ChangeRef) -> Result<u64, ForgeError> {
+    change.installation.ok_or_else(|| ForgeError::Config {
+        what: format!(
+            "no GitHub App installation id for {}#{}",
+            change.repository, change.number
+        ),
+    })
+}
+
+impl GithubForge {
+    /// A client for the App described by `config`.
+    pub fn new(config: GithubConfig) -> Result<Self, ForgeError> {
+        let creds = auth::AppCredentials::from_pem(config.app_id, config.private_key)?;
+        Ok(GithubForge {
+            http: http::Http::new(&config.api_url, creds, config.timeout)?,
+            hints: Hints::default(),
+            bot_login: config.bot_login,
+        })
+    }
+
+    /// HTTP requests sent so far (every attempt, token requests included): for metrics and
+    /// the request-budget tests.
+    pub fn requests_sent(&self) -> u64 {
+        self.http.sent()
+    }
+
+    /// What we know of our run on a commit (`Some(None)`: none, freshly listed).
+    pub(crate) fn run_hint(&self, key: &(String, Sha)) -> Option<Option<RunHint>> {
+        let g = lock(&self.hints.runs);
+        match g.get(key) {
+            Some((Some(h), _)) => Some(Some(h.clone())),
+            Some((None, at)) if at.elapsed() < NEGATIVE_RUN_HINT => Some(None),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn remember_run(&self, key: (String, Sha), hint: Option<RunHint>) {
+        remember(&self.hints.runs, key, (hint, std::time::Instant::now()));
+    }
+
+    /// Forgets every hint, as after a restart.
+    pub fn forget_hints(&self) {
+        lock(&self.hints.runs).clear();
+        lock(&self.hints.sticky).clear();
+        lock(&self.hints.comment_count).clear();
+        lock(&self.hints.members).clear();
+    }
+}
+
+impl Forge for GithubForge {
+    async fn head(&self, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
+        snapshot::head(self, change).await
+    }
+
+    async fn policy(
+        &self,
+        change: &ChangeRef,
+        base_ref: &str,
+    ) -> Result<Option<PolicyFile>, ForgeError> {
+        snapshot::policy(self, change, base_ref).await
+    }
+
+    async fn snapshot(
+        &self,
+        change: &ChangeRef,
+        head: &ChangeHead,
+        needs: &Needs,
+    ) -> Result<Snapshot, ForgeError> {
+        snapshot::snapshot(self, change, head, needs).await
+    }
+
+    async fn publish(
+        &self,
+        change: &ChangeRef,
+        eval: &Evaluation,
+        opts: &PublishOptions,
+    ) -> Result<Published, ForgeError> {
+        publish::publish(self, change, eval, opts).await
+    }
+
+    async fn team_member(
+        &self,
+        change: &ChangeRef,
+        team: &TeamSlug,
+        login: &Login,
+    ) -> Result<bool, ForgeError> {
+        snapshot::team_member(self, change, team, login).await
+    }
+
+    async fn publish_notice(
+        &self,
+        change: &ChangeRef,
+        head_sha: &Sha,
+        notice: &Notice,
+        opts: &PublishOptions,
+    ) -> Result<Published, ForgeError> {
+        publish::publish_notice(self, change, head_sha, notice, opts).await
+    }
+}

@@ -1,0 +1,490 @@
+//! A pull request → the forge-neutral [`Snapshot`], reading only what the policy needs.
+//!
+//! Endpoints, and when they are called (a 50-file pull request costs one request each):
+//!
+//! | request | when |
+//! | --- | --- |
+//! | `GET /repos/{o}/{r}/pulls/{n}` | always ([`head`]) |
+//! | `GET /repos/{o}/{r}/contents/{path}?ref={base}` | the policy, first of `POLICY_PATHS` found |
+//! | `GET /repos/{o}/{r}/pulls/{n}/files?per_page=100` | always; one page per 100 files, up to GitHub's 3,000 |
+//! | `GET /repos/{o}/{r}/pulls/{n}/reviews?per_page=100` | when the review gate is on |
+//! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | always (it also finds our own run) |
+//! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
+//! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
+//! | `GET /orgs/{org}/teams/{team}/memberships/{user}` | per reviewer who approved or requested changes, per policy team; cached 60 s |
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http::Method;
+
+use crate::forge::{
+    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
+};
+use crate::policy::{GlobList, POLICY_PATHS};
+use crate::snapshot::{
+    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
+    Sha, Snapshot, TeamSlug,
+};
+
+use super::http::{encode, encode_path};
+use super::model;
+use super::{CHECK_NAME, GithubForge, RunHint, installation, lock, remember, split_repo};
+
+/// GitHub lists at most this many files of a pull request.
+pub const MAX_FILES: usize = 3000;
+
+/// At most this many touched files are read for the gates; more are reported as unknown.
+pub const MAX_CONTENTS: usize = 50;
+
+/// How long a team membership answer is reused.
+pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
+
+/// `GET /repos/{o}/{r}/pulls/{n}` → [`ChangeHead`].
+pub(crate) async fn head(
+    forge: &GithubForge,
+    change: &ChangeRef,
+) -> Result<ChangeHead, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, repo) = split_repo(&change.repository)?;
+    let path = format!(
+        "/repos/{}/{}/pulls/{}",
+        encode(owner),
+        encode(repo),
+        change.number
+    );
+    let what = format!("GET {path}");
+    let pr: model::PullRequest = forge
+        .http
+        .call(inst, Method::GET, &path, None, &what)
+        .await?
+        .json(&what)?;
+    let state = if pr.merged_at.is_some() {
+        ChangeState::Merged
+    } else if pr.state == "open" {
+        ChangeState::Open
+    } else {
+        ChangeState::Closed
+    };
+    if let Some(n) = pr.comments {
+        remember(
+            &forge.hints.comment_count,
+            (change.repository.clone(), change.number),
+            n,
+        );
+    }
+    Ok(ChangeHead {
+        title: pr.title,
+        author: Login::new(pr.user.login),
+        body: pr.body.unwrap_or_default(),
+        labels: pr.labels.into_iter().map(|l| l.name).collect(),
+        draft: pr.draft.unwrap_or(false),
+        head_sha: Sha::new(pr.head.sha),
+        base_ref: pr.base.git_ref,
+        state,
+        changed_files: pr.changed_files,
+        comments: pr.comments,
+    })
+}
+
+/// A file read through the contents API: `Ok(None)` when it is not there (404, a directory,
+/// a symlink or submodule); `bytes: None` when it is too large to be served inline (> 1 MB).
+async fn read_file(
+    forge: &GithubForge,
+    inst: u64,
+    owner: &str,
+    repo: &str,
+    path: &str,
+    git_ref: &str,
+) -> Result<Option<Option<Vec<u8>>>, ForgeError> {
+    let url = format!(
+        "/repos/{}/{}/contents/{}?ref={}",
+        encode(owner),
+        encode(repo),
+        encode_path(path),
+        encode(git_ref)
+    );
+    let what = format!("GET {url}");
+    let reply = match forge.http.call(inst, Method::GET, &url, None, &what).await {
+        Ok(r) => r,
+        Err(ForgeError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let value: serde_json::Value = reply.json(&what)?;
+    if value.is_array() {
+        return Ok(None);
+    }
+    let content: model::Content =
+        serde_json::from_value(value).map_err(|e| ForgeError::BadResponse {
+            what: format!("{what}: {e}"),
+        })?;
+    if content.kind != "file" {
+        return Ok(None);
+    }
+    match (content.encoding.as_deref(), content.content.as_deref()) {
+        (Some("base64"), Some(text)) => {
+            let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(compact.as_bytes())
+                .map_err(|e| ForgeError::BadResponse {
+                    what: format!("{what}: `content` is not base64: {e}"),
+                })?;
+            Ok(Some(Some(bytes)))
+        }
+        // Files over 1 MB come with `encoding: none` and empty content.
+        _ => Ok(Some(None)),
+    }
+}
+
+/// The policy on `base_ref`: the first of [`POLICY_PATHS`] that exists.
+pub(crate) async fn policy(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    base_ref: &str,
+) -> Result<Option<PolicyFile>, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, repo) = split_repo(&change.repository)?;
+    for path in POLICY_PATHS {
+        match read_file(forge, inst, owner, repo, path, base_ref).await? {
+            None => continue,
+            Some(None) => {
+                return Err(ForgeError::Rejected {
+                    status: 413,
+                    what: format!("the policy {path} on {base_ref} is larger than 1 MB"),
+                });
+            }
+            Some(Some(bytes)) => {
+                return Ok(Some(PolicyFile {
+                    path: path.to_string(),
+                    git_ref: base_ref.to_string(),
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn file_status(s: &str) -> FileStatus {
+    match s {
+        "added" => FileStatus::Added,
+        "removed" => FileStatus::Removed,
+        "renamed" => FileStatus::Renamed,
+        "copied" => FileStatus::Copied,
+        "modified" => FileStatus::Modified,
+        // `changed` (mode only), `unchanged`, and anything GitHub adds later.
+        _ => FileStatus::Changed,
+    }
+}
+
+fn review_state(s: &str) -> Option<ReviewState> {
+    match s {
+        "APPROVED" => Some(ReviewState::Approved),
+        "CHANGES_REQUESTED" => Some(ReviewState::ChangesRequested),
+        "COMMENTED" => Some(ReviewState::Commented),
+        "DISMISSED" => Some(ReviewState::Dismissed),
+        "PENDING" => Some(ReviewState::Pending),
+        _ => None,
+    }
+}
+
+/// A check run's state: not completed → pending; conclusions as GitHub names them.
+fn run_state(status: &str, conclusion: Option<&str>) -> CheckState {
+    if status != "completed" {
+        return CheckState::Pending;
+    }
+    match conclusion {
+        Some("success") => CheckState::Success,
+        Some("neutral") | Some("skipped") => CheckState::Neutral,
+        // failure, cancelled, timed_out, action_required, startup_failure, stale, or none.
+        _ => CheckState::Failure,
+    }
+}
+
+fn status_state(state: &str) -> CheckState {
+    match state {
+        "success" => CheckState::Success,
+        "pending" => CheckState::Pending,
+        _ => CheckState::Failure,
+    }
+}
+
+/// `org/team` → (org, team); a bare slug belongs to the repository owner's organisation.
+fn team_parts<'a>(team: &'a TeamSlug, owner: &'a str) -> (&'a str, &'a str) {
+    match team.as_str().split_once('/') {
+        Some((org, slug)) => (org, slug),
+        None => (owner, team.as_str()),
+    }
+}
+
+async fn is_member(
+    forge: &GithubForge,
+    inst: u64,
+    org: &str,
+    team: &str,
+    login: &str,
+) -> Result<bool, ForgeError> {
+    let key = (
+        org.to_ascii_lowercase(),
+        team.to_ascii_lowercase(),
+        login.to_ascii_lowercase(),
+    );
+    if let Some((member, at)) = lock(&forge.hints.members).get(&key)
+        && at.elapsed() < MEMBERSHIP_TTL
+    {
+        return Ok(*member);
+    }
+    let url = format!(
+        "/orgs/{}/teams/{}/memberships/{}",
+        encode(org),
+        encode(team),
+        encode(login)
+    );
+    let what = format!("GET {url}");
+    let member = match forge.http.call(inst, Method::GET, &url, None, &what).await {
+        Ok(reply) => reply.json::<model::Membership>(&what)?.state == "active",
+        Err(ForgeError::NotFound { .. }) => false,
+        Err(e) => return Err(e),
+    };
+    remember(&forge.hints.members, key, (member, Instant::now()));
+    Ok(member)
+}
+
+/// Whether `login` is an active member of `team`, for command authorisation.
+pub(crate) async fn team_member(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    team: &TeamSlug,
+    login: &Login,
+) -> Result<bool, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, _) = split_repo(&change.repository)?;
+    let (org, slug) = team_parts(team, owner);
+    is_member(forge, inst, org, slug, login.as_str()).await
+}
+
+/// Everything the gates look at, for the change at `head`.
+pub(crate) async fn snapshot(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    head: &ChangeHead,
+    needs: &Needs,
+) -> Result<Snapshot, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, repo) = split_repo(&change.repository)?;
+    let (o, r) = (encode(owner), encode(repo));
+    let n = change.number;
+    let sha = head.head_sha.as_str();
+
+    let files_path = format!("/repos/{o}/{r}/pulls/{n}/files?per_page=100");
+    let files_what = format!("GET /repos/{o}/{r}/pulls/{n}/files");
+    let files = forge
+        .http
+        .pages(inst, &files_path, MAX_FILES / 100, &files_what, |reply| {
+            reply.json::<Vec<model::PullFile>>(&files_what)
+        });
+    let reviews_path = format!("/repos/{o}/{r}/pulls/{n}/reviews?per_page=100");
+    let reviews_what = format!("GET /repos/{o}/{r}/pulls/{n}/reviews");
+    let reviews = async {
+        if needs.reviews {
+            forge
+                .http
+                .pages(inst, &reviews_path, 30, &reviews_what, |reply| {
+                    reply.json::<Vec<model::Review>>(&reviews_what)
+                })
+                .await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let runs_path = format!("/repos/{o}/{r}/commits/{sha}/check-runs?per_page=100");
+    let runs_what = format!("GET /repos/{o}/{r}/commits/{sha}/check-runs");
+    let runs = forge.http.pages(inst, &runs_path, 30, &runs_what, |reply| {
+        Ok(reply.json::<model::CheckRunList>(&runs_what)?.check_runs)
+    });
+    let (files, reviews, runs) = tokio::join!(files, reviews, runs);
+    let (files, reviews, runs) = (files?, reviews?, runs?);
+
+    let mut snap = Snapshot::new(
+        ForgeKind::Github,
+        &change.repository,
+        n,
+        head.author.as_str(),
+        sha,
+    );
+    snap.title = head.title.clone();
+    snap.body = head.body.clone();
+    snap.labels = head.labels.clone();
+    snap.draft = head.draft;
+    snap.base_ref = head.base_ref.clone();
+
+    snap.files = files
+        .into_iter()
+        .map(|f| ChangedFile {
+            changed_lines: f.patch.as_deref().and_then(|p| changed_lines(p).ok()),
+            status: file_status(&f.status),
+            previous_path: f.previous_filename,
+            path: f.filename,
+        })
+        .collect();
+    if let Some(total) = head.changed_files
+        && total as usize > snap.files.len()
+    {
+        snap.unknowns.push(format!(
+            "the pull request touches {total} files but GitHub lists only {}; the other files were not checked",
+            snap.files.len()
+        ));
+    }
+
+    snap.reviews = reviews
+        .into_iter()
+        .filter_map(|rv| {
+            Some(Review {
+                author: Login::new(rv.user?.login),
+                state: review_state(&rv.state)?,
+                commit: rv.commit_id.map(Sha::new),
+                submitted_at: rv.submitted_at,
+            })
+        })
+        .collect();
+
+    // Checks: every run but our own; remember our own for publishing.
+    let app_id = forge.http.app_id();
+    let mut ours: Option<&model::CheckRun> = None;
+    for run in &runs {
+        let mine = run.name == CHECK_NAME && run.app.as_ref().is_some_and(|a| a.id == app_id);
+        if mine {
+            if ours.is_none_or(|o| run.id > o.id) {
+                ours = Some(run);
+            }
+            continue;
+        }
+        snap.checks.push(Check {
+            name: run.name.clone(),
+            state: run_state(&run.status, run.conclusion.as_deref()),
+        });
+    }
+    let run_key = (change.repository.clone(), head.head_sha.clone());
+    if let Some(run) = ours {
+        forge.remember_run(
+            run_key,
+            Some(RunHint {
+                id: run.id,
+                conclusion: run.conclusion.clone(),
+                external_id: run.external_id.clone(),
+                title: run.output.title.clone(),
+                summary: run.output.summary.clone(),
+                text: run.output.text.clone(),
+                details_url: run.details_url.clone(),
+            }),
+        );
+    } else {
+        forge.remember_run(run_key, None);
+    }
+    let missing = needs.checks.iter().any(|name| {
+        !snap
+            .checks
+            .iter()
+            .any(|c| c.name.eq_ignore_ascii_case(name))
+    });
+    if missing {
+        let path = format!("/repos/{o}/{r}/commits/{sha}/status?per_page=100");
+        let what = format!("GET /repos/{o}/{r}/commits/{sha}/status");
+        let statuses = forge
+            .http
+            .pages(inst, &path, 10, &what, |reply| {
+                Ok(reply.json::<model::CombinedStatus>(&what)?.statuses)
+            })
+            .await?;
+        snap.checks.extend(statuses.into_iter().map(|s| Check {
+            state: status_state(&s.state),
+            name: s.context,
+        }));
+    }
+
+    // Contents of touched files the gates read.
+    let wanted = GlobList::new(&needs.contents);
+    let mut to_read: Vec<String> = snap
+        .files
+        .iter()
+        .filter(|f| f.status != FileStatus::Removed && wanted.is_match(&f.path))
+        .map(|f| f.path.clone())
+        .collect();
+    if to_read.len() > MAX_CONTENTS {
+        snap.unknowns.push(format!(
+            "{} threat-model/SBOM files were touched; only the first {MAX_CONTENTS} were read",
+            to_read.len()
+        ));
+        for path in to_read.drain(MAX_CONTENTS..) {
+            snap.contents.push(FileContent { path, bytes: None });
+        }
+    }
+    for path in to_read {
+        let bytes = read_file(forge, inst, owner, repo, &path, sha)
+            .await?
+            .flatten();
+        snap.contents.push(FileContent { path, bytes });
+    }
+
+    // Team memberships, only of people whose review could count.
+    let mut deciders: BTreeSet<Login> = BTreeSet::new();
+    for rv in &snap.reviews {
+        if matches!(
+            rv.state,
+            ReviewState::Approved | ReviewState::ChangesRequested
+        ) && rv.author != snap.author
+            && !rv.author.is_bot()
+        {
+            deciders.insert(rv.author.clone());
+        }
+    }
+    let mut teams: BTreeMap<String, BTreeSet<Login>> = BTreeMap::new();
+    'teams: for team in &needs.teams {
+        let (org, slug) = team_parts(team, owner);
+        let mut members = BTreeSet::new();
+        for login in &deciders {
+            match is_member(forge, inst, org, slug, login.as_str()).await {
+                Ok(true) => {
+                    members.insert(login.clone());
+                }
+                Ok(false) => {}
+                Err(e @ (ForgeError::Forbidden { .. } | ForgeError::Rejected { .. })) => {
+                    snap.unknowns.push(format!(
+                        "membership of team {team} could not be read ({e}); grant the App the organization `members: read` permission"
+                    ));
+                    continue 'teams;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        teams.insert(team.as_str().to_string(), members);
+    }
+    snap.teams = teams;
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_states() {
+        assert_eq!(run_state("in_progress", None), CheckState::Pending);
+        assert_eq!(run_state("completed", Some("success")), CheckState::Success);
+        assert_eq!(run_state("completed", Some("skipped")), CheckState::Neutral);
+        assert_eq!(
+            run_state("completed", Some("timed_out")),
+            CheckState::Failure
+        );
+        assert_eq!(status_state("error"), CheckState::Failure);
+    }
+
+    #[test]
+    fn bare_team_slugs_belong_to_the_owner() {
+        let t = TeamSlug::new("security");
+        assert_eq!(team_parts(&t, "acme"), ("acme", "security"));
+        let t = TeamSlug::new("other/crypto");
+        assert_eq!(team_parts(&t, "acme"), ("other", "crypto"));
+    }
+}
