@@ -164,6 +164,9 @@ pub struct PublishOptions {
     pub enforce_on_drafts: bool,
     /// A public page with the full details, linked from the check run and the comment.
     pub details_url: Option<String>,
+    /// Leave the check run alone (the Action without `check-run: true`: the workflow job's
+    /// own status is the check).
+    pub skip_check_run: bool,
 }
 
 impl PublishOptions {
@@ -173,6 +176,7 @@ impl PublishOptions {
             comment: policy.report.comment,
             enforce_on_drafts: policy.report.enforce_on_drafts,
             details_url,
+            skip_check_run: false,
         }
     }
 }
@@ -283,8 +287,8 @@ pub enum CommentAction {
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
-    /// The check run (GitHub) or commit status id.
-    pub check_id: u64,
+    /// The check run (GitHub) or commit status id; `None` when asked to skip it.
+    pub check_id: Option<u64>,
     /// Whether the check run was created now (false: an existing one was updated).
     pub check_created: bool,
     /// The conclusion published.

@@ -132,22 +132,30 @@ pub(crate) fn classify(
     }
 }
 
+/// How requests authenticate.
+#[derive(Debug)]
+pub(crate) enum Auth {
+    /// As a GitHub App: installation tokens issued with the App's JWT, cached.
+    App {
+        creds: AppCredentials,
+        tokens: TokenCache,
+    },
+    /// With one given token (the Action's `GITHUB_TOKEN`), or anonymously when `None`
+    /// (public repositories, low rate limit).
+    Token(Option<SecretString>),
+}
+
 /// The authenticated HTTP layer shared by snapshot and publish.
 #[derive(Debug)]
 pub(crate) struct Http {
     octo: Octocrab,
-    creds: AppCredentials,
-    tokens: TokenCache,
+    auth: Auth,
     timeout: Duration,
     sent: AtomicU64,
 }
 
 impl Http {
-    pub fn new(
-        api_url: &str,
-        creds: AppCredentials,
-        timeout: Duration,
-    ) -> Result<Self, ForgeError> {
+    pub fn new(api_url: &str, auth: Auth, timeout: Duration) -> Result<Self, ForgeError> {
         let octo = Octocrab::builder()
             .base_uri(api_url)
             .map_err(|e| ForgeError::Config {
@@ -162,8 +170,7 @@ impl Http {
             })?;
         Ok(Http {
             octo,
-            creds,
-            tokens: TokenCache::default(),
+            auth,
             timeout,
             sent: AtomicU64::new(0),
         })
@@ -174,8 +181,13 @@ impl Http {
         self.sent.load(Ordering::Relaxed)
     }
 
-    pub fn app_id(&self) -> u64 {
-        self.creds.app_id()
+    /// The App's id; `None` with a plain token, where check runs belong to whatever app
+    /// issued the token (GitHub Actions) and are recognised by name alone.
+    pub fn app_id(&self) -> Option<u64> {
+        match &self.auth {
+            Auth::App { creds, .. } => Some(creds.app_id()),
+            Auth::Token(_) => None,
+        }
     }
 
     /// Sends one request with `auth` as bearer; any status comes back.
@@ -183,21 +195,24 @@ impl Http {
         &self,
         method: Method,
         path: &str,
-        auth: &SecretString,
+        auth: Option<&SecretString>,
         body: Option<&serde_json::Value>,
         what: &str,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), ForgeError> {
-        let mut value = http::HeaderValue::from_str(&format!("Bearer {}", auth.expose_secret()))
-            .map_err(|_| ForgeError::Config {
-                what: "a GitHub token holds characters not allowed in a header".into(),
-            })?;
-        value.set_sensitive(true);
-        let builder = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method(method)
             .uri(path)
-            .header(header::AUTHORIZATION, value)
             .header(header::ACCEPT, ACCEPT)
             .header("x-github-api-version", API_VERSION);
+        if let Some(auth) = auth {
+            let mut value =
+                http::HeaderValue::from_str(&format!("Bearer {}", auth.expose_secret()))
+                    .map_err(|_| ForgeError::Config {
+                        what: "a GitHub token holds characters not allowed in a header".into(),
+                    })?;
+            value.set_sensitive(true);
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
         let request = self
             .octo
             .build_request(builder, body)
@@ -235,8 +250,13 @@ impl Http {
         body: Option<&serde_json::Value>,
         what: &str,
     ) -> Result<Reply, ForgeError> {
-        let jwt = self.creds.jwt(Utc::now())?;
-        let (status, headers, bytes) = self.send(method, path, &jwt, body, what).await?;
+        let Auth::App { creds, .. } = &self.auth else {
+            return Err(ForgeError::Config {
+                what: format!("{what} needs GitHub App credentials, not a plain token"),
+            });
+        };
+        let jwt = creds.jwt(Utc::now())?;
+        let (status, headers, bytes) = self.send(method, path, Some(&jwt), body, what).await?;
         if status.is_success() {
             Ok(Reply {
                 headers,
@@ -247,13 +267,22 @@ impl Http {
         }
     }
 
-    /// A token for `installation`, from the cache or freshly issued.
-    async fn token(&self, installation: u64, renew: bool) -> Result<SecretString, ForgeError> {
-        let slot = self.tokens.slot(installation);
+    /// A token for `installation`, from the cache or freshly issued (App), or the given
+    /// token (`None`: anonymous).
+    async fn token(
+        &self,
+        installation: u64,
+        renew: bool,
+    ) -> Result<Option<SecretString>, ForgeError> {
+        let tokens = match &self.auth {
+            Auth::Token(t) => return Ok(t.clone()),
+            Auth::App { tokens, .. } => tokens,
+        };
+        let slot = tokens.slot(installation);
         let mut guard = slot.lock().await;
         let now = Utc::now();
         if !renew && let Some(t) = guard.as_ref().filter(|t| t.is_fresh(now)) {
-            return Ok(t.token.clone());
+            return Ok(Some(t.token.clone()));
         }
         let what = format!("POST /app/installations/{installation}/access_tokens");
         let reply = self
@@ -271,7 +300,7 @@ impl Http {
         };
         let secret = token.token.clone();
         *guard = Some(token);
-        Ok(secret)
+        Ok(Some(secret))
     }
 
     /// Sends one request as `installation`; a 401 renews the token once and tries again.
@@ -287,15 +316,19 @@ impl Http {
         let mut renew = false;
         loop {
             let token = self.token(installation, renew).await?;
-            let (status, headers, bytes) =
-                self.send(method.clone(), path, &token, body, what).await?;
+            let (status, headers, bytes) = self
+                .send(method.clone(), path, token.as_ref(), body, what)
+                .await?;
             if status.is_success() {
                 return Ok(Reply {
                     headers,
                     body: bytes,
                 });
             }
-            if status == StatusCode::UNAUTHORIZED && !renew {
+            if status == StatusCode::UNAUTHORIZED
+                && !renew
+                && matches!(self.auth, Auth::App { .. })
+            {
                 renew = true;
                 continue;
             }

@@ -200,10 +200,31 @@ impl GithubForge {
     /// A client for the App described by `config`.
     pub fn new(config: GithubConfig) -> Result<Self, ForgeError> {
         let creds = auth::AppCredentials::from_pem(config.app_id, config.private_key)?;
+        let auth = http::Auth::App {
+            creds,
+            tokens: auth::TokenCache::default(),
+        };
         Ok(GithubForge {
-            http: http::Http::new(&config.api_url, creds, config.timeout)?,
+            http: http::Http::new(&config.api_url, auth, config.timeout)?,
             hints: Hints::default(),
             bot_login: config.bot_login,
+        })
+    }
+
+    /// A client that authenticates with one token (the Action's `GITHUB_TOKEN`), or
+    /// anonymously when `token` is `None`. Check runs and comments then belong to
+    /// `bot_login` (`github-actions[bot]` for the workflow token). The installation id of a
+    /// [`ChangeRef`] is ignored in this mode.
+    pub fn with_token(
+        api_url: &str,
+        token: Option<SecretString>,
+        bot_login: &str,
+        timeout: Duration,
+    ) -> Result<Self, ForgeError> {
+        Ok(GithubForge {
+            http: http::Http::new(api_url, http::Auth::Token(token), timeout)?,
+            hints: Hints::default(),
+            bot_login: Some(bot_login.to_string()),
         })
     }
 
@@ -225,6 +246,17 @@ impl GithubForge {
 
     pub(crate) fn remember_run(&self, key: (String, Sha), hint: Option<RunHint>) {
         remember(&self.hints.runs, key, (hint, std::time::Instant::now()));
+    }
+
+    /// The policy at one given path on `base_ref` (the Action's `policy` input), `None`
+    /// when the file does not exist there.
+    pub async fn policy_file(
+        &self,
+        change: &ChangeRef,
+        base_ref: &str,
+        path: &str,
+    ) -> Result<Option<PolicyFile>, ForgeError> {
+        snapshot::policy_at(self, change, base_ref, &[path]).await
     }
 
     /// Forgets every hint, as after a restart.

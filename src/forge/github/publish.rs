@@ -136,7 +136,7 @@ async fn find_run(
     let app_id = forge.http.app_id();
     Ok(runs
         .into_iter()
-        .filter(|r| r.name == CHECK_NAME && r.app.as_ref().is_some_and(|a| a.id == app_id))
+        .filter(|r| r.name == CHECK_NAME && r.app.as_ref().is_some_and(|a| app_id.is_none_or(|id| a.id == id)))
         .max_by_key(|r| r.id)
         .map(|r| RunHint {
             id: r.id,
@@ -427,7 +427,12 @@ pub(crate) async fn publish(
         batches,
         details_url: opts.details_url.clone(),
     };
-    let (check_id, check_created) = upsert_run(forge, inst, change, &sha, content).await?;
+    let (check_id, check_created) = if opts.skip_check_run {
+        (None, false)
+    } else {
+        let (id, created) = upsert_run(forge, inst, change, &sha, content).await?;
+        (Some(id), created)
+    };
 
     let (comment_id, comment) = if opts.comment == CommentMode::Never {
         (None, CommentAction::Skipped)
@@ -470,6 +475,7 @@ pub(crate) async fn publish_notice(
         details_url: opts.details_url.clone(),
     };
     let (check_id, check_created) = upsert_run(forge, inst, change, head_sha, content).await?;
+    let check_id = Some(check_id);
     Ok(Published {
         check_id,
         check_created,

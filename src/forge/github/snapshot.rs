@@ -143,9 +143,19 @@ pub(crate) async fn policy(
     change: &ChangeRef,
     base_ref: &str,
 ) -> Result<Option<PolicyFile>, ForgeError> {
+    policy_at(forge, change, base_ref, &POLICY_PATHS).await
+}
+
+/// The first of `paths` that exists on `base_ref`.
+pub(crate) async fn policy_at(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    base_ref: &str,
+    paths: &[&str],
+) -> Result<Option<PolicyFile>, ForgeError> {
     let inst = installation(change)?;
     let (owner, repo) = split_repo(&change.repository)?;
-    for path in POLICY_PATHS {
+    for path in paths {
         match read_file(forge, inst, owner, repo, path, base_ref).await? {
             None => continue,
             Some(None) => {
@@ -353,7 +363,7 @@ pub(crate) async fn snapshot(
     let app_id = forge.http.app_id();
     let mut ours: Option<&model::CheckRun> = None;
     for run in &runs {
-        let mine = run.name == CHECK_NAME && run.app.as_ref().is_some_and(|a| a.id == app_id);
+        let mine = run.name == CHECK_NAME && run.app.as_ref().is_some_and(|a| app_id.is_none_or(|id| a.id == id));
         if mine {
             if ours.is_none_or(|o| run.id > o.id) {
                 ours = Some(run);
