@@ -1,0 +1,843 @@
+//! SARIF 2.1.0 → findings.
+//!
+//! SARIF is the format most tools share, and the largest logs sdl-gate sees (tens of MB for a
+//! monorepo), so it is read with typed serde structs that borrow strings from the input and
+//! skip everything not needed (code flows, snippets, rule help) without building a tree.
+//!
+//! Rules applied (SARIF 2.1.0 section numbers in brackets):
+//! - several runs, each with its own tool, are read in order; `runs: []` or `null` is an empty
+//!   report; results are looked up in `tool.driver.rules` and `tool.extensions[].rules`
+//!   (CodeQL puts its query metadata in extensions) by `rule.toolComponent.index` +
+//!   `rule.index`, by `ruleIndex`, then by `ruleId` [3.27.5–3.27.7, 3.52].
+//! - dropped, not findings: `kind` `pass` / `notApplicable` [3.27.9]; results suppressed by an
+//!   `accepted` (or status-less) suppression, unless one is `underReview` [3.27.23, 3.35.3];
+//!   `baselineState: absent` (the result disappeared since the baseline) [3.27.24].
+//! - severity: `properties.security-severity` on the result, else on the rule (a CVSS-like
+//!   score, GitHub's convention); else `level` of the result, else the rule's
+//!   `defaultConfiguration.level`, else `warning` — or `none` when `kind` is `review`, `open`
+//!   or `informational` [3.27.10].
+//! - location: the first `locations[].physicalLocation`; `artifactLocation.uri`, or the URI of
+//!   `run.artifacts[index]`; relative URIs are relative to `uriBaseId` (normally `%SRCROOT%`,
+//!   the repository); a relative `originalUriBaseIds` entry is prefixed; an absolute source
+//!   root is stripped from absolute URIs.
+//! - message: `message.text`, else `message.id` looked up in the rule's `messageStrings` with
+//!   `{n}` placeholders filled from `arguments`, else the rule's short/full description.
+//! - fingerprint: the tool's `fingerprints`, else `partialFingerprints` (with the file, since
+//!   partial fingerprints such as `primaryLocationLineHash` are per file), else a hash of
+//!   tool, rule, file, package, advisories and message.
+//!
+//! Snake-case field names (`physical_location`, `start_line`…) are accepted as aliases: the
+//! GitHub code-scanning API hands SARIF back in that spelling.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+
+use super::error::ReportError;
+use super::finding::{Finding, FindingKind, Package, Severity};
+use super::lenient::{LenientF64, LenientStrings};
+use super::normalise::{
+    advisory_ids_in, clip, dedupe_fingerprints, fingerprint, leading_advisory_id, normalise_path,
+    parse_cwe, push_unique, tidy_cwes,
+};
+use super::{Report, ReportFormat};
+
+const FORMAT: &str = "SARIF";
+
+#[derive(Deserialize)]
+struct Log<'a> {
+    #[serde(borrow, default)]
+    runs: Option<Vec<Run<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    #[serde(borrow, default)]
+    tool: Option<Tool<'a>>,
+    #[serde(borrow, default)]
+    results: Option<Vec<SarifResult<'a>>>,
+    #[serde(borrow, default, alias = "original_uri_base_ids")]
+    original_uri_base_ids: Option<BTreeMap<Cow<'a, str>, ArtifactLocation<'a>>>,
+    #[serde(borrow, default)]
+    artifacts: Option<Vec<Artifact<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Tool<'a> {
+    #[serde(borrow, default)]
+    driver: Option<Component<'a>>,
+    #[serde(borrow, default)]
+    extensions: Option<Vec<Component<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Component<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    rules: Option<Vec<Rule<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Rule<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "short_description")]
+    short_description: Option<Message<'a>>,
+    #[serde(borrow, default, alias = "full_description")]
+    full_description: Option<Message<'a>>,
+    #[serde(borrow, default)]
+    help: Option<Message<'a>>,
+    #[serde(borrow, default, alias = "help_uri")]
+    help_uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "default_configuration")]
+    default_configuration: Option<Configuration<'a>>,
+    #[serde(borrow, default)]
+    properties: Option<Properties<'a>>,
+    #[serde(borrow, default, alias = "message_strings")]
+    message_strings: Option<BTreeMap<Cow<'a, str>, Message<'a>>>,
+    #[serde(borrow, default)]
+    relationships: Option<Vec<Relationship<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct Configuration<'a> {
+    #[serde(borrow, default)]
+    level: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Relationship<'a> {
+    #[serde(borrow, default)]
+    target: Option<DescriptorRef<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescriptorRef<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: LenientF64,
+    #[serde(borrow, default, alias = "tool_component")]
+    tool_component: Option<ComponentRef<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ComponentRef<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: LenientF64,
+}
+
+/// Property bags: only the keys sdl-gate reads.
+#[derive(Deserialize, Default)]
+struct Properties<'a> {
+    #[serde(default, rename = "security-severity", alias = "security_severity")]
+    security_severity: LenientF64,
+    #[serde(default)]
+    tags: LenientStrings,
+    #[serde(default, alias = "CWE", alias = "cwes")]
+    cwe: LenientStrings,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Message<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    arguments: LenientStrings,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    #[serde(borrow, default, alias = "rule_id")]
+    rule_id: Option<Cow<'a, str>>,
+    #[serde(default, alias = "rule_index")]
+    rule_index: LenientF64,
+    #[serde(borrow, default)]
+    rule: Option<DescriptorRef<'a>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<Message<'a>>,
+    #[serde(borrow, default)]
+    locations: Option<Vec<Location<'a>>>,
+    #[serde(borrow, default)]
+    fingerprints: Option<BTreeMap<Cow<'a, str>, LenientStrings>>,
+    #[serde(borrow, default, alias = "partial_fingerprints")]
+    partial_fingerprints: Option<BTreeMap<Cow<'a, str>, LenientStrings>>,
+    #[serde(borrow, default)]
+    suppressions: Option<Vec<Suppression<'a>>>,
+    #[serde(borrow, default, alias = "baseline_state")]
+    baseline_state: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    properties: Option<Properties<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Suppression<'a> {
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Location<'a> {
+    #[serde(borrow, default, alias = "physical_location")]
+    physical_location: Option<PhysicalLocation<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PhysicalLocation<'a> {
+    #[serde(borrow, default, alias = "artifact_location")]
+    artifact_location: Option<ArtifactLocation<'a>>,
+    #[serde(default)]
+    region: Option<Region>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArtifactLocation<'a> {
+    #[serde(borrow, default)]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default, alias = "uri_base_id")]
+    uri_base_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    index: LenientF64,
+}
+
+#[derive(Deserialize)]
+struct Artifact<'a> {
+    #[serde(borrow, default)]
+    location: Option<ArtifactLocation<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    #[serde(default, alias = "start_line")]
+    start_line: LenientF64,
+}
+
+/// Parses a SARIF 2.1.0 log (BOM already stripped) into a report.
+pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
+    let log: Log<'_> = match serde_json::from_slice(json) {
+        Ok(log) => log,
+        Err(err) => {
+            // Re-run with path tracking only on failure, so the fast path pays nothing.
+            let path = path_of_error(json);
+            return Err(ReportError::from_json(source, Some(FORMAT), path, &err));
+        }
+    };
+    let mut tools = Vec::new();
+    let mut findings = Vec::new();
+    for (run_index, run) in log.runs.unwrap_or_default().iter().enumerate() {
+        read_run(run, run_index, &mut tools, &mut findings);
+    }
+    dedupe_fingerprints(&mut findings);
+    Ok(Report { source: source.to_owned(), format: ReportFormat::Sarif, tools, findings })
+}
+
+fn path_of_error(json: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(json);
+    match serde_path_to_error::deserialize::<_, Log<'_>>(&mut de) {
+        Ok(_) => None,
+        Err(e) => Some(e.path().to_string()),
+    }
+}
+
+/// What sdl-gate knows about the tool of one run.
+struct ToolClass {
+    name: String,
+    lower: String,
+}
+
+impl ToolClass {
+    fn any(&self, words: &[&str]) -> bool {
+        words.iter().any(|w| self.lower.contains(w))
+    }
+}
+
+const SCA_TOOLS: &[&str] = &[
+    "osv-scanner", "grype", "dependency-check", "snyk open source", "npm audit", "retire",
+    "ossindex", "govulncheck", "cargo-audit", "cargo audit", "pip-audit", "dependabot", "mend",
+    "whitesource", "anchore", "xray", "jfrog",
+];
+const SECRET_TOOLS: &[&str] = &[
+    "gitleaks", "trufflehog", "detect-secrets", "ggshield", "gitguardian", "secretlint",
+    "talisman", "noseyparker", "nosey parker", "whispers",
+];
+const CONFIG_TOOLS: &[&str] = &[
+    "dockle", "checkov", "tfsec", "kics", "hadolint", "terrascan", "kube-linter", "kubesec",
+    "kube-score", "cfn-lint", "cfn_nag", "snyk iac", "defsec", "tflint",
+];
+
+fn read_run(run: &Run<'_>, run_index: usize, tools: &mut Vec<String>, out: &mut Vec<Finding>) {
+    let driver = run.tool.as_ref().and_then(|t| t.driver.as_ref());
+    let name = driver
+        .and_then(|d| d.name.as_deref())
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("unnamed SARIF tool")
+        .to_owned();
+    if !tools.contains(&name) {
+        tools.push(name.clone());
+    }
+    let tool = ToolClass { lower: name.to_ascii_lowercase(), name };
+    let extensions: &[Component<'_>] =
+        run.tool.as_ref().and_then(|t| t.extensions.as_deref()).unwrap_or(&[]);
+    let driver_rules: &[Rule<'_>] = driver.and_then(|d| d.rules.as_deref()).unwrap_or(&[]);
+
+    // id → rule, driver first, then extensions.
+    let mut by_id: HashMap<&str, &Rule<'_>> = HashMap::new();
+    for rule in driver_rules.iter().chain(extensions.iter().flat_map(|e| e.rules.as_deref().unwrap_or(&[]))) {
+        if let Some(id) = rule.id.as_deref() {
+            by_id.entry(id).or_insert(rule);
+        }
+    }
+    let src_root = run
+        .original_uri_base_ids
+        .as_ref()
+        .and_then(|m| m.get("%SRCROOT%").or_else(|| m.get("SRCROOT")))
+        .and_then(|l| l.uri.as_deref());
+    let _ = run_index;
+
+    for result in run.results.as_deref().unwrap_or(&[]) {
+        if !counts(result) {
+            continue;
+        }
+        let rule = resolve_rule(result, driver_rules, extensions, &by_id);
+        out.push(to_finding(&tool, run, result, rule, src_root));
+    }
+}
+
+/// Whether a result is a finding: not `pass`/`notApplicable`, not suppressed, not absent.
+fn counts(result: &SarifResult<'_>) -> bool {
+    if let Some(kind) = result.kind.as_deref() {
+        if kind.eq_ignore_ascii_case("pass") || kind.eq_ignore_ascii_case("notApplicable") {
+            return false;
+        }
+    }
+    if result.baseline_state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("absent")) {
+        return false;
+    }
+    !is_suppressed(result.suppressions.as_deref().unwrap_or(&[]))
+}
+
+/// SARIF §3.35.3: suppressed when some suppression is accepted (a missing status means
+/// accepted) and none is under review; all-rejected means not suppressed.
+fn is_suppressed(suppressions: &[Suppression<'_>]) -> bool {
+    let status = |s: &Suppression<'_>| s.status.as_deref().unwrap_or("accepted").to_ascii_lowercase();
+    !suppressions.iter().any(|s| status(s) == "underreview") && suppressions.iter().any(|s| status(s) == "accepted")
+}
+
+fn resolve_rule<'r, 'a>(
+    result: &SarifResult<'a>,
+    driver_rules: &'r [Rule<'a>],
+    extensions: &'r [Component<'a>],
+    by_id: &HashMap<&str, &'r Rule<'a>>,
+) -> Option<&'r Rule<'a>> {
+    let wanted_id = result.rule_id.as_deref().or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()));
+    let by_index = if let Some(r) = result.rule.as_ref() {
+        let rules = match r.tool_component.as_ref().and_then(|c| c.index.as_index()) {
+            Some(ci) => extensions.get(ci).and_then(|c| c.rules.as_deref()).unwrap_or(&[]),
+            None => driver_rules,
+        };
+        r.index.as_index().or(result.rule_index.as_index()).and_then(|i| rules.get(i))
+    } else {
+        result.rule_index.as_index().and_then(|i| driver_rules.get(i))
+    };
+    match (by_index, wanted_id) {
+        (Some(rule), Some(id)) if rule.id.as_deref().is_some_and(|rid| rid != id) => by_id.get(id).copied().or(Some(rule)),
+        (Some(rule), _) => Some(rule),
+        (None, Some(id)) => by_id.get(id).copied().or_else(|| {
+            // Hierarchical ids: `a/b` may refer to rule `a` (§3.27.5).
+            id.split_once('/').and_then(|(base, _)| by_id.get(base).copied())
+        }),
+        (None, None) => None,
+    }
+}
+
+fn level_severity(level: &str) -> Option<Severity> {
+    match level.trim().to_ascii_lowercase().as_str() {
+        "error" => Some(Severity::High),
+        "warning" => Some(Severity::Medium),
+        "note" => Some(Severity::Low),
+        "none" => Some(Severity::Note),
+        _ => None,
+    }
+}
+
+fn severity(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Severity {
+    let score = result
+        .properties
+        .as_ref()
+        .and_then(|p| p.security_severity.0)
+        .or_else(|| rule.and_then(|r| r.properties.as_ref()).and_then(|p| p.security_severity.0));
+    if let Some(score) = score {
+        return Severity::from_cvss(score);
+    }
+    if let Some(s) = result.level.as_deref().and_then(level_severity) {
+        return s;
+    }
+    let informational = result
+        .kind
+        .as_deref()
+        .is_some_and(|k| matches!(k.to_ascii_lowercase().as_str(), "review" | "open" | "informational"));
+    if informational {
+        return Severity::Note;
+    }
+    rule.and_then(|r| r.default_configuration.as_ref())
+        .and_then(|c| c.level.as_deref())
+        .and_then(level_severity)
+        .unwrap_or(Severity::Medium)
+}
+
+fn cwes(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Vec<u32> {
+    let mut out = Vec::new();
+    let bags = [result.properties.as_ref(), rule.and_then(|r| r.properties.as_ref())];
+    for bag in bags.into_iter().flatten() {
+        for tag in &bag.tags.0 {
+            let lower = tag.to_ascii_lowercase();
+            if lower.contains("cwe") {
+                out.extend(parse_cwe(tag));
+            }
+        }
+        for c in &bag.cwe.0 {
+            out.extend(parse_cwe(c));
+        }
+    }
+    if let Some(rels) = rule.and_then(|r| r.relationships.as_deref()) {
+        for rel in rels {
+            let Some(target) = rel.target.as_ref() else { continue };
+            let Some(id) = target.id.as_deref() else { continue };
+            let is_cwe_component = target
+                .tool_component
+                .as_ref()
+                .and_then(|c| c.name.as_deref())
+                .is_some_and(|n| n.eq_ignore_ascii_case("cwe"));
+            if is_cwe_component || id.to_ascii_lowercase().starts_with("cwe") {
+                out.extend(parse_cwe(id));
+            }
+        }
+    }
+    tidy_cwes(&mut out);
+    out
+}
+
+fn location(result: &SarifResult<'_>, run: &Run<'_>, src_root: Option<&str>) -> (Option<String>, Option<u32>) {
+    let Some(phys) = result
+        .locations
+        .as_deref()
+        .unwrap_or(&[])
+        .iter()
+        .find_map(|l| l.physical_location.as_ref())
+    else {
+        return (None, None);
+    };
+    let line = phys.region.as_ref().and_then(|r| r.start_line.as_u32()).filter(|l| *l > 0);
+    let Some(al) = phys.artifact_location.as_ref() else {
+        return (None, line);
+    };
+    let from_artifacts = || {
+        let i = al.index.as_index()?;
+        run.artifacts.as_deref()?.get(i)?.location.as_ref()
+    };
+    let (uri, base_id) = match al.uri.as_deref() {
+        Some(u) => (Some(u), al.uri_base_id.as_deref()),
+        None => match from_artifacts() {
+            Some(l) => (l.uri.as_deref(), l.uri_base_id.as_deref().or(al.uri_base_id.as_deref())),
+            None => (None, None),
+        },
+    };
+    let Some(uri) = uri.filter(|u| !u.trim().is_empty()) else {
+        return (None, line);
+    };
+    // A relative base (rare) is prefixed; an absolute one is the root to strip.
+    let base_uri = base_id
+        .and_then(|b| run.original_uri_base_ids.as_ref()?.get(b))
+        .and_then(|l| l.uri.as_deref());
+    let is_absolute = |u: &str| u.contains("://") || u.starts_with('/') || u.starts_with("file:");
+    let joined;
+    let uri = match base_uri {
+        Some(base) if !is_absolute(uri) && !is_absolute(base) && !base.is_empty() => {
+            joined = format!("{}/{}", base.trim_end_matches('/'), uri);
+            joined.as_str()
+        }
+        _ => uri,
+    };
+    let root = base_uri.filter(|b| is_absolute(b)).or(src_root);
+    (Some(normalise_path(uri, root)), line)
+}
+
+fn message(result: &SarifResult<'_>, rule: Option<&Rule<'_>>, rule_id: &str) -> String {
+    if let Some(msg) = result.message.as_ref() {
+        if let Some(text) = msg.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            return clip(text);
+        }
+        if let Some(id) = msg.id.as_deref() {
+            let template = rule
+                .and_then(|r| r.message_strings.as_ref())
+                .and_then(|m| m.get(id))
+                .and_then(|m| m.text.as_deref());
+            if let Some(template) = template {
+                return clip(&fill_placeholders(template, &msg.arguments.0));
+            }
+        }
+    }
+    rule.and_then(|r| {
+        r.short_description
+            .as_ref()
+            .and_then(|m| m.text.as_deref())
+            .or_else(|| r.full_description.as_ref().and_then(|m| m.text.as_deref()))
+    })
+    .map(clip)
+    .unwrap_or_else(|| rule_id.to_owned())
+}
+
+/// Fills `{0}`, `{1}`… from `args` (§3.11.5); `{{`/`}}` are literal braces.
+fn fill_placeholders(template: &str, args: &[String]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let mut num = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    num.push(d);
+                    chars.next();
+                }
+                if chars.peek() == Some(&'}') && !num.is_empty() {
+                    chars.next();
+                    match num.parse::<usize>().ok().and_then(|i| args.get(i)) {
+                        Some(arg) => out.push_str(arg),
+                        None => {
+                            out.push('{');
+                            out.push_str(&num);
+                            out.push('}');
+                        }
+                    }
+                } else {
+                    out.push('{');
+                    out.push_str(&num);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn classify(tool: &ToolClass, rule: Option<&Rule<'_>>, rule_id: &str) -> FindingKind {
+    let tags: Vec<String> = rule
+        .and_then(|r| r.properties.as_ref())
+        .map(|p| p.tags.0.iter().map(|t| t.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    let has_tag = |t: &str| tags.iter().any(|x| x == t);
+    if tool.lower.contains("trivy") {
+        let rule_name = rule.and_then(|r| r.name.as_deref()).unwrap_or("").to_ascii_lowercase();
+        if rule_name.contains("secret") || has_tag("secret") {
+            return FindingKind::Secret;
+        }
+        if rule_name.contains("misconfig") || has_tag("misconfiguration") {
+            return FindingKind::Config;
+        }
+        if rule_name.contains("vulnerability") || has_tag("vulnerability") || leading_advisory_id(rule_id).is_some() {
+            return FindingKind::Dependency;
+        }
+        return FindingKind::Config;
+    }
+    if tool.any(SECRET_TOOLS) {
+        return FindingKind::Secret;
+    }
+    if tool.any(CONFIG_TOOLS) {
+        return FindingKind::Config;
+    }
+    if tool.any(SCA_TOOLS) || leading_advisory_id(rule_id).is_some() {
+        return FindingKind::Dependency;
+    }
+    if (tool.lower == "snyk" || tool.lower.starts_with("snyk ")) && !tool.lower.contains("code") {
+        return FindingKind::Dependency;
+    }
+    let rule_kind = rule.and_then(|r| r.properties.as_ref()).and_then(|p| p.kind.as_deref()).unwrap_or("");
+    if has_tag("secret") || has_tag("secrets") || rule_kind.eq_ignore_ascii_case("secret") {
+        return FindingKind::Secret;
+    }
+    FindingKind::Code
+}
+
+/// Package facts a dependency scanner wrote into its SARIF text: Trivy's and Grype's
+/// `Package:` / `Installed Version:` / `Fixed Version:` lines, OSV-Scanner's
+/// `Package 'name@version'`.
+fn package_from_text(texts: &[&str]) -> Option<Package> {
+    let mut name = None;
+    let mut version = None;
+    let mut fixed = None;
+    let mut ecosystem = None;
+    for text in texts {
+        for line in text.lines() {
+            let line = line.trim().trim_start_matches(['*', '|', ' ']);
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let value = value.trim().trim_matches('*').trim();
+            if value.is_empty() {
+                continue;
+            }
+            match key.trim().to_ascii_lowercase().as_str() {
+                "package" if name.is_none() => name = Some(value.to_owned()),
+                "installed version" | "version" if version.is_none() => version = Some(value.to_owned()),
+                "fixed version" | "fix version" if fixed.is_none() => {
+                    fixed = value.split(',').next().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+                }
+                "type" if ecosystem.is_none() => ecosystem = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+        if name.is_none() {
+            if let Some(start) = text.find("Package '") {
+                let rest = &text[start + 9..];
+                if let Some(end) = rest.find('\'') {
+                    let spec = &rest[..end];
+                    match spec.rsplit_once('@') {
+                        Some((n, v)) if !n.is_empty() => {
+                            name = Some(n.to_owned());
+                            version = Some(v.to_owned());
+                        }
+                        _ => name = Some(spec.to_owned()),
+                    }
+                }
+            }
+        }
+    }
+    name.map(|name| Package { name, version, fixed_version: fixed, ecosystem })
+}
+
+fn to_finding(
+    tool: &ToolClass,
+    run: &Run<'_>,
+    result: &SarifResult<'_>,
+    rule: Option<&Rule<'_>>,
+    src_root: Option<&str>,
+) -> Finding {
+    let rule_id = result
+        .rule_id
+        .as_deref()
+        .or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()))
+        .or_else(|| rule.and_then(|r| r.id.as_deref()))
+        .unwrap_or("(no rule id)")
+        .to_owned();
+    let kind = classify(tool, rule, &rule_id);
+    let (file, line) = location(result, run, src_root);
+    let message = message(result, rule, &rule_id);
+    let mut advisories = Vec::new();
+    let mut package = None;
+    if kind == FindingKind::Dependency {
+        if let Some(id) = leading_advisory_id(&rule_id) {
+            push_unique(&mut advisories, &id);
+        }
+        for id in advisory_ids_in(&message) {
+            push_unique(&mut advisories, &id);
+        }
+        let help = rule.and_then(|r| r.help.as_ref()).and_then(|m| m.text.as_deref()).unwrap_or("");
+        package = package_from_text(&[&message, help]);
+    }
+    let fp = tool_fingerprint(tool, &rule_id, file.as_deref(), result).unwrap_or_else(|| {
+        let pkg = package.as_ref().map(|p| p.name.as_str()).unwrap_or("");
+        fingerprint(&[&tool.name, &rule_id, file.as_deref().unwrap_or(""), pkg, &advisories.join(","), &message])
+    });
+    Finding {
+        tool: tool.name.clone(),
+        severity: severity(result, rule),
+        kind,
+        cwe: cwes(result, rule),
+        file,
+        line,
+        message,
+        fingerprint: fp,
+        package,
+        advisories,
+        help_uri: rule.and_then(|r| r.help_uri.as_deref()).map(str::to_owned),
+        rule: rule_id,
+    }
+}
+
+fn tool_fingerprint(tool: &ToolClass, rule_id: &str, file: Option<&str>, result: &SarifResult<'_>) -> Option<String> {
+    let flatten = |m: &BTreeMap<Cow<'_, str>, LenientStrings>| -> String {
+        m.iter()
+            .map(|(k, v)| format!("{k}={}", v.0.join(",")))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    if let Some(fps) = result.fingerprints.as_ref().filter(|m| !m.is_empty()) {
+        return Some(fingerprint(&[&tool.name, rule_id, "fingerprints", &flatten(fps)]));
+    }
+    if let Some(fps) = result.partial_fingerprints.as_ref().filter(|m| !m.is_empty()) {
+        return Some(fingerprint(&[&tool.name, rule_id, file.unwrap_or(""), "partial", &flatten(fps)]));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(s: &str) -> Report {
+        match parse("test.sarif", s.as_bytes()) {
+            Ok(r) => r,
+            Err(e) => panic!("parse failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        assert_eq!(fill_placeholders("a {0} b {1} {{x}} {5}", &["X".into(), "Y".into()]), "a X b Y {x} {5}");
+    }
+
+    #[test]
+    fn suppression_semantics_follow_the_spec() {
+        let s = |st: &[Option<&'static str>]| -> Vec<Suppression<'static>> {
+            st.iter().map(|x| Suppression { status: x.map(Cow::Borrowed) }).collect()
+        };
+        assert!(!is_suppressed(&s(&[])));
+        assert!(is_suppressed(&s(&[None])));
+        assert!(is_suppressed(&s(&[Some("accepted")])));
+        assert!(!is_suppressed(&s(&[Some("rejected")])));
+        assert!(!is_suppressed(&s(&[Some("underReview")])));
+        assert!(!is_suppressed(&s(&[Some("accepted"), Some("underReview")])));
+        assert!(is_suppressed(&s(&[Some("accepted"), Some("rejected")])));
+    }
+
+    #[test]
+    fn severity_order_security_severity_then_levels() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T","rules":[
+            {"id":"r1","properties":{"security-severity":"9.1"}},
+            {"id":"r2","defaultConfiguration":{"level":"note"}},
+            {"id":"r3"}]}},
+          "results":[
+            {"ruleId":"r1","level":"note","message":{"text":"a"}},
+            {"ruleId":"r2","message":{"text":"b"}},
+            {"ruleId":"r2","level":"error","message":{"text":"c"}},
+            {"ruleId":"r3","message":{"text":"d"}},
+            {"ruleId":"r3","kind":"informational","message":{"text":"e"}},
+            {"ruleId":"r3","properties":{"security-severity":2.0},"message":{"text":"f"}}]}]}"#;
+        let sev: Vec<Severity> = parse_str(log).findings.iter().map(|f| f.severity).collect();
+        assert_eq!(
+            sev,
+            vec![Severity::Critical, Severity::Low, Severity::High, Severity::Medium, Severity::Note, Severity::Low]
+        );
+    }
+
+    #[test]
+    fn drops_pass_suppressed_and_absent_results() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T"}},"results":[
+            {"ruleId":"a","message":{"text":"kept"}},
+            {"ruleId":"a","kind":"pass","message":{"text":"pass"}},
+            {"ruleId":"a","kind":"notApplicable","message":{"text":"na"}},
+            {"ruleId":"a","suppressions":[{"kind":"inSource"}],"message":{"text":"sup"}},
+            {"ruleId":"a","suppressions":[{"kind":"external","status":"rejected"}],"message":{"text":"rejected kept"}},
+            {"ruleId":"a","baselineState":"absent","message":{"text":"gone"}},
+            {"ruleId":"a","baselineState":"new","message":{"text":"new kept"}}]}]}"#;
+        let msgs: Vec<String> = parse_str(log).findings.into_iter().map(|f| f.message).collect();
+        assert_eq!(msgs, vec!["kept", "rejected kept", "new kept"]);
+    }
+
+    #[test]
+    fn location_cwe_message_and_fingerprint() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"CodeQL"},
+            "extensions":[{"name":"pack","rules":[{"id":"js/xss","shortDescription":{"text":"XSS"},
+              "messageStrings":{"m":{"text":"Value {0} flows to {1}."}},
+              "properties":{"tags":["security","external/cwe/cwe-079","external/cwe/cwe-116"]}}]}]},
+            "originalUriBaseIds":{"%SRCROOT%":{"uri":"file:///home/ci/repo/"}},
+            "artifacts":[{"location":{"uri":"src/a%20b.js","uriBaseId":"%SRCROOT%"}}],
+            "results":[
+              {"rule":{"id":"js/xss","index":0,"toolComponent":{"index":0}},
+               "message":{"id":"m","arguments":["x","sink"]},
+               "locations":[{"physicalLocation":{"artifactLocation":{"index":0},"region":{"startLine":12}}}],
+               "partialFingerprints":{"primaryLocationLineHash":"abc:1"}},
+              {"ruleId":"js/xss","message":{"text":"t"},
+               "locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///home/ci/repo/./lib/x.js"}}}]}]}]}"#;
+        let r = parse_str(log);
+        assert_eq!(r.tools, vec!["CodeQL"]);
+        let f = &r.findings[0];
+        assert_eq!(f.rule, "js/xss");
+        assert_eq!(f.cwe, vec![79, 116]);
+        assert_eq!(f.file.as_deref(), Some("src/a b.js"));
+        assert_eq!(f.line, Some(12));
+        assert_eq!(f.message, "Value x flows to sink.");
+        assert_eq!(f.kind, FindingKind::Code);
+        assert_eq!(f.fingerprint.len(), 64);
+        let g = &r.findings[1];
+        assert_eq!(g.file.as_deref(), Some("lib/x.js"));
+        assert_eq!(g.line, None);
+        assert_ne!(f.fingerprint, g.fingerprint);
+    }
+
+    #[test]
+    fn fingerprint_ignores_line_but_separates_repeats() {
+        let one = |line: u32| {
+            format!(
+                r#"{{"version":"2.1.0","runs":[{{"tool":{{"driver":{{"name":"T"}}}},"results":[
+                {{"ruleId":"r","message":{{"text":"m"}},"locations":[{{"physicalLocation":{{"artifactLocation":{{"uri":"a.c"}},"region":{{"startLine":{line}}}}}}}]}}]}}]}}"#
+            )
+        };
+        let a = parse_str(&one(3)).findings.remove(0).fingerprint;
+        let b = parse_str(&one(40)).findings.remove(0).fingerprint;
+        assert_eq!(a, b, "moving a finding must keep its identity");
+    }
+
+    #[test]
+    fn sca_sarif_becomes_dependency_with_package_and_aliases() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"osv-scanner","rules":[{"id":"CVE-2022-24713"}]}},
+          "results":[{"ruleId":"CVE-2022-24713","level":"warning",
+            "message":{"text":"Package 'regex@1.5.1' is vulnerable to 'CVE-2022-24713' (also known as 'RUSTSEC-2022-0013', 'GHSA-m5pq-gvj9-9vr8')."},
+            "locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///src/Cargo.lock"}}}]}]}]}"#;
+        let f = parse_str(log).findings.remove(0);
+        assert_eq!(f.kind, FindingKind::Dependency);
+        assert_eq!(f.advisories, vec!["CVE-2022-24713", "RUSTSEC-2022-0013", "GHSA-m5pq-gvj9-9vr8"]);
+        let p = f.package.expect("package");
+        assert_eq!((p.name.as_str(), p.version.as_deref()), ("regex", Some("1.5.1")));
+        assert!(f.matches_id("rustsec-2022-0013"));
+    }
+
+    #[test]
+    fn secrets_and_config_tools_are_classified() {
+        let log = r#"{"version":"2.1.0","runs":[
+          {"tool":{"driver":{"name":"gitleaks"}},"results":[{"ruleId":"aws","message":{"text":"s"}}]},
+          {"tool":{"driver":{"name":"Dockle"}},"results":[{"ruleId":"CIS-DI-0010","message":{"text":"c"}}]},
+          {"tool":{"driver":{"name":"Semgrep"}},"results":[{"ruleId":"x","message":{"text":"c"}}]}]}"#;
+        let kinds: Vec<FindingKind> = parse_str(log).findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![FindingKind::Secret, FindingKind::Config, FindingKind::Code]);
+    }
+
+    #[test]
+    fn structural_error_names_the_path() {
+        let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T"}},"results":[{"ruleId":"a","message":{"text":5}}]}]}"#;
+        match parse("x.sarif", log.as_bytes()) {
+            Err(ReportError::Structure { path, .. }) => assert_eq!(path, "runs[0].results[0].message.text"),
+            other => panic!("expected a structure error, got {other:?}"),
+        }
+    }
+}
