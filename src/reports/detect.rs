@@ -334,7 +334,7 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
         if has("category") && has("risk_status") && has("synthetic_id") {
             return unsupported(
                 "Threagile risks.json (analysis output)",
-                "sdl-gate reads the Threagile model (threagile.yaml) as the threat model; risks.json is derived output, not a scanner report",
+                "risks.json is derived from a Threagile model; commit the model itself (threagile.yaml) as the threat model — Threagile risks are not read as scanner findings",
             );
         }
         if has("SID") && has("target") {
@@ -430,7 +430,7 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
         }
     }
     // Things that are clearly not scanner reports: say what they are.
-    if p.has("$schema") && (p.has("properties") || p.has("definitions") || p.has("$defs")) && p.has("type") {
+    if (p.has("$schema") || p.has("$id")) && (p.has("properties") || p.has("definitions") || p.has("$defs")) {
         return unsupported("a JSON Schema", "a schema describes a format; it is neither a scanner report nor a threat model");
     }
     if p.has("otmVersion") || (p.has("summary") && p.has("detail")) || p.has("applicationInfo") {

@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::finding::{Finding, FindingKind, Package, Severity};
-use super::json::{Ctx, Draft, idx, join, line, s};
+use super::json::{Ctx, Draft, best_fix, idx, join, line, s};
 use super::normalise::{clip, is_advisory_id, normalise_path, parse_cwe, push_unique, vuln_severity, vuln_word};
 use super::ReportFormat;
 
@@ -39,19 +39,37 @@ fn kind_of(category: Option<&str>, format: ReportFormat, identifiers: &[Value]) 
 
 /// The version a `solution` text says to upgrade to: "Upgrade to version 1.2.3 or above.",
 /// "Upgrade to versions 2.8.11.1, 2.9.5 or above.", "Upgrade libcrypto1.1 to 1.1.1d-r0".
-fn fixed_from_solution(solution: &str) -> Option<String> {
+/// With several candidates, the lowest one above the installed version.
+fn fixed_from_solution(solution: &str, installed: Option<&str>) -> Option<String> {
     let lower = solution.to_ascii_lowercase();
     if !lower.starts_with("upgrade") {
         return None;
     }
     let at = lower.rfind(" to ")?;
-    let mut words = solution[at + 4..].split_whitespace();
-    let mut word = words.next()?;
-    if word.eq_ignore_ascii_case("version") || word.eq_ignore_ascii_case("versions") {
-        word = words.next()?;
+    let candidates: Vec<String> = solution[at + 4..]
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit() || c == 'v') && w.chars().any(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+        .collect();
+    let ranges: Vec<String> = candidates.iter().map(|c| format!(">={c}")).collect();
+    let refs: Vec<&str> = ranges.iter().map(String::as_str).collect();
+    if candidates.len() > 1 {
+        return best_fix(installed, &refs);
     }
-    let v = word.trim_end_matches(['.', ',']);
-    (!v.is_empty() && v.chars().any(|c| c.is_ascii_digit())).then(|| v.to_owned())
+    candidates.into_iter().next()
+}
+
+/// The rule id from GitLab identifiers: the first identifier's `value`, unless that is prose
+/// (some writers put the description there) and `name` is an id.
+fn rule_from_identifier(ident: &Value) -> Option<String> {
+    let value = s(ident, "value");
+    let name = s(ident, "name");
+    match (value, name) {
+        (Some(v), Some(n)) if v.contains(char::is_whitespace) && !n.contains(char::is_whitespace) => Some(n.to_owned()),
+        (Some(v), _) => Some(v.to_owned()),
+        (None, n) => n.map(str::to_owned),
+    }
 }
 
 pub(crate) fn parse(ctx: Ctx<'_>, root: &Value, format: ReportFormat, tools: &mut Vec<String>) -> Result<Vec<Finding>, super::ReportError> {
@@ -89,7 +107,7 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value, format: ReportFormat, tools: &mu
         let rule = advisories
             .first()
             .cloned()
-            .or_else(|| identifiers.first().and_then(|i| s(i, "value").or_else(|| s(i, "name"))).map(str::to_owned))
+            .or_else(|| identifiers.first().and_then(rule_from_identifier))
             .or_else(|| s(v, "cve").map(str::to_owned))
             .ok_or_else(|| ctx.err(&join(&path, "identifiers"), "is empty: a GitLab finding needs at least one identifier"))?;
         let loc = v.get("location").unwrap_or(&Value::Null);
@@ -99,8 +117,11 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value, format: ReportFormat, tools: &mu
             Some(Package {
                 name: name.to_owned(),
                 version: s(d, "version").map(str::to_owned),
-                fixed_version: s(v, "solution").and_then(fixed_from_solution),
-                ecosystem: s(loc, "operating_system").and_then(|o| o.split_whitespace().next()).map(str::to_owned),
+                fixed_version: s(v, "solution").and_then(|sol| fixed_from_solution(sol, s(d, "version"))),
+                ecosystem: s(loc, "operating_system")
+                    .and_then(|o| o.split_whitespace().next())
+                    .filter(|o| !o.eq_ignore_ascii_case("unknown"))
+                    .map(str::to_owned),
             })
         });
         let word = s(v, "severity");
@@ -109,7 +130,9 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value, format: ReportFormat, tools: &mu
         } else {
             word.and_then(Severity::from_word).unwrap_or(Severity::Medium)
         };
-        let text = s(v, "message").or_else(|| s(v, "name")).or_else(|| s(v, "description")).unwrap_or(&rule);
+        // `name` is a title for most analysers, but some write their rule id there.
+        let title = s(v, "name").filter(|n| n.contains(char::is_whitespace));
+        let text = s(v, "message").or(title).or_else(|| s(v, "description")).or_else(|| s(v, "name")).unwrap_or(&rule);
         let message = match (&package, kind) {
             (Some(p), FindingKind::Dependency) => {
                 let at = p.version.as_deref().map(|x| format!("{}@{x}", p.name)).unwrap_or_else(|| p.name.clone());
@@ -143,9 +166,11 @@ mod tests {
 
     #[test]
     fn solutions() {
-        assert_eq!(fixed_from_solution("Upgrade to version 1.2.3 or above."), Some("1.2.3".into()));
-        assert_eq!(fixed_from_solution("Upgrade to versions 2.8.11.1, 2.9.5 or above."), Some("2.8.11.1".into()));
-        assert_eq!(fixed_from_solution("Upgrade libcrypto1.1 to 1.1.1d-r0"), Some("1.1.1d-r0".into()));
-        assert_eq!(fixed_from_solution("Remove it"), None);
+        assert_eq!(fixed_from_solution("Upgrade to version 1.2.3 or above.", None), Some("1.2.3".into()));
+        assert_eq!(fixed_from_solution("Upgrade to versions 2.8.11.1, 2.9.5 or above.", Some("2.9.2")), Some("2.9.5".into()));
+        assert_eq!(fixed_from_solution("Upgrade to versions 2.8.11.1, 2.9.5 or above.", Some("2.8.1")), Some("2.8.11.1".into()));
+        assert_eq!(fixed_from_solution("Upgrade libcrypto1.1 to 1.1.1d-r0", None), Some("1.1.1d-r0".into()));
+        assert_eq!(fixed_from_solution("Upgrade to version v0.0.0-20201216223049-8b5274cf687f or above.", None), Some("v0.0.0-20201216223049-8b5274cf687f".into()));
+        assert_eq!(fixed_from_solution("Remove it", None), None);
     }
 }

@@ -635,11 +635,11 @@ fn package_from_text(texts: &[&str]) -> Option<Package> {
     name.map(|name| Package { name, version, fixed_version: fixed, ecosystem })
 }
 
-fn to_finding(
+fn to_finding<'r, 'a>(
     tool: &ToolClass,
-    run: &Run<'_>,
-    result: &SarifResult<'_>,
-    rule: Option<&Rule<'_>>,
+    run: &'r Run<'a>,
+    result: &SarifResult<'a>,
+    rule: Option<&'r Rule<'a>>,
     src_root: Option<&str>,
 ) -> Finding {
     let rule_id = result
@@ -649,6 +649,14 @@ fn to_finding(
         .or_else(|| rule.and_then(|r| r.id.as_deref()))
         .unwrap_or("(no rule id)")
         .to_owned();
+    // Some tools (gitleaks 7) name no rule on results; their message starts with the rule id.
+    let (rule, rule_id) = match (rule, rule_id.as_str()) {
+        (None, "(no rule id)") => match rule_from_message(run, result) {
+            Some(r) => (Some(r), r.id.as_deref().unwrap_or("(no rule id)").to_owned()),
+            None => (None, rule_id),
+        },
+        _ => (rule, rule_id),
+    };
     let kind = classify(tool, rule, &rule_id);
     let (file, line) = location(result, run, src_root);
     let message = message(result, rule, &rule_id);
@@ -682,6 +690,16 @@ fn to_finding(
         help_uri: rule.and_then(|r| r.help_uri.as_deref()).map(str::to_owned),
         rule: rule_id,
     }
+}
+
+/// The driver rule whose id is the longest prefix of the result's message text.
+fn rule_from_message<'r, 'a>(run: &'r Run<'a>, result: &SarifResult<'a>) -> Option<&'r Rule<'a>> {
+    let text = result.message.as_ref()?.text.as_deref()?;
+    let rules = run.tool.as_ref()?.driver.as_ref()?.rules.as_deref()?;
+    rules
+        .iter()
+        .filter(|r| r.id.as_deref().is_some_and(|id| !id.is_empty() && text.starts_with(id)))
+        .max_by_key(|r| r.id.as_deref().map_or(0, str::len))
 }
 
 fn tool_fingerprint(tool: &ToolClass, rule_id: &str, file: Option<&str>, result: &SarifResult<'_>) -> Option<String> {

@@ -129,7 +129,7 @@ fn json(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
         }
         return Err(not_tm(path, "a CycloneDX BOM without a component of type `threat-model` (an SBOM belongs to the sbom gate)"));
     }
-    if has("$schema") && (has("properties") || has("$defs") || has("definitions")) {
+    if (has("$schema") || has("$id")) && (has("properties") || has("$defs") || has("definitions")) {
         let title = probe.str("title").map(|t| format!(" (\"{t}\")")).unwrap_or_default();
         return Err(not_tm(path, format!("a JSON Schema{title}: it describes the format of threat models, it is not one")));
     }
