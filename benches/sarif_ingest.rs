@@ -44,7 +44,8 @@ unsafe impl GlobalAlloc for Counting {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
             if new_size >= layout.size() {
-                let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size - layout.size();
+                let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
+                    - layout.size();
                 PEAK.fetch_max(now, Ordering::Relaxed);
             } else {
                 CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
@@ -101,27 +102,43 @@ fn generated_run() -> Value {
 
 /// Builds a ~50 MB SARIF log by repeating the results of the fixture's largest run.
 fn build_input() -> (String, Vec<u8>) {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/sarif"));
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/sarif"
+    ));
     let (name, run) = match largest_sarif(&dir) {
         Some(path) => {
             let bytes = std::fs::read(&path).unwrap_or_default();
-            let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes).to_vec();
+            let bytes = bytes
+                .strip_prefix(b"\xEF\xBB\xBF")
+                .unwrap_or(&bytes)
+                .to_vec();
             let log: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
             let run = log["runs"]
                 .as_array()
-                .and_then(|runs| runs.iter().max_by_key(|r| r["results"].as_array().map_or(0, Vec::len)))
+                .and_then(|runs| {
+                    runs.iter()
+                        .max_by_key(|r| r["results"].as_array().map_or(0, Vec::len))
+                })
                 .cloned()
                 .unwrap_or_else(generated_run);
             (path.display().to_string(), run)
         }
         None => {
-            eprintln!("fixtures absent at {}: using a generated CodeQL-like run", dir.display());
+            eprintln!(
+                "fixtures absent at {}: using a generated CodeQL-like run",
+                dir.display()
+            );
             ("generated CodeQL-like run".to_owned(), generated_run())
         }
     };
     let results: Vec<String> = run["results"]
         .as_array()
-        .map(|a| a.iter().map(|r| serde_json::to_string(r).unwrap_or_default()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|r| serde_json::to_string(r).unwrap_or_default())
+                .collect()
+        })
         .unwrap_or_default();
     let mut head = run.clone();
     if let Some(obj) = head.as_object_mut() {
@@ -130,9 +147,15 @@ fn build_input() -> (String, Vec<u8>) {
     let head = serde_json::to_string(&head).unwrap_or_else(|_| "{}".to_owned());
     // `{"version":"2.1.0","runs":[{ <run fields>, "results":[ ... ]}]}`
     let mut out = String::with_capacity(TARGET_BYTES + 1_000_000);
-    out.push_str(r#"{"version":"2.1.0","$schema":"https://json.schemastore.org/sarif-2.1.0.json","runs":["#);
+    out.push_str(
+        r#"{"version":"2.1.0","$schema":"https://json.schemastore.org/sarif-2.1.0.json","runs":["#,
+    );
     out.push_str(&head[..head.len() - 1]);
-    out.push_str(if head.len() > 2 { r#","results":["# } else { r#""results":["# });
+    out.push_str(if head.len() > 2 {
+        r#","results":["#
+    } else {
+        r#""results":["#
+    });
     let mut n = 0usize;
     'fill: loop {
         for r in &results {
@@ -150,7 +173,11 @@ fn build_input() -> (String, Vec<u8>) {
         }
     }
     out.push_str("]}]}");
-    println!("input: {n} results repeated from {name} ({} results in the run), {:.1} MB", results.len(), out.len() as f64 / 1e6);
+    println!(
+        "input: {n} results repeated from {name} ({} results in the run), {:.1} MB",
+        results.len(),
+        out.len() as f64 / 1e6
+    );
     (name, out.into_bytes())
 }
 
@@ -182,7 +209,11 @@ fn main() {
         times.push(t.elapsed());
         drop(r);
     }
-    let best = times.iter().min().copied().unwrap_or(Duration::from_secs(1));
+    let best = times
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(Duration::from_secs(1));
     let mean = times.iter().sum::<Duration>() / times.len().max(1) as u32;
     println!(
         "parse_report throughput: best {:.0} MB/s, mean {:.0} MB/s ({mb:.1} MB in {:.0} ms best)",
@@ -191,10 +222,15 @@ fn main() {
         best.as_secs_f64() * 1e3
     );
 
-    let mut c = Criterion::default().sample_size(10).measurement_time(Duration::from_secs(10)).configure_from_args();
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .configure_from_args();
     let mut group = c.benchmark_group("sarif_ingest");
     group.throughput(Throughput::Bytes(input.len() as u64));
-    group.bench_function("parse_report_50MB", |b| b.iter(|| parse_report("bench.sarif", std::hint::black_box(&input))));
+    group.bench_function("parse_report_50MB", |b| {
+        b.iter(|| parse_report("bench.sarif", std::hint::black_box(&input)))
+    });
     group.finish();
     c.final_summary();
 }

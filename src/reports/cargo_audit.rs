@@ -23,19 +23,29 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
     for (i, v) in list.iter().enumerate() {
         let path = idx("vulnerabilities.list", i);
         ctx.expect_object(v, &path)?;
-        let adv = v.get("advisory").ok_or_else(|| ctx.err(&format!("{path}.advisory"), "is missing"))?;
-        let id = s(adv, "id").ok_or_else(|| ctx.err(&format!("{path}.advisory.id"), "is missing"))?;
+        let adv = v
+            .get("advisory")
+            .ok_or_else(|| ctx.err(&format!("{path}.advisory"), "is missing"))?;
+        let id =
+            s(adv, "id").ok_or_else(|| ctx.err(&format!("{path}.advisory.id"), "is missing"))?;
         let pkg = v.get("package").unwrap_or(&Value::Null);
-        let name = s(pkg, "name").or_else(|| s(adv, "package")).unwrap_or("(unnamed crate)");
+        let name = s(pkg, "name")
+            .or_else(|| s(adv, "package"))
+            .unwrap_or("(unnamed crate)");
         let version = s(pkg, "version");
         let mut advisories = vec![id.to_owned()];
         for a in strs(adv, "aliases") {
             push_unique(&mut advisories, a);
         }
-        let patched = v.get("versions").map(|x| strs(x, "patched")).unwrap_or_default();
+        let patched = v
+            .get("versions")
+            .map(|x| strs(x, "patched"))
+            .unwrap_or_default();
         let vectors: Vec<&str> = s(adv, "cvss").into_iter().collect();
         let title = s(adv, "title").unwrap_or("known vulnerability");
-        let at = version.map(|x| format!("{name}@{x}")).unwrap_or_else(|| name.to_owned());
+        let at = version
+            .map(|x| format!("{name}@{x}"))
+            .unwrap_or_else(|| name.to_owned());
         out.push(
             Draft {
                 tool: TOOL.to_owned(),

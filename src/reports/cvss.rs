@@ -10,17 +10,16 @@
 /// well-formed v2/v3 vector.
 pub fn base_score(vector: &str) -> Option<f64> {
     let v = vector.trim().trim_start_matches('(').trim_end_matches(')');
-    if let Some(rest) = v.strip_prefix("CVSS:3.0/").or_else(|| v.strip_prefix("CVSS:3.1/")) {
+    if let Some(rest) = v
+        .strip_prefix("CVSS:3.0/")
+        .or_else(|| v.strip_prefix("CVSS:3.1/"))
+    {
         return v3(rest);
     }
     if v.starts_with("CVSS:") {
         return None; // CVSS v4 or unknown version
     }
-    if v.contains("Au:") {
-        v2(v)
-    } else {
-        v3(v)
-    }
+    if v.contains("Au:") { v2(v) } else { v3(v) }
 }
 
 fn metric<'a>(vector: &'a str, name: &str) -> Option<&'a str> {
@@ -141,13 +140,31 @@ mod tests {
     #[test]
     fn v31_scores_match_nvd() {
         // Values as published by NVD for these vectors.
-        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), Some(7.5));
-        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(9.8));
-        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), Some(6.1));
-        assert_eq!(base_score("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:L/A:N"), Some(3.7));
-        assert_eq!(base_score("CVSS:3.0/AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:H"), Some(8.2));
+        assert_eq!(
+            base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"),
+            Some(7.5)
+        );
+        assert_eq!(
+            base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"),
+            Some(9.8)
+        );
+        assert_eq!(
+            base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"),
+            Some(6.1)
+        );
+        assert_eq!(
+            base_score("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:L/A:N"),
+            Some(3.7)
+        );
+        assert_eq!(
+            base_score("CVSS:3.0/AV:N/AC:L/PR:L/UI:R/S:C/C:L/I:L/A:H"),
+            Some(8.2)
+        );
         assert_eq!(base_score("AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:H/A:N"), Some(7.5));
-        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"), Some(0.0));
+        assert_eq!(
+            base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N"),
+            Some(0.0)
+        );
     }
 
     #[test]
@@ -160,8 +177,14 @@ mod tests {
     #[test]
     fn malformed_and_v4_vectors_have_no_score() {
         assert_eq!(base_score("CVSS:3.1/AV:N/AC:L"), None);
-        assert_eq!(base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), None);
-        assert_eq!(base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"), None);
+        assert_eq!(
+            base_score("CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"),
+            None
+        );
+        assert_eq!(
+            base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            None
+        );
         assert_eq!(base_score(""), None);
     }
 }

@@ -77,7 +77,11 @@ impl Probe {
 
 fn list(keys: &[String]) -> String {
     const SHOW: usize = 12;
-    let mut s: Vec<String> = keys.iter().take(SHOW).map(|k| format!("`{}`", clip_key(k))).collect();
+    let mut s: Vec<String> = keys
+        .iter()
+        .take(SHOW)
+        .map(|k| format!("`{}`", clip_key(k)))
+        .collect();
     if keys.len() > SHOW {
         s.push(format!("… ({} more)", keys.len() - SHOW));
     }
@@ -85,7 +89,11 @@ fn list(keys: &[String]) -> String {
 }
 
 fn clip_key(k: &str) -> String {
-    let cleaned: String = k.chars().filter(|c| !c.is_control() && *c != '`').take(40).collect();
+    let cleaned: String = k
+        .chars()
+        .filter(|c| !c.is_control() && *c != '`')
+        .take(40)
+        .collect();
     cleaned
 }
 
@@ -101,7 +109,10 @@ impl Shallow {
     /// A string value nested one level down (`scan.type`).
     pub fn child_str(&self, key: &str) -> Option<&str> {
         match self {
-            Shallow::Object(_, strings) => strings.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()),
+            Shallow::Object(_, strings) => strings
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str()),
             _ => None,
         }
     }
@@ -121,7 +132,10 @@ impl<'de> Deserialize<'de> for Probe {
                     let value = map.next_value::<Shallow>()?;
                     members.push((key, value));
                 }
-                Ok(Probe { members, array: None })
+                Ok(Probe {
+                    members,
+                    array: None,
+                })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
                 let mut len = 0;
@@ -133,7 +147,10 @@ impl<'de> Deserialize<'de> for Probe {
                         len += 1;
                     }
                 }
-                Ok(Probe { members: Vec::new(), array: Some((len, keys)) })
+                Ok(Probe {
+                    members: Vec::new(),
+                    array: Some((len, keys)),
+                })
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<Probe, E> {
                 Ok(Probe::default())
@@ -321,7 +338,10 @@ pub(crate) enum Detected {
 }
 
 fn unsupported(what: &str, reason: &str) -> Detected {
-    Detected::Unsupported { what: what.to_owned(), reason: reason.to_owned() }
+    Detected::Unsupported {
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    }
 }
 
 /// The detection rules for JSON documents, most specific first.
@@ -349,7 +369,10 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
     // SARIF: `runs` plus a SARIF version or schema.
     if p.has("runs") {
         let version = p.str("version").unwrap_or("");
-        let schema = p.str("$schema").or_else(|| p.str("schema_uri")).unwrap_or("");
+        let schema = p
+            .str("$schema")
+            .or_else(|| p.str("schema_uri"))
+            .unwrap_or("");
         if version.starts_with("2.") || schema.to_ascii_lowercase().contains("sarif") {
             if !version.is_empty() && version != "2.1.0" {
                 return unsupported(
@@ -366,13 +389,17 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
             );
         }
     }
-    if p.str("bomFormat").is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX")) {
+    if p.str("bomFormat")
+        .is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX"))
+    {
         return Detected::Format(ReportFormat::CycloneDx);
     }
     if p.has("spdxVersion") || p.has("SPDXID") {
         return Detected::Format(ReportFormat::Spdx);
     }
-    if p.str("@context").is_some_and(|c| c.to_ascii_lowercase().contains("spdx")) {
+    if p.str("@context")
+        .is_some_and(|c| c.to_ascii_lowercase().contains("spdx"))
+    {
         return Detected::Format(ReportFormat::Spdx);
     }
     if p.has("SchemaVersion") && (p.has("Results") || p.has("ArtifactName")) {
@@ -384,17 +411,24 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
     if p.has("auditReportVersion") {
         return Detected::Format(ReportFormat::NpmAuditV7);
     }
-    if matches!(p.get("vulnerabilities"), Some(Shallow::Object(..))) && p.has("metadata") && !p.has("lockfile") {
+    if matches!(p.get("vulnerabilities"), Some(Shallow::Object(..)))
+        && p.has("metadata")
+        && !p.has("lockfile")
+    {
         return Detected::Format(ReportFormat::NpmAuditV7);
     }
-    if matches!(p.get("advisories"), Some(Shallow::Object(..))) && (p.has("actions") || p.has("muted") || p.has("metadata")) {
+    if matches!(p.get("advisories"), Some(Shallow::Object(..)))
+        && (p.has("actions") || p.has("muted") || p.has("metadata"))
+    {
         return Detected::Format(ReportFormat::NpmAuditV6);
     }
     if p.has("lockfile") && p.has("vulnerabilities") && (p.has("database") || p.has("warnings")) {
         return Detected::Format(ReportFormat::CargoAudit);
     }
     if let Some(Shallow::Array(keys)) = p.get("dependencies") {
-        if !p.has("licenses") && (keys.is_empty() || keys.iter().any(|k| k == "vulns" || k == "skip_reason")) {
+        if !p.has("licenses")
+            && (keys.is_empty() || keys.iter().any(|k| k == "vulns" || k == "skip_reason"))
+        {
             return Detected::Format(ReportFormat::PipAudit);
         }
     }
@@ -411,11 +445,14 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
     }
     if let Some(Shallow::Array(_)) = p.get("vulnerabilities") {
         let scan_type = p.get("scan").and_then(|s| s.child_str("type"));
-        let gitlab_like = p.has("scan") || p.has("remediations") || p.has("dependency_files") || p.has("version");
+        let gitlab_like =
+            p.has("scan") || p.has("remediations") || p.has("dependency_files") || p.has("version");
         if gitlab_like {
             return match scan_type {
                 Some("sast") => Detected::Format(ReportFormat::GitlabSast),
-                Some("dependency_scanning") => Detected::Format(ReportFormat::GitlabDependencyScanning),
+                Some("dependency_scanning") => {
+                    Detected::Format(ReportFormat::GitlabDependencyScanning)
+                }
                 Some("secret_detection") => Detected::Format(ReportFormat::GitlabSecretDetection),
                 Some("container_scanning") | Some("cluster_image_scanning") => {
                     Detected::Format(ReportFormat::GitlabContainerScanning)
@@ -424,14 +461,21 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
                     &format!("GitLab {other} report"),
                     "sdl-gate reads the GitLab report types sast, dependency_scanning, secret_detection, container_scanning; upload the scanner's own output (SARIF or JSON) for other scan types",
                 ),
-                None if p.has("dependency_files") => Detected::Format(ReportFormat::GitlabDependencyScanning),
+                None if p.has("dependency_files") => {
+                    Detected::Format(ReportFormat::GitlabDependencyScanning)
+                }
                 None => Detected::Format(ReportFormat::GitlabSast),
             };
         }
     }
     // Things that are clearly not scanner reports: say what they are.
-    if (p.has("$schema") || p.has("$id")) && (p.has("properties") || p.has("definitions") || p.has("$defs")) {
-        return unsupported("a JSON Schema", "a schema describes a format; it is neither a scanner report nor a threat model");
+    if (p.has("$schema") || p.has("$id"))
+        && (p.has("properties") || p.has("definitions") || p.has("$defs"))
+    {
+        return unsupported(
+            "a JSON Schema",
+            "a schema describes a format; it is neither a scanner report nor a threat model",
+        );
     }
     if p.has("otmVersion") || (p.has("summary") && p.has("detail")) || p.has("applicationInfo") {
         return unsupported(

@@ -27,7 +27,9 @@ AWS Threat Composer JSON, CycloneDX threat-model BOM, Markdown";
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum ReportError {
     /// The input is larger than [`MAX_REPORT_BYTES`].
-    #[error("{source_name}: report is {size} bytes, more than the limit of {limit} bytes; split the scan or upload only the report file")]
+    #[error(
+        "{source_name}: report is {size} bytes, more than the limit of {limit} bytes; split the scan or upload only the report file"
+    )]
     TooLarge {
         /// Where the input came from.
         source_name: String,
@@ -37,7 +39,9 @@ pub enum ReportError {
         limit: usize,
     },
     /// The input is empty or only white space.
-    #[error("{source_name}: the file is empty; the scanner produced no output (check the scan step's log)")]
+    #[error(
+        "{source_name}: the file is empty; the scanner produced no output (check the scan step's log)"
+    )]
     Empty {
         /// Where the input came from.
         source_name: String,
@@ -56,7 +60,9 @@ pub enum ReportError {
     },
     /// The input nests arrays/objects deeper than the parser allows (128 levels of JSON, 256
     /// XML elements). No real report does; this guards the stack against hostile input.
-    #[error("{source_name}: nesting too deep at line {line}, column {column}; this is not scanner output")]
+    #[error(
+        "{source_name}: nesting too deep at line {line}, column {column}; this is not scanner output"
+    )]
     TooDeep {
         /// Where the input came from.
         source_name: String,

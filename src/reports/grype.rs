@@ -19,13 +19,23 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
         ctx.expect_object(m, &path)?;
         let vuln = m.get("vulnerability").unwrap_or(&Value::Null);
         let art = m.get("artifact").unwrap_or(&Value::Null);
-        let id = s(vuln, "id").ok_or_else(|| ctx.err(&format!("{path}.vulnerability.id"), "is missing"))?;
+        let id = s(vuln, "id")
+            .ok_or_else(|| ctx.err(&format!("{path}.vulnerability.id"), "is missing"))?;
         let mut advisories = vec![id.to_owned()];
         let mut scores = Vec::new();
         let mut vectors = Vec::new();
         let mut collect_cvss = |v: &Value| {
-            for c in v.get("cvss").and_then(Value::as_array).into_iter().flatten() {
-                if let Some(score) = c.get("metrics").and_then(|m| m.get("baseScore")).and_then(Value::as_f64) {
+            for c in v
+                .get("cvss")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(score) = c
+                    .get("metrics")
+                    .and_then(|m| m.get("baseScore"))
+                    .and_then(Value::as_f64)
+                {
                     scores.push(score);
                 } else if let Some(vec) = s(c, "vector") {
                     vectors.push(vec.to_owned());
@@ -33,7 +43,11 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
             }
         };
         collect_cvss(vuln);
-        let related = m.get("relatedVulnerabilities").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+        let related = m
+            .get("relatedVulnerabilities")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         for r in related {
             if let Some(rid) = s(r, "id") {
                 push_unique(&mut advisories, rid);
@@ -49,7 +63,10 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
             .into_iter()
             .flatten()
             .find_map(|d| d.get("fix").and_then(|f| s(f, "suggestedVersion")));
-        let fixed = suggested.or_else(|| vuln.get("fix").and_then(|f| strs(f, "versions").into_iter().next()));
+        let fixed = suggested.or_else(|| {
+            vuln.get("fix")
+                .and_then(|f| strs(f, "versions").into_iter().next())
+        });
         let file = art
             .get("locations")
             .and_then(Value::as_array)
@@ -59,7 +76,9 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
         let desc = s(vuln, "description")
             .or_else(|| related.iter().find_map(|r| s(r, "description")))
             .unwrap_or("known vulnerability");
-        let at = version.map(|v| format!("{name}@{v}")).unwrap_or_else(|| name.to_owned());
+        let at = version
+            .map(|v| format!("{name}@{v}"))
+            .unwrap_or_else(|| name.to_owned());
         out.push(
             Draft {
                 tool: TOOL.to_owned(),

@@ -32,32 +32,57 @@ impl Ctx<'_> {
     }
 
     /// `v[key]` as an array; missing or null is empty; another type is an error at `path.key`.
-    pub fn array<'v>(&self, v: &'v Value, key: &str, path: &str) -> Result<&'v [Value], ReportError> {
+    pub fn array<'v>(
+        &self,
+        v: &'v Value,
+        key: &str,
+        path: &str,
+    ) -> Result<&'v [Value], ReportError> {
         match v.get(key) {
             None | Some(Value::Null) => Ok(&[]),
             Some(Value::Array(a)) => Ok(a),
-            Some(other) => Err(self.err(&join(path, key), format!("expected an array, found {}", type_name(other)))),
+            Some(other) => Err(self.err(
+                &join(path, key),
+                format!("expected an array, found {}", type_name(other)),
+            )),
         }
     }
 
     /// `v[key]` as an object; missing or null is `None`; another type is an error.
-    pub fn object<'v>(&self, v: &'v Value, key: &str, path: &str) -> Result<Option<&'v Map<String, Value>>, ReportError> {
+    pub fn object<'v>(
+        &self,
+        v: &'v Value,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<&'v Map<String, Value>>, ReportError> {
         match v.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Object(o)) => Ok(Some(o)),
-            Some(other) => Err(self.err(&join(path, key), format!("expected an object, found {}", type_name(other)))),
+            Some(other) => Err(self.err(
+                &join(path, key),
+                format!("expected an object, found {}", type_name(other)),
+            )),
         }
     }
 
     /// Requires `v` itself to be an object.
-    pub fn expect_object<'v>(&self, v: &'v Value, path: &str) -> Result<&'v Map<String, Value>, ReportError> {
-        v.as_object().ok_or_else(|| self.err(path, format!("expected an object, found {}", type_name(v))))
+    pub fn expect_object<'v>(
+        &self,
+        v: &'v Value,
+        path: &str,
+    ) -> Result<&'v Map<String, Value>, ReportError> {
+        v.as_object()
+            .ok_or_else(|| self.err(path, format!("expected an object, found {}", type_name(v))))
     }
 }
 
 /// `path.key`, or `key` at the root.
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// `path[i]`.
@@ -79,13 +104,21 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 
 /// `v[key]` as a non-empty trimmed string; numbers are not strings.
 pub(crate) fn s<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
-    v.get(key)?.as_str().map(str::trim).filter(|x| !x.is_empty())
+    v.get(key)?
+        .as_str()
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
 }
 
 /// `v[key]` as a list of strings: an array's string items, or a single string.
 pub(crate) fn strs<'v>(v: &'v Value, key: &str) -> Vec<&'v str> {
     match v.get(key) {
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::trim).filter(|x| !x.is_empty()).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .collect(),
         Some(Value::String(x)) if !x.trim().is_empty() => vec![x.trim()],
         _ => Vec::new(),
     }
@@ -103,7 +136,9 @@ pub(crate) fn num(v: &Value, key: &str) -> Option<f64> {
 
 /// `v[key]` as a 1-based line number.
 pub(crate) fn line(v: &Value, key: &str) -> Option<u32> {
-    num(v, key).filter(|n| *n >= 1.0 && *n <= u32::MAX as f64).map(|n| n as u32)
+    num(v, key)
+        .filter(|n| *n >= 1.0 && *n <= u32::MAX as f64)
+        .map(|n| n as u32)
 }
 
 /// Everything a non-SARIF parser knows about one finding; [`Draft::finish`] adds the
@@ -127,10 +162,20 @@ impl Draft {
     /// sorted advisory ids (never the line, so a moved finding keeps its identity).
     pub fn finish(mut self) -> Finding {
         super::normalise::tidy_cwes(&mut self.cwe);
-        let mut ids: Vec<String> = self.advisories.iter().map(|a| a.to_ascii_uppercase()).collect();
+        let mut ids: Vec<String> = self
+            .advisories
+            .iter()
+            .map(|a| a.to_ascii_uppercase())
+            .collect();
         ids.sort();
         let pkg = self.package.as_ref().map(|p| p.name.as_str()).unwrap_or("");
-        let fp = fingerprint(&[&self.tool, &self.rule, self.file.as_deref().unwrap_or(""), pkg, &ids.join(",")]);
+        let fp = fingerprint(&[
+            &self.tool,
+            &self.rule,
+            self.file.as_deref().unwrap_or(""),
+            pkg,
+            &ids.join(","),
+        ]);
         Finding {
             tool: self.tool,
             rule: self.rule,
@@ -152,8 +197,15 @@ impl Draft {
 /// the range names none (`<0.0.0` means "no fix").
 pub(crate) fn first_patched(range: &str) -> Option<String> {
     let r = range.trim();
-    let rest = r.strip_prefix(">=").or_else(|| r.strip_prefix("^")).or_else(|| r.strip_prefix("~"))?;
-    let v: String = rest.trim().chars().take_while(|c| !c.is_whitespace() && *c != ',' && *c != '|').collect();
+    let rest = r
+        .strip_prefix(">=")
+        .or_else(|| r.strip_prefix("^"))
+        .or_else(|| r.strip_prefix("~"))?;
+    let v: String = rest
+        .trim()
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ',' && *c != '|')
+        .collect();
     (!v.is_empty()).then_some(v)
 }
 
@@ -195,8 +247,14 @@ mod tests {
     fn patched_ranges() {
         assert_eq!(first_patched(">=6.10.3"), Some("6.10.3".into()));
         assert_eq!(first_patched("<0.0.0"), None);
-        assert_eq!(best_fix(Some("0.4.7"), &[">=1.1.0", ">=0.4.8"]), Some("0.4.8".into()));
-        assert_eq!(best_fix(Some("1.0.0"), &[">=1.1.0", ">=0.4.8"]), Some("1.1.0".into()));
+        assert_eq!(
+            best_fix(Some("0.4.7"), &[">=1.1.0", ">=0.4.8"]),
+            Some("0.4.8".into())
+        );
+        assert_eq!(
+            best_fix(Some("1.0.0"), &[">=1.1.0", ">=0.4.8"]),
+            Some("1.1.0".into())
+        );
         assert_eq!(best_fix(None, &[]), None);
     }
 }

@@ -31,7 +31,9 @@ impl<'de> Deserialize<'de> for LenientF64 {
                 Ok(LenientF64(Some(v as f64)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientF64, E> {
-                Ok(LenientF64(v.trim().parse::<f64>().ok().filter(|x| x.is_finite())))
+                Ok(LenientF64(
+                    v.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+                ))
             }
             fn visit_bool<E: de::Error>(self, _: bool) -> Result<LenientF64, E> {
                 Ok(LenientF64(None))
@@ -55,12 +57,16 @@ impl<'de> Deserialize<'de> for LenientF64 {
 impl LenientF64 {
     /// The value as a non-negative integer that fits `u32`.
     pub fn as_u32(self) -> Option<u32> {
-        self.0.filter(|v| *v >= 0.0 && *v <= u32::MAX as f64).map(|v| v as u32)
+        self.0
+            .filter(|v| *v >= 0.0 && *v <= u32::MAX as f64)
+            .map(|v| v as u32)
     }
 
     /// The value as an index (non-negative integer).
     pub fn as_index(self) -> Option<usize> {
-        self.0.filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < 1e12).map(|v| v as usize)
+        self.0
+            .filter(|v| *v >= 0.0 && v.fract() == 0.0 && *v < 1e12)
+            .map(|v| v as usize)
     }
 }
 

@@ -36,7 +36,9 @@ mod threat_model;
 mod trivy;
 
 pub use cvss::base_score as cvss_base_score;
-pub use error::{MAX_REPORT_BYTES, ReportError, SUPPORTED_REPORT_FORMATS, SUPPORTED_THREAT_MODEL_FORMATS};
+pub use error::{
+    MAX_REPORT_BYTES, ReportError, SUPPORTED_REPORT_FORMATS, SUPPORTED_THREAT_MODEL_FORMATS,
+};
 pub use finding::{Finding, FindingKind, Package, Severity};
 pub use threat_model::{ThreatModelKind, parse_threat_model};
 
@@ -131,7 +133,11 @@ enum Syntax<'a> {
 
 fn prepare<'a>(source: &str, bytes: &'a [u8]) -> Result<Syntax<'a>, ReportError> {
     if bytes.len() > MAX_REPORT_BYTES {
-        return Err(ReportError::TooLarge { source_name: source.to_owned(), size: bytes.len(), limit: MAX_REPORT_BYTES });
+        return Err(ReportError::TooLarge {
+            source_name: source.to_owned(),
+            size: bytes.len(),
+            limit: MAX_REPORT_BYTES,
+        });
     }
     if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
         return Err(ReportError::Unsupported {
@@ -143,26 +149,42 @@ fn prepare<'a>(source: &str, bytes: &'a [u8]) -> Result<Syntax<'a>, ReportError>
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
-        return Err(ReportError::Empty { source_name: source.to_owned() });
+        return Err(ReportError::Empty {
+            source_name: source.to_owned(),
+        });
     };
     match bytes[start] {
         b'{' | b'[' => Ok(Syntax::Json(bytes)),
         first => {
-            let text = std::str::from_utf8(bytes)
-                .map_err(|e| ReportError::NotUtf8 { source_name: source.to_owned(), offset: e.valid_up_to() })?;
-            if first == b'<' { Ok(Syntax::Xml(text)) } else { Ok(Syntax::Text(text)) }
+            let text = std::str::from_utf8(bytes).map_err(|e| ReportError::NotUtf8 {
+                source_name: source.to_owned(),
+                offset: e.valid_up_to(),
+            })?;
+            if first == b'<' {
+                Ok(Syntax::Xml(text))
+            } else {
+                Ok(Syntax::Text(text))
+            }
         }
     }
 }
 
 fn unknown(source: &str, seen: String) -> ReportError {
-    ReportError::UnknownFormat { source_name: source.to_owned(), seen, supported: SUPPORTED_REPORT_FORMATS }
+    ReportError::UnknownFormat {
+        source_name: source.to_owned(),
+        seen,
+        supported: SUPPORTED_REPORT_FORMATS,
+    }
 }
 
 /// The start of a text document, safe to show: first line, control characters removed.
 fn first_line(text: &str) -> String {
     let line = text.trim_start().lines().next().unwrap_or("");
-    let clean: String = line.chars().filter(|c| !c.is_control() && *c != '`').take(60).collect();
+    let clean: String = line
+        .chars()
+        .filter(|c| !c.is_control() && *c != '`')
+        .take(60)
+        .collect();
     format!("text starting with `{clean}`")
 }
 
@@ -178,7 +200,11 @@ pub fn sniff(bytes: &[u8]) -> Option<ReportFormat> {
             guard_xml("", text).ok()?;
             let doc = roxmltree::Document::parse(text).ok()?;
             let root = doc.root_element();
-            let ns = root.tag_name().namespace().unwrap_or("").to_ascii_lowercase();
+            let ns = root
+                .tag_name()
+                .namespace()
+                .unwrap_or("")
+                .to_ascii_lowercase();
             match root.tag_name().name() {
                 "bom" if ns.contains("cyclonedx") => Some(ReportFormat::CycloneDx),
                 "RDF" if text.contains("spdx.org") => Some(ReportFormat::Spdx),
@@ -219,8 +245,16 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
             if let Ok(text) = std::str::from_utf8(json) {
                 if npm::looks_like_yarn_lines(text) {
                     let root = npm::yarn_lines_to_v6(source, text)?;
-                    let ctx = Ctx { source, format: "yarn audit JSON lines" };
-                    return finish(source, ReportFormat::NpmAuditV6, vec!["yarn audit".to_owned()], npm::parse_v6(ctx, &root)?);
+                    let ctx = Ctx {
+                        source,
+                        format: "yarn audit JSON lines",
+                    };
+                    return finish(
+                        source,
+                        ReportFormat::NpmAuditV6,
+                        vec!["yarn audit".to_owned()],
+                        npm::parse_v6(ctx, &root)?,
+                    );
                 }
             }
             return Err(ReportError::from_json(source, None, None, &err));
@@ -229,15 +263,23 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
     let format = match detect_json(&probe) {
         Detected::Format(f) => f,
         Detected::Unsupported { what, reason } => {
-            return Err(ReportError::Unsupported { source_name: source.to_owned(), what, reason });
+            return Err(ReportError::Unsupported {
+                source_name: source.to_owned(),
+                what,
+                reason,
+            });
         }
         Detected::Unknown => return Err(unknown(source, probe.describe())),
     };
     if format == ReportFormat::Sarif {
         return sarif::parse(source, json);
     }
-    let root: Value = serde_json::from_slice(json).map_err(|e| ReportError::from_json(source, Some(format.name()), None, &e))?;
-    let ctx = Ctx { source, format: format.name() };
+    let root: Value = serde_json::from_slice(json)
+        .map_err(|e| ReportError::from_json(source, Some(format.name()), None, &e))?;
+    let ctx = Ctx {
+        source,
+        format: format.name(),
+    };
     let one = |t: &str| vec![t.to_owned()];
     let (tools, findings) = match format {
         ReportFormat::Sarif => unreachable_sarif(),
@@ -259,7 +301,10 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
             }
             (tools, findings)
         }
-        ReportFormat::CycloneDx => (sbom::cyclonedx_tools(&root), sbom::cyclonedx_json(ctx, &root)?),
+        ReportFormat::CycloneDx => (
+            sbom::cyclonedx_tools(&root),
+            sbom::cyclonedx_json(ctx, &root)?,
+        ),
         ReportFormat::Spdx => (sbom::spdx_tools(&root), Vec::new()),
     };
     finish(source, format, tools, findings)
@@ -270,15 +315,29 @@ fn unreachable_sarif() -> (Vec<String>, Vec<Finding>) {
     (Vec::new(), Vec::new())
 }
 
-fn finish(source: &str, format: ReportFormat, tools: Vec<String>, mut findings: Vec<Finding>) -> Result<Report, ReportError> {
+fn finish(
+    source: &str,
+    format: ReportFormat,
+    tools: Vec<String>,
+    mut findings: Vec<Finding>,
+) -> Result<Report, ReportError> {
     normalise::dedupe_fingerprints(&mut findings);
-    Ok(Report { source: source.to_owned(), format, tools, findings })
+    Ok(Report {
+        source: source.to_owned(),
+        format,
+        tools,
+        findings,
+    })
 }
 
 /// Checks nesting before handing XML to roxmltree (see [`normalise::xml_too_deep`]).
 pub(crate) fn guard_xml(source: &str, text: &str) -> Result<(), ReportError> {
     match normalise::xml_too_deep(text) {
-        Some((line, column)) => Err(ReportError::TooDeep { source_name: source.to_owned(), line, column }),
+        Some((line, column)) => Err(ReportError::TooDeep {
+            source_name: source.to_owned(),
+            line,
+            column,
+        }),
         None => Ok(()),
     }
 }
@@ -287,10 +346,19 @@ fn parse_xml(source: &str, text: &str) -> Result<Report, ReportError> {
     guard_xml(source, text)?;
     let doc = roxmltree::Document::parse(text).map_err(|e| {
         let pos = e.pos();
-        ReportError::Xml { source_name: source.to_owned(), line: pos.row, column: pos.col, message: e.to_string() }
+        ReportError::Xml {
+            source_name: source.to_owned(),
+            line: pos.row,
+            column: pos.col,
+            message: e.to_string(),
+        }
     })?;
     let root = doc.root_element();
-    let ns = root.tag_name().namespace().unwrap_or("").to_ascii_lowercase();
+    let ns = root
+        .tag_name()
+        .namespace()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match root.tag_name().name() {
         "bom" if ns.contains("cyclonedx") => {
             let (tools, findings) = sbom::cyclonedx_xml(source, &doc);
@@ -305,3 +373,6 @@ fn parse_xml(source: &str, text: &str) -> Result<Report, ReportError> {
         other => Err(unknown(source, format!("an XML document with root element <{other}>"))),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,7 +26,10 @@ pub(crate) fn parse_cwe(raw: &str) -> Option<u32> {
     } else {
         return None;
     };
-    let digits: String = digits_from.chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = digits_from
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok().filter(|n| *n > 0)
 }
 
@@ -55,13 +58,19 @@ pub(crate) fn is_advisory_id(id: &str) -> bool {
         }
         "GHSA" => {
             let parts: Vec<&str> = rest.split('-').collect();
-            parts.len() == 3 && parts.iter().all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+            parts.len() == 3
+                && parts
+                    .iter()
+                    .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
         }
         "RUSTSEC" | "PYSEC" | "GO" | "OSV" | "GMS" | "MAL" | "GSD" | "DLA" | "DSA" | "USN"
         | "RHSA" | "ALSA" | "ALBA" | "ELSA" | "DTSA" | "UVI" | "PSF" | "BIT" | "RLSA" | "CGA"
         | "SNYK" => {
             let first = rest.split('-').next().unwrap_or("");
-            !first.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b':' || b == b'.')
+            !first.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b':' || b == b'.')
                 && rest.bytes().any(|b| b.is_ascii_digit())
         }
         _ => false,
@@ -124,7 +133,9 @@ pub(crate) fn vuln_severity(word: Option<Severity>, scores: &[f64], vectors: &[&
         .copied()
         .filter(|s| s.is_finite() && *s > 0.0)
         .chain(vectors.iter().filter_map(|v| cvss::base_score(v)))
-        .fold(None, |acc: Option<f64>, s| Some(acc.map_or(s, |a| a.max(s))));
+        .fold(None, |acc: Option<f64>, s| {
+            Some(acc.map_or(s, |a| a.max(s)))
+        });
     best.map_or(Severity::High, Severity::from_cvss)
 }
 
@@ -256,7 +267,10 @@ pub(crate) fn xml_too_deep(text: &str) -> Option<(usize, usize)> {
     let mut i = 0;
     while let Some(off) = bytes[i..].iter().position(|b| *b == b'<') {
         let start = i + off;
-        let end = bytes[start..].iter().position(|b| *b == b'>').map_or(bytes.len(), |e| start + e);
+        let end = bytes[start..]
+            .iter()
+            .position(|b| *b == b'>')
+            .map_or(bytes.len(), |e| start + e);
         let tag = &bytes[start..end];
         match tag.get(1) {
             Some(b'/') => depth = depth.saturating_sub(1),
@@ -288,7 +302,10 @@ mod tests {
     fn cwe_forms() {
         assert_eq!(parse_cwe("external/cwe/cwe-079"), Some(79));
         assert_eq!(parse_cwe("CWE-79"), Some(79));
-        assert_eq!(parse_cwe("CWE-327: Use of a Broken or Risky Cryptographic Algorithm"), Some(327));
+        assert_eq!(
+            parse_cwe("CWE-327: Use of a Broken or Risky Cryptographic Algorithm"),
+            Some(327)
+        );
         assert_eq!(parse_cwe("798"), Some(798));
         assert_eq!(parse_cwe("security"), None);
         assert_eq!(parse_cwe("CWE-"), None);
@@ -305,9 +322,14 @@ mod tests {
         assert!(!is_advisory_id("CVE-21-1"));
         assert!(!is_advisory_id("GHSA-abc"));
         assert!(!is_advisory_id("no-unused-vars"));
-        assert_eq!(leading_advisory_id("CVE-2008-0732-geronimo-j2ee"), Some("CVE-2008-0732".into()));
         assert_eq!(
-            advisory_ids_in("Package 'regex@1.5.1' is vulnerable to 'CVE-2022-24713' (also known as 'RUSTSEC-2022-0013', 'GHSA-m5pq-gvj9-9vr8')."),
+            leading_advisory_id("CVE-2008-0732-geronimo-j2ee"),
+            Some("CVE-2008-0732".into())
+        );
+        assert_eq!(
+            advisory_ids_in(
+                "Package 'regex@1.5.1' is vulnerable to 'CVE-2022-24713' (also known as 'RUSTSEC-2022-0013', 'GHSA-m5pq-gvj9-9vr8')."
+            ),
             vec!["CVE-2022-24713", "RUSTSEC-2022-0013", "GHSA-m5pq-gvj9-9vr8"]
         );
     }
@@ -316,7 +338,10 @@ mod tests {
     fn paths() {
         assert_eq!(normalise_path("file:///C:/code/a.c", None), "C:/code/a.c");
         assert_eq!(normalise_path("./src/a%20b.rs", None), "src/a b.rs");
-        assert_eq!(normalise_path("file:///work/repo/src/x.rs", Some("file:///work/repo/")), "src/x.rs");
+        assert_eq!(
+            normalise_path("file:///work/repo/src/x.rs", Some("file:///work/repo/")),
+            "src/x.rs"
+        );
         assert_eq!(normalise_path("src\\main\\X.java", None), "src/main/X.java");
         assert_eq!(normalise_path("bad%zzescape%", None), "bad%zzescape%");
     }
@@ -325,8 +350,17 @@ mod tests {
     fn fail_closed_vulnerability_severity() {
         assert_eq!(vuln_severity(None, &[], &[]), Severity::High);
         assert_eq!(vuln_severity(None, &[5.3], &[]), Severity::Medium);
-        assert_eq!(vuln_severity(None, &[], &["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]), Severity::Critical);
-        assert_eq!(vuln_severity(vuln_word(Some("UNKNOWN")), &[], &[]), Severity::High);
-        assert_eq!(vuln_severity(vuln_word(Some("low")), &[9.8], &[]), Severity::Low);
+        assert_eq!(
+            vuln_severity(None, &[], &["CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"]),
+            Severity::Critical
+        );
+        assert_eq!(
+            vuln_severity(vuln_word(Some("UNKNOWN")), &[], &[]),
+            Severity::High
+        );
+        assert_eq!(
+            vuln_severity(vuln_word(Some("low")), &[9.8], &[]),
+            Severity::Low
+        );
     }
 }

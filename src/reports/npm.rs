@@ -23,7 +23,9 @@ pub(crate) const TOOL: &str = "npm audit";
 
 fn ghsa_from_url(url: &str) -> Option<&str> {
     let tail = url.trim_end_matches('/').rsplit('/').next()?;
-    tail.to_ascii_uppercase().starts_with("GHSA-").then_some(tail)
+    tail.to_ascii_uppercase()
+        .starts_with("GHSA-")
+        .then_some(tail)
 }
 
 /// npm 7+ report.
@@ -38,7 +40,9 @@ pub(crate) fn parse_v7(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
         ctx.expect_object(entry, &path)?;
         let name = s(entry, "name").unwrap_or(key);
         let fix = match entry.get("fixAvailable") {
-            Some(f @ Value::Object(_)) if s(f, "name") == Some(name) => s(f, "version").map(str::to_owned),
+            Some(f @ Value::Object(_)) if s(f, "name") == Some(name) => {
+                s(f, "version").map(str::to_owned)
+            }
             _ => None,
         };
         for (i, via) in ctx.array(entry, "via", &path)?.iter().enumerate() {
@@ -61,7 +65,11 @@ pub(crate) fn parse_v7(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
             if let Some(g) = ghsa {
                 push_unique(&mut advisories, g);
             }
-            let score = via.get("cvss").and_then(|c| num(c, "score")).into_iter().collect::<Vec<_>>();
+            let score = via
+                .get("cvss")
+                .and_then(|c| num(c, "score"))
+                .into_iter()
+                .collect::<Vec<_>>();
             let title = s(via, "title").unwrap_or("known vulnerability");
             out.push(
                 Draft {
@@ -98,7 +106,8 @@ pub(crate) fn parse_v6(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
     for (key, adv) in advisories {
         let path = join("advisories", key);
         ctx.expect_object(adv, &path)?;
-        let module = s(adv, "module_name").ok_or_else(|| ctx.err(&join(&path, "module_name"), "is missing"))?;
+        let module = s(adv, "module_name")
+            .ok_or_else(|| ctx.err(&join(&path, "module_name"), "is missing"))?;
         let mut ids = Vec::new();
         if let Some(g) = s(adv, "github_advisory_id") {
             push_unique(&mut ids, g);
@@ -109,8 +118,15 @@ pub(crate) fn parse_v6(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
         for cve in strs(adv, "cves") {
             push_unique(&mut ids, cve);
         }
-        let rule = ids.first().cloned().unwrap_or_else(|| format!("npm-advisory-{key}"));
-        let score: Vec<f64> = adv.get("cvss").and_then(|c| num(c, "score")).into_iter().collect();
+        let rule = ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("npm-advisory-{key}"));
+        let score: Vec<f64> = adv
+            .get("cvss")
+            .and_then(|c| num(c, "score"))
+            .into_iter()
+            .collect();
         let fixed = s(adv, "patched_versions").and_then(first_patched);
         let title = s(adv, "title").unwrap_or("known vulnerability");
         let mut versions: Vec<Option<String>> = ctx
@@ -123,7 +139,10 @@ pub(crate) fn parse_v6(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
             versions.push(None);
         }
         for version in versions {
-            let at = version.as_deref().map(|v| format!("{module}@{v}")).unwrap_or_else(|| module.to_owned());
+            let at = version
+                .as_deref()
+                .map(|v| format!("{module}@{v}"))
+                .unwrap_or_else(|| module.to_owned());
             out.push(
                 Draft {
                     tool: TOOL.to_owned(),
@@ -152,7 +171,11 @@ pub(crate) fn parse_v6(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super
 
 /// True when `text` looks like yarn classic's JSON-lines audit output.
 pub(crate) fn looks_like_yarn_lines(text: &str) -> bool {
-    let first = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     first.starts_with('{')
         && (first.contains("\"type\":\"auditAdvisory\"")
             || first.contains("\"type\":\"auditSummary\"")
@@ -178,8 +201,13 @@ pub(crate) fn yarn_lines_to_v6(source: &str, text: &str) -> Result<Value, super:
         if s(&event, "type") != Some("auditAdvisory") {
             continue;
         }
-        let Some(adv) = event.get("data").and_then(|d| d.get("advisory")) else { continue };
-        let id = adv.get("id").map(|x| x.to_string().trim_matches('"').to_owned()).unwrap_or_else(|| n.to_string());
+        let Some(adv) = event.get("data").and_then(|d| d.get("advisory")) else {
+            continue;
+        };
+        let id = adv
+            .get("id")
+            .map(|x| x.to_string().trim_matches('"').to_owned())
+            .unwrap_or_else(|| n.to_string());
         let entry = advisories.entry(id).or_insert_with(|| adv.clone());
         // Merge the installed versions of repeated advisories.
         if let (Some(existing), Some(more)) = (

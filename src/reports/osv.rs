@@ -20,7 +20,10 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
     let mut out = Vec::new();
     for (ri, result) in ctx.array(root, "results", "")?.iter().enumerate() {
         let rpath = idx("results", ri);
-        let file = result.get("source").and_then(|src| s(src, "path")).map(|p| normalise_path(p, None));
+        let file = result
+            .get("source")
+            .and_then(|src| s(src, "path"))
+            .map(|p| normalise_path(p, None));
         for (pi, pkg) in ctx.array(result, "packages", &rpath)?.iter().enumerate() {
             let ppath = idx(&join(&rpath, "packages"), pi);
             let info = pkg.get("package").unwrap_or(&Value::Null);
@@ -39,7 +42,9 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
                 let members: Vec<usize> = vulns
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| s(v, "id").is_some_and(|id| ids.iter().any(|x| x.eq_ignore_ascii_case(id))))
+                    .filter(|(_, v)| {
+                        s(v, "id").is_some_and(|id| ids.iter().any(|x| x.eq_ignore_ascii_case(id)))
+                    })
                     .map(|(i, _)| i)
                     .collect();
                 for &m in &members {
@@ -57,7 +62,15 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
             }
             for (members, ids, max_sev) in sets {
                 let records: Vec<&Value> = members.iter().map(|&m| &vulns[m]).collect();
-                out.push(finding(name, version, ecosystem, file.clone(), &records, ids, max_sev));
+                out.push(finding(
+                    name,
+                    version,
+                    ecosystem,
+                    file.clone(),
+                    &records,
+                    ids,
+                    max_sev,
+                ));
             }
         }
     }
@@ -97,13 +110,29 @@ fn finding(
             vuln_severity(vuln_word(s(db, "severity")), &[], &vectors)
         };
         severity = Some(severity.map_or(this, |cur| cur.max(this)));
-        for aff in r.get("affected").and_then(Value::as_array).into_iter().flatten() {
-            let same = aff.get("package").and_then(|p| s(p, "name")).is_some_and(|n| n == name);
+        for aff in r
+            .get("affected")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let same = aff
+                .get("package")
+                .and_then(|p| s(p, "name"))
+                .is_some_and(|n| n == name);
             if !same {
                 continue;
             }
-            if let Some(cwes) = aff.get("database_specific").and_then(|d| d.get("cwes")).and_then(Value::as_array) {
-                cwe.extend(cwes.iter().filter_map(|c| s(c, "cweId")).filter_map(parse_cwe));
+            if let Some(cwes) = aff
+                .get("database_specific")
+                .and_then(|d| d.get("cwes"))
+                .and_then(Value::as_array)
+            {
+                cwe.extend(
+                    cwes.iter()
+                        .filter_map(|c| s(c, "cweId"))
+                        .filter_map(parse_cwe),
+                );
             }
             if fixed.is_none() {
                 fixed = aff
@@ -111,15 +140,25 @@ fn finding(
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .flat_map(|rg| rg.get("events").and_then(Value::as_array).into_iter().flatten())
+                    .flat_map(|rg| {
+                        rg.get("events")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                    })
                     .find_map(|ev| s(ev, "fixed"))
                     .map(str::to_owned);
             }
         }
     }
     let rule = ids.first().cloned().unwrap_or_else(|| "(no id)".to_owned());
-    let summary = records.iter().find_map(|r| s(r, "summary").or_else(|| s(r, "details"))).unwrap_or("known vulnerability");
-    let at = version.map(|v| format!("{name}@{v}")).unwrap_or_else(|| name.to_owned());
+    let summary = records
+        .iter()
+        .find_map(|r| s(r, "summary").or_else(|| s(r, "details")))
+        .unwrap_or("known vulnerability");
+    let at = version
+        .map(|v| format!("{name}@{v}"))
+        .unwrap_or_else(|| name.to_owned());
     Draft {
         tool: TOOL.to_owned(),
         help_uri: Some(format!("https://osv.dev/vulnerability/{rule}")),

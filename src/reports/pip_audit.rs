@@ -32,7 +32,9 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
                 push_unique(&mut advisories, a);
             }
             let desc = s(v, "description").unwrap_or("known vulnerability");
-            let at = version.map(|x| format!("{name}@{x}")).unwrap_or_else(|| name.to_owned());
+            let at = version
+                .map(|x| format!("{name}@{x}"))
+                .unwrap_or_else(|| name.to_owned());
             out.push(
                 Draft {
                     tool: TOOL.to_owned(),

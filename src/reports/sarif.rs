@@ -251,7 +251,12 @@ pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         read_run(run, run_index, &mut tools, &mut findings);
     }
     dedupe_fingerprints(&mut findings);
-    Ok(Report { source: source.to_owned(), format: ReportFormat::Sarif, tools, findings })
+    Ok(Report {
+        source: source.to_owned(),
+        format: ReportFormat::Sarif,
+        tools,
+        findings,
+    })
 }
 
 fn path_of_error(json: &[u8]) -> Option<String> {
@@ -275,17 +280,51 @@ impl ToolClass {
 }
 
 const SCA_TOOLS: &[&str] = &[
-    "osv-scanner", "grype", "dependency-check", "snyk open source", "npm audit", "retire",
-    "ossindex", "govulncheck", "cargo-audit", "cargo audit", "pip-audit", "dependabot", "mend",
-    "whitesource", "anchore", "xray", "jfrog",
+    "osv-scanner",
+    "grype",
+    "dependency-check",
+    "snyk open source",
+    "npm audit",
+    "retire",
+    "ossindex",
+    "govulncheck",
+    "cargo-audit",
+    "cargo audit",
+    "pip-audit",
+    "dependabot",
+    "mend",
+    "whitesource",
+    "anchore",
+    "xray",
+    "jfrog",
 ];
 const SECRET_TOOLS: &[&str] = &[
-    "gitleaks", "trufflehog", "detect-secrets", "ggshield", "gitguardian", "secretlint",
-    "talisman", "noseyparker", "nosey parker", "whispers",
+    "gitleaks",
+    "trufflehog",
+    "detect-secrets",
+    "ggshield",
+    "gitguardian",
+    "secretlint",
+    "talisman",
+    "noseyparker",
+    "nosey parker",
+    "whispers",
 ];
 const CONFIG_TOOLS: &[&str] = &[
-    "dockle", "checkov", "tfsec", "kics", "hadolint", "terrascan", "kube-linter", "kubesec",
-    "kube-score", "cfn-lint", "cfn_nag", "snyk iac", "defsec", "tflint",
+    "dockle",
+    "checkov",
+    "tfsec",
+    "kics",
+    "hadolint",
+    "terrascan",
+    "kube-linter",
+    "kubesec",
+    "kube-score",
+    "cfn-lint",
+    "cfn_nag",
+    "snyk iac",
+    "defsec",
+    "tflint",
 ];
 
 fn read_run(run: &Run<'_>, run_index: usize, tools: &mut Vec<String>, out: &mut Vec<Finding>) {
@@ -299,14 +338,24 @@ fn read_run(run: &Run<'_>, run_index: usize, tools: &mut Vec<String>, out: &mut 
     if !tools.contains(&name) {
         tools.push(name.clone());
     }
-    let tool = ToolClass { lower: name.to_ascii_lowercase(), name };
-    let extensions: &[Component<'_>] =
-        run.tool.as_ref().and_then(|t| t.extensions.as_deref()).unwrap_or(&[]);
+    let tool = ToolClass {
+        lower: name.to_ascii_lowercase(),
+        name,
+    };
+    let extensions: &[Component<'_>] = run
+        .tool
+        .as_ref()
+        .and_then(|t| t.extensions.as_deref())
+        .unwrap_or(&[]);
     let driver_rules: &[Rule<'_>] = driver.and_then(|d| d.rules.as_deref()).unwrap_or(&[]);
 
     // id → rule, driver first, then extensions.
     let mut by_id: HashMap<&str, &Rule<'_>> = HashMap::new();
-    for rule in driver_rules.iter().chain(extensions.iter().flat_map(|e| e.rules.as_deref().unwrap_or(&[]))) {
+    for rule in driver_rules.iter().chain(
+        extensions
+            .iter()
+            .flat_map(|e| e.rules.as_deref().unwrap_or(&[])),
+    ) {
         if let Some(id) = rule.id.as_deref() {
             by_id.entry(id).or_insert(rule);
         }
@@ -334,7 +383,11 @@ fn counts(result: &SarifResult<'_>) -> bool {
             return false;
         }
     }
-    if result.baseline_state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("absent")) {
+    if result
+        .baseline_state
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("absent"))
+    {
         return false;
     }
     !is_suppressed(result.suppressions.as_deref().unwrap_or(&[]))
@@ -343,8 +396,14 @@ fn counts(result: &SarifResult<'_>) -> bool {
 /// SARIF §3.35.3: suppressed when some suppression is accepted (a missing status means
 /// accepted) and none is under review; all-rejected means not suppressed.
 fn is_suppressed(suppressions: &[Suppression<'_>]) -> bool {
-    let status = |s: &Suppression<'_>| s.status.as_deref().unwrap_or("accepted").to_ascii_lowercase();
-    !suppressions.iter().any(|s| status(s) == "underreview") && suppressions.iter().any(|s| status(s) == "accepted")
+    let status = |s: &Suppression<'_>| {
+        s.status
+            .as_deref()
+            .unwrap_or("accepted")
+            .to_ascii_lowercase()
+    };
+    !suppressions.iter().any(|s| status(s) == "underreview")
+        && suppressions.iter().any(|s| status(s) == "accepted")
 }
 
 fn resolve_rule<'r, 'a>(
@@ -353,22 +412,37 @@ fn resolve_rule<'r, 'a>(
     extensions: &'r [Component<'a>],
     by_id: &HashMap<&str, &'r Rule<'a>>,
 ) -> Option<&'r Rule<'a>> {
-    let wanted_id = result.rule_id.as_deref().or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()));
+    let wanted_id = result
+        .rule_id
+        .as_deref()
+        .or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()));
     let by_index = if let Some(r) = result.rule.as_ref() {
         let rules = match r.tool_component.as_ref().and_then(|c| c.index.as_index()) {
-            Some(ci) => extensions.get(ci).and_then(|c| c.rules.as_deref()).unwrap_or(&[]),
+            Some(ci) => extensions
+                .get(ci)
+                .and_then(|c| c.rules.as_deref())
+                .unwrap_or(&[]),
             None => driver_rules,
         };
-        r.index.as_index().or(result.rule_index.as_index()).and_then(|i| rules.get(i))
+        r.index
+            .as_index()
+            .or(result.rule_index.as_index())
+            .and_then(|i| rules.get(i))
     } else {
-        result.rule_index.as_index().and_then(|i| driver_rules.get(i))
+        result
+            .rule_index
+            .as_index()
+            .and_then(|i| driver_rules.get(i))
     };
     match (by_index, wanted_id) {
-        (Some(rule), Some(id)) if rule.id.as_deref().is_some_and(|rid| rid != id) => by_id.get(id).copied().or(Some(rule)),
+        (Some(rule), Some(id)) if rule.id.as_deref().is_some_and(|rid| rid != id) => {
+            by_id.get(id).copied().or(Some(rule))
+        }
         (Some(rule), _) => Some(rule),
         (None, Some(id)) => by_id.get(id).copied().or_else(|| {
             // Hierarchical ids: `a/b` may refer to rule `a` (§3.27.5).
-            id.split_once('/').and_then(|(base, _)| by_id.get(base).copied())
+            id.split_once('/')
+                .and_then(|(base, _)| by_id.get(base).copied())
         }),
         (None, None) => None,
     }
@@ -389,17 +463,22 @@ fn severity(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Severity {
         .properties
         .as_ref()
         .and_then(|p| p.security_severity.0)
-        .or_else(|| rule.and_then(|r| r.properties.as_ref()).and_then(|p| p.security_severity.0));
+        .or_else(|| {
+            rule.and_then(|r| r.properties.as_ref())
+                .and_then(|p| p.security_severity.0)
+        });
     if let Some(score) = score {
         return Severity::from_cvss(score);
     }
     if let Some(s) = result.level.as_deref().and_then(level_severity) {
         return s;
     }
-    let informational = result
-        .kind
-        .as_deref()
-        .is_some_and(|k| matches!(k.to_ascii_lowercase().as_str(), "review" | "open" | "informational"));
+    let informational = result.kind.as_deref().is_some_and(|k| {
+        matches!(
+            k.to_ascii_lowercase().as_str(),
+            "review" | "open" | "informational"
+        )
+    });
     if informational {
         return Severity::Note;
     }
@@ -411,7 +490,10 @@ fn severity(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Severity {
 
 fn cwes(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Vec<u32> {
     let mut out = Vec::new();
-    let bags = [result.properties.as_ref(), rule.and_then(|r| r.properties.as_ref())];
+    let bags = [
+        result.properties.as_ref(),
+        rule.and_then(|r| r.properties.as_ref()),
+    ];
     for bag in bags.into_iter().flatten() {
         for tag in &bag.tags.0 {
             let lower = tag.to_ascii_lowercase();
@@ -425,8 +507,12 @@ fn cwes(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Vec<u32> {
     }
     if let Some(rels) = rule.and_then(|r| r.relationships.as_deref()) {
         for rel in rels {
-            let Some(target) = rel.target.as_ref() else { continue };
-            let Some(id) = target.id.as_deref() else { continue };
+            let Some(target) = rel.target.as_ref() else {
+                continue;
+            };
+            let Some(id) = target.id.as_deref() else {
+                continue;
+            };
             let is_cwe_component = target
                 .tool_component
                 .as_ref()
@@ -441,7 +527,11 @@ fn cwes(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Vec<u32> {
     out
 }
 
-fn location(result: &SarifResult<'_>, run: &Run<'_>, src_root: Option<&str>) -> (Option<String>, Option<u32>) {
+fn location(
+    result: &SarifResult<'_>,
+    run: &Run<'_>,
+    src_root: Option<&str>,
+) -> (Option<String>, Option<u32>) {
     let Some(phys) = result
         .locations
         .as_deref()
@@ -451,7 +541,11 @@ fn location(result: &SarifResult<'_>, run: &Run<'_>, src_root: Option<&str>) -> 
     else {
         return (None, None);
     };
-    let line = phys.region.as_ref().and_then(|r| r.start_line.as_u32()).filter(|l| *l > 0);
+    let line = phys
+        .region
+        .as_ref()
+        .and_then(|r| r.start_line.as_u32())
+        .filter(|l| *l > 0);
     let Some(al) = phys.artifact_location.as_ref() else {
         return (None, line);
     };
@@ -462,7 +556,10 @@ fn location(result: &SarifResult<'_>, run: &Run<'_>, src_root: Option<&str>) -> 
     let (uri, base_id) = match al.uri.as_deref() {
         Some(u) => (Some(u), al.uri_base_id.as_deref()),
         None => match from_artifacts() {
-            Some(l) => (l.uri.as_deref(), l.uri_base_id.as_deref().or(al.uri_base_id.as_deref())),
+            Some(l) => (
+                l.uri.as_deref(),
+                l.uri_base_id.as_deref().or(al.uri_base_id.as_deref()),
+            ),
             None => (None, None),
         },
     };
@@ -559,14 +656,20 @@ fn classify(tool: &ToolClass, rule: Option<&Rule<'_>>, rule_id: &str) -> Finding
         .unwrap_or_default();
     let has_tag = |t: &str| tags.iter().any(|x| x == t);
     if tool.lower.contains("trivy") {
-        let rule_name = rule.and_then(|r| r.name.as_deref()).unwrap_or("").to_ascii_lowercase();
+        let rule_name = rule
+            .and_then(|r| r.name.as_deref())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if rule_name.contains("secret") || has_tag("secret") {
             return FindingKind::Secret;
         }
         if rule_name.contains("misconfig") || has_tag("misconfiguration") {
             return FindingKind::Config;
         }
-        if rule_name.contains("vulnerability") || has_tag("vulnerability") || leading_advisory_id(rule_id).is_some() {
+        if rule_name.contains("vulnerability")
+            || has_tag("vulnerability")
+            || leading_advisory_id(rule_id).is_some()
+        {
             return FindingKind::Dependency;
         }
         return FindingKind::Config;
@@ -583,7 +686,10 @@ fn classify(tool: &ToolClass, rule: Option<&Rule<'_>>, rule_id: &str) -> Finding
     if (tool.lower == "snyk" || tool.lower.starts_with("snyk ")) && !tool.lower.contains("code") {
         return FindingKind::Dependency;
     }
-    let rule_kind = rule.and_then(|r| r.properties.as_ref()).and_then(|p| p.kind.as_deref()).unwrap_or("");
+    let rule_kind = rule
+        .and_then(|r| r.properties.as_ref())
+        .and_then(|p| p.kind.as_deref())
+        .unwrap_or("");
     if has_tag("secret") || has_tag("secrets") || rule_kind.eq_ignore_ascii_case("secret") {
         return FindingKind::Secret;
     }
@@ -601,16 +707,24 @@ fn package_from_text(texts: &[&str]) -> Option<Package> {
     for text in texts {
         for line in text.lines() {
             let line = line.trim().trim_start_matches(['*', '|', ' ']);
-            let Some((key, value)) = line.split_once(':') else { continue };
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
             let value = value.trim().trim_matches('*').trim();
             if value.is_empty() {
                 continue;
             }
             match key.trim().to_ascii_lowercase().as_str() {
                 "package" if name.is_none() => name = Some(value.to_owned()),
-                "installed version" | "version" if version.is_none() => version = Some(value.to_owned()),
+                "installed version" | "version" if version.is_none() => {
+                    version = Some(value.to_owned())
+                }
                 "fixed version" | "fix version" if fixed.is_none() => {
-                    fixed = value.split(',').next().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+                    fixed = value
+                        .split(',')
+                        .next()
+                        .map(|v| v.trim().to_owned())
+                        .filter(|v| !v.is_empty())
                 }
                 "type" if ecosystem.is_none() => ecosystem = Some(value.to_owned()),
                 _ => {}
@@ -632,7 +746,12 @@ fn package_from_text(texts: &[&str]) -> Option<Package> {
             }
         }
     }
-    name.map(|name| Package { name, version, fixed_version: fixed, ecosystem })
+    name.map(|name| Package {
+        name,
+        version,
+        fixed_version: fixed,
+        ecosystem,
+    })
 }
 
 fn to_finding<'r, 'a>(
@@ -652,7 +771,10 @@ fn to_finding<'r, 'a>(
     // Some tools (gitleaks 7) name no rule on results; their message starts with the rule id.
     let (rule, rule_id) = match (rule, rule_id.as_str()) {
         (None, "(no rule id)") => match rule_from_message(run, result) {
-            Some(r) => (Some(r), r.id.as_deref().unwrap_or("(no rule id)").to_owned()),
+            Some(r) => (
+                Some(r),
+                r.id.as_deref().unwrap_or("(no rule id)").to_owned(),
+            ),
             None => (None, rule_id),
         },
         _ => (rule, rule_id),
@@ -669,12 +791,22 @@ fn to_finding<'r, 'a>(
         for id in advisory_ids_in(&message) {
             push_unique(&mut advisories, &id);
         }
-        let help = rule.and_then(|r| r.help.as_ref()).and_then(|m| m.text.as_deref()).unwrap_or("");
+        let help = rule
+            .and_then(|r| r.help.as_ref())
+            .and_then(|m| m.text.as_deref())
+            .unwrap_or("");
         package = package_from_text(&[&message, help]);
     }
     let fp = tool_fingerprint(tool, &rule_id, file.as_deref(), result).unwrap_or_else(|| {
         let pkg = package.as_ref().map(|p| p.name.as_str()).unwrap_or("");
-        fingerprint(&[&tool.name, &rule_id, file.as_deref().unwrap_or(""), pkg, &advisories.join(","), &message])
+        fingerprint(&[
+            &tool.name,
+            &rule_id,
+            file.as_deref().unwrap_or(""),
+            pkg,
+            &advisories.join(","),
+            &message,
+        ])
     });
     Finding {
         tool: tool.name.clone(),
@@ -698,11 +830,19 @@ fn rule_from_message<'r, 'a>(run: &'r Run<'a>, result: &SarifResult<'a>) -> Opti
     let rules = run.tool.as_ref()?.driver.as_ref()?.rules.as_deref()?;
     rules
         .iter()
-        .filter(|r| r.id.as_deref().is_some_and(|id| !id.is_empty() && text.starts_with(id)))
+        .filter(|r| {
+            r.id.as_deref()
+                .is_some_and(|id| !id.is_empty() && text.starts_with(id))
+        })
         .max_by_key(|r| r.id.as_deref().map_or(0, str::len))
 }
 
-fn tool_fingerprint(tool: &ToolClass, rule_id: &str, file: Option<&str>, result: &SarifResult<'_>) -> Option<String> {
+fn tool_fingerprint(
+    tool: &ToolClass,
+    rule_id: &str,
+    file: Option<&str>,
+    result: &SarifResult<'_>,
+) -> Option<String> {
     let flatten = |m: &BTreeMap<Cow<'_, str>, LenientStrings>| -> String {
         m.iter()
             .map(|(k, v)| format!("{k}={}", v.0.join(",")))
@@ -710,10 +850,25 @@ fn tool_fingerprint(tool: &ToolClass, rule_id: &str, file: Option<&str>, result:
             .join(";")
     };
     if let Some(fps) = result.fingerprints.as_ref().filter(|m| !m.is_empty()) {
-        return Some(fingerprint(&[&tool.name, rule_id, "fingerprints", &flatten(fps)]));
+        return Some(fingerprint(&[
+            &tool.name,
+            rule_id,
+            "fingerprints",
+            &flatten(fps),
+        ]));
     }
-    if let Some(fps) = result.partial_fingerprints.as_ref().filter(|m| !m.is_empty()) {
-        return Some(fingerprint(&[&tool.name, rule_id, file.unwrap_or(""), "partial", &flatten(fps)]));
+    if let Some(fps) = result
+        .partial_fingerprints
+        .as_ref()
+        .filter(|m| !m.is_empty())
+    {
+        return Some(fingerprint(&[
+            &tool.name,
+            rule_id,
+            file.unwrap_or(""),
+            "partial",
+            &flatten(fps),
+        ]));
     }
     None
 }
@@ -731,13 +886,20 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        assert_eq!(fill_placeholders("a {0} b {1} {{x}} {5}", &["X".into(), "Y".into()]), "a X b Y {x} {5}");
+        assert_eq!(
+            fill_placeholders("a {0} b {1} {{x}} {5}", &["X".into(), "Y".into()]),
+            "a X b Y {x} {5}"
+        );
     }
 
     #[test]
     fn suppression_semantics_follow_the_spec() {
         let s = |st: &[Option<&'static str>]| -> Vec<Suppression<'static>> {
-            st.iter().map(|x| Suppression { status: x.map(Cow::Borrowed) }).collect()
+            st.iter()
+                .map(|x| Suppression {
+                    status: x.map(Cow::Borrowed),
+                })
+                .collect()
         };
         assert!(!is_suppressed(&s(&[])));
         assert!(is_suppressed(&s(&[None])));
@@ -764,7 +926,14 @@ mod tests {
         let sev: Vec<Severity> = parse_str(log).findings.iter().map(|f| f.severity).collect();
         assert_eq!(
             sev,
-            vec![Severity::Critical, Severity::Low, Severity::High, Severity::Medium, Severity::Note, Severity::Low]
+            vec![
+                Severity::Critical,
+                Severity::Low,
+                Severity::High,
+                Severity::Medium,
+                Severity::Note,
+                Severity::Low
+            ]
         );
     }
 
@@ -778,7 +947,11 @@ mod tests {
             {"ruleId":"a","suppressions":[{"kind":"external","status":"rejected"}],"message":{"text":"rejected kept"}},
             {"ruleId":"a","baselineState":"absent","message":{"text":"gone"}},
             {"ruleId":"a","baselineState":"new","message":{"text":"new kept"}}]}]}"#;
-        let msgs: Vec<String> = parse_str(log).findings.into_iter().map(|f| f.message).collect();
+        let msgs: Vec<String> = parse_str(log)
+            .findings
+            .into_iter()
+            .map(|f| f.message)
+            .collect();
         assert_eq!(msgs, vec!["kept", "rejected kept", "new kept"]);
     }
 
@@ -834,10 +1007,16 @@ mod tests {
             "locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///src/Cargo.lock"}}}]}]}]}"#;
         let f = parse_str(log).findings.remove(0);
         assert_eq!(f.kind, FindingKind::Dependency);
-        assert_eq!(f.advisories, vec!["CVE-2022-24713", "RUSTSEC-2022-0013", "GHSA-m5pq-gvj9-9vr8"]);
-        let p = f.package.expect("package");
-        assert_eq!((p.name.as_str(), p.version.as_deref()), ("regex", Some("1.5.1")));
+        assert_eq!(
+            f.advisories,
+            vec!["CVE-2022-24713", "RUSTSEC-2022-0013", "GHSA-m5pq-gvj9-9vr8"]
+        );
         assert!(f.matches_id("rustsec-2022-0013"));
+        let p = f.package.expect("package");
+        assert_eq!(
+            (p.name.as_str(), p.version.as_deref()),
+            ("regex", Some("1.5.1"))
+        );
     }
 
     #[test]
@@ -847,14 +1026,19 @@ mod tests {
           {"tool":{"driver":{"name":"Dockle"}},"results":[{"ruleId":"CIS-DI-0010","message":{"text":"c"}}]},
           {"tool":{"driver":{"name":"Semgrep"}},"results":[{"ruleId":"x","message":{"text":"c"}}]}]}"#;
         let kinds: Vec<FindingKind> = parse_str(log).findings.iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, vec![FindingKind::Secret, FindingKind::Config, FindingKind::Code]);
+        assert_eq!(
+            kinds,
+            vec![FindingKind::Secret, FindingKind::Config, FindingKind::Code]
+        );
     }
 
     #[test]
     fn structural_error_names_the_path() {
         let log = r#"{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"T"}},"results":[{"ruleId":"a","message":{"text":5}}]}]}"#;
         match parse("x.sarif", log.as_bytes()) {
-            Err(ReportError::Structure { path, .. }) => assert_eq!(path, "runs[0].results[0].message.text"),
+            Err(ReportError::Structure { path, .. }) => {
+                assert_eq!(path, "runs[0].results[0].message.text")
+            }
             other => panic!("expected a structure error, got {other:?}"),
         }
     }

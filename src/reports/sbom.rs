@@ -18,11 +18,19 @@ use super::json::{Ctx, Draft, idx, join, num, s, strs};
 use super::normalise::{clip, parse_cwe, push_unique, vuln_severity, vuln_word};
 
 /// VEX analysis states that mean "this product is not exposed".
-const NOT_EXPOSED: &[&str] = &["not_affected", "false_positive", "resolved", "resolved_with_pedigree"];
+const NOT_EXPOSED: &[&str] = &[
+    "not_affected",
+    "false_positive",
+    "resolved",
+    "resolved_with_pedigree",
+];
 
 fn purl_type(purl: &str) -> Option<String> {
     let rest = purl.strip_prefix("pkg:")?;
-    rest.split('/').next().filter(|t| !t.is_empty()).map(str::to_owned)
+    rest.split('/')
+        .next()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// Tools named in CycloneDX `metadata.tools` (1.4 array or 1.5+ `{components, services}`).
@@ -92,13 +100,27 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|c| c.as_u64().map(|n| n.to_string()).or_else(|| c.as_str().map(str::to_owned)))
+            .filter_map(|c| {
+                c.as_u64()
+                    .map(|n| n.to_string())
+                    .or_else(|| c.as_str().map(str::to_owned))
+            })
             .filter_map(|c| parse_cwe(&c))
             .collect();
         let severity = vuln_severity(word, &scores, &vectors);
-        let desc = s(v, "description").or_else(|| s(v, "detail")).unwrap_or("known vulnerability");
-        let refs: Vec<&str> = ctx.array(v, "affects", &path)?.iter().filter_map(|a| s(a, "ref")).collect();
-        let targets: Vec<Option<&str>> = if refs.is_empty() { vec![None] } else { refs.into_iter().map(Some).collect() };
+        let desc = s(v, "description")
+            .or_else(|| s(v, "detail"))
+            .unwrap_or("known vulnerability");
+        let refs: Vec<&str> = ctx
+            .array(v, "affects", &path)?
+            .iter()
+            .filter_map(|a| s(a, "ref"))
+            .collect();
+        let targets: Vec<Option<&str>> = if refs.is_empty() {
+            vec![None]
+        } else {
+            refs.into_iter().map(Some).collect()
+        };
         for target in targets {
             let comp = target.and_then(|r| components.get(r).copied());
             let package = match (comp, target) {
@@ -108,12 +130,21 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
                     fixed_version: None,
                     ecosystem: s(c, "purl").and_then(purl_type),
                 }),
-                (None, Some(r)) => Some(Package { name: r.to_owned(), version: None, fixed_version: None, ecosystem: None }),
+                (None, Some(r)) => Some(Package {
+                    name: r.to_owned(),
+                    version: None,
+                    fixed_version: None,
+                    ecosystem: None,
+                }),
                 (None, None) => None,
             };
             let at = package
                 .as_ref()
-                .map(|p| p.version.as_deref().map_or(p.name.clone(), |ver| format!("{}@{ver}", p.name)))
+                .map(|p| {
+                    p.version
+                        .as_deref()
+                        .map_or(p.name.clone(), |ver| format!("{}@{ver}", p.name))
+                })
                 .unwrap_or_default();
             out.push(
                 Draft {
@@ -124,10 +155,17 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
                     cwe: cwe.clone(),
                     file: None,
                     line: None,
-                    message: clip(&if at.is_empty() { desc.to_owned() } else { format!("{at}: {desc}") }),
+                    message: clip(&if at.is_empty() {
+                        desc.to_owned()
+                    } else {
+                        format!("{at}: {desc}")
+                    }),
                     package,
                     advisories: advisories.clone(),
-                    help_uri: v.get("source").and_then(|src| s(src, "url")).map(str::to_owned),
+                    help_uri: v
+                        .get("source")
+                        .and_then(|src| s(src, "url"))
+                        .map(str::to_owned),
                 }
                 .finish(),
             );
@@ -137,10 +175,16 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
 }
 
 /// CycloneDX XML (`<bom xmlns="http://cyclonedx.org/schema/bom/1.x">`), same rules as JSON.
-pub(crate) fn cyclonedx_xml(source: &str, doc: &roxmltree::Document<'_>) -> (Vec<String>, Vec<Finding>) {
+pub(crate) fn cyclonedx_xml(
+    source: &str,
+    doc: &roxmltree::Document<'_>,
+) -> (Vec<String>, Vec<Finding>) {
     let root = doc.root_element();
     let mut components: HashMap<String, roxmltree::Node<'_, '_>> = HashMap::new();
-    for c in root.descendants().filter(|n| n.is_element() && n.tag_name().name() == "component") {
+    for c in root
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "component")
+    {
         if let Some(r) = c.attribute("bom-ref") {
             components.insert(r.to_owned(), c);
         }
@@ -156,15 +200,23 @@ pub(crate) fn cyclonedx_xml(source: &str, doc: &roxmltree::Document<'_>) -> (Vec
     let tool = tools.join(", ");
     let mut out = Vec::new();
     let _ = source;
-    for v in root.descendants().filter(|n| n.is_element() && n.tag_name().name() == "vulnerability") {
-        let state = child(v, "analysis").and_then(|a| text_of(a, "state")).unwrap_or_default();
+    for v in root
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "vulnerability")
+    {
+        let state = child(v, "analysis")
+            .and_then(|a| text_of(a, "state"))
+            .unwrap_or_default();
         if NOT_EXPOSED.iter().any(|x| x.eq_ignore_ascii_case(&state)) {
             continue;
         }
         let Some(id) = text_of(v, "id") else { continue };
         let mut word: Option<Severity> = None;
         let mut scores = Vec::new();
-        for r in v.descendants().filter(|n| n.is_element() && n.tag_name().name() == "rating") {
+        for r in v
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "rating")
+        {
             if let Some(w) = vuln_word(text_of(r, "severity").as_deref()) {
                 word = Some(word.map_or(w, |cur| cur.max(w)));
             }
@@ -181,7 +233,11 @@ pub(crate) fn cyclonedx_xml(source: &str, doc: &roxmltree::Document<'_>) -> (Vec
             .filter(|n| n.is_element() && n.tag_name().name() == "target")
             .filter_map(|t| text_of(t, "ref"))
             .collect();
-        let targets: Vec<Option<String>> = if refs.is_empty() { vec![None] } else { refs.into_iter().map(Some).collect() };
+        let targets: Vec<Option<String>> = if refs.is_empty() {
+            vec![None]
+        } else {
+            refs.into_iter().map(Some).collect()
+        };
         for target in targets {
             let package = target.as_ref().map(|r| match components.get(r) {
                 Some(c) => Package {
@@ -190,7 +246,12 @@ pub(crate) fn cyclonedx_xml(source: &str, doc: &roxmltree::Document<'_>) -> (Vec
                     fixed_version: None,
                     ecosystem: text_of(*c, "purl").as_deref().and_then(purl_type),
                 },
-                None => Package { name: r.clone(), version: None, fixed_version: None, ecosystem: None },
+                None => Package {
+                    name: r.clone(),
+                    version: None,
+                    fixed_version: None,
+                    ecosystem: None,
+                },
             });
             out.push(
                 Draft {
@@ -214,11 +275,16 @@ pub(crate) fn cyclonedx_xml(source: &str, doc: &roxmltree::Document<'_>) -> (Vec
 }
 
 fn child<'a, 'i>(n: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {
-    n.children().find(|c| c.is_element() && c.tag_name().name() == name)
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
 fn text_of(n: roxmltree::Node<'_, '_>, name: &str) -> Option<String> {
-    child(n, name).and_then(|c| c.text()).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    child(n, name)
+        .and_then(|c| c.text())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 /// Tools named in an SPDX 2.x JSON document (`creationInfo.creators`: `Tool: name-version`).
@@ -239,7 +305,9 @@ pub(crate) fn spdx_tools(root: &Value) -> Vec<String> {
 
 /// True when `text` is an SPDX tag-value document.
 pub(crate) fn is_spdx_tag_value(text: &str) -> bool {
-    text.lines().take(50).any(|l| l.trim_start().starts_with("SPDXVersion:"))
+    text.lines()
+        .take(50)
+        .any(|l| l.trim_start().starts_with("SPDXVersion:"))
 }
 
 /// Tools named in an SPDX tag-value document (`Creator: Tool: name`).

@@ -66,14 +66,22 @@ fn not_tm(path: &str, reason: impl Into<String>) -> ReportError {
 /// content signature, and for messages). Errors say why the file is not a threat model.
 pub fn parse_threat_model(path: &str, bytes: &[u8]) -> Result<ThreatModelKind, ReportError> {
     if bytes.len() > MAX_REPORT_BYTES {
-        return Err(ReportError::TooLarge { source_name: path.to_owned(), size: bytes.len(), limit: MAX_REPORT_BYTES });
+        return Err(ReportError::TooLarge {
+            source_name: path.to_owned(),
+            size: bytes.len(),
+            limit: MAX_REPORT_BYTES,
+        });
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes)
-        .map_err(|e| ReportError::NotUtf8 { source_name: path.to_owned(), offset: e.valid_up_to() })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ReportError::NotUtf8 {
+        source_name: path.to_owned(),
+        offset: e.valid_up_to(),
+    })?;
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
-        return Err(ReportError::Empty { source_name: path.to_owned() });
+        return Err(ReportError::Empty {
+            source_name: path.to_owned(),
+        });
     }
     let lower = path.to_ascii_lowercase();
     if lower.ends_with(".md") || lower.ends_with(".markdown") {
@@ -90,27 +98,48 @@ fn xml(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
     super::guard_xml(path, text)?;
     let doc = roxmltree::Document::parse(text).map_err(|e| {
         let pos = e.pos();
-        ReportError::Xml { source_name: path.to_owned(), line: pos.row, column: pos.col, message: e.to_string() }
+        ReportError::Xml {
+            source_name: path.to_owned(),
+            line: pos.row,
+            column: pos.col,
+            message: e.to_string(),
+        }
     })?;
     let root = doc.root_element();
     if root.tag_name().name() == "ThreatModel" {
         return Ok(ThreatModelKind::MicrosoftTmt);
     }
-    Err(not_tm(path, format!("an XML document with root element <{}>, not a Microsoft Threat Modeling Tool model", root.tag_name().name())))
+    Err(not_tm(
+        path,
+        format!(
+            "an XML document with root element <{}>, not a Microsoft Threat Modeling Tool model",
+            root.tag_name().name()
+        ),
+    ))
 }
 
 fn json(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
-    let probe: Probe = serde_json::from_str(text).map_err(|e| ReportError::from_json(path, None, None, &e))?;
+    let probe: Probe =
+        serde_json::from_str(text).map_err(|e| ReportError::from_json(path, None, None, &e))?;
     let has = |k: &str| probe.has(k);
     if has("otmVersion") && has("project") {
         return Ok(ThreatModelKind::Otm);
     }
     if has("summary") && has("detail") {
-        let diagrams = probe.get("detail").is_some_and(|d| d.keys().iter().any(|k| k == "diagrams"));
+        let diagrams = probe
+            .get("detail")
+            .is_some_and(|d| d.keys().iter().any(|k| k == "diagrams"));
         if !diagrams {
-            return Err(not_tm(path, "has Threat Dragon's `summary` and `detail` but `detail.diagrams` is missing"));
+            return Err(not_tm(
+                path,
+                "has Threat Dragon's `summary` and `detail` but `detail.diagrams` is missing",
+            ));
         }
-        return Ok(if has("version") { ThreatModelKind::ThreatDragonV2 } else { ThreatModelKind::ThreatDragonV1 });
+        return Ok(if has("version") {
+            ThreatModelKind::ThreatDragonV2
+        } else {
+            ThreatModelKind::ThreatDragonV1
+        });
     }
     if has("applicationInfo") && (has("threats") || has("schema")) {
         return Ok(ThreatModelKind::ThreatComposer);
@@ -118,25 +147,55 @@ fn json(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
     if has("elements") && has("flows") && (has("boundaries") || has("actors")) {
         return Ok(ThreatModelKind::Pytm);
     }
-    if probe.str("bomFormat").is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX")) {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| ReportError::from_json(path, None, None, &e))?;
-        let mut stack: Vec<&serde_json::Value> = value.get("components").and_then(|c| c.as_array()).map(|a| a.iter().collect()).unwrap_or_default();
+    if probe
+        .str("bomFormat")
+        .is_some_and(|f| f.eq_ignore_ascii_case("CycloneDX"))
+    {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ReportError::from_json(path, None, None, &e))?;
+        let mut stack: Vec<&serde_json::Value> = value
+            .get("components")
+            .and_then(|c| c.as_array())
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
         while let Some(c) = stack.pop() {
             if c.get("type").and_then(|t| t.as_str()) == Some("threat-model") {
                 return Ok(ThreatModelKind::CycloneDxThreatModel);
             }
-            stack.extend(c.get("components").and_then(|x| x.as_array()).into_iter().flatten());
+            stack.extend(
+                c.get("components")
+                    .and_then(|x| x.as_array())
+                    .into_iter()
+                    .flatten(),
+            );
         }
-        return Err(not_tm(path, "a CycloneDX BOM without a component of type `threat-model` (an SBOM belongs to the sbom gate)"));
+        return Err(not_tm(
+            path,
+            "a CycloneDX BOM without a component of type `threat-model` (an SBOM belongs to the sbom gate)",
+        ));
     }
     if (has("$schema") || has("$id")) && (has("properties") || has("$defs") || has("definitions")) {
-        let title = probe.str("title").map(|t| format!(" (\"{t}\")")).unwrap_or_default();
-        return Err(not_tm(path, format!("a JSON Schema{title}: it describes the format of threat models, it is not one")));
+        let title = probe
+            .str("title")
+            .map(|t| format!(" (\"{t}\")"))
+            .unwrap_or_default();
+        return Err(not_tm(
+            path,
+            format!(
+                "a JSON Schema{title}: it describes the format of threat models, it is not one"
+            ),
+        ));
     }
     match detect_json(&probe) {
-        Detected::Format(f) => Err(not_tm(path, format!("a scanner report ({f:?}), not a threat model"))),
+        Detected::Format(f) => Err(not_tm(
+            path,
+            format!("a scanner report ({f:?}), not a threat model"),
+        )),
         Detected::Unsupported { what, reason } => Err(not_tm(path, format!("{what}: {reason}"))),
-        Detected::Unknown => Err(not_tm(path, format!("{} matches no threat-model format", probe.describe()))),
+        Detected::Unknown => Err(not_tm(
+            path,
+            format!("{} matches no threat-model format", probe.describe()),
+        )),
     }
 }
 
@@ -146,8 +205,14 @@ fn yaml(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
         Err(e) => {
             // Not a mapping (or not YAML at all): say which.
             return match serde_saphyr::from_str::<IgnoredAny>(text) {
-                Ok(_) => Err(not_tm(path, "YAML whose top level is not a mapping of keys")),
-                Err(_) => Err(ReportError::Yaml { source_name: path.to_owned(), message: e.to_string() }),
+                Ok(_) => Err(not_tm(
+                    path,
+                    "YAML whose top level is not a mapping of keys",
+                )),
+                Err(_) => Err(ReportError::Yaml {
+                    source_name: path.to_owned(),
+                    message: e.to_string(),
+                }),
             };
         }
     };
@@ -157,8 +222,18 @@ fn yaml(path: &str, text: &str) -> Result<ThreatModelKind, ReportError> {
     if map.contains_key("otmVersion") && map.contains_key("project") {
         return Ok(ThreatModelKind::Otm);
     }
-    let keys: Vec<String> = map.keys().take(12).map(|k| format!("`{}`", k.chars().take(40).collect::<String>())).collect();
-    Err(not_tm(path, format!("YAML with top-level keys {} (a Threagile model has `threagile_version`, OTM has `otmVersion`)", keys.join(", "))))
+    let keys: Vec<String> = map
+        .keys()
+        .take(12)
+        .map(|k| format!("`{}`", k.chars().take(40).collect::<String>()))
+        .collect();
+    Err(not_tm(
+        path,
+        format!(
+            "YAML with top-level keys {} (a Threagile model has `threagile_version`, OTM has `otmVersion`)",
+            keys.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -168,31 +243,59 @@ mod tests {
     #[test]
     fn recognises_small_models() {
         let td2 = br#"{"version":"2.3.0","summary":{"title":"t"},"detail":{"diagrams":[]}}"#;
-        assert_eq!(parse_threat_model("m.json", td2), Ok(ThreatModelKind::ThreatDragonV2));
+        assert_eq!(
+            parse_threat_model("m.json", td2),
+            Ok(ThreatModelKind::ThreatDragonV2)
+        );
         let td1 = br#"{"summary":{"title":"t"},"detail":{"diagrams":[]}}"#;
-        assert_eq!(parse_threat_model("m.json", td1), Ok(ThreatModelKind::ThreatDragonV1));
+        assert_eq!(
+            parse_threat_model("m.json", td1),
+            Ok(ThreatModelKind::ThreatDragonV1)
+        );
         let otm = b"otmVersion: 0.2.0\nproject:\n  name: x\n  id: x\n";
         assert_eq!(parse_threat_model("m.yaml", otm), Ok(ThreatModelKind::Otm));
         let tg = b"threagile_version: 1.0.0\ntitle: x\n";
-        assert_eq!(parse_threat_model("threagile.yaml", tg), Ok(ThreatModelKind::Threagile));
+        assert_eq!(
+            parse_threat_model("threagile.yaml", tg),
+            Ok(ThreatModelKind::Threagile)
+        );
         let tm7 = br#"<ThreatModel xmlns="http://schemas.datacontract.org/2004/07/ThreatModeling.Model"><DrawingSurfaceList/></ThreatModel>"#;
-        assert_eq!(parse_threat_model("x.tm7", tm7), Ok(ThreatModelKind::MicrosoftTmt));
-        assert_eq!(parse_threat_model("docs/tm.md", b"# Threats\n"), Ok(ThreatModelKind::Markdown));
+        assert_eq!(
+            parse_threat_model("x.tm7", tm7),
+            Ok(ThreatModelKind::MicrosoftTmt)
+        );
+        assert_eq!(
+            parse_threat_model("docs/tm.md", b"# Threats\n"),
+            Ok(ThreatModelKind::Markdown)
+        );
     }
 
     #[test]
     fn rejects_with_reasons() {
-        assert!(matches!(parse_threat_model("tm.md", b"  \n"), Err(ReportError::Empty { .. })));
-        assert!(matches!(parse_threat_model("tm.md", b"\xff\xfe"), Err(ReportError::NotUtf8 { .. })));
+        assert!(matches!(
+            parse_threat_model("tm.md", b"  \n"),
+            Err(ReportError::Empty { .. })
+        ));
+        assert!(matches!(
+            parse_threat_model("tm.md", b"\xff\xfe"),
+            Err(ReportError::NotUtf8 { .. })
+        ));
         let schema = br#"{"$schema":"http://json-schema.org/draft-07/schema#","title":"T","type":"object","properties":{}}"#;
         match parse_threat_model("s.json", schema) {
-            Err(ReportError::NotAThreatModel { reason, .. }) => assert!(reason.contains("JSON Schema"), "{reason}"),
+            Err(ReportError::NotAThreatModel { reason, .. }) => {
+                assert!(reason.contains("JSON Schema"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
         match parse_threat_model("x.yaml", b"name: x\nsteps: []\n") {
-            Err(ReportError::NotAThreatModel { reason, .. }) => assert!(reason.contains("`name`"), "{reason}"),
+            Err(ReportError::NotAThreatModel { reason, .. }) => {
+                assert!(reason.contains("`name`"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_threat_model("x.yaml", b"a: [\n"), Err(ReportError::Yaml { .. })));
+        assert!(matches!(
+            parse_threat_model("x.yaml", b"a: [\n"),
+            Err(ReportError::Yaml { .. })
+        ));
     }
 }

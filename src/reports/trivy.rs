@@ -10,7 +10,9 @@ use serde_json::Value;
 
 use super::finding::{Finding, FindingKind, Package, Severity};
 use super::json::{Ctx, Draft, idx, join, line, num, s, strs};
-use super::normalise::{clip, is_advisory_id, normalise_path, parse_cwe, push_unique, vuln_severity, vuln_word};
+use super::normalise::{
+    clip, is_advisory_id, normalise_path, parse_cwe, push_unique, vuln_severity, vuln_word,
+};
 
 pub(crate) const TOOL: &str = "Trivy";
 
@@ -23,30 +25,45 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
         let ty = s(result, "Type");
         // OS package targets are image names ("alpine:3.10 (alpine 3.10.2)"), not files.
         let file = (!target.is_empty() && class != "os-pkgs").then(|| normalise_path(target, None));
-        for (i, v) in ctx.array(result, "Vulnerabilities", &rpath)?.iter().enumerate() {
+        for (i, v) in ctx
+            .array(result, "Vulnerabilities", &rpath)?
+            .iter()
+            .enumerate()
+        {
             ctx.expect_object(v, &idx(&join(&rpath, "Vulnerabilities"), i))?;
             if s(v, "Status").is_some_and(|st| st.eq_ignore_ascii_case("not_affected")) {
                 continue;
             }
             out.push(vulnerability(v, file.clone(), ty));
         }
-        for (i, m) in ctx.array(result, "Misconfigurations", &rpath)?.iter().enumerate() {
+        for (i, m) in ctx
+            .array(result, "Misconfigurations", &rpath)?
+            .iter()
+            .enumerate()
+        {
             ctx.expect_object(m, &idx(&join(&rpath, "Misconfigurations"), i))?;
             let status = s(m, "Status").unwrap_or("FAIL");
             if !status.eq_ignore_ascii_case("FAIL") {
                 continue;
             }
             let rule = s(m, "AVDID").or_else(|| s(m, "ID")).unwrap_or("(no id)");
-            let msg = [s(m, "Title"), s(m, "Message")].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            let msg = [s(m, "Title"), s(m, "Message")]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
             let cause = m.get("CauseMetadata").unwrap_or(&Value::Null);
             out.push(
                 Draft {
                     tool: TOOL.to_owned(),
                     rule: rule.to_owned(),
-                    severity: Severity::from_word(s(m, "Severity").unwrap_or("")).unwrap_or(Severity::Medium),
+                    severity: Severity::from_word(s(m, "Severity").unwrap_or(""))
+                        .unwrap_or(Severity::Medium),
                     kind: FindingKind::Config,
                     cwe: Vec::new(),
-                    file: file.clone().or_else(|| (!target.is_empty()).then(|| target.to_owned())),
+                    file: file
+                        .clone()
+                        .or_else(|| (!target.is_empty()).then(|| target.to_owned())),
                     line: line(cause, "StartLine"),
                     message: clip(if msg.is_empty() { rule } else { &msg }),
                     package: None,
@@ -64,7 +81,8 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
                 Draft {
                     tool: TOOL.to_owned(),
                     rule: rule.to_owned(),
-                    severity: Severity::from_word(s(sec, "Severity").unwrap_or("")).unwrap_or(Severity::High),
+                    severity: Severity::from_word(s(sec, "Severity").unwrap_or(""))
+                        .unwrap_or(Severity::High),
                     kind: FindingKind::Secret,
                     cwe: vec![798],
                     file: (!target.is_empty()).then(|| normalise_path(target, None)),
@@ -105,15 +123,25 @@ fn vulnerability(v: &Value, file: Option<String>, ty: Option<&str>) -> Finding {
     }
     let pkg = s(v, "PkgName").unwrap_or("(unnamed package)");
     let installed = s(v, "InstalledVersion");
-    let fixed = s(v, "FixedVersion").and_then(|f| f.split(',').next()).map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
-    let title = s(v, "Title").or_else(|| s(v, "Description")).unwrap_or("known vulnerability");
-    let at = installed.map(|i| format!("{pkg}@{i}")).unwrap_or_else(|| pkg.to_owned());
+    let fixed = s(v, "FixedVersion")
+        .and_then(|f| f.split(',').next())
+        .map(|f| f.trim().to_owned())
+        .filter(|f| !f.is_empty());
+    let title = s(v, "Title")
+        .or_else(|| s(v, "Description"))
+        .unwrap_or("known vulnerability");
+    let at = installed
+        .map(|i| format!("{pkg}@{i}"))
+        .unwrap_or_else(|| pkg.to_owned());
     Draft {
         tool: TOOL.to_owned(),
         rule: id.to_owned(),
         severity: vuln_severity(vuln_word(s(v, "Severity")), &scores, &vectors),
         kind: FindingKind::Dependency,
-        cwe: strs(v, "CweIDs").into_iter().filter_map(parse_cwe).collect(),
+        cwe: strs(v, "CweIDs")
+            .into_iter()
+            .filter_map(parse_cwe)
+            .collect(),
         file: s(v, "PkgPath").map(|p| normalise_path(p, None)).or(file),
         line: None,
         message: clip(&format!("{at}: {title}")),
