@@ -425,17 +425,16 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
     if p.has("lockfile") && p.has("vulnerabilities") && (p.has("database") || p.has("warnings")) {
         return Detected::Format(ReportFormat::CargoAudit);
     }
-    if let Some(Shallow::Array(keys)) = p.get("dependencies") {
-        if !p.has("licenses")
-            && (keys.is_empty() || keys.iter().any(|k| k == "vulns" || k == "skip_reason"))
-        {
-            return Detected::Format(ReportFormat::PipAudit);
-        }
+    if let Some(Shallow::Array(keys)) = p.get("dependencies")
+        && !p.has("licenses")
+        && (keys.is_empty() || keys.iter().any(|k| k == "vulns" || k == "skip_reason"))
+    {
+        return Detected::Format(ReportFormat::PipAudit);
     }
-    if let Some(Shallow::Array(keys)) = p.get("results") {
-        if keys.is_empty() || keys.iter().any(|k| k == "packages" || k == "source") {
-            return Detected::Format(ReportFormat::OsvScanner);
-        }
+    if let Some(Shallow::Array(keys)) = p.get("results")
+        && (keys.is_empty() || keys.iter().any(|k| k == "packages" || k == "source"))
+    {
+        return Detected::Format(ReportFormat::OsvScanner);
     }
     if p.has("licenses") && p.has("dependencies") && p.has("version") {
         return unsupported(

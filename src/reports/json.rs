@@ -231,10 +231,10 @@ pub(crate) fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 pub(crate) fn best_fix(installed: Option<&str>, patched: &[&str]) -> Option<String> {
     let mut candidates: Vec<String> = patched.iter().filter_map(|p| first_patched(p)).collect();
     candidates.sort_by(|a, b| version_cmp(a, b));
-    if let Some(inst) = installed {
-        if let Some(c) = candidates.iter().find(|c| version_cmp(c, inst).is_gt()) {
-            return Some(c.clone());
-        }
+    if let Some(inst) = installed
+        && let Some(c) = candidates.iter().find(|c| version_cmp(c, inst).is_gt())
+    {
+        return Some(c.clone());
     }
     candidates.into_iter().next()
 }

@@ -242,20 +242,20 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         Ok(p) => p,
         Err(err) => {
             // yarn classic writes one JSON document per line.
-            if let Ok(text) = std::str::from_utf8(json) {
-                if npm::looks_like_yarn_lines(text) {
-                    let root = npm::yarn_lines_to_v6(source, text)?;
-                    let ctx = Ctx {
-                        source,
-                        format: "yarn audit JSON lines",
-                    };
-                    return finish(
-                        source,
-                        ReportFormat::NpmAuditV6,
-                        vec!["yarn audit".to_owned()],
-                        npm::parse_v6(ctx, &root)?,
-                    );
-                }
+            if let Ok(text) = std::str::from_utf8(json)
+                && npm::looks_like_yarn_lines(text)
+            {
+                let root = npm::yarn_lines_to_v6(source, text)?;
+                let ctx = Ctx {
+                    source,
+                    format: "yarn audit JSON lines",
+                };
+                return finish(
+                    source,
+                    ReportFormat::NpmAuditV6,
+                    vec!["yarn audit".to_owned()],
+                    npm::parse_v6(ctx, &root)?,
+                );
             }
             return Err(ReportError::from_json(source, None, None, &err));
         }

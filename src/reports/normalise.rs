@@ -155,14 +155,14 @@ pub(crate) fn normalise_path(uri: &str, root: Option<&str>) -> String {
         s = rest;
     }
     s = s.replace('\\', "/");
-    if let Some(r) = root_norm.as_mut() {
-        if !r.is_empty() {
-            if !r.ends_with('/') {
-                r.push('/');
-            }
-            if let Some(rest) = s.strip_prefix(r.as_str()) {
-                s = rest.to_owned();
-            }
+    if let Some(r) = root_norm.as_mut()
+        && !r.is_empty()
+    {
+        if !r.ends_with('/') {
+            r.push('/');
+        }
+        if let Some(rest) = s.strip_prefix(r.as_str()) {
+            s = rest.to_owned();
         }
     }
     while let Some(rest) = s.strip_prefix("./") {

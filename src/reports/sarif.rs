@@ -378,10 +378,10 @@ fn read_run(run: &Run<'_>, run_index: usize, tools: &mut Vec<String>, out: &mut 
 
 /// Whether a result is a finding: not `pass`/`notApplicable`, not suppressed, not absent.
 fn counts(result: &SarifResult<'_>) -> bool {
-    if let Some(kind) = result.kind.as_deref() {
-        if kind.eq_ignore_ascii_case("pass") || kind.eq_ignore_ascii_case("notApplicable") {
-            return false;
-        }
+    if let Some(kind) = result.kind.as_deref()
+        && (kind.eq_ignore_ascii_case("pass") || kind.eq_ignore_ascii_case("notApplicable"))
+    {
+        return false;
     }
     if result
         .baseline_state
@@ -730,18 +730,18 @@ fn package_from_text(texts: &[&str]) -> Option<Package> {
                 _ => {}
             }
         }
-        if name.is_none() {
-            if let Some(start) = text.find("Package '") {
-                let rest = &text[start + 9..];
-                if let Some(end) = rest.find('\'') {
-                    let spec = &rest[..end];
-                    match spec.rsplit_once('@') {
-                        Some((n, v)) if !n.is_empty() => {
-                            name = Some(n.to_owned());
-                            version = Some(v.to_owned());
-                        }
-                        _ => name = Some(spec.to_owned()),
+        if name.is_none()
+            && let Some(start) = text.find("Package '")
+        {
+            let rest = &text[start + 9..];
+            if let Some(end) = rest.find('\'') {
+                let spec = &rest[..end];
+                match spec.rsplit_once('@') {
+                    Some((n, v)) if !n.is_empty() => {
+                        name = Some(n.to_owned());
+                        version = Some(v.to_owned());
                     }
+                    _ => name = Some(spec.to_owned()),
                 }
             }
         }

@@ -314,10 +314,10 @@ pub(crate) fn is_spdx_tag_value(text: &str) -> bool {
 pub(crate) fn spdx_tag_value_tools(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for l in text.lines() {
-        if let Some(rest) = l.trim().strip_prefix("Creator:") {
-            if let Some(t) = rest.trim().strip_prefix("Tool:") {
-                push_unique(&mut out, t.trim());
-            }
+        if let Some(rest) = l.trim().strip_prefix("Creator:")
+            && let Some(t) = rest.trim().strip_prefix("Tool:")
+        {
+            push_unique(&mut out, t.trim());
         }
     }
     if out.is_empty() {

@@ -107,10 +107,10 @@ fn vulnerability(v: &Value, file: Option<String>, ty: Option<&str>) -> Finding {
         push_unique(&mut advisories, alias);
     }
     for url in strs(v, "References") {
-        if url.contains("/advisories/GHSA-") {
-            if let Some(tail) = url.rsplit('/').next().filter(|t| is_advisory_id(t)) {
-                push_unique(&mut advisories, tail);
-            }
+        if url.contains("/advisories/GHSA-")
+            && let Some(tail) = url.rsplit('/').next().filter(|t| is_advisory_id(t))
+        {
+            push_unique(&mut advisories, tail);
         }
     }
     let mut scores = Vec::new();
