@@ -785,6 +785,17 @@ proptest! {
     }
 
     #[test]
+    fn random_text_never_panics(text in "[ -~\\n\\t\\[\\]{}:,'\"&*!|>#%<@-]{0,300}") {
+        // Printable text exercises the YAML, XML, tag-value and JSON-lines paths.
+        let _ = parse_report("fuzz.txt", text.as_bytes());
+        let _ = parse_threat_model("fuzz.yaml", text.as_bytes());
+        let with_xml = format!("<ThreatModel>{text}</ThreatModel>");
+        let _ = parse_threat_model("fuzz.tm7", with_xml.as_bytes());
+        let lines = format!("{{\"type\":\"auditAdvisory\",\"data\":{{\"advisory\":{text}}}}}\n{text}");
+        let _ = parse_report("fuzz.jsonl", lines.as_bytes());
+    }
+
+    #[test]
     fn random_json_in_report_shapes_never_panics(v in arb_json(), key in prop::sample::select(vec![
         "runs", "Results", "matches", "results", "vulnerabilities", "advisories", "dependencies", "components",
     ])) {

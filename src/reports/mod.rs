@@ -10,7 +10,7 @@
 //! and [`parse_threat_model`] (is this file a threat model, and which kind). Decisions that
 //! change what counts, each documented in its module:
 //! - SARIF results that are `pass`/`notApplicable`, accepted suppressions and
-//!   `baselineState: absent` are not findings ([`sarif`](self) module docs).
+//!   `baselineState: absent` are not findings (see the `sarif` module).
 //! - A known vulnerability whose severity the report does not state (pip-audit, OSV records
 //!   without CVSS, Trivy `UNKNOWN`, CycloneDX VEX without ratings) is rated high: fail closed.
 //! - OSV-Scanner groups of aliases count once; npm 7 `via` strings (transitive) are not counted
