@@ -228,14 +228,20 @@ pub(crate) fn fingerprint(parts: &[&str]) -> String {
 /// file and message at different lines, say) gets `#n` mixed in. Stable as long as the
 /// scanner reports in a stable order.
 pub(crate) fn dedupe_fingerprints(findings: &mut [Finding]) {
-    let mut seen: HashMap<String, u32> = HashMap::with_capacity(findings.len());
-    for f in findings.iter_mut() {
-        let n = seen.entry(f.fingerprint.clone()).or_insert(0);
-        if *n > 0 {
-            let repeat = n.to_string();
-            f.fingerprint = fingerprint(&[&f.fingerprint, &repeat]);
+    let mut repeats: Vec<(usize, u32)> = Vec::new();
+    {
+        let mut seen: HashMap<&str, u32> = HashMap::with_capacity(findings.len());
+        for (i, f) in findings.iter().enumerate() {
+            let n = seen.entry(f.fingerprint.as_str()).or_insert(0);
+            if *n > 0 {
+                repeats.push((i, *n));
+            }
+            *n += 1;
         }
-        *n += 1;
+    }
+    for (i, n) in repeats {
+        let f = &mut findings[i];
+        f.fingerprint = fingerprint(&[&f.fingerprint, &n.to_string()]);
     }
 }
 

@@ -32,7 +32,10 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use std::fmt;
+
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::error::ReportError;
 use super::finding::{Finding, FindingKind, Package, Severity};
@@ -51,9 +54,37 @@ struct Log<'a> {
     runs: Option<Vec<Run<'a>>>,
 }
 
+/// A run as read in the first pass: everything but its results, which are streamed in the
+/// second pass (see [`parse`]).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
+    #[serde(borrow, default)]
+    tool: Option<Tool<'a>>,
+    #[serde(borrow, default, alias = "original_uri_base_ids")]
+    original_uri_base_ids: Option<BTreeMap<Cow<'a, str>, ArtifactLocation<'a>>>,
+    #[serde(borrow, default)]
+    artifacts: Option<Vec<Artifact<'a>>>,
+}
+
+/// The whole log with results, used only to name the JSON path of a data error.
+#[derive(Deserialize)]
+#[expect(
+    dead_code,
+    reason = "deserialised only to locate a data error's JSON path"
+)]
+struct ErrLog<'a> {
+    #[serde(borrow, default)]
+    runs: Option<Vec<ErrRun<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[expect(
+    dead_code,
+    reason = "deserialised only to locate a data error's JSON path"
+)]
+struct ErrRun<'a> {
     #[serde(borrow, default)]
     tool: Option<Tool<'a>>,
     #[serde(borrow, default)]
@@ -178,9 +209,9 @@ struct SarifResult<'a> {
     #[serde(borrow, default)]
     locations: Option<Vec<Location<'a>>>,
     #[serde(borrow, default)]
-    fingerprints: Option<BTreeMap<Cow<'a, str>, LenientStrings>>,
+    fingerprints: Option<StrPairs<'a>>,
     #[serde(borrow, default, alias = "partial_fingerprints")]
-    partial_fingerprints: Option<BTreeMap<Cow<'a, str>, LenientStrings>>,
+    partial_fingerprints: Option<StrPairs<'a>>,
     #[serde(borrow, default)]
     suppressions: Option<Vec<Suppression<'a>>>,
     #[serde(borrow, default, alias = "baseline_state")]
@@ -236,20 +267,27 @@ struct Region {
 }
 
 /// Parses a SARIF 2.1.0 log (BOM already stripped) into a report.
+///
+/// Two passes over the bytes: the first reads every run except its results (tools, rules,
+/// artifacts, base URIs — whatever order they come in), the second streams the results one by
+/// one into findings. The results are never all held as a tree, which keeps the peak memory
+/// near the size of the findings themselves.
 pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
-    let log: Log<'_> = match serde_json::from_slice(json) {
-        Ok(log) => log,
-        Err(err) => {
-            // Re-run with path tracking only on failure, so the fast path pays nothing.
-            let path = path_of_error(json);
-            return Err(ReportError::from_json(source, Some(FORMAT), path, &err));
-        }
-    };
+    let log: Log<'_> = serde_json::from_slice(json).map_err(|err| error(source, json, &err))?;
+    let runs = log.runs.as_deref().unwrap_or(&[]);
     let mut tools = Vec::new();
+    let mut states: Vec<RunState<'_, '_>> = runs
+        .iter()
+        .map(|run| RunState::new(run, &mut tools))
+        .collect();
     let mut findings = Vec::new();
-    for (run_index, run) in log.runs.unwrap_or_default().iter().enumerate() {
-        read_run(run, run_index, &mut tools, &mut findings);
+    let mut de = serde_json::Deserializer::from_slice(json);
+    LogSeed {
+        runs: &mut states,
+        out: &mut findings,
     }
+    .deserialize(&mut de)
+    .map_err(|err| error(source, json, &err))?;
     dedupe_fingerprints(&mut findings);
     Ok(Report {
         source: source.to_owned(),
@@ -259,12 +297,14 @@ pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
     })
 }
 
-fn path_of_error(json: &[u8]) -> Option<String> {
+fn error(source: &str, json: &[u8], err: &serde_json::Error) -> ReportError {
+    // Re-run with path tracking only on failure, so the fast path pays nothing.
     let mut de = serde_json::Deserializer::from_slice(json);
-    match serde_path_to_error::deserialize::<_, Log<'_>>(&mut de) {
+    let path = match serde_path_to_error::deserialize::<_, ErrLog<'_>>(&mut de) {
         Ok(_) => None,
         Err(e) => Some(e.path().to_string()),
-    }
+    };
+    ReportError::from_json(source, Some(FORMAT), path, err)
 }
 
 /// What sdl-gate knows about the tool of one run.
@@ -327,52 +367,216 @@ const CONFIG_TOOLS: &[&str] = &[
     "tflint",
 ];
 
-fn read_run(run: &Run<'_>, run_index: usize, tools: &mut Vec<String>, out: &mut Vec<Finding>) {
-    let driver = run.tool.as_ref().and_then(|t| t.driver.as_ref());
-    let name = driver
-        .and_then(|d| d.name.as_deref())
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("unnamed SARIF tool")
-        .to_owned();
-    if !tools.contains(&name) {
-        tools.push(name.clone());
-    }
-    let tool = ToolClass {
-        lower: name.to_ascii_lowercase(),
-        name,
-    };
-    let extensions: &[Component<'_>] = run
-        .tool
-        .as_ref()
-        .and_then(|t| t.extensions.as_deref())
-        .unwrap_or(&[]);
-    let driver_rules: &[Rule<'_>] = driver.and_then(|d| d.rules.as_deref()).unwrap_or(&[]);
+/// Facts that depend only on the rule, computed once per rule and run.
+struct RuleFacts {
+    kind: FindingKind,
+    cwe: Vec<u32>,
+    score: Option<f64>,
+    default_level: Option<Severity>,
+    help_uri: Option<String>,
+}
 
-    // id → rule, driver first, then extensions.
-    let mut by_id: HashMap<&str, &Rule<'_>> = HashMap::new();
-    for rule in driver_rules.iter().chain(
-        extensions
-            .iter()
-            .flat_map(|e| e.rules.as_deref().unwrap_or(&[])),
-    ) {
-        if let Some(id) = rule.id.as_deref() {
-            by_id.entry(id).or_insert(rule);
+/// Everything needed to turn one run's results into findings.
+struct RunState<'r, 'a> {
+    run: &'r Run<'a>,
+    tool: ToolClass,
+    driver_rules: &'r [Rule<'a>],
+    extensions: &'r [Component<'a>],
+    by_id: HashMap<&'r str, &'r Rule<'a>>,
+    src_root: Option<&'r str>,
+    facts: HashMap<usize, RuleFacts>,
+}
+
+impl<'r, 'a> RunState<'r, 'a> {
+    fn new(run: &'r Run<'a>, tools: &mut Vec<String>) -> Self {
+        let driver = run.tool.as_ref().and_then(|t| t.driver.as_ref());
+        let name = driver
+            .and_then(|d| d.name.as_deref())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("unnamed SARIF tool")
+            .to_owned();
+        if !tools.contains(&name) {
+            tools.push(name.clone());
+        }
+        let extensions: &[Component<'_>] = run
+            .tool
+            .as_ref()
+            .and_then(|t| t.extensions.as_deref())
+            .unwrap_or(&[]);
+        let driver_rules: &[Rule<'_>] = driver.and_then(|d| d.rules.as_deref()).unwrap_or(&[]);
+        // id → rule, driver first, then extensions.
+        let mut by_id: HashMap<&str, &Rule<'_>> = HashMap::new();
+        for rule in driver_rules.iter().chain(
+            extensions
+                .iter()
+                .flat_map(|e| e.rules.as_deref().unwrap_or(&[])),
+        ) {
+            if let Some(id) = rule.id.as_deref() {
+                by_id.entry(id).or_insert(rule);
+            }
+        }
+        let src_root = run
+            .original_uri_base_ids
+            .as_ref()
+            .and_then(|m| m.get("%SRCROOT%").or_else(|| m.get("SRCROOT")))
+            .and_then(|l| l.uri.as_deref());
+        RunState {
+            run,
+            tool: ToolClass {
+                lower: name.to_ascii_lowercase(),
+                name,
+            },
+            driver_rules,
+            extensions,
+            by_id,
+            src_root,
+            facts: HashMap::new(),
         }
     }
-    let src_root = run
-        .original_uri_base_ids
-        .as_ref()
-        .and_then(|m| m.get("%SRCROOT%").or_else(|| m.get("SRCROOT")))
-        .and_then(|l| l.uri.as_deref());
-    let _ = run_index;
 
-    for result in run.results.as_deref().unwrap_or(&[]) {
-        if !counts(result) {
-            continue;
+    fn add(&mut self, result: &SarifResult<'_>, out: &mut Vec<Finding>) {
+        if counts(result) {
+            let rule = resolve_rule(result, self.driver_rules, self.extensions, &self.by_id);
+            out.push(to_finding(self, result, rule));
         }
-        let rule = resolve_rule(result, driver_rules, extensions, &by_id);
-        out.push(to_finding(&tool, run, result, rule, src_root));
+    }
+}
+
+/// Second pass, top level: finds `runs`, skips everything else.
+struct LogSeed<'s, 'r, 'a> {
+    runs: &'s mut [RunState<'r, 'a>],
+    out: &'s mut Vec<Finding>,
+}
+
+impl<'de, 's, 'r, 'a> DeserializeSeed<'de> for LogSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's, 'r, 'a> Visitor<'de> for LogSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a SARIF log object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "runs" {
+                map.next_value_seed(RunsSeed {
+                    runs: &mut *self.runs,
+                    out: &mut *self.out,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Second pass, `runs`: hands each run its state from the first pass.
+struct RunsSeed<'s, 'r, 'a> {
+    runs: &'s mut [RunState<'r, 'a>],
+    out: &'s mut Vec<Finding>,
+}
+
+impl<'de, 's, 'r, 'a> DeserializeSeed<'de> for RunsSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 's, 'r, 'a> Visitor<'de> for RunsSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of runs")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        loop {
+            let state = self.runs.get_mut(i);
+            let more = match state {
+                Some(state) => seq
+                    .next_element_seed(RunSeed {
+                        state,
+                        out: &mut *self.out,
+                    })?
+                    .is_some(),
+                None => seq.next_element::<IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// Second pass, one run: streams `results`, skips the rest.
+struct RunSeed<'s, 'r, 'a> {
+    state: &'s mut RunState<'r, 'a>,
+    out: &'s mut Vec<Finding>,
+}
+
+impl<'de, 's, 'r, 'a> DeserializeSeed<'de> for RunSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's, 'r, 'a> Visitor<'de> for RunSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a run object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "results" {
+                map.next_value_seed(ResultsSeed {
+                    state: &mut *self.state,
+                    out: &mut *self.out,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Second pass, `results`: each result becomes a finding as soon as it is read.
+struct ResultsSeed<'s, 'r, 'a> {
+    state: &'s mut RunState<'r, 'a>,
+    out: &'s mut Vec<Finding>,
+}
+
+impl<'de, 's, 'r, 'a> DeserializeSeed<'de> for ResultsSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 's, 'r, 'a> Visitor<'de> for ResultsSeed<'s, 'r, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of results")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(result) = seq.next_element::<SarifResult<'de>>()? {
+            self.state.add(&result, self.out);
+        }
+        Ok(())
     }
 }
 
@@ -407,7 +611,7 @@ fn is_suppressed(suppressions: &[Suppression<'_>]) -> bool {
 }
 
 fn resolve_rule<'r, 'a>(
-    result: &SarifResult<'a>,
+    result: &SarifResult<'_>,
     driver_rules: &'r [Rule<'a>],
     extensions: &'r [Component<'a>],
     by_id: &HashMap<&str, &'r Rule<'a>>,
@@ -458,15 +662,12 @@ fn level_severity(level: &str) -> Option<Severity> {
     }
 }
 
-fn severity(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Severity {
+fn severity(result: &SarifResult<'_>, facts: &RuleFacts) -> Severity {
     let score = result
         .properties
         .as_ref()
         .and_then(|p| p.security_severity.0)
-        .or_else(|| {
-            rule.and_then(|r| r.properties.as_ref())
-                .and_then(|p| p.security_severity.0)
-        });
+        .or(facts.score);
     if let Some(score) = score {
         return Severity::from_cvss(score);
     }
@@ -482,29 +683,29 @@ fn severity(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Severity {
     if informational {
         return Severity::Note;
     }
-    rule.and_then(|r| r.default_configuration.as_ref())
-        .and_then(|c| c.level.as_deref())
-        .and_then(level_severity)
-        .unwrap_or(Severity::Medium)
+    facts.default_level.unwrap_or(Severity::Medium)
 }
 
-fn cwes(result: &SarifResult<'_>, rule: Option<&Rule<'_>>) -> Vec<u32> {
+/// CWE numbers in a property bag: `tags` like `external/cwe/cwe-079`, and `cwe` values.
+fn bag_cwes(bag: &Properties<'_>) -> Vec<u32> {
     let mut out = Vec::new();
-    let bags = [
-        result.properties.as_ref(),
-        rule.and_then(|r| r.properties.as_ref()),
-    ];
-    for bag in bags.into_iter().flatten() {
-        for tag in &bag.tags.0 {
-            let lower = tag.to_ascii_lowercase();
-            if lower.contains("cwe") {
-                out.extend(parse_cwe(tag));
-            }
-        }
-        for c in &bag.cwe.0 {
-            out.extend(parse_cwe(c));
+    for tag in &bag.tags.0 {
+        if tag.to_ascii_lowercase().contains("cwe") {
+            out.extend(parse_cwe(tag));
         }
     }
+    for c in &bag.cwe.0 {
+        out.extend(parse_cwe(c));
+    }
+    out
+}
+
+/// CWE numbers of a rule: its property bag and its relationships to the CWE taxonomy.
+fn rule_cwes(rule: Option<&Rule<'_>>) -> Vec<u32> {
+    let mut out = rule
+        .and_then(|r| r.properties.as_ref())
+        .map(bag_cwes)
+        .unwrap_or_default();
     if let Some(rels) = rule.and_then(|r| r.relationships.as_deref()) {
         for rel in rels {
             let Some(target) = rel.target.as_ref() else {
@@ -755,32 +956,43 @@ fn package_from_text(texts: &[&str]) -> Option<Package> {
 }
 
 fn to_finding<'r, 'a>(
-    tool: &ToolClass,
-    run: &'r Run<'a>,
-    result: &SarifResult<'a>,
+    state: &mut RunState<'r, 'a>,
+    result: &SarifResult<'_>,
     rule: Option<&'r Rule<'a>>,
-    src_root: Option<&str>,
 ) -> Finding {
-    let rule_id = result
+    let named = result
         .rule_id
         .as_deref()
         .or_else(|| result.rule.as_ref().and_then(|r| r.id.as_deref()))
-        .or_else(|| rule.and_then(|r| r.id.as_deref()))
-        .unwrap_or("(no rule id)")
-        .to_owned();
+        .or_else(|| rule.and_then(|r| r.id.as_deref()));
     // Some tools (gitleaks 7) name no rule on results; their message starts with the rule id.
-    let (rule, rule_id) = match (rule, rule_id.as_str()) {
-        (None, "(no rule id)") => match rule_from_message(run, result) {
+    let (rule, rule_id) = match (rule, named) {
+        (None, None) => match rule_from_message(state.run, result) {
             Some(r) => (
                 Some(r),
                 r.id.as_deref().unwrap_or("(no rule id)").to_owned(),
             ),
-            None => (None, rule_id),
+            None => (None, "(no rule id)".to_owned()),
         },
-        _ => (rule, rule_id),
+        (rule, named) => (rule, named.unwrap_or("(no rule id)").to_owned()),
     };
-    let kind = classify(tool, rule, &rule_id);
-    let (file, line) = location(result, run, src_root);
+    // Rule-level facts are computed once per rule (a log repeats rules thousands of times).
+    let computed;
+    let facts: &RuleFacts = match rule {
+        Some(r) if r.id.as_deref() == Some(rule_id.as_str()) => {
+            let tool = &state.tool;
+            state
+                .facts
+                .entry(std::ptr::from_ref(r) as usize)
+                .or_insert_with(|| rule_facts(tool, Some(r), &rule_id))
+        }
+        _ => {
+            computed = rule_facts(&state.tool, rule, &rule_id);
+            &computed
+        }
+    };
+    let kind = facts.kind;
+    let (file, line) = location(result, state.run, state.src_root);
     let message = message(result, rule, &rule_id);
     let mut advisories = Vec::new();
     let mut package = None;
@@ -797,6 +1009,7 @@ fn to_finding<'r, 'a>(
             .unwrap_or("");
         package = package_from_text(&[&message, help]);
     }
+    let tool = &state.tool;
     let fp = tool_fingerprint(tool, &rule_id, file.as_deref(), result).unwrap_or_else(|| {
         let pkg = package.as_ref().map(|p| p.name.as_str()).unwrap_or("");
         fingerprint(&[
@@ -808,19 +1021,38 @@ fn to_finding<'r, 'a>(
             &message,
         ])
     });
+    let mut cwe = facts.cwe.clone();
+    if let Some(bag) = result.properties.as_ref() {
+        cwe.extend(bag_cwes(bag));
+        tidy_cwes(&mut cwe);
+    }
     Finding {
         tool: tool.name.clone(),
-        severity: severity(result, rule),
+        severity: severity(result, facts),
         kind,
-        cwe: cwes(result, rule),
+        cwe,
         file,
         line,
         message,
         fingerprint: fp,
         package,
         advisories,
-        help_uri: rule.and_then(|r| r.help_uri.as_deref()).map(str::to_owned),
+        help_uri: facts.help_uri.clone(),
         rule: rule_id,
+    }
+}
+
+fn rule_facts(tool: &ToolClass, rule: Option<&Rule<'_>>, rule_id: &str) -> RuleFacts {
+    let props = rule.and_then(|r| r.properties.as_ref());
+    RuleFacts {
+        kind: classify(tool, rule, rule_id),
+        cwe: rule_cwes(rule),
+        score: props.and_then(|p| p.security_severity.0),
+        default_level: rule
+            .and_then(|r| r.default_configuration.as_ref())
+            .and_then(|c| c.level.as_deref())
+            .and_then(level_severity),
+        help_uri: rule.and_then(|r| r.help_uri.as_deref()).map(str::to_owned),
     }
 }
 
@@ -843,13 +1075,19 @@ fn tool_fingerprint(
     file: Option<&str>,
     result: &SarifResult<'_>,
 ) -> Option<String> {
-    let flatten = |m: &BTreeMap<Cow<'_, str>, LenientStrings>| -> String {
-        m.iter()
-            .map(|(k, v)| format!("{k}={}", v.0.join(",")))
-            .collect::<Vec<_>>()
-            .join(";")
+    let flatten = |m: &StrPairs<'_>| -> String {
+        let mut pairs: Vec<&(Cow<'_, str>, Cow<'_, str>)> = m.0.iter().collect();
+        pairs.sort();
+        let mut out = String::new();
+        for (k, v) in pairs {
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+            out.push(';');
+        }
+        out
     };
-    if let Some(fps) = result.fingerprints.as_ref().filter(|m| !m.is_empty()) {
+    if let Some(fps) = result.fingerprints.as_ref().filter(|m| !m.0.is_empty()) {
         return Some(fingerprint(&[
             &tool.name,
             rule_id,
@@ -860,7 +1098,7 @@ fn tool_fingerprint(
     if let Some(fps) = result
         .partial_fingerprints
         .as_ref()
-        .filter(|m| !m.is_empty())
+        .filter(|m| !m.0.is_empty())
     {
         return Some(fingerprint(&[
             &tool.name,
@@ -871,6 +1109,86 @@ fn tool_fingerprint(
         ]));
     }
     None
+}
+
+/// A JSON object of strings (`fingerprints`), borrowed; non-string values are skipped and
+/// numbers written out.
+#[derive(Default)]
+struct StrPairs<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for StrPairs<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrPairs<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrPairs<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if let Some(v) = map.next_value::<MaybeStr<'de>>()?.0 {
+                        out.push((key, v));
+                    }
+                }
+                Ok(StrPairs(out))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<StrPairs<'de>, E> {
+                Ok(StrPairs::default())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrPairs<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(StrPairs::default())
+            }
+        }
+        let pairs: StrPairs<'de> = d.deserialize_any(V)?;
+        Ok(pairs)
+    }
+}
+
+/// A string (borrowed when possible) or a number as text; anything else is `None`.
+struct MaybeStr<'a>(Option<Cow<'a, str>>);
+
+impl<'de> Deserialize<'de> for MaybeStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MaybeStr<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(Some(Cow::Owned(v.to_string()))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<MaybeStr<'de>, E> {
+                Ok(MaybeStr(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeStr<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeStr<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(MaybeStr(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]
