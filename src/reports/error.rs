@@ -179,7 +179,7 @@ impl ReportError {
 }
 
 /// serde_json appends " at line X column Y" to its messages; we report them in fields.
-fn strip_position(message: &str) -> String {
+pub(crate) fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),

@@ -196,7 +196,7 @@ pub(crate) fn yarn_lines_to_v6(source: &str, text: &str) -> Result<Value, super:
             source_name: source.to_owned(),
             line: n + 1,
             column: e.column(),
-            message: e.to_string(),
+            message: super::error::strip_position(&e.to_string()),
         })?;
         if s(&event, "type") != Some("auditAdvisory") {
             continue;
