@@ -238,6 +238,12 @@ pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
 }
 
 fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
+    // Large SARIF logs skip the general detector's extra scan; anything unusual falls through.
+    if sarif::might_be_sarif(json)
+        && let Some(report) = sarif::parse_fast(source, json)
+    {
+        return Ok(report);
+    }
     let probe: Probe = match serde_json::from_slice(json) {
         Ok(p) => p,
         Err(err) => {

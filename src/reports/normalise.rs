@@ -5,6 +5,7 @@
 //! path written `file:///./src/a%20b.rs` becomes `src/a b.rs`, and identical findings get the
 //! same fingerprint whatever the format.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use sha2::{Digest, Sha256};
@@ -143,32 +144,46 @@ pub(crate) fn vuln_severity(word: Option<Severity>, scores: &[f64], vectors: &[&
 /// `./`, percent-decodes, turns `\` into `/`, and strips `root` (an absolute source-root URI)
 /// when the path starts with it.
 pub(crate) fn normalise_path(uri: &str, root: Option<&str>) -> String {
-    let mut s = percent_decode(uri.trim());
-    let mut root_norm = root.map(|r| {
-        let mut r = percent_decode(r.trim());
-        if let Some(rest) = strip_file_scheme(&r) {
-            r = rest;
-        }
-        r.replace('\\', "/")
-    });
+    let trimmed = uri.trim();
+    // Allocate only for what needs rewriting: this runs once per finding.
+    let mut s: Cow<'_, str> = if trimmed.contains('%') {
+        Cow::Owned(percent_decode(trimmed))
+    } else {
+        Cow::Borrowed(trimmed)
+    };
     if let Some(rest) = strip_file_scheme(&s) {
-        s = rest;
+        s = Cow::Owned(rest);
     }
-    s = s.replace('\\', "/");
-    if let Some(r) = root_norm.as_mut()
-        && !r.is_empty()
+    if s.contains('\\') {
+        s = Cow::Owned(s.replace('\\', "/"));
+    }
+    let mut out: &str = &s;
+    // Only an absolute path can start with an absolute source root.
+    let absolute =
+        out.starts_with('/') || out.contains("://") || out.as_bytes().get(1) == Some(&b':');
+    let root_norm = match root {
+        Some(r) if absolute => {
+            let mut r = percent_decode(r.trim());
+            if let Some(rest) = strip_file_scheme(&r) {
+                r = rest;
+            }
+            let mut r = r.replace('\\', "/");
+            if !r.is_empty() && !r.ends_with('/') {
+                r.push('/');
+            }
+            r
+        }
+        _ => String::new(),
+    };
+    if !root_norm.is_empty()
+        && let Some(rest) = out.strip_prefix(root_norm.as_str())
     {
-        if !r.ends_with('/') {
-            r.push('/');
-        }
-        if let Some(rest) = s.strip_prefix(r.as_str()) {
-            s = rest.to_owned();
-        }
+        out = rest;
     }
-    while let Some(rest) = s.strip_prefix("./") {
-        s = rest.to_owned();
+    while let Some(rest) = out.strip_prefix("./") {
+        out = rest;
     }
-    s
+    out.to_owned()
 }
 
 fn strip_file_scheme(s: &str) -> Option<String> {

@@ -274,7 +274,53 @@ struct Region {
 /// near the size of the findings themselves.
 pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
     let log: Log<'_> = serde_json::from_slice(json).map_err(|err| error(source, json, &err))?;
-    let runs = log.runs.as_deref().unwrap_or(&[]);
+    stream_results(source, json, log.runs.as_deref().unwrap_or(&[]))
+        .map_err(|err| error(source, json, &err))
+}
+
+/// The top level of a log for [`parse_fast`]: the first pass plus what identifies SARIF.
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "$schema", alias = "schema_uri")]
+    schema: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    runs: Option<Vec<Run<'a>>>,
+}
+
+/// True when the start of a JSON document hints at SARIF (a `runs` key or a SARIF schema),
+/// worth trying [`parse_fast`] before general format detection.
+pub(crate) fn might_be_sarif(json: &[u8]) -> bool {
+    let head = &json[..json.len().min(4096)];
+    head.windows(6)
+        .any(|w| w == b"\"runs\"" || w.eq_ignore_ascii_case(b"sarif-"))
+}
+
+/// The fast path for SARIF: the first pass doubles as format detection, saving the general
+/// detector's extra scan of a large log. `None` when the document is not a well-formed SARIF
+/// 2.1.0 log; the caller then takes the general path, which explains what is wrong.
+pub(crate) fn parse_fast(source: &str, json: &[u8]) -> Option<Report> {
+    let head: Head<'_> = serde_json::from_slice(json).ok()?;
+    let sarif = match head.version.as_deref() {
+        Some(v) => v == "2.1.0",
+        None => head
+            .schema
+            .as_deref()
+            .is_some_and(|s| s.to_ascii_lowercase().contains("sarif")),
+    };
+    if !sarif {
+        return None;
+    }
+    stream_results(source, json, head.runs.as_deref()?).ok()
+}
+
+/// The second pass: streams every run's results into findings.
+fn stream_results(
+    source: &str,
+    json: &[u8],
+    runs: &[Run<'_>],
+) -> Result<Report, serde_json::Error> {
     let mut tools = Vec::new();
     let mut states: Vec<RunState<'_, '_>> = runs
         .iter()
@@ -286,8 +332,8 @@ pub(crate) fn parse(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         runs: &mut states,
         out: &mut findings,
     }
-    .deserialize(&mut de)
-    .map_err(|err| error(source, json, &err))?;
+    .deserialize(&mut de)?;
+    de.end()?;
     dedupe_fingerprints(&mut findings);
     Ok(Report {
         source: source.to_owned(),
