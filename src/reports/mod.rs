@@ -362,7 +362,7 @@ fn parse_xml(source: &str, text: &str) -> Result<Report, ReportError> {
         .to_ascii_lowercase();
     match root.tag_name().name() {
         "bom" if ns.contains("cyclonedx") => {
-            let (tools, findings) = sbom::cyclonedx_xml(source, &doc);
+            let (tools, findings) = sbom::cyclonedx_xml(&doc);
             finish(source, ReportFormat::CycloneDx, tools, findings)
         }
         "RDF" if text.contains("spdx.org") => finish(source, ReportFormat::Spdx, vec!["SPDX".to_owned()], Vec::new()),

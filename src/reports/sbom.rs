@@ -175,10 +175,7 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
 }
 
 /// CycloneDX XML (`<bom xmlns="http://cyclonedx.org/schema/bom/1.x">`), same rules as JSON.
-pub(crate) fn cyclonedx_xml(
-    source: &str,
-    doc: &roxmltree::Document<'_>,
-) -> (Vec<String>, Vec<Finding>) {
+pub(crate) fn cyclonedx_xml(doc: &roxmltree::Document<'_>) -> (Vec<String>, Vec<Finding>) {
     let root = doc.root_element();
     let mut components: HashMap<String, roxmltree::Node<'_, '_>> = HashMap::new();
     for c in root
@@ -199,7 +196,6 @@ pub(crate) fn cyclonedx_xml(
     }
     let tool = tools.join(", ");
     let mut out = Vec::new();
-    let _ = source;
     for v in root
         .descendants()
         .filter(|n| n.is_element() && n.tag_name().name() == "vulnerability")
