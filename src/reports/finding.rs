@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 ///   `note` low, `none` note.
 /// - Scanner words: `critical` critical; `high`/`error` high; `medium`/`moderate` medium;
 ///   `low` low; `info`/`informational`/`negligible`/`unknown`/`none` note.
+/// - Fail closed: a known vulnerability (a dependency finding) whose report states no severity
+///   — no word, `unknown`, no CVSS score or vector (pip-audit, unrated OSV records, Trivy
+///   `UNKNOWN`, VEX without ratings) — is rated `high`, never `note`.
 #[derive(
     Debug,
     Clone,
