@@ -206,10 +206,11 @@ impl Http {
             .header("x-github-api-version", API_VERSION);
         if let Some(auth) = auth {
             let mut value =
-                http::HeaderValue::from_str(&format!("Bearer {}", auth.expose_secret()))
-                    .map_err(|_| ForgeError::Config {
+                http::HeaderValue::from_str(&format!("Bearer {}", auth.expose_secret())).map_err(
+                    |_| ForgeError::Config {
                         what: "a GitHub token holds characters not allowed in a header".into(),
-                    })?;
+                    },
+                )?;
             value.set_sensitive(true);
             builder = builder.header(header::AUTHORIZATION, value);
         }
@@ -325,9 +326,7 @@ impl Http {
                     body: bytes,
                 });
             }
-            if status == StatusCode::UNAUTHORIZED
-                && !renew
-                && matches!(self.auth, Auth::App { .. })
+            if status == StatusCode::UNAUTHORIZED && !renew && matches!(self.auth, Auth::App { .. })
             {
                 renew = true;
                 continue;

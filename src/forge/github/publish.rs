@@ -136,7 +136,12 @@ async fn find_run(
     let app_id = forge.http.app_id();
     Ok(runs
         .into_iter()
-        .filter(|r| r.name == CHECK_NAME && r.app.as_ref().is_some_and(|a| app_id.is_none_or(|id| a.id == id)))
+        .filter(|r| {
+            r.name == CHECK_NAME
+                && r.app
+                    .as_ref()
+                    .is_some_and(|a| app_id.is_none_or(|id| a.id == id))
+        })
         .max_by_key(|r| r.id)
         .map(|r| RunHint {
             id: r.id,

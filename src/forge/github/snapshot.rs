@@ -363,7 +363,11 @@ pub(crate) async fn snapshot(
     let app_id = forge.http.app_id();
     let mut ours: Option<&model::CheckRun> = None;
     for run in &runs {
-        let mine = run.name == CHECK_NAME && run.app.as_ref().is_some_and(|a| app_id.is_none_or(|id| a.id == id));
+        let mine = run.name == CHECK_NAME
+            && run
+                .app
+                .as_ref()
+                .is_some_and(|a| app_id.is_none_or(|id| a.id == id));
         if mine {
             if ours.is_none_or(|o| run.id > o.id) {
                 ours = Some(run);
