@@ -157,11 +157,18 @@ fn bench(c: &mut Criterion) {
     if let Ok(r) = report {
         s2.reports.push(r);
     }
+    let after_parse = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     let e = evaluate(&policy, &s2, now);
+    let after_eval = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     let md = render::check_text(&e);
     let elapsed = t.elapsed();
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
     let blocking: usize = e.gates.iter().map(|g| g.findings.len()).sum();
+    println!(
+        "peak heap after parse {:.1} MB, after evaluate {:.1} MB",
+        after_parse as f64 / 1e6,
+        after_eval as f64 / 1e6
+    );
     println!(
         "evaluate: {FILES} files, {GLOBS}+ globs, {RESULTS} SARIF results ({:.1} MB): parse+evaluate+render {:.1} ms, peak heap {:.1} MB = {:.2}x input; {} blocking findings, text {} bytes",
         sarif.len() as f64 / 1e6,

@@ -459,7 +459,7 @@ fn findings_are_deduplicated_across_reports_and_mapped_to_requirements() {
         .push(report(ReportFormat::Sarif, "CodeQL", vec![f]));
     let g = gate(&eval(&p, &s), GateKind::Sast);
     assert_eq!(g.findings.len(), 1);
-    assert_eq!(g.findings[0].requirements, g.requirements);
+    assert_eq!(&g.findings[0].requirements[..], &g.requirements[..]);
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub(crate) fn evaluate(
     now: DateTime<Utc>,
     requirements: &[String],
 ) -> Outcome {
+    let requirements: std::sync::Arc<[String]> = requirements.into();
+    let requirements = &requirements;
     let today = now.date_naive();
     let mut unblock = Vec::new();
     let (checks_verdict, mut details) = checks::judge(&gate.checks, snapshot, &mut unblock);

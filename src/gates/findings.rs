@@ -1,7 +1,9 @@
 //! Turning normalised findings into gate findings: deduplication across reports, the
 //! threshold, the requirement and FR mapping, and the order renderers show them in.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::practices::catalog;
 use crate::reports::{Finding, Severity};
@@ -26,21 +28,25 @@ pub(crate) fn collect(
 pub(crate) fn judged(
     finding: &Finding,
     status: FindingStatus,
-    requirements: &[String],
+    requirements: &Arc<[String]>,
     ignore_note: Option<String>,
 ) -> GateFinding {
     let cat = catalog();
-    let mut frs: Vec<String> = finding
+    let mut frs: Vec<Cow<'static, str>> = finding
         .cwe
         .iter()
-        .flat_map(|c| cat.frs_for_cwe(*c).iter().cloned())
+        .flat_map(|c| {
+            cat.frs_for_cwe(*c)
+                .iter()
+                .map(|s| Cow::Borrowed(s.as_str()))
+        })
         .collect();
     frs.sort();
     frs.dedup();
     GateFinding {
         finding: finding.clone(),
         status,
-        requirements: requirements.to_vec(),
+        requirements: Arc::clone(requirements),
         foundational_requirements: frs,
         ignore_note,
     }
@@ -48,7 +54,8 @@ pub(crate) fn judged(
 
 /// Orders findings for display: blocking first, then most severe, then by place.
 pub(crate) fn sort(findings: &mut [GateFinding]) {
-    findings.sort_by(|a, b| {
+    // Unstable sort with a total order (the fingerprint last): no scratch buffer.
+    findings.sort_unstable_by(|a, b| {
         let rank = |f: &GateFinding| match f.status {
             FindingStatus::Blocking | FindingStatus::IgnoreExpired => 0,
             FindingStatus::Ignored => 1,
@@ -59,6 +66,7 @@ pub(crate) fn sort(findings: &mut [GateFinding]) {
             .then(a.finding.file.cmp(&b.finding.file))
             .then(a.finding.line.cmp(&b.finding.line))
             .then(a.finding.rule.cmp(&b.finding.rule))
+            .then(a.finding.fingerprint.cmp(&b.finding.fingerprint))
     });
 }
 

@@ -3,8 +3,10 @@
 //! Every renderer (check run, comment, job summary, JSON, evidence ledger) reads this one
 //! structure, so they all explain the same thing the same way.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -212,10 +214,12 @@ pub struct GateFinding {
     pub finding: Finding,
     /// How the gate treats it.
     pub status: FindingStatus,
-    /// The 62443-4-1 requirements this finding is evidence against.
-    pub requirements: Vec<String>,
-    /// The 62443-4-2 foundational requirements its CWEs threaten (FR1…FR7).
-    pub foundational_requirements: Vec<String>,
+    /// The 62443-4-1 requirements this finding is evidence against (shared by all findings
+    /// of a gate: a large report must not copy them thousands of times).
+    pub requirements: Arc<[String]>,
+    /// The 62443-4-2 foundational requirements its CWEs threaten (FR1…FR7), borrowed from
+    /// the embedded catalog.
+    pub foundational_requirements: Vec<Cow<'static, str>>,
     /// For ignored or expired ones: the ignore's reason and last day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_note: Option<String>,

@@ -21,6 +21,8 @@ fn is_sast_report(report: &Report) -> bool {
 }
 
 pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[String]) -> Outcome {
+    let requirements: std::sync::Arc<[String]> = requirements.into();
+    let requirements = &requirements;
     let mut unblock = Vec::new();
     let (checks_verdict, mut details) = checks::judge(&gate.checks, snapshot, &mut unblock);
     let sast_reports: Vec<&Report> = snapshot
@@ -42,20 +44,20 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
             ),
         ));
     }
-    let mut findings = Vec::new();
-    let mut not_blocking = 0usize;
     let code = collect(&snapshot.reports, |f| f.kind != FindingKind::Dependency);
-    for f in code {
-        if f.severity < gate.threshold {
-            not_blocking += 1;
-            continue;
-        }
-        if gate.new_only && !evidence::in_change(f, snapshot) {
-            not_blocking += 1;
-            continue;
-        }
-        findings.push(judged(f, FindingStatus::Blocking, requirements, None));
-    }
+    let total = code.len();
+    // Pick the blocking ones first, then copy exactly those: a large report must not make
+    // the result vector double its way up.
+    let blocking: Vec<_> = code
+        .into_iter()
+        .filter(|f| f.severity >= gate.threshold)
+        .filter(|f| !gate.new_only || evidence::in_change(f, snapshot))
+        .collect();
+    let not_blocking = total - blocking.len();
+    let mut findings: Vec<_> = blocking
+        .into_iter()
+        .map(|f| judged(f, FindingStatus::Blocking, requirements, None))
+        .collect();
     sort(&mut findings);
 
     let findings_verdict = if findings.is_empty() {

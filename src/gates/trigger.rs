@@ -53,19 +53,29 @@ impl CompiledTrigger {
         }
         let mut matched = 0usize;
         for file in &snapshot.files {
-            let hit = self.paths.first_match(&file.path).or_else(|| {
-                file.previous_path
+            let hit = self.paths.is_match(&file.path)
+                || file
+                    .previous_path
                     .as_deref()
-                    .and_then(|p| self.paths.first_match(p))
-            });
-            if let Some(glob) = hit {
-                matched += 1;
-                if matched <= MAX_LISTED {
-                    reasons.push(Node::leaf(
-                        NodeStatus::Info,
-                        format!("{} matches {}", q(&file.path), q(glob.as_str())),
-                    ));
-                }
+                    .is_some_and(|p| self.paths.is_match(p));
+            if !hit {
+                continue;
+            }
+            matched += 1;
+            // Naming the glob costs a full set match; only the listed files need it.
+            if matched <= MAX_LISTED {
+                let glob = self.paths.first_match(&file.path).or_else(|| {
+                    file.previous_path
+                        .as_deref()
+                        .and_then(|p| self.paths.first_match(p))
+                });
+                let via = glob
+                    .map(|g| format!(" matches {}", q(g.as_str())))
+                    .unwrap_or_default();
+                reasons.push(Node::leaf(
+                    NodeStatus::Info,
+                    format!("{}{via}", q(&file.path)),
+                ));
             }
         }
         if matched > MAX_LISTED {

@@ -161,7 +161,7 @@ fn location(f: &GateFinding) -> String {
 
 fn weakness(f: &GateFinding) -> String {
     let mut parts: Vec<String> = f.finding.cwe.iter().map(|c| format!("CWE-{c}")).collect();
-    parts.extend(f.foundational_requirements.iter().cloned());
+    parts.extend(f.foundational_requirements.iter().map(|fr| fr.to_string()));
     if parts.is_empty() {
         "—".into()
     } else {
