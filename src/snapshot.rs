@@ -315,6 +315,10 @@ pub struct Snapshot {
     pub base_ref: String,
     /// The files touched.
     pub files: Vec<ChangedFile>,
+    /// False when the list of touched files could not be read at all: every gate with a
+    /// path trigger then applies (fail closed) instead of silently not applying.
+    #[serde(default = "known")]
+    pub files_known: bool,
     /// The contents of touched files that gates must inspect (threat models, SBOMs).
     #[serde(default)]
     pub contents: Vec<FileContent>,
@@ -347,6 +351,10 @@ pub struct Snapshot {
     pub unknowns: Vec<String>,
 }
 
+fn known() -> bool {
+    true
+}
+
 impl Snapshot {
     /// An empty change by `author` at `head_sha`, for builders and tests to fill in.
     pub fn new(forge: ForgeKind, repository: &str, number: u64, author: &str, head: &str) -> Self {
@@ -362,6 +370,7 @@ impl Snapshot {
             head_sha: Sha::new(head),
             base_ref: String::new(),
             files: Vec::new(),
+            files_known: true,
             contents: Vec::new(),
             reviews: Vec::new(),
             teams: BTreeMap::new(),

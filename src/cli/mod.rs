@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch. Each sub-command lives in its own module; they return
 //! `anyhow` errors, which `main` prints and turns into exit code 2.
 
+mod action;
 mod check;
 mod config;
 mod practices;
@@ -23,6 +24,8 @@ pub struct Cli {
     reason = "parsed once per process; boxing `check`'s arguments would buy nothing"
 )]
 enum Command {
+    /// Run as a GitHub Action step (reads `GITHUB_*` and `INPUT_*` variables).
+    Action,
     /// Evaluate a change offline from files given on the command line.
     Check(check::CheckArgs),
     /// Validate a policy file, or print the policy's JSON Schema.
@@ -36,6 +39,7 @@ enum Command {
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Action => action::run(),
         Command::Check(args) => check::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Practices(args) => practices::run(&args),

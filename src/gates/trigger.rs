@@ -44,6 +44,12 @@ impl CompiledTrigger {
         if self.always {
             return Some(Node::leaf(NodeStatus::Info, "applies to every change"));
         }
+        if !snapshot.files_known {
+            return Some(Node::leaf(
+                NodeStatus::Warning,
+                "applies because the changed files could not be listed (fail closed)",
+            ));
+        }
         let mut reasons = Vec::new();
         for file in extra {
             reasons.push(Node::leaf(

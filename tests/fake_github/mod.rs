@@ -198,6 +198,8 @@ pub struct State {
     pub installations: BTreeSet<u64>,
     /// Tokens issued and still accepted.
     pub tokens: BTreeSet<String>,
+    /// Workflow tokens (`GITHUB_TOKEN` of a run): what they write belongs to GitHub Actions.
+    pub workflow_tokens: BTreeSet<String>,
     pub tokens_issued: usize,
     pub journal: Vec<Call>,
     pub unknown: Vec<Call>,
@@ -931,7 +933,11 @@ fn route(
             let id = st.id();
             let mut run = CheckRunRec {
                 id,
-                app_id: APP_ID,
+                app_id: if st.workflow_tokens.contains(token) {
+                    ACTIONS_APP_ID
+                } else {
+                    APP_ID
+                },
                 name: name.to_string(),
                 head_sha: head_sha.to_string(),
                 status: "queued".into(),
@@ -1018,7 +1024,11 @@ fn route(
             let c = CommentRec {
                 id,
                 issue: n,
-                user: format!("{APP_SLUG}[bot]"),
+                user: if st.workflow_tokens.contains(token) {
+                    "github-actions[bot]".to_string()
+                } else {
+                    format!("{APP_SLUG}[bot]")
+                },
                 user_type: "Bot".into(),
                 body: text.to_string(),
                 created_at: Utc::now(),
