@@ -25,6 +25,23 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl Drop for TestDb {
+    /// Drops a PostgreSQL test database (best effort, via psql; FORCE ends open connections).
+    fn drop(&mut self) {
+        if self.label != "postgres" {
+            return;
+        }
+        if let Some((server, name)) = self.url.rsplit_once('/') {
+            let _ = std::process::Command::new("psql")
+                .arg(format!("{server}/postgres"))
+                .args(["-qAtc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// The PostgreSQL server URL for tests: `SDL_GATE_TEST_DATABASE_URL`. With `CI=true` and no
 /// URL this panics (the suite must not silently skip in CI); elsewhere it prints why it skips.
 pub fn postgres_base_url(test: &str) -> Option<String> {
@@ -205,6 +222,16 @@ impl Processor for Recorder {
             }
             *n += 1;
         }
+        // Decrements the running count even when the run is abandoned (future dropped).
+        struct Running<'a>(&'a Mutex<HashMap<String, usize>>, String);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut map) = self.0.lock() {
+                    *map.entry(self.1.clone()).or_default() -= 1;
+                }
+            }
+        }
+        let _running = Running(&self.running, key.clone());
         self.runs.lock().unwrap().push((job.clone(), std::time::Instant::now()));
         let behaviour = {
             let mut script = self.script.lock().unwrap();
@@ -220,7 +247,6 @@ impl Processor for Recorder {
         if matches!(behaviour, Behaviour::Hang) {
             std::future::pending::<()>().await;
         }
-        *self.running.lock().unwrap().entry(key.clone()).or_default() -= 1;
         match behaviour {
             Behaviour::Succeed | Behaviour::Hang => Ok(()),
             Behaviour::Retry(after) => Err(ProcessError::Retry {
