@@ -117,7 +117,8 @@ async fn main() -> anyhow::Result<()> {
         elapsed.as_secs_f64(),
         args.count as f64 / elapsed.as_secs_f64(),
         args.concurrency,
-        args.rate.map_or("unlimited".to_owned(), |r| format!("{r}/s"))
+        args.rate
+            .map_or("unlimited".to_owned(), |r| format!("{r}/s"))
     );
     println!(
         "ack latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",

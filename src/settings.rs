@@ -156,7 +156,9 @@ pub enum SettingsError {
         message: String,
     },
     /// A forge has some but not all of its settings.
-    #[error("{forge} is partly configured: {missing} must also be set (or unset {present} to disable {forge})")]
+    #[error(
+        "{forge} is partly configured: {missing} must also be set (or unset {present} to disable {forge})"
+    )]
     PartialForge {
         /// "GitHub" or "GitLab".
         forge: &'static str,
@@ -318,11 +320,19 @@ impl Settings {
         let secs = |v: Option<u64>, d: u64| Duration::from_secs(v.unwrap_or(d));
         let queue = QueueSettings {
             debounce: ms(
-                num(var("SDL_GATE_DEBOUNCE_MS"), q.debounce_ms, "SDL_GATE_DEBOUNCE_MS")?,
+                num(
+                    var("SDL_GATE_DEBOUNCE_MS"),
+                    q.debounce_ms,
+                    "SDL_GATE_DEBOUNCE_MS",
+                )?,
                 DEFAULT_DEBOUNCE_MS,
             ),
             lease: secs(
-                num(var("SDL_GATE_LEASE_SECS"), q.lease_secs, "SDL_GATE_LEASE_SECS")?,
+                num(
+                    var("SDL_GATE_LEASE_SECS"),
+                    q.lease_secs,
+                    "SDL_GATE_LEASE_SECS",
+                )?,
                 DEFAULT_LEASE_SECS,
             ),
             max_attempts: num(
@@ -373,7 +383,11 @@ impl Settings {
         );
 
         let github = github_settings(
-            num(var("SDL_GATE_GITHUB_APP_ID"), file.github.app_id, "SDL_GATE_GITHUB_APP_ID")?,
+            num(
+                var("SDL_GATE_GITHUB_APP_ID"),
+                file.github.app_id,
+                "SDL_GATE_GITHUB_APP_ID",
+            )?,
             var("SDL_GATE_GITHUB_PRIVATE_KEY_PATH")
                 .map(PathBuf::from)
                 .or(file.github.private_key_path),
@@ -464,10 +478,7 @@ where
     }
 }
 
-fn partial(
-    forge: &'static str,
-    settings: &[(&'static str, bool)],
-) -> Result<bool, SettingsError> {
+fn partial(forge: &'static str, settings: &[(&'static str, bool)]) -> Result<bool, SettingsError> {
     let present: Vec<&str> = settings.iter().filter(|s| s.1).map(|s| s.0).collect();
     let missing: Vec<&str> = settings.iter().filter(|s| !s.1).map(|s| s.0).collect();
     if present.is_empty() {
@@ -580,7 +591,10 @@ mod tests {
         let err = Settings::from_sources(None, &env(&[("SDL_GATE_GITLAB_URL", "https://gl")]))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("SDL_GATE_GITLAB_TOKEN, SDL_GATE_GITLAB_WEBHOOK_SECRET"), "{err}");
+        assert!(
+            err.contains("SDL_GATE_GITLAB_TOKEN, SDL_GATE_GITLAB_WEBHOOK_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -595,7 +609,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: /nonexistent/key.pem"), "{err}");
+        assert!(
+            err.starts_with("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: /nonexistent/key.pem"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -620,7 +637,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "wokers = 2\n").unwrap();
-        let err = Settings::from_sources(Some(&path), &env(&[])).unwrap_err().to_string();
+        let err = Settings::from_sources(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("wokers"), "{err}");
     }
 }

@@ -24,7 +24,10 @@ const GITHUB_EVENTS: &[&str] = &[
 ];
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("read dir").flatten().collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .collect();
     entries.sort_by_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
@@ -51,7 +54,9 @@ fn github_delivery(root: &Path, path: &Path) -> Result<(String, Value), &'static
     }
     match parts.as_slice() {
         ["octokit-webhooks-schemas", ..] => Err("JSON Schema, not a delivery"),
-        ["octokit-webhooks", event, _] | ["kodiak", event, _] => Ok(((*event).to_owned(), read_json(path))),
+        ["octokit-webhooks", event, _] | ["kodiak", event, _] => {
+            Ok(((*event).to_owned(), read_json(path)))
+        }
         ["octocrab", file] => {
             let event = GITHUB_EVENTS
                 .iter()
@@ -61,13 +66,18 @@ fn github_delivery(root: &Path, path: &Path) -> Result<(String, Value), &'static
         }
         ["triagebot", "recordings", _] => {
             let wrapper = read_json(path);
-            let event = wrapper["webhook_event"].as_str().expect("webhook_event").to_owned();
+            let event = wrapper["webhook_event"]
+                .as_str()
+                .expect("webhook_event")
+                .to_owned();
             Ok((event, wrapper["payload"].clone()))
         }
         ["triagebot", "payloads", file] => {
             // The event name is in the recording this payload was extracted from.
             let stem = file.trim_end_matches(".payload.json");
-            let recording = root.join("triagebot/recordings").join(format!("{stem}.json"));
+            let recording = root
+                .join("triagebot/recordings")
+                .join(format!("{stem}.json"));
             let event = read_json(&recording)["webhook_event"]
                 .as_str()
                 .expect("webhook_event")
@@ -79,7 +89,10 @@ fn github_delivery(root: &Path, path: &Path) -> Result<(String, Value), &'static
 }
 
 fn gitlab_event_name(path: &Path, payload: &Value) -> String {
-    let file = path.file_name().and_then(|f| f.to_str()).unwrap_or_default();
+    let file = path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default();
     if file.starts_with("systemhook_") {
         return "System Hook".to_owned();
     }
@@ -97,7 +110,9 @@ fn gitlab_event_name(path: &Path, payload: &Value) -> String {
 
 #[test]
 fn every_github_fixture_is_a_work_item_or_not_acted_on() {
-    let Some(root) = fixtures_dir("github-webhooks") else { return };
+    let Some(root) = fixtures_dir("github-webhooks") else {
+        return;
+    };
     let mut files = Vec::new();
     walk(&root, &mut files);
     let (mut acted, mut ignored, mut skipped) = (0, 0, 0);
@@ -114,15 +129,22 @@ fn every_github_fixture_is_a_work_item_or_not_acted_on() {
                 acted += 1;
                 assert!(!ev.items.is_empty(), "{}", path.display());
                 for item in &ev.items {
-                    assert!(item.key.repository.contains('/') || matches!(item.key.target, Target::Installation(_)),
-                        "{}: repository {:?}", path.display(), item.key.repository);
+                    assert!(
+                        item.key.repository.contains('/')
+                            || matches!(item.key.target, Target::Installation(_)),
+                        "{}: repository {:?}",
+                        path.display(),
+                        item.key.repository
+                    );
                 }
             }
             Ok(None) => ignored += 1,
             Err(e) => panic!("{} ({event}): {e}", path.display()),
         }
     }
-    eprintln!("github fixtures: {acted} acted on, {ignored} not acted on, {skipped} non-delivery files");
+    eprintln!(
+        "github fixtures: {acted} acted on, {ignored} not acted on, {skipped} non-delivery files"
+    );
     assert!(acted >= 60, "only {acted} acted-on fixtures");
     assert!(ignored >= 20, "only {ignored} ignored fixtures");
 }
@@ -134,51 +156,111 @@ fn gh(rel: &str, event: &str) -> Option<Option<DomainEvent>> {
 }
 
 fn keys(ev: &Option<DomainEvent>) -> Vec<String> {
-    ev.iter().flat_map(|e| e.items.iter().map(|i| i.key.to_key_string())).collect()
+    ev.iter()
+        .flat_map(|e| e.items.iter().map(|i| i.key.to_key_string()))
+        .collect()
 }
 
 #[test]
 fn known_github_fixtures_map_to_the_right_keys() {
-    let Some(ev) = gh("kodiak/pull_request/synchronize.json", "pull_request") else { return };
+    let Some(ev) = gh("kodiak/pull_request/synchronize.json", "pull_request") else {
+        return;
+    };
     assert_eq!(ev.as_ref().unwrap().action.as_deref(), Some("synchronize"));
     assert_eq!(keys(&ev).len(), 1);
     assert!(keys(&ev)[0].starts_with("github:"), "{:?}", keys(&ev));
 
-    let ev = gh("octokit-webhooks/check_run/completed.payload.json", "check_run").unwrap();
+    let ev = gh(
+        "octokit-webhooks/check_run/completed.payload.json",
+        "check_run",
+    )
+    .unwrap();
     assert_eq!(keys(&ev), ["github:Codertocat/Hello-World#2"]);
-    let ev = gh("octokit-webhooks/check_suite/completed.payload.json", "check_suite").unwrap();
+    let ev = gh(
+        "octokit-webhooks/check_suite/completed.payload.json",
+        "check_suite",
+    )
+    .unwrap();
     assert_eq!(keys(&ev), ["github:Codertocat/Hello-World#2"]);
     let ev = gh("kodiak/check_run/check_run_completed.json", "check_run").unwrap();
     assert_eq!(keys(&ev), ["github:chdsbd/test_repo#8"]);
     // check_run created is not acted on (only completed).
-    assert_eq!(gh("octokit-webhooks/check_run/created.payload.json", "check_run").unwrap(), None);
+    assert_eq!(
+        gh(
+            "octokit-webhooks/check_run/created.payload.json",
+            "check_run"
+        )
+        .unwrap(),
+        None
+    );
 
     let ev = gh("octokit-webhooks/status/payload.json", "status").unwrap();
-    assert_eq!(keys(&ev), ["github:Codertocat/Hello-World@6113728f27ae82c7b1a177c8d03f9e96e0adf246"]);
+    assert_eq!(
+        keys(&ev),
+        ["github:Codertocat/Hello-World@6113728f27ae82c7b1a177c8d03f9e96e0adf246"]
+    );
 
     // A push to the default branch is a repository job; a tag push is not acted on.
     let ev = gh("kodiak/push/master.json", "push").unwrap();
     assert_eq!(keys(&ev), ["github:chdsbd/test_repo"]);
-    assert_eq!(gh("octokit-webhooks/push/payload.json", "push").unwrap(), None);
-    assert_eq!(gh("octocrab/push_webhook_event.json", "push").unwrap(), None);
+    assert_eq!(
+        gh("octokit-webhooks/push/payload.json", "push").unwrap(),
+        None
+    );
+    assert_eq!(
+        gh("octocrab/push_webhook_event.json", "push").unwrap(),
+        None
+    );
 
     // Comments: on a plain issue ignored; on a PR the comment travels with the job.
-    assert_eq!(gh("octokit-webhooks/issue_comment/created.payload.json", "issue_comment").unwrap(), None);
-    let ev = gh("triagebot/payloads/ready__00-webhook-issue105_comment_created.payload.json", "issue_comment").unwrap();
+    assert_eq!(
+        gh(
+            "octokit-webhooks/issue_comment/created.payload.json",
+            "issue_comment"
+        )
+        .unwrap(),
+        None
+    );
+    let ev = gh(
+        "triagebot/payloads/ready__00-webhook-issue105_comment_created.payload.json",
+        "issue_comment",
+    )
+    .unwrap();
     let ev = ev.expect("comment on a PR is acted on");
     let detail = ev.items[0].detail.as_ref().expect("comment detail");
     assert!(detail["comment_id"].as_u64().is_some());
     assert!(detail["body"].as_str().is_some());
-    assert!(keys(&Some(ev.clone()))[0].ends_with("#105"), "{:?}", keys(&Some(ev)));
+    assert!(
+        keys(&Some(ev.clone()))[0].ends_with("#105"),
+        "{:?}",
+        keys(&Some(ev))
+    );
 
-    let ev = gh("octocrab/installation_created_webhook_event.json", "installation").unwrap();
-    assert!(keys(&ev)[0].starts_with("github:installation/"), "{:?}", keys(&ev));
-    assert_eq!(gh("octokit-webhooks/pull_request/closed.payload.json", "pull_request").unwrap(), None);
+    let ev = gh(
+        "octocrab/installation_created_webhook_event.json",
+        "installation",
+    )
+    .unwrap();
+    assert!(
+        keys(&ev)[0].starts_with("github:installation/"),
+        "{:?}",
+        keys(&ev)
+    );
+    assert_eq!(
+        gh(
+            "octokit-webhooks/pull_request/closed.payload.json",
+            "pull_request"
+        )
+        .unwrap(),
+        None
+    );
 }
 
 #[test]
 fn every_gitlab_webhook_fixture_is_a_work_item_or_not_acted_on() {
-    let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else { return };
+    let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else {
+        return;
+    };
     let mut files = Vec::new();
     walk(&root, &mut files);
     let (mut acted, mut ignored) = (0, 0);
@@ -192,26 +274,58 @@ fn every_gitlab_webhook_fixture_is_a_work_item_or_not_acted_on() {
         }
     }
     eprintln!("gitlab fixtures: {acted} acted on, {ignored} not acted on");
-    assert!(acted >= 10 && ignored >= 5, "acted {acted}, ignored {ignored}");
+    assert!(
+        acted >= 10 && ignored >= 5,
+        "acted {acted}, ignored {ignored}"
+    );
 }
 
 #[test]
 fn known_gitlab_fixtures_map_to_the_right_keys() {
-    let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else { return };
-    let run = |rel: &str, event: &str| gitlab::extract(event, &read_json(&root.join(rel))).expect(rel);
-    assert_eq!(keys(&run("go-gitlab/merge_request.json", "Merge Request Hook")), ["gitlab:gitlabhq/gitlab-test#1"]);
-    assert_eq!(keys(&run("go-gitlab/service_merge_request.json", "Merge Request Hook")), ["gitlab:test/woodpecker#2"]);
+    let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else {
+        return;
+    };
+    let run =
+        |rel: &str, event: &str| gitlab::extract(event, &read_json(&root.join(rel))).expect(rel);
+    assert_eq!(
+        keys(&run("go-gitlab/merge_request.json", "Merge Request Hook")),
+        ["gitlab:gitlabhq/gitlab-test#1"]
+    );
+    assert_eq!(
+        keys(&run(
+            "go-gitlab/service_merge_request.json",
+            "Merge Request Hook"
+        )),
+        ["gitlab:test/woodpecker#2"]
+    );
     // No `project` in the Jenkins sample: the MR's target project keys it.
     assert_eq!(
-        keys(&run("jenkins-gitlab-plugin/MergeRequestEvent_approvedMR.json", "Merge Request Hook")),
+        keys(&run(
+            "jenkins-gitlab-plugin/MergeRequestEvent_approvedMR.json",
+            "Merge Request Hook"
+        )),
         ["gitlab:awesome_space/awesome_project#1"]
     );
-    assert_eq!(run("go-gitlab/group_merge_request.json", "Merge Request Hook"), None, "merge is not acted on");
+    assert_eq!(
+        run("go-gitlab/group_merge_request.json", "Merge Request Hook"),
+        None,
+        "merge is not acted on"
+    );
     let note = run("go-gitlab/note_merge_request.json", "Note Hook").expect("note on MR");
-    assert_eq!(keys(&Some(note.clone())), ["gitlab:gitlab-org/gitlab-test#1"]);
+    assert_eq!(
+        keys(&Some(note.clone())),
+        ["gitlab:gitlab-org/gitlab-test#1"]
+    );
     assert_eq!(note.items[0].detail.as_ref().unwrap()["note_id"], 1244);
-    assert_eq!(keys(&run("go-gitlab/pipeline.json", "Pipeline Hook")), ["gitlab:gitlab-org/gitlab-test#1"]);
-    assert_eq!(run("jenkins-gitlab-plugin/PipelineEvent.json", "Pipeline Hook"), None, "pipeline without MR");
+    assert_eq!(
+        keys(&run("go-gitlab/pipeline.json", "Pipeline Hook")),
+        ["gitlab:gitlab-org/gitlab-test#1"]
+    );
+    assert_eq!(
+        run("jenkins-gitlab-plugin/PipelineEvent.json", "Pipeline Hook"),
+        None,
+        "pipeline without MR"
+    );
     assert_eq!(run("go-gitlab/push.json", "Push Hook"), None);
     assert_eq!(run("go-gitlab/job.json", "Job Hook"), None);
 }

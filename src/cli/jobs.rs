@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use secrecy::ExposeSecret;
 use sdl_gate::settings::Settings;
 use sdl_gate::store::Store;
+use secrecy::ExposeSecret;
 
 /// Arguments of `sdl-gate jobs`.
 #[derive(Debug, Args)]

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use secrecy::ExposeSecret;
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
+use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
 /// Arguments of `sdl-gate serve`.
@@ -75,7 +75,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let processor = match settings.test_processor.as_deref() {
         None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
         Some(spec) => {
-            tracing::warn!("SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on");
+            tracing::warn!(
+                "SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on"
+            );
             ServeProcessor::Record(RecordProcessor::from_spec(spec)?)
         }
     };

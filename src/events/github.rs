@@ -118,9 +118,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 .str_opt("repository.default_branch")
                 .or_else(|| f.str_opt("repository.master_branch"));
             match default {
-                Some(branch)
-                    if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) =>
-                {
+                Some(branch) if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) => {
                     let detail = f.str_opt("after").map(|sha| json!({ "after": sha }));
                     vec![item(&f, Target::Repository, detail)?]
                 }
@@ -201,7 +199,10 @@ mod tests {
     #[test]
     fn acted_on_event_without_repository_is_an_error_naming_the_field() {
         let err = extract("pull_request", &json!({"action": "opened", "number": 3})).unwrap_err();
-        assert_eq!(err.to_string(), "pull_request event: missing field `repository.full_name`");
+        assert_eq!(
+            err.to_string(),
+            "pull_request event: missing field `repository.full_name`"
+        );
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 "status": status,
                 "sha": f.get("object_attributes.sha"),
             });
-            (status.map(str::to_owned), vec![change(&f, iid, Some(detail))?])
+            (
+                status.map(str::to_owned),
+                vec![change(&f, iid, Some(detail))?],
+            )
         }
         _ => return Ok(None),
     };
@@ -133,6 +136,9 @@ mod tests {
         let body = json!({"project": {"path_with_namespace": "g/p"},
             "object_attributes": {"noteable_type": "MergeRequest", "id": 1, "note": "hi"}});
         let err = extract("Note Hook", &body).unwrap_err();
-        assert_eq!(err.to_string(), "Note Hook event: missing field `merge_request.iid`");
+        assert_eq!(
+            err.to_string(),
+            "Note Hook event: missing field `merge_request.iid`"
+        );
     }
 }

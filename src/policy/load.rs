@@ -32,7 +32,10 @@ pub fn parse_policy(file: &str, text: &str) -> Result<Policy, PolicyError> {
             file: file.to_string(),
             line: 0,
             column: 0,
-            message: format!("unsupported policy version {}; this sdl-gate reads version 1", policy.version),
+            message: format!(
+                "unsupported policy version {}; this sdl-gate reads version 1",
+                policy.version
+            ),
             suggestion: None,
         });
     }

@@ -14,4 +14,8 @@ pub use load::{PolicyError, json_schema, parse_policy};
 pub use model::*;
 
 /// Where the policy is looked up in a repository, first match wins.
-pub const POLICY_PATHS: [&str; 3] = [".github/sdl-gate.yml", ".gitlab/sdl-gate.yml", ".sdl-gate.yml"];
+pub const POLICY_PATHS: [&str; 3] = [
+    ".github/sdl-gate.yml",
+    ".gitlab/sdl-gate.yml",
+    ".sdl-gate.yml",
+];

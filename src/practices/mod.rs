@@ -98,7 +98,9 @@ pub struct Catalog {
 impl Catalog {
     /// A requirement by id (case-insensitive).
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
-        self.requirements.iter().find(|r| r.id.eq_ignore_ascii_case(id))
+        self.requirements
+            .iter()
+            .find(|r| r.id.eq_ignore_ascii_case(id))
     }
 
     /// The mapping of a gate key.

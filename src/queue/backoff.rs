@@ -33,7 +33,10 @@ mod tests {
             let full = (base * 2u32.pow(attempt - 1)).min(cap);
             for _ in 0..50 {
                 let d = backoff_delay(attempt, base, cap, &mut rng);
-                assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?} vs {full:?}");
+                assert!(
+                    d >= full / 2 && d <= full,
+                    "attempt {attempt}: {d:?} vs {full:?}"
+                );
             }
         }
     }
@@ -41,7 +44,12 @@ mod tests {
     #[test]
     fn huge_attempt_numbers_do_not_overflow() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-        let d = backoff_delay(u32::MAX, Duration::from_secs(1), Duration::from_secs(60), &mut rng);
+        let d = backoff_delay(
+            u32::MAX,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            &mut rng,
+        );
         assert!(d <= Duration::from_secs(60) && d >= Duration::from_secs(30));
     }
 }

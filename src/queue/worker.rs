@@ -120,7 +120,9 @@ impl<P: Processor> Worker<P> {
         let poll = self.settings.poll_interval;
         match self.store.next_due().await {
             Ok(Some(due)) => {
-                let wait = (due - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                let wait = (due - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
                 wait.clamp(Duration::from_millis(1), poll)
             }
             _ => poll,
@@ -145,7 +147,8 @@ impl<P: Processor> Worker<P> {
             let process = self.processor.process(&job);
             tokio::pin!(process);
             let renew_every = (self.settings.lease / 3).max(Duration::from_millis(100));
-            let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+            let mut renew =
+                tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
             loop {
                 tokio::select! {
                     result = &mut process => break Some(result),
@@ -169,21 +172,32 @@ impl<P: Processor> Worker<P> {
         match outcome {
             None => match self.store.release(&job).await {
                 Ok(_) => {
-                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "released").increment(1);
+                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "released")
+                        .increment(1);
                     tracing::info!(job = %job.key, "released in-flight job at shutdown");
                 }
-                Err(err) => tracing::error!(job = %job.key, error = %err, "releasing job failed; its lease will expire"),
+                Err(err) => {
+                    tracing::error!(job = %job.key, error = %err, "releasing job failed; its lease will expire")
+                }
             },
-            Some(Ok(())) => match self.store.complete_success(&job, self.settings.debounce).await {
+            Some(Ok(())) => match self
+                .store
+                .complete_success(&job, self.settings.debounce)
+                .await
+            {
                 Ok(Completion::LostLease) => {
-                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "lost_lease").increment(1);
+                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "lost_lease")
+                        .increment(1);
                     tracing::warn!(job = %job.key, "job finished after its lease was lost; result not recorded");
                 }
                 Ok(state) => {
-                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "success").increment(1);
+                    metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "success")
+                        .increment(1);
                     tracing::info!(job = %job.key, events = job.events.len(), again = (state == Completion::Pending), "job done");
                 }
-                Err(err) => tracing::error!(job = %job.key, error = %err, "recording job success failed; it will run again"),
+                Err(err) => {
+                    tracing::error!(job = %job.key, error = %err, "recording job success failed; it will run again")
+                }
             },
             Some(Err(ProcessError::Retry { after, reason })) => {
                 let delay = after.unwrap_or_else(|| {
@@ -197,7 +211,8 @@ impl<P: Processor> Worker<P> {
                 self.record_failure(&job, &reason, false, delay).await;
             }
             Some(Err(ProcessError::Permanent(reason))) => {
-                self.record_failure(&job, &reason, true, Duration::ZERO).await;
+                self.record_failure(&job, &reason, true, Duration::ZERO)
+                    .await;
             }
         }
     }
@@ -209,18 +224,22 @@ impl<P: Processor> Worker<P> {
             .await
         {
             Ok(Completion::Parked) => {
-                metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "parked").increment(1);
+                metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "parked")
+                    .increment(1);
                 metrics::counter!("sdl_gate_jobs_parked_total").increment(1);
                 tracing::error!(job = %job.key, attempt = job.attempt, reason, "job parked; see `sdl-gate jobs list --state parked`");
             }
             Ok(Completion::LostLease) => {
-                metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "lost_lease").increment(1);
+                metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "lost_lease")
+                    .increment(1);
             }
             Ok(_) => {
                 metrics::counter!("sdl_gate_job_attempts_total", "outcome" => "retry").increment(1);
                 tracing::warn!(job = %job.key, attempt = job.attempt, reason, retry_in_ms = delay.as_millis() as u64, "job failed; will retry");
             }
-            Err(err) => tracing::error!(job = %job.key, error = %err, "recording job failure failed; its lease will expire"),
+            Err(err) => {
+                tracing::error!(job = %job.key, error = %err, "recording job failure failed; its lease will expire")
+            }
         }
     }
 }

@@ -168,6 +168,7 @@ impl Finding {
     /// True when `id` names this finding: its rule or any advisory id or alias
     /// (case-insensitive).
     pub fn matches_id(&self, id: &str) -> bool {
-        self.rule.eq_ignore_ascii_case(id) || self.advisories.iter().any(|a| a.eq_ignore_ascii_case(id))
+        self.rule.eq_ignore_ascii_case(id)
+            || self.advisories.iter().any(|a| a.eq_ignore_ascii_case(id))
     }
 }

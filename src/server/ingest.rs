@@ -108,7 +108,11 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// Reads at most `limit` bytes of body; larger bodies are refused without reading them all
 /// when `Content-Length` says so up front.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, IngestError> {
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, IngestError> {
     if let Some(len) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
         && len > limit as u64
     {
@@ -148,8 +152,8 @@ pub async fn ingest(
             if !signature::verify_github(secrets, signature, &body) {
                 return Err(IngestError::Unauthorized("signature does not match"));
             }
-            let event =
-                header(headers, "x-github-event").ok_or(IngestError::MissingHeader("X-GitHub-Event"))?;
+            let event = header(headers, "x-github-event")
+                .ok_or(IngestError::MissingHeader("X-GitHub-Event"))?;
             let delivery = header(headers, "x-github-delivery")
                 .ok_or(IngestError::MissingHeader("X-GitHub-Delivery"))?;
             (event, delivery)
@@ -160,20 +164,24 @@ pub async fn ingest(
             if !signature::verify_gitlab(secrets, token) {
                 return Err(IngestError::Unauthorized("token does not match"));
             }
-            let event =
-                header(headers, "x-gitlab-event").ok_or(IngestError::MissingHeader("X-Gitlab-Event"))?;
+            let event = header(headers, "x-gitlab-event")
+                .ok_or(IngestError::MissingHeader("X-Gitlab-Event"))?;
             // `Idempotency-Key` stays the same across GitLab's retries of one delivery;
             // `X-Gitlab-Event-UUID` (older GitLab) identifies the event. NOT
             // `X-Gitlab-Webhook-UUID`, which identifies the hook and is the same for every
             // delivery of that hook.
             let delivery = header(headers, "idempotency-key")
                 .or_else(|| header(headers, "x-gitlab-event-uuid"))
-                .ok_or(IngestError::MissingHeader("Idempotency-Key (or X-Gitlab-Event-UUID)"))?;
+                .ok_or(IngestError::MissingHeader(
+                    "Idempotency-Key (or X-Gitlab-Event-UUID)",
+                ))?;
             (event, delivery)
         }
     };
     if delivery_id.len() > 200 {
-        return Err(IngestError::MissingHeader("delivery id of at most 200 characters"));
+        return Err(IngestError::MissingHeader(
+            "delivery id of at most 200 characters",
+        ));
     }
     let payload: Value = serde_json::from_slice(&body).map_err(|e| IngestError::MalformedJson {
         line: e.line(),

@@ -46,12 +46,26 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!("sdl_gate_deliveries_total", "Webhook deliveries by forge, event and outcome");
-    metrics::describe_histogram!("sdl_gate_webhook_duration_seconds", metrics::Unit::Seconds, "Time to acknowledge a webhook delivery");
+    metrics::describe_counter!(
+        "sdl_gate_deliveries_total",
+        "Webhook deliveries by forge, event and outcome"
+    );
+    metrics::describe_histogram!(
+        "sdl_gate_webhook_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to acknowledge a webhook delivery"
+    );
     metrics::describe_counter!("sdl_gate_job_attempts_total", "Job runs by outcome");
     metrics::describe_counter!("sdl_gate_jobs_parked_total", "Jobs parked after failing");
-    metrics::describe_histogram!("sdl_gate_evaluation_duration_seconds", metrics::Unit::Seconds, "Processing time of one job");
-    metrics::describe_counter!("sdl_gate_forge_requests_total", "Forge API requests by forge and HTTP status");
+    metrics::describe_histogram!(
+        "sdl_gate_evaluation_duration_seconds",
+        metrics::Unit::Seconds,
+        "Processing time of one job"
+    );
+    metrics::describe_counter!(
+        "sdl_gate_forge_requests_total",
+        "Forge API requests by forge and HTTP status"
+    );
 }
 
 /// Counts one forge API request (for the GitHub / GitLab clients).

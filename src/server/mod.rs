@@ -219,19 +219,20 @@ async fn webhook(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let response = match ingest::ingest(forge, secrets.as_deref(), &headers, body, state.body_limit).await {
-        Err(err) => {
-            // The event header of a refused delivery is not trusted: no label from it.
-            count(forge, "-", err.outcome());
-            if matches!(err, ingest::IngestError::Unauthorized(_)) {
-                tracing::warn!(%forge, error = %err, "refused unauthenticated delivery");
-            } else {
-                tracing::info!(%forge, error = %err, "refused delivery");
+    let response =
+        match ingest::ingest(forge, secrets.as_deref(), &headers, body, state.body_limit).await {
+            Err(err) => {
+                // The event header of a refused delivery is not trusted: no label from it.
+                count(forge, "-", err.outcome());
+                if matches!(err, ingest::IngestError::Unauthorized(_)) {
+                    tracing::warn!(%forge, error = %err, "refused unauthenticated delivery");
+                } else {
+                    tracing::info!(%forge, error = %err, "refused delivery");
+                }
+                err.into_response()
             }
-            err.into_response()
-        }
-        Ok(verified) => accept(&state, verified).await,
-    };
+            Ok(verified) => accept(&state, verified).await,
+        };
     ::metrics::histogram!("sdl_gate_webhook_duration_seconds", "forge" => forge.as_str())
         .record(started.elapsed().as_secs_f64());
     response
@@ -257,7 +258,10 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
         // Unreachable in practice: the body parsed as JSON, which is UTF-8.
         Err(_) => {
             count(forge, &verified.event, "bad_request");
-            return (StatusCode::BAD_REQUEST, axum::Json(json!({ "error": "body is not UTF-8" })))
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": "body is not UTF-8" })),
+            )
                 .into_response();
         }
     };
@@ -273,7 +277,11 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
         Ok(Recorded::New(_)) => {
             count(forge, &verified.event, "queued");
             state.wake.notify_waiters();
-            (StatusCode::ACCEPTED, axum::Json(json!({ "status": "queued" }))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "status": "queued" })),
+            )
+                .into_response()
         }
         Ok(Recorded::Duplicate) => {
             count(forge, &verified.event, "duplicate");

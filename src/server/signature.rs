@@ -69,9 +69,17 @@ mod tests {
             sig,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
-        assert!(verify_github(&secrets(&["old", "It's a Secret to Everybody"]), &sig, b"Hello, World!"));
+        assert!(verify_github(
+            &secrets(&["old", "It's a Secret to Everybody"]),
+            &sig,
+            b"Hello, World!"
+        ));
         assert!(!verify_github(&secrets(&["old"]), &sig, b"Hello, World!"));
-        assert!(!verify_github(&secrets(&["It's a Secret to Everybody"]), &sig, b"Hello, World?"));
+        assert!(!verify_github(
+            &secrets(&["It's a Secret to Everybody"]),
+            &sig,
+            b"Hello, World?"
+        ));
         assert!(!verify_github(&secrets(&["x"]), "sha1=abc", b""));
         assert!(!verify_github(&secrets(&["x"]), "sha256=zz", b""));
     }

@@ -42,11 +42,7 @@ impl Committer {
     }
 }
 
-async fn writer(
-    store: Store,
-    debounce: Duration,
-    mut rx: mpsc::Receiver<(NewDelivery, Reply)>,
-) {
+async fn writer(store: Store, debounce: Duration, mut rx: mpsc::Receiver<(NewDelivery, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     loop {

@@ -123,7 +123,9 @@ impl Store {
     /// The raw payload of a stored delivery (by row id), for processors.
     pub async fn delivery_payload(&self, delivery_pk: i64) -> Result<Option<String>, StoreError> {
         let q = "SELECT payload FROM deliveries WHERE id = $1";
-        Ok(super::on_pool!(&self.db, pool => sqlx::query_scalar(q).bind(delivery_pk).fetch_optional(pool).await)?)
+        Ok(
+            super::on_pool!(&self.db, pool => sqlx::query_scalar(q).bind(delivery_pk).fetch_optional(pool).await)?,
+        )
     }
 
     /// How many deliveries are stored (for tests and `jobs list`).

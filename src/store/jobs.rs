@@ -155,7 +155,8 @@ const RELEASE: &str = "UPDATE jobs SET state = 'pending', run_after = $3, \
        lease_owner = NULL, lease_until = NULL, updated_at = $3 \
      WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
 
-const RENEW: &str = "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+const RENEW: &str =
+    "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 
 impl Store {
     /// Claims the oldest due job (pending and due, or running with an expired lease) for

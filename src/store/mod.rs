@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 pub use commit::Committer;
 pub use deliveries::{NewDelivery, Recorded};
 pub use jobs::{Completion, JobSummary, QueueDepth};
-pub use records::{StoredEvaluation, StoredWaiver};
+pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

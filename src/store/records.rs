@@ -31,6 +31,25 @@ pub struct StoredEvaluation {
     pub result: Value,
 }
 
+/// An evaluation result to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvaluation<'a> {
+    /// The forge.
+    pub forge: Forge,
+    /// The repository path.
+    pub repository: &'a str,
+    /// PR / MR number.
+    pub number: u64,
+    /// The head commit evaluated.
+    pub head_sha: &'a Sha,
+    /// The overall verdict.
+    pub verdict: Verdict,
+    /// When it was evaluated.
+    pub evaluated_at: DateTime<Utc>,
+    /// The full result as JSON.
+    pub result: &'a Value,
+}
+
 /// A waiver as stored, with its row id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredWaiver {
@@ -83,27 +102,18 @@ fn number(n: u64) -> Result<i64, StoreError> {
 
 impl Store {
     /// Stores one evaluation result; returns its row id.
-    pub async fn insert_evaluation(
-        &self,
-        forge: Forge,
-        repository: &str,
-        number_: u64,
-        head_sha: &Sha,
-        verdict: Verdict,
-        evaluated_at: DateTime<Utc>,
-        result: &Value,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_evaluation(&self, e: &NewEvaluation<'_>) -> Result<i64, StoreError> {
         let q = "INSERT INTO evaluations (forge, repository, number, head_sha, verdict, evaluated_at, result) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
-        let n = number(number_)?;
+        let n = number(e.number)?;
         Ok(on_pool!(&self.db, pool => sqlx::query_scalar(q)
-            .bind(forge.as_str())
-            .bind(repository)
+            .bind(e.forge.as_str())
+            .bind(e.repository)
             .bind(n)
-            .bind(head_sha.as_str())
-            .bind(verdict.as_str())
-            .bind(evaluated_at.timestamp_millis())
-            .bind(result.to_string())
+            .bind(e.head_sha.as_str())
+            .bind(e.verdict.as_str())
+            .bind(e.evaluated_at.timestamp_millis())
+            .bind(e.result.to_string())
             .fetch_one(pool)
             .await)?)
     }
@@ -137,9 +147,8 @@ impl Store {
                     head_sha: Sha::new(r.head_sha),
                     verdict: enum_from_str("verdict", &r.verdict)?,
                     evaluated_at: time_of(r.evaluated_at),
-                    result: serde_json::from_str(&r.result).map_err(|e| {
-                        StoreError::Corrupt(format!("evaluation {}: {e}", r.id))
-                    })?,
+                    result: serde_json::from_str(&r.result)
+                        .map_err(|e| StoreError::Corrupt(format!("evaluation {}: {e}", r.id)))?,
                 })
             })
             .collect()
@@ -215,7 +224,8 @@ impl Store {
         reason: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let q = "UPDATE waivers SET revoked = $2, revoked_at = $3 WHERE id = $1 AND revoked IS NULL";
+        let q =
+            "UPDATE waivers SET revoked = $2, revoked_at = $3 WHERE id = $1 AND revoked IS NULL";
         let done = on_pool!(&self.db, pool => sqlx::query(q)
             .bind(id)
             .bind(reason)

@@ -1,7 +1,10 @@
 //! Shared helpers for the service and store tests: fresh databases on SQLite and PostgreSQL,
 //! a recording processor double, signed deliveries, and waiting for the queue to drain.
 
-#![allow(dead_code, reason = "each test binary uses a different subset of the helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of the helpers"
+)]
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,7 +37,10 @@ impl Drop for TestDb {
         if let Some((server, name)) = self.url.rsplit_once('/') {
             let _ = std::process::Command::new("psql")
                 .arg(format!("{server}/postgres"))
-                .args(["-qAtc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .args([
+                    "-qAtc",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status();
@@ -87,7 +93,9 @@ pub fn sqlite_db() -> TestDb {
 pub async fn postgres_db(test: &str) -> Option<TestDb> {
     let base = postgres_base_url(test)?;
     let name = unique_name("sdl_gate_t");
-    let admin = sqlx::PgPool::connect(&base).await.expect("connect to SDL_GATE_TEST_DATABASE_URL");
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to SDL_GATE_TEST_DATABASE_URL");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
@@ -151,8 +159,14 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
 }
 
 /// Starts the service on a random loopback port.
-pub async fn spawn<P: Processor>(store: Store, processor: Arc<P>, config: ServiceConfig) -> RunningService {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+pub async fn spawn<P: Processor>(
+    store: Store,
+    processor: Arc<P>,
+    config: ServiceConfig,
+) -> RunningService {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     server::start(listener, store, processor, config).expect("start")
 }
 
@@ -199,15 +213,26 @@ impl Recorder {
 
     /// Queues behaviours for a job key (consumed in order; then it succeeds).
     pub fn script(&self, key: &str, behaviours: Vec<Behaviour>) {
-        self.script.lock().unwrap().insert(key.to_owned(), behaviours);
+        self.script
+            .lock()
+            .unwrap()
+            .insert(key.to_owned(), behaviours);
     }
 
     pub fn jobs(&self) -> Vec<Job> {
-        self.runs.lock().unwrap().iter().map(|r| r.0.clone()).collect()
+        self.runs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.0.clone())
+            .collect()
     }
 
     pub fn runs_for(&self, key: &str) -> Vec<Job> {
-        self.jobs().into_iter().filter(|j| j.key.to_key_string() == key).collect()
+        self.jobs()
+            .into_iter()
+            .filter(|j| j.key.to_key_string() == key)
+            .collect()
     }
 }
 
@@ -232,7 +257,10 @@ impl Processor for Recorder {
             }
         }
         let _running = Running(&self.running, key.clone());
-        self.runs.lock().unwrap().push((job.clone(), std::time::Instant::now()));
+        self.runs
+            .lock()
+            .unwrap()
+            .push((job.clone(), std::time::Instant::now()));
         let behaviour = {
             let mut script = self.script.lock().unwrap();
             match script.get_mut(&key) {
@@ -253,7 +281,9 @@ impl Processor for Recorder {
                 after,
                 reason: "scripted transient failure".to_owned(),
             }),
-            Behaviour::Permanent => Err(ProcessError::Permanent("scripted permanent failure".to_owned())),
+            Behaviour::Permanent => Err(ProcessError::Permanent(
+                "scripted permanent failure".to_owned(),
+            )),
         }
     }
 }
