@@ -642,4 +642,29 @@ mod tests {
             .to_string();
         assert!(err.contains("wokers"), "{err}");
     }
+
+    #[test]
+    fn example_config_parses_and_names_only_real_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/sdl-gate.toml");
+        Settings::from_sources(Some(&path), &env(&[])).expect("example config as shipped");
+        // Uncomment every `# key = value` line: every documented key must be a real one.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with("Test-only") => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: FileSettings = toml::from_str(&uncommented).expect("every documented key");
+        assert_eq!(parsed.workers, Some(DEFAULT_WORKERS));
+        assert_eq!(parsed.queue.lease_secs, Some(DEFAULT_LEASE_SECS));
+        assert_eq!(parsed.queue.debounce_ms, Some(DEFAULT_DEBOUNCE_MS));
+        assert_eq!(
+            parsed.github.api_url.as_deref(),
+            Some(DEFAULT_GITHUB_API_URL)
+        );
+        assert!(parsed.gitlab.webhook_secret.is_some());
+    }
 }

@@ -400,3 +400,46 @@ async fn two_replicas_share_a_burst_without_running_a_pr_twice_at_once() {
         by_key.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_exits_zero() {
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("processed.jsonl");
+    let store = open(&db).await;
+    // Slow jobs (300 ms each), so some are in flight when the signal arrives.
+    let mut server = start_server(dir.path(), &db.url, &record, 300);
+    let items: Vec<_> = deliveries().into_iter().take(40).collect();
+    let results = send_all(
+        format!("http://{}", server.addr),
+        items,
+        8,
+        Arc::new(AtomicUsize::new(0)),
+    )
+    .await;
+    assert!(results.iter().all(|r| r.1 == 202));
+    while read_record(&record).is_empty() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let t = std::time::Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(killed.success());
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit within the grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    // Nothing is left claimed: in-flight jobs finished (or were released to pending).
+    let depth = store.queue_depth().await.unwrap();
+    assert_eq!(depth.running, 0, "{depth:?}");
+    assert!(depth.done > 0, "{depth:?}");
+}
