@@ -90,42 +90,49 @@ struct Worker<P> {
 
 impl<P: Processor> Worker<P> {
     async fn run(mut self) {
+        let poll = self.settings.poll_interval;
+        let mut last_claim: Option<Instant> = None;
         while !*self.stop.borrow() {
-            // Register interest before looking, so a wake-up between the claim and the wait
-            // is not lost.
+            // Register interest before looking, so a wake-up between the look and the wait is
+            // not lost.
             let wake = Arc::clone(&self.wake);
             let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.store.claim(&self.owner, self.settings.lease).await {
-                Ok(Some(job)) => {
-                    self.run_job(job).await;
-                    continue;
+            // Looking is a read; claiming is a write. Claim only when a pending job is due, or
+            // once per poll interval (to find leases that expired elsewhere), so a stream of
+            // deliveries waking the workers does not turn into a stream of writes.
+            let due = match self.store.next_due().await {
+                Ok(due) => due,
+                Err(err) => {
+                    tracing::error!(error = %err, "reading the queue failed");
+                    None
                 }
-                Ok(None) => {}
-                Err(err) => tracing::error!(error = %err, "claiming a job failed"),
+            };
+            let due_now = due.is_some_and(|d| d <= chrono::Utc::now());
+            if due_now || last_claim.is_none_or(|t| t.elapsed() >= poll) {
+                last_claim = Some(Instant::now());
+                match self.store.claim(&self.owner, self.settings.lease).await {
+                    Ok(Some(job)) => {
+                        self.run_job(job).await;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(err) => tracing::error!(error = %err, "claiming a job failed"),
+                }
             }
-            let sleep = self.idle_sleep().await;
+            let until_poll =
+                poll.saturating_sub(last_claim.map_or(Duration::ZERO, |t| t.elapsed()));
+            let until_due =
+                due.map(|d| (d - chrono::Utc::now()).to_std().unwrap_or(Duration::ZERO));
+            let sleep = until_due
+                .map_or(until_poll, |d| d.min(until_poll))
+                .max(Duration::from_millis(1));
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep(sleep) => {}
                 _ = self.stop.changed() => {}
             }
-        }
-    }
-
-    /// How long to sleep when nothing is due: until the next pending job is due, at most the
-    /// poll interval (leases expiring elsewhere are found by polling).
-    async fn idle_sleep(&self) -> Duration {
-        let poll = self.settings.poll_interval;
-        match self.store.next_due().await {
-            Ok(Some(due)) => {
-                let wait = (due - chrono::Utc::now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO);
-                wait.clamp(Duration::from_millis(1), poll)
-            }
-            _ => poll,
         }
     }
 

@@ -124,13 +124,13 @@ impl Store {
     pub async fn delivery_payload(&self, delivery_pk: i64) -> Result<Option<String>, StoreError> {
         let q = "SELECT payload FROM deliveries WHERE id = $1";
         Ok(
-            super::on_pool!(&self.db, pool => sqlx::query_scalar(q).bind(delivery_pk).fetch_optional(pool).await)?,
+            super::on_pool!(&self.read, pool => sqlx::query_scalar(q).bind(delivery_pk).fetch_optional(pool).await)?,
         )
     }
 
     /// How many deliveries are stored (for tests and `jobs list`).
     pub async fn delivery_count(&self) -> Result<i64, StoreError> {
         let q = "SELECT COUNT(*) FROM deliveries";
-        Ok(super::on_pool!(&self.db, pool => sqlx::query_scalar(q).fetch_one(pool).await)?)
+        Ok(super::on_pool!(&self.read, pool => sqlx::query_scalar(q).fetch_one(pool).await)?)
     }
 }

@@ -191,7 +191,7 @@ impl Store {
         let events = match row.claimed_upto {
             None => Vec::new(),
             Some(upto) => {
-                let rows: Vec<EventRow> = on_pool!(&self.db, pool => sqlx::query_as(LOAD_EVENTS)
+                let rows: Vec<EventRow> = on_pool!(&self.read, pool => sqlx::query_as(LOAD_EVENTS)
                     .bind(row.id)
                     .bind(upto)
                     .fetch_all(pool)
@@ -315,7 +315,7 @@ impl Store {
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let q = "SELECT MIN(run_after) FROM jobs WHERE state = 'pending'";
         let v: Option<i64> =
-            on_pool!(&self.db, pool => sqlx::query_scalar(q).fetch_one(pool).await)?;
+            on_pool!(&self.read, pool => sqlx::query_scalar(q).fetch_one(pool).await)?;
         Ok(v.map(time_of))
     }
 
@@ -323,7 +323,7 @@ impl Store {
     pub async fn queue_depth(&self) -> Result<QueueDepth, StoreError> {
         let q = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
         let rows: Vec<(String, i64)> =
-            on_pool!(&self.db, pool => sqlx::query_as(q).fetch_all(pool).await)?;
+            on_pool!(&self.read, pool => sqlx::query_as(q).fetch_all(pool).await)?;
         let mut depth = QueueDepth::default();
         for (state, n) in rows {
             match state.as_str() {
@@ -346,7 +346,7 @@ impl Store {
         let q = "SELECT j.id, j.key, j.state, j.attempts, j.run_after, j.last_error, j.runs, j.updated_at, \
                    (SELECT COUNT(*) FROM job_events e WHERE e.job_id = j.id AND e.processed_at IS NULL) AS open_events \
                  FROM jobs j WHERE ($1 IS NULL OR j.state = $1) ORDER BY j.updated_at DESC, j.id DESC LIMIT $2";
-        let rows: Vec<SummaryRow> = match &self.db {
+        let rows: Vec<SummaryRow> = match &self.read {
             Db::Sqlite(pool) => {
                 sqlx::query_as(q)
                     .bind(state)

@@ -129,7 +129,7 @@ impl Store {
         let q = "SELECT id, forge, repository, number, head_sha, verdict, evaluated_at, result FROM evaluations \
                  WHERE forge = $1 AND repository = $2 AND number = $3 ORDER BY id DESC LIMIT $4";
         let n = number(number_)?;
-        let rows: Vec<EvaluationRow> = on_pool!(&self.db, pool => sqlx::query_as(q)
+        let rows: Vec<EvaluationRow> = on_pool!(&self.read, pool => sqlx::query_as(q)
             .bind(forge.as_str())
             .bind(repository)
             .bind(n)
@@ -192,7 +192,7 @@ impl Store {
         let q = "SELECT id, gate, reason, author, created_at, expires_at, sha, comment_id, revoked FROM waivers \
                  WHERE forge = $1 AND repository = $2 AND number = $3 ORDER BY id";
         let n = number(number_)?;
-        let rows: Vec<WaiverRow> = on_pool!(&self.db, pool => sqlx::query_as(q)
+        let rows: Vec<WaiverRow> = on_pool!(&self.read, pool => sqlx::query_as(q)
             .bind(forge.as_str())
             .bind(repository)
             .bind(n)
