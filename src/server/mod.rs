@@ -126,9 +126,13 @@ pub fn start<P: Processor>(
         body_limit: config.body_limit,
     };
     let app = router(state);
+    let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
     let (stop, stop_rx) = oneshot::channel::<()>();
     let grace = config.shutdown_grace;
-    let task = tokio::spawn(lifecycle(listener, app, stop_rx, workers, writer, grace));
+    let task = tokio::spawn(async move {
+        lifecycle(listener, app, stop_rx, workers, writer, grace).await;
+        checkpoints.abort();
+    });
     Ok(RunningService {
         addr,
         store,
@@ -158,6 +162,21 @@ async fn lifecycle(
     // The router (and every Committer clone in it) is gone: the writer drains and stops.
     let _ = writer.await;
     tracing::info!("shutdown complete");
+}
+
+/// Keeps the SQLite write-ahead log short, off the acknowledgement path.
+async fn checkpoint_loop(store: Store) {
+    if store.backend() != crate::store::Backend::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = store.checkpoint().await {
+            tracing::warn!(error = %err, "WAL checkpoint failed");
+        }
+    }
 }
 
 fn host_name() -> String {
