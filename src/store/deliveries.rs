@@ -56,7 +56,7 @@ macro_rules! record_batch {
     ($pool:expr, $batch:expr, $debounce:expr) => {{
         let now = now_ms();
         let due = now.saturating_add(ms($debounce));
-        let mut tx = $pool.begin().await?;
+        let mut tx = sqlx::Acquire::begin($pool).await?;
         let mut results = Vec::with_capacity($batch.len());
         let mut upserts = Vec::new();
         for (i, d) in $batch.iter().enumerate() {
@@ -105,6 +105,137 @@ macro_rules! record_batch {
     }};
 }
 
+const INSERT_DELIVERIES_PG: &str = "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+     ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id";
+
+const UPSERT_JOBS_PG: &str = "INSERT INTO jobs (key, forge, repository, target_kind, target_value, state, run_after, attempts, created_at, updated_at) \
+     SELECT k, f, r, tk, tv, 'pending', $6, 0, $7, $7 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, f, r, tk, tv) \
+     ORDER BY k \
+     ON CONFLICT (key) DO UPDATE SET \
+       state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END, \
+       run_after = CASE WHEN jobs.state IN ('done', 'parked') THEN excluded.run_after ELSE jobs.run_after END, \
+       attempts = CASE WHEN jobs.state IN ('done', 'parked') THEN 0 ELSE jobs.attempts END, \
+       last_error = CASE WHEN jobs.state IN ('done', 'parked') THEN NULL ELSE jobs.last_error END, \
+       updated_at = excluded.updated_at \
+     RETURNING id, key";
+
+const INSERT_JOB_EVENTS_PG: &str = "INSERT INTO job_events (job_id, delivery_pk, detail) \
+     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[])";
+
+/// PostgreSQL: the same as `record_batch!`, in three set-based statements instead of three
+/// round trips per delivery.
+async fn record_batch_postgres(
+    pool: &sqlx::PgPool,
+    batch: &[NewDelivery],
+    debounce: Duration,
+) -> Result<Vec<Recorded>, StoreError> {
+    use std::collections::{BTreeMap, HashMap};
+
+    let now = now_ms();
+    let due = now.saturating_add(ms(debounce));
+    let mut tx = pool.begin().await?;
+    let column = |f: fn(&NewDelivery) -> String| batch.iter().map(f).collect::<Vec<String>>();
+    let inserted: Vec<(i64, String, String)> = sqlx::query_as(INSERT_DELIVERIES_PG)
+        .bind(column(|d| d.forge.as_str().to_owned()))
+        .bind(column(|d| d.delivery_id.clone()))
+        .bind(column(|d| d.event.clone()))
+        .bind(
+            batch
+                .iter()
+                .map(|d| d.action.clone())
+                .collect::<Vec<Option<String>>>(),
+        )
+        .bind(vec![now; batch.len()])
+        .bind(column(|d| d.payload.clone()))
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut new_ids: HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|(id, forge, delivery)| ((forge, delivery), id))
+        .collect();
+    // The first occurrence of an id in the batch is the new one; any repeat is a duplicate.
+    let results: Vec<Recorded> = batch
+        .iter()
+        .map(
+            |d| match new_ids.remove(&(d.forge.as_str().to_owned(), d.delivery_id.clone())) {
+                Some(id) => Recorded::New(id),
+                None => Recorded::Duplicate,
+            },
+        )
+        .collect();
+    // One upsert row per distinct key, in key order (lock order, so replicas cannot deadlock).
+    let mut keys: BTreeMap<String, &crate::events::WorkItem> = BTreeMap::new();
+    let mut events: Vec<(String, i64, Option<String>)> = Vec::new();
+    for (d, r) in batch.iter().zip(&results) {
+        if let Recorded::New(pk) = r {
+            for item in &d.items {
+                let key = item.key.to_key_string();
+                events.push((
+                    key.clone(),
+                    *pk,
+                    item.detail.as_ref().map(|v| v.to_string()),
+                ));
+                keys.entry(key).or_insert(item);
+            }
+        }
+    }
+    if !keys.is_empty() {
+        let items: Vec<_> = keys.values().collect();
+        let job_ids: Vec<(i64, String)> = sqlx::query_as(UPSERT_JOBS_PG)
+            .bind(keys.keys().cloned().collect::<Vec<_>>())
+            .bind(
+                items
+                    .iter()
+                    .map(|i| i.key.forge.as_str().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                items
+                    .iter()
+                    .map(|i| i.key.repository.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                items
+                    .iter()
+                    .map(|i| i.key.target.kind().to_owned())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                items
+                    .iter()
+                    .map(|i| i.key.target.value())
+                    .collect::<Vec<_>>(),
+            )
+            .bind(due)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        let job_of: HashMap<String, i64> = job_ids.into_iter().map(|(id, k)| (k, id)).collect();
+        let mut job_col = Vec::with_capacity(events.len());
+        for (key, _, _) in &events {
+            let id = job_of
+                .get(key)
+                .ok_or_else(|| StoreError::Corrupt(format!("upsert returned no job for {key}")))?;
+            job_col.push(*id);
+        }
+        sqlx::query(INSERT_JOB_EVENTS_PG)
+            .bind(job_col)
+            .bind(events.iter().map(|e| e.1).collect::<Vec<i64>>())
+            .bind(
+                events
+                    .into_iter()
+                    .map(|e| e.2)
+                    .collect::<Vec<Option<String>>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
 impl Store {
     /// Stores a batch of deliveries and their jobs in ONE transaction and returns, per
     /// delivery in order, whether it was new. Jobs become due `debounce` after their first
@@ -115,8 +246,25 @@ impl Store {
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
         match &self.db {
-            Db::Sqlite(pool) => record_batch!(pool, batch, debounce),
-            Db::Postgres(pool) => record_batch!(pool, batch, debounce),
+            Db::Sqlite(pool) => {
+                // Deliveries are acknowledged on this commit: make it survive power loss too
+                // (job-state writes run with synchronous=NORMAL, see `Store::connect`).
+                let mut conn = pool.acquire().await?;
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                let result: Result<Vec<Recorded>, StoreError> =
+                    async { record_batch!(&mut *conn, batch, debounce) }.await;
+                if let Err(err) = sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                {
+                    // The batch itself is committed (or failed) already; only speed is at stake.
+                    tracing::warn!(error = %err, "resetting synchronous=NORMAL failed");
+                }
+                result
+            }
+            Db::Postgres(pool) => record_batch_postgres(pool, batch, debounce).await,
         }
     }
 

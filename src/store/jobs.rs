@@ -135,15 +135,28 @@ const LOAD_EVENTS: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d
      FROM job_events e JOIN deliveries d ON d.id = e.delivery_pk \
      WHERE e.job_id = $1 AND e.processed_at IS NULL AND e.id <= $2 ORDER BY e.id";
 
-const FINISH_SUCCESS: &str = "UPDATE jobs SET \
-       state = CASE WHEN EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = jobs.id AND e.processed_at IS NULL AND e.id > $3) \
-                    THEN 'pending' ELSE 'done' END, \
-       run_after = $4, attempts = 0, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
-       runs = runs + 1, updated_at = $5 \
-     WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
+// Completion of a successful run, in one transaction:
+// 1. lock the job row and check the lease (on PostgreSQL `FOR UPDATE` waits for any delivery
+//    transaction that is adding events to this job, so the next statements see its events);
+// 2. mark exactly the events this run processed (by id: with concurrent writers, ids are not
+//    committed in order, so "every id up to the largest seen" could include one not seen);
+// 3. the job is done, or pending again when events are still unprocessed.
+const LOCK_JOB_SQLITE: &str = "SELECT lease_token FROM jobs WHERE id = $1 AND state = 'running'";
+const LOCK_JOB_POSTGRES: &str =
+    "SELECT lease_token FROM jobs WHERE id = $1 AND state = 'running' FOR UPDATE";
 
-const MARK_PROCESSED: &str = "UPDATE job_events SET processed_at = $3 \
-     WHERE job_id = $1 AND processed_at IS NULL AND id <= $2";
+const MARK_PROCESSED_SQLITE: &str = "UPDATE job_events SET processed_at = $2 \
+     WHERE job_id = $3 AND processed_at IS NULL AND id IN (SELECT value FROM json_each($1))";
+const MARK_PROCESSED_POSTGRES: &str = "UPDATE job_events SET processed_at = $2 \
+     WHERE job_id = $3 AND processed_at IS NULL \
+       AND id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+
+const FINISH_SUCCESS: &str = "UPDATE jobs SET \
+       state = CASE WHEN EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = jobs.id AND e.processed_at IS NULL) \
+                    THEN 'pending' ELSE 'done' END, \
+       run_after = $3, attempts = 0, lease_owner = NULL, lease_until = NULL, last_error = NULL, \
+       runs = runs + 1, updated_at = $4 \
+     WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING state";
 
 const FINISH_FAILURE: &str = "UPDATE jobs SET \
        state = CASE WHEN $3 OR attempts >= $4 THEN 'parked' ELSE 'pending' END, \
@@ -244,14 +257,28 @@ impl Store {
         debounce: Duration,
     ) -> Result<Completion, StoreError> {
         let now = now_ms();
-        let upto = job.claimed_upto.unwrap_or(0);
+        let ids = serde_json::to_string(&job.events.iter().map(|e| e.seq).collect::<Vec<i64>>())
+            .unwrap_or_else(|_| "[]".to_owned());
         macro_rules! run {
-            ($pool:expr) => {{
+            ($pool:expr, $lock:expr, $mark:expr) => {{
                 let mut tx = $pool.begin().await?;
+                let token: Option<i64> = sqlx::query_scalar($lock)
+                    .bind(job.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if token != Some(job.lease_token) {
+                    tx.rollback().await?;
+                    return Ok(Completion::LostLease);
+                }
+                sqlx::query($mark)
+                    .bind(&ids)
+                    .bind(now)
+                    .bind(job.id)
+                    .execute(&mut *tx)
+                    .await?;
                 let state: Option<String> = sqlx::query_scalar(FINISH_SUCCESS)
                     .bind(job.id)
                     .bind(job.lease_token)
-                    .bind(upto)
                     .bind(now.saturating_add(ms(debounce)))
                     .bind(now)
                     .fetch_optional(&mut *tx)
@@ -260,19 +287,13 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(Completion::LostLease);
                 }
-                sqlx::query(MARK_PROCESSED)
-                    .bind(job.id)
-                    .bind(upto)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
                 tx.commit().await?;
                 Ok(completion(state))
             }};
         }
         match &self.db {
-            Db::Sqlite(pool) => run!(pool),
-            Db::Postgres(pool) => run!(pool),
+            Db::Sqlite(pool) => run!(pool, LOCK_JOB_SQLITE, MARK_PROCESSED_SQLITE),
+            Db::Postgres(pool) => run!(pool, LOCK_JOB_POSTGRES, MARK_PROCESSED_POSTGRES),
         }
     }
 

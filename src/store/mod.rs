@@ -92,15 +92,19 @@ const SQLITE_AUTOCHECKPOINT_PAGES: &str = "20000";
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Store {
-    /// Connects to `url` (`sqlite://file` is created if missing, WAL mode, `synchronous=FULL`
-    /// so an acknowledged delivery survives a crash; `postgres://…`) with up to
+    /// Connects to `url` (`sqlite://file` is created if missing, WAL mode, deliveries committed
+    /// with `synchronous=FULL` so an acknowledged delivery survives a crash or power loss;
+    /// `postgres://…`) with up to
     /// `max_connections` connections. Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
+                // Job-state writes: durable across process crashes; after a power loss the last
+                // ones may roll back, which only re-runs an (idempotent) job. Delivery commits
+                // switch to FULL, and a FULL commit also syncs every earlier write.
+                .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
                 // Checkpoints run in the background (`checkpoint`), not inside a commit that a
