@@ -68,8 +68,16 @@ struct AppState {
     github: Option<Arc<[SecretString]>>,
     gitlab: Option<Arc<[SecretString]>>,
     wake: Arc<Notify>,
+    /// When workers were last woken (ms since start), to wake them at most every
+    /// [`WAKE_EVERY_MS`]: each wake costs every idle worker a queue read.
+    last_wake: Arc<std::sync::atomic::AtomicU64>,
+    started: Instant,
     body_limit: usize,
 }
+
+/// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
+/// only after the debounce anyway; workers sleep until the earliest due job.
+const WAKE_EVERY_MS: u64 = 20;
 
 /// A running service; [`RunningService::shutdown`] stops it gracefully.
 #[derive(Debug)]
@@ -123,6 +131,8 @@ pub fn start<P: Processor>(
         github: config.github_secrets.map(Arc::from),
         gitlab: config.gitlab_secrets.map(Arc::from),
         wake,
+        last_wake: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        started: Instant::now(),
         body_limit: config.body_limit,
     };
     let app = router(state);
@@ -257,6 +267,20 @@ async fn webhook(
     response
 }
 
+fn wake_workers(state: &AppState) {
+    use std::sync::atomic::Ordering;
+    let now = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let last = state.last_wake.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= WAKE_EVERY_MS
+        && state
+            .last_wake
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        state.wake.notify_waiters();
+    }
+}
+
 async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
     let forge = verified.forge;
     let Some(domain) = verified.domain else {
@@ -295,7 +319,7 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
     match state.committer.submit(delivery).await {
         Ok(Recorded::New(_)) => {
             count(forge, &verified.event, "queued");
-            state.wake.notify_waiters();
+            wake_workers(state);
             (
                 StatusCode::ACCEPTED,
                 axum::Json(json!({ "status": "queued" })),
