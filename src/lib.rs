@@ -15,3 +15,10 @@ pub mod render;
 pub mod reports;
 pub mod snapshot;
 pub mod waivers;
+
+// Service backbone (`sdl-gate serve`): I/O lives here, outside the pure core.
+pub mod events;
+pub mod queue;
+pub mod server;
+pub mod settings;
+pub mod store;

@@ -4,7 +4,9 @@
 mod action;
 mod check;
 mod config;
+mod jobs;
 mod practices;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -34,6 +36,10 @@ enum Command {
     /// List the IEC 62443-4-1 requirements, or explain one id (SR-2, SM, FR3, CWE-79, sast,
     /// I.2(1)).
     Practices(practices::PracticesArgs),
+    /// Run the webhook service (GitHub App / GitLab bot).
+    Serve(serve::ServeArgs),
+    /// Inspect and retry jobs of the service's durable queue.
+    Jobs(jobs::JobsArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -43,5 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Practices(args) => practices::run(&args),
+        Command::Serve(args) => serve::run(args),
+        Command::Jobs(args) => jobs::run(args),
     }
 }

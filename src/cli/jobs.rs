@@ -1,0 +1,97 @@
+//! `sdl-gate jobs`: inspect the durable queue from the database (parked jobs above all) and
+//! put a parked job back in line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use sdl_gate::settings::Settings;
+use sdl_gate::store::Store;
+use secrecy::ExposeSecret;
+
+/// Arguments of `sdl-gate jobs`.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// TOML settings file; SDL_GATE_DATABASE_URL overrides its database_url.
+    #[arg(long, value_name = "FILE", env = "SDL_GATE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: JobsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// List jobs, most recently changed first.
+    List {
+        /// Only jobs in this state.
+        #[arg(long, value_parser = ["pending", "running", "done", "parked"])]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a parked job due now with fresh attempts.
+    Retry {
+        /// The job id shown by `jobs list`.
+        id: i64,
+    },
+}
+
+/// Runs `sdl-gate jobs …`.
+pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(args.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let store = Store::connect(settings.database_url.expose_secret(), 2)
+            .await
+            .context("connecting to SDL_GATE_DATABASE_URL")?;
+        store.migrate().await.context("migrating the database")?;
+        let code = match args.command {
+            JobsCommand::List { state, limit, json } => {
+                let jobs = store.list_jobs(state.as_deref(), limit).await?;
+                if json {
+                    for job in &jobs {
+                        println!("{}", serde_json::to_string(job)?);
+                    }
+                } else {
+                    println!(
+                        "{:>6}  {:<8} {:>8} {:>6} {:>5}  {:<20}  {:<40}  LAST ERROR",
+                        "ID", "STATE", "ATTEMPTS", "EVENTS", "RUNS", "DUE", "KEY"
+                    );
+                    for j in &jobs {
+                        println!(
+                            "{:>6}  {:<8} {:>8} {:>6} {:>5}  {:<20}  {:<40}  {}",
+                            j.id,
+                            j.state,
+                            j.attempts,
+                            j.open_events,
+                            j.runs,
+                            j.run_after.format("%Y-%m-%d %H:%M:%S"),
+                            j.key,
+                            j.last_error.as_deref().unwrap_or("")
+                        );
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            JobsCommand::Retry { id } => {
+                if store.retry_parked(id).await? {
+                    println!("job {id} is due again");
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!("sdl-gate: no parked job with id {id}");
+                    ExitCode::from(1)
+                }
+            }
+        };
+        store.close().await;
+        Ok(code)
+    })
+}

@@ -1,0 +1,127 @@
+//! `sdl-gate serve`: the webhook service. Loads settings (file + environment), sets up logging,
+//! connects and migrates the database, then serves until SIGTERM/SIGINT and shuts down
+//! gracefully (exit 0).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use sdl_gate::queue::record::RecordProcessor;
+use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
+use sdl_gate::server::{self, ServiceConfig};
+use sdl_gate::settings::{LogFormat, Settings};
+use sdl_gate::store::Store;
+use secrecy::ExposeSecret;
+use tracing_subscriber::EnvFilter;
+
+/// Arguments of `sdl-gate serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML settings file (see config/sdl-gate.toml); SDL_GATE_* environment variables override it.
+    #[arg(long, value_name = "FILE", env = "SDL_GATE_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// The processor chosen at start-up.
+enum ServeProcessor {
+    Unconfigured(UnconfiguredProcessor),
+    Record(RecordProcessor),
+}
+
+impl Processor for ServeProcessor {
+    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
+        match self {
+            ServeProcessor::Unconfigured(p) => p.process(job).await,
+            ServeProcessor::Record(p) => p.process(job).await,
+        }
+    }
+}
+
+/// Runs the service until a shutdown signal.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(args.config.as_deref())?;
+    init_logging(settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    for line in settings.forge_summary() {
+        tracing::info!("{line}");
+    }
+    let connections = u32::try_from(settings.workers + 4).unwrap_or(u32::MAX);
+    let store = Store::connect(settings.database_url.expose_secret(), connections)
+        .await
+        .context("connecting to SDL_GATE_DATABASE_URL")?;
+    store.migrate().await.context("migrating the database")?;
+    let processor = match settings.test_processor.as_deref() {
+        None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
+        Some(spec) => {
+            tracing::warn!(
+                "SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on"
+            );
+            ServeProcessor::Record(RecordProcessor::from_spec(spec)?)
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding SDL_GATE_LISTEN {}", settings.listen))?;
+    let service = server::start(
+        listener,
+        store.clone(),
+        Arc::new(processor),
+        ServiceConfig::from_settings(&settings),
+    )?;
+    tracing::info!(
+        addr = %service.addr,
+        backend = ?store.backend(),
+        workers = settings.workers,
+        "listening on http://{}",
+        service.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutdown signal received");
+    service.shutdown().await;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

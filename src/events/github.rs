@@ -1,0 +1,245 @@
+//! GitHub webhook events → work items.
+//!
+//! Which (event, action) pairs the product acts on, and how each is keyed:
+//!
+//! | event | actions | key |
+//! | --- | --- | --- |
+//! | `pull_request` | opened, synchronize, reopened, edited, ready_for_review, labeled, unlabeled | repo + number |
+//! | `pull_request_review` | submitted, edited, dismissed | repo + number |
+//! | `issue_comment` (on a PR) | created, edited, deleted | repo + number; the comment goes in `detail` |
+//! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
+//! | `status` | any state | repo + **sha**: the payload names no PR; the processor resolves the sha |
+//! | `push` | to the default branch, not a deletion | the repository |
+//! | `installation`, `installation_repositories` | any | the installation (bookkeeping) |
+//!
+//! Everything else, `ping` included, is `Ok(None)`.
+
+use serde_json::{Value, json};
+
+use super::{DomainEvent, EventError, Fields, Forge, Target, WorkItem, WorkKey};
+
+const PULL_REQUEST_ACTIONS: &[&str] = &[
+    "opened",
+    "synchronize",
+    "reopened",
+    "edited",
+    "ready_for_review",
+    "labeled",
+    "unlabeled",
+];
+const REVIEW_ACTIONS: &[&str] = &["submitted", "edited", "dismissed"];
+const COMMENT_ACTIONS: &[&str] = &["created", "edited", "deleted"];
+
+/// Maps one GitHub delivery (the `X-GitHub-Event` name and the parsed body) to the work it
+/// causes; `Ok(None)` when the product does not act on it.
+pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, EventError> {
+    let f = Fields::new(event, payload)?;
+    let action = f.str_opt("action").map(str::to_owned);
+    let acted = |allowed: &[&str]| action.as_deref().is_some_and(|a| allowed.contains(&a));
+    let items = match event {
+        "pull_request" if acted(PULL_REQUEST_ACTIONS) => {
+            let number = match f.get("number") {
+                Some(_) => f.number("number")?,
+                None => f.number("pull_request.number")?,
+            };
+            let detail = f
+                .str_opt("pull_request.head.sha")
+                .map(|sha| json!({ "head_sha": sha }));
+            vec![change(&f, number, detail)?]
+        }
+        "pull_request_review" if acted(REVIEW_ACTIONS) => {
+            let number = f.number("pull_request.number")?;
+            let detail = json!({
+                "review_id": f.get("review.id"),
+                "author": f.get("review.user.login"),
+                "state": f.get("review.state"),
+                "commit_id": f.get("review.commit_id"),
+            });
+            vec![change(&f, number, Some(detail))?]
+        }
+        "issue_comment" if acted(COMMENT_ACTIONS) => {
+            if f.get("issue.pull_request").is_none() {
+                return Ok(None);
+            }
+            let number = f.number("issue.number")?;
+            let detail = json!({
+                "comment_id": f.number("comment.id")?,
+                "author": f.get("comment.user.login"),
+                "body": f.get("comment.body"),
+                "created_at": f.get("comment.created_at"),
+                "updated_at": f.get("comment.updated_at"),
+                "changes": f.get("changes"),
+                "action": action,
+            });
+            vec![change(&f, number, Some(detail))?]
+        }
+        "check_run" | "check_suite" if acted(&["completed"]) => {
+            let field = if event == "check_run" {
+                "check_run.pull_requests"
+            } else {
+                "check_suite.pull_requests"
+            };
+            let repo_id = f.get("repository.id").and_then(Value::as_u64);
+            let prs = f.get(field).and_then(Value::as_array);
+            let mut items = Vec::new();
+            for pr in prs.into_iter().flatten() {
+                let base_repo = pr.pointer("/base/repo/id").and_then(Value::as_u64);
+                if repo_id.is_some() && base_repo.is_some() && repo_id != base_repo {
+                    // A PR in another repository (its base is elsewhere): not ours to key here.
+                    continue;
+                }
+                let Some(number) = pr.get("number").and_then(Value::as_u64) else {
+                    return Err(EventError::InvalidField {
+                        event: event.to_owned(),
+                        field,
+                        expected: "a list of pull requests with numbers",
+                    });
+                };
+                let detail = pr
+                    .pointer("/head/sha")
+                    .and_then(Value::as_str)
+                    .map(|sha| json!({ "head_sha": sha }));
+                items.push(change(&f, number, detail)?);
+            }
+            items
+        }
+        "status" => {
+            let sha = f.string("sha")?.to_owned();
+            let detail = json!({
+                "state": f.get("state"),
+                "context": f.get("context"),
+            });
+            vec![item(&f, Target::Commit(sha), Some(detail))?]
+        }
+        "push" => {
+            let git_ref = f.string("ref")?;
+            let deleted = f.get("deleted").and_then(Value::as_bool).unwrap_or(false);
+            let default = f
+                .str_opt("repository.default_branch")
+                .or_else(|| f.str_opt("repository.master_branch"));
+            match default {
+                Some(branch) if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) => {
+                    let detail = f.str_opt("after").map(|sha| json!({ "after": sha }));
+                    vec![item(&f, Target::Repository, detail)?]
+                }
+                _ => Vec::new(),
+            }
+        }
+        "installation" | "installation_repositories" => {
+            let id = f.number("installation.id")?;
+            let account = f
+                .str_opt("installation.account.login")
+                .unwrap_or_default()
+                .to_owned();
+            vec![WorkItem {
+                key: WorkKey {
+                    forge: Forge::GitHub,
+                    repository: account,
+                    target: Target::Installation(id),
+                },
+                detail: None,
+            }]
+        }
+        _ => Vec::new(),
+    };
+    Ok((!items.is_empty()).then(|| DomainEvent {
+        event: event.to_owned(),
+        action,
+        items,
+    }))
+}
+
+fn change(f: &Fields<'_>, number: u64, detail: Option<Value>) -> Result<WorkItem, EventError> {
+    if number == 0 {
+        return Err(EventError::InvalidField {
+            event: f.event.to_owned(),
+            field: "number",
+            expected: "a positive pull request number",
+        });
+    }
+    item(f, Target::Change(number), detail)
+}
+
+fn item(f: &Fields<'_>, target: Target, detail: Option<Value>) -> Result<WorkItem, EventError> {
+    Ok(WorkItem {
+        key: WorkKey {
+            forge: Forge::GitHub,
+            repository: f.string("repository.full_name")?.to_owned(),
+            target,
+        },
+        detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pr(action: &str) -> Value {
+        json!({"action": action, "number": 7, "pull_request": {"number": 7, "head": {"sha": "abc"}},
+               "repository": {"full_name": "octo/repo", "id": 1}})
+    }
+
+    #[test]
+    fn acted_on_pull_request_actions_key_the_pr() {
+        for action in PULL_REQUEST_ACTIONS {
+            let ev = extract("pull_request", &pr(action)).unwrap().unwrap();
+            assert_eq!(ev.items.len(), 1);
+            assert_eq!(ev.items[0].key.to_key_string(), "github:octo/repo#7");
+        }
+    }
+
+    #[test]
+    fn closed_and_assigned_are_not_acted_on() {
+        assert_eq!(extract("pull_request", &pr("closed")).unwrap(), None);
+        assert_eq!(extract("pull_request", &pr("assigned")).unwrap(), None);
+        assert_eq!(extract("ping", &json!({"zen": "x"})).unwrap(), None);
+    }
+
+    #[test]
+    fn acted_on_event_without_repository_is_an_error_naming_the_field() {
+        let err = extract("pull_request", &json!({"action": "opened", "number": 3})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "pull_request event: missing field `repository.full_name`"
+        );
+    }
+
+    #[test]
+    fn comment_on_plain_issue_is_not_acted_on_but_on_pr_carries_the_comment() {
+        let mut body = json!({"action": "created", "issue": {"number": 4},
+            "comment": {"id": 99, "body": "/sdl waive sast", "user": {"login": "alice"}},
+            "repository": {"full_name": "octo/repo"}});
+        assert_eq!(extract("issue_comment", &body).unwrap(), None);
+        body["issue"]["pull_request"] = json!({"url": "x"});
+        let ev = extract("issue_comment", &body).unwrap().unwrap();
+        let detail = ev.items[0].detail.as_ref().unwrap();
+        assert_eq!(detail["body"], "/sdl waive sast");
+        assert_eq!(detail["comment_id"], 99);
+        assert_eq!(detail["author"], "alice");
+    }
+
+    #[test]
+    fn check_suite_without_pull_requests_is_not_acted_on() {
+        let body = json!({"action": "completed", "check_suite": {"pull_requests": []},
+            "repository": {"full_name": "octo/repo", "id": 1}});
+        assert_eq!(extract("check_suite", &body).unwrap(), None);
+    }
+
+    #[test]
+    fn push_to_other_branch_or_tag_is_not_acted_on() {
+        let mut body = json!({"ref": "refs/heads/feature", "repository": {"full_name": "o/r", "default_branch": "main"}});
+        assert_eq!(extract("push", &body).unwrap(), None);
+        body["ref"] = json!("refs/heads/main");
+        let ev = extract("push", &body).unwrap().unwrap();
+        assert_eq!(ev.items[0].key.target, Target::Repository);
+    }
+
+    #[test]
+    fn non_object_payload_is_an_error() {
+        assert!(matches!(
+            extract("pull_request", &json!([1, 2])),
+            Err(EventError::NotAnObject { .. })
+        ));
+    }
+}

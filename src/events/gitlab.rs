@@ -1,0 +1,144 @@
+//! GitLab webhook events → work items.
+//!
+//! | `X-Gitlab-Event` | acted on when | key |
+//! | --- | --- | --- |
+//! | `Merge Request Hook` | action is open, reopen, update, approved, unapproved, approval, unapproval | project + MR IID |
+//! | `Note Hook` | the note is on a merge request | project + MR IID; the note goes in `detail` |
+//! | `Pipeline Hook` | the pipeline finished (success, failed, canceled, skipped) and belongs to an MR | project + MR IID |
+//!
+//! The project is `project.path_with_namespace`, or the MR's target project when the hook
+//! omits `project` (older GitLab versions). Everything else is `Ok(None)`.
+
+use serde_json::{Value, json};
+
+use super::{DomainEvent, EventError, Fields, Forge, Target, WorkItem, WorkKey};
+
+const MR_ACTIONS: &[&str] = &[
+    "open",
+    "reopen",
+    "update",
+    "approved",
+    "unapproved",
+    "approval",
+    "unapproval",
+];
+/// Pipeline statuses that mean "finished" (GitLab says `failed`; some tooling sends `failure`).
+const PIPELINE_DONE: &[&str] = &["success", "failed", "failure", "canceled", "skipped"];
+
+/// Maps one GitLab delivery (the `X-Gitlab-Event` name and the parsed body) to the work it
+/// causes; `Ok(None)` when the product does not act on it.
+pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, EventError> {
+    let f = Fields::new(event, payload)?;
+    let (action, items) = match event {
+        "Merge Request Hook" => {
+            let action = f.str_opt("object_attributes.action");
+            if !action.is_some_and(|a| MR_ACTIONS.contains(&a)) {
+                return Ok(None);
+            }
+            let iid = f.number("object_attributes.iid")?;
+            let detail = f
+                .str_opt("object_attributes.last_commit.id")
+                .map(|sha| json!({ "head_sha": sha }));
+            (action.map(str::to_owned), vec![change(&f, iid, detail)?])
+        }
+        "Note Hook" => {
+            if f.str_opt("object_attributes.noteable_type") != Some("MergeRequest") {
+                return Ok(None);
+            }
+            let iid = f.number("merge_request.iid")?;
+            let action = f.str_opt("object_attributes.action").map(str::to_owned);
+            let detail = json!({
+                "note_id": f.number("object_attributes.id")?,
+                "author": f.get("user.username"),
+                "body": f.get("object_attributes.note"),
+                "created_at": f.get("object_attributes.created_at"),
+                "updated_at": f.get("object_attributes.updated_at"),
+                "system": f.get("object_attributes.system"),
+                "action": action,
+            });
+            (action, vec![change(&f, iid, Some(detail))?])
+        }
+        "Pipeline Hook" => {
+            let status = f.str_opt("object_attributes.status");
+            if !status.is_some_and(|s| PIPELINE_DONE.contains(&s)) {
+                return Ok(None);
+            }
+            let Some(iid) = f.get("merge_request.iid") else {
+                return Ok(None);
+            };
+            let iid = iid.as_u64().ok_or_else(|| EventError::InvalidField {
+                event: event.to_owned(),
+                field: "merge_request.iid",
+                expected: "a non-negative integer",
+            })?;
+            let detail = json!({
+                "pipeline_id": f.get("object_attributes.id"),
+                "status": status,
+                "sha": f.get("object_attributes.sha"),
+            });
+            (
+                status.map(str::to_owned),
+                vec![change(&f, iid, Some(detail))?],
+            )
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(DomainEvent {
+        event: event.to_owned(),
+        action,
+        items,
+    }))
+}
+
+fn change(f: &Fields<'_>, iid: u64, detail: Option<Value>) -> Result<WorkItem, EventError> {
+    let repository = match f.str_opt("project.path_with_namespace") {
+        Some(path) if !path.is_empty() => path,
+        _ => f.string("object_attributes.target.path_with_namespace")?,
+    };
+    Ok(WorkItem {
+        key: WorkKey {
+            forge: Forge::GitLab,
+            repository: repository.to_owned(),
+            target: Target::Change(iid),
+        },
+        detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_request_actions() {
+        let mut body = json!({"object_kind": "merge_request",
+            "project": {"path_with_namespace": "grp/proj"},
+            "object_attributes": {"iid": 5, "action": "approved"}});
+        let ev = extract("Merge Request Hook", &body).unwrap().unwrap();
+        assert_eq!(ev.items[0].key.to_key_string(), "gitlab:grp/proj#5");
+        body["object_attributes"]["action"] = json!("merge");
+        assert_eq!(extract("Merge Request Hook", &body).unwrap(), None);
+    }
+
+    #[test]
+    fn running_pipeline_or_pipeline_without_mr_is_not_acted_on() {
+        let mut body = json!({"project": {"path_with_namespace": "g/p"},
+            "object_attributes": {"status": "running", "id": 1}, "merge_request": {"iid": 3}});
+        assert_eq!(extract("Pipeline Hook", &body).unwrap(), None);
+        body["object_attributes"]["status"] = json!("failed");
+        assert!(extract("Pipeline Hook", &body).unwrap().is_some());
+        body["merge_request"] = Value::Null;
+        assert_eq!(extract("Pipeline Hook", &body).unwrap(), None);
+    }
+
+    #[test]
+    fn note_on_mr_without_iid_is_an_error() {
+        let body = json!({"project": {"path_with_namespace": "g/p"},
+            "object_attributes": {"noteable_type": "MergeRequest", "id": 1, "note": "hi"}});
+        let err = extract("Note Hook", &body).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Note Hook event: missing field `merge_request.iid`"
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! Webhook payload → work item extraction, as pure functions.
+//!
+//! The server verifies a delivery and then asks this module one question: "which change
+//! requests does this event concern?". The answer is a [`DomainEvent`] listing one or more
+//! [`WorkItem`]s, or `Ok(None)` when the product does not act on the event (a closed PR, a
+//! tag push, a job hook...). Only a payload that claims to be an acted-on event but lacks the
+//! fields needed to key it is an [`EventError`]. No I/O happens here, so every published
+//! fixture can be run through it in a unit test.
+
+pub mod github;
+pub mod gitlab;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The forge a delivery came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Forge {
+    /// github.com or GitHub Enterprise Server.
+    GitHub,
+    /// gitlab.com or a self-managed GitLab.
+    GitLab,
+}
+
+impl Forge {
+    /// The lower-case name stored in the database and used in metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forge::GitHub => "github",
+            Forge::GitLab => "gitlab",
+        }
+    }
+
+    /// Parses the stored name back.
+    pub fn parse(name: &str) -> Option<Forge> {
+        match name {
+            "github" => Some(Forge::GitHub),
+            "gitlab" => Some(Forge::GitLab),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Forge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a unit of work is about, inside one repository.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Target {
+    /// A pull request / merge request, by its number (GitHub) or IID (GitLab).
+    Change(u64),
+    /// A commit, when the event names no change request. GitHub `status` events carry only
+    /// the sha; the processor resolves it to the open pull requests whose head it is.
+    Commit(String),
+    /// The repository as a whole (a push to its default branch: the policy may have changed).
+    Repository,
+    /// An app installation (bookkeeping: installed, removed, repositories added/removed).
+    Installation(u64),
+}
+
+impl Target {
+    /// The stored kind column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::Change(_) => "change",
+            Target::Commit(_) => "commit",
+            Target::Repository => "repository",
+            Target::Installation(_) => "installation",
+        }
+    }
+
+    /// The stored value column (number, sha, empty, installation id).
+    pub fn value(&self) -> String {
+        match self {
+            Target::Change(n) | Target::Installation(n) => n.to_string(),
+            Target::Commit(sha) => sha.clone(),
+            Target::Repository => String::new(),
+        }
+    }
+
+    /// Rebuilds a target from its stored columns.
+    pub fn from_parts(kind: &str, value: &str) -> Option<Target> {
+        match kind {
+            "change" => value.parse().ok().map(Target::Change),
+            "commit" => Some(Target::Commit(value.to_owned())),
+            "repository" => Some(Target::Repository),
+            "installation" => value.parse().ok().map(Target::Installation),
+            _ => None,
+        }
+    }
+}
+
+/// The key work is coalesced under: one pending job per key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct WorkKey {
+    /// Which forge.
+    pub forge: Forge,
+    /// `owner/name` (GitHub) or `group/project` path (GitLab); for installations, the
+    /// account the app is installed on.
+    pub repository: String,
+    /// What inside the repository.
+    pub target: Target,
+}
+
+impl WorkKey {
+    /// The unique text form stored in the jobs table, e.g. `github:octo/repo#12`.
+    pub fn to_key_string(&self) -> String {
+        match &self.target {
+            Target::Change(n) => format!("{}:{}#{n}", self.forge, self.repository),
+            Target::Commit(sha) => format!("{}:{}@{sha}", self.forge, self.repository),
+            Target::Repository => format!("{}:{}", self.forge, self.repository),
+            Target::Installation(id) => format!("{}:installation/{id}", self.forge),
+        }
+    }
+}
+
+impl fmt::Display for WorkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_key_string())
+    }
+}
+
+/// One change request (or commit, repository, installation) an event asks us to re-evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkItem {
+    /// Where the work is coalesced.
+    pub key: WorkKey,
+    /// Event-specific data the processor needs beyond the key. For comments this is the
+    /// comment itself (id, author, body, action), since `/sdl` commands are read from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Value>,
+}
+
+/// An acted-on event: its name, action and the work it causes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    /// The event name (`pull_request`, `Merge Request Hook`, ...).
+    pub event: String,
+    /// The action within the event, when the forge sends one.
+    pub action: Option<String>,
+    /// The work items, never empty.
+    pub items: Vec<WorkItem>,
+}
+
+/// A payload that claims to be an acted-on event but cannot be keyed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// A field needed to key the event is absent or null.
+    #[error("{event} event: missing field `{field}`")]
+    MissingField {
+        /// The event name.
+        event: String,
+        /// The JSON path of the field, e.g. `pull_request.number`.
+        field: &'static str,
+    },
+    /// A field has the wrong JSON type or an impossible value.
+    #[error("{event} event: field `{field}` is not {expected}")]
+    InvalidField {
+        /// The event name.
+        event: String,
+        /// The JSON path of the field.
+        field: &'static str,
+        /// What was expected, e.g. "a positive integer".
+        expected: &'static str,
+    },
+    /// The body is JSON but not an object.
+    #[error("{event} event: the payload is not a JSON object")]
+    NotAnObject {
+        /// The event name.
+        event: String,
+    },
+}
+
+/// Small helpers to walk a JSON payload with errors naming the path.
+pub(crate) struct Fields<'a> {
+    pub(crate) event: &'a str,
+    pub(crate) root: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(event: &'a str, root: &'a Value) -> Result<Self, EventError> {
+        if root.is_object() {
+            Ok(Fields { event, root })
+        } else {
+            Err(EventError::NotAnObject {
+                event: event.to_owned(),
+            })
+        }
+    }
+
+    /// The value at a dotted path, `None` when absent or null.
+    pub(crate) fn get(&self, path: &str) -> Option<&'a Value> {
+        path.split('.')
+            .try_fold(self.root, |v, part| v.get(part))
+            .filter(|v| !v.is_null())
+    }
+
+    pub(crate) fn str_opt(&self, path: &str) -> Option<&'a str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    pub(crate) fn string(&self, path: &'static str) -> Result<&'a str, EventError> {
+        match self.get(path) {
+            None => Err(self.missing(path)),
+            Some(Value::String(s)) if !s.is_empty() => Ok(s),
+            Some(_) => Err(EventError::InvalidField {
+                event: self.event.to_owned(),
+                field: path,
+                expected: "a non-empty string",
+            }),
+        }
+    }
+
+    pub(crate) fn number(&self, path: &'static str) -> Result<u64, EventError> {
+        match self.get(path) {
+            None => Err(self.missing(path)),
+            Some(v) => v.as_u64().ok_or_else(|| EventError::InvalidField {
+                event: self.event.to_owned(),
+                field: path,
+                expected: "a non-negative integer",
+            }),
+        }
+    }
+
+    pub(crate) fn missing(&self, path: &'static str) -> EventError {
+        EventError::MissingField {
+            event: self.event.to_owned(),
+            field: path,
+        }
+    }
+}

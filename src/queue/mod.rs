@@ -1,0 +1,101 @@
+//! The durable job queue: what a job is, the [`Processor`] a worker hands it to, how failures
+//! are retried, and the worker pool that claims jobs with a lease.
+//!
+//! Jobs live in the database (see [`crate::store`]): one per change request, so a burst of
+//! events coalesces into one run; a job that receives events while it runs is run again
+//! afterwards. The queue knows neither gates nor forges — processors do.
+
+mod backoff;
+pub mod record;
+mod worker;
+
+use std::future::Future;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::WorkKey;
+
+pub use backoff::backoff_delay;
+pub use worker::{WorkerPool, spawn_workers};
+
+/// A claimed unit of work: one change request (or commit, repository, installation) and the
+/// events that arrived for it since it last ran successfully.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Row id.
+    pub id: i64,
+    /// Forge, repository and number/sha.
+    pub key: WorkKey,
+    /// This run's attempt number (1 for the first).
+    pub attempt: u32,
+    /// The coalesced events, oldest first.
+    pub events: Vec<JobEvent>,
+    /// Fencing token of this claim; completions with a stale token are refused.
+    pub lease_token: i64,
+    /// The newest event id included in this run.
+    pub claimed_upto: Option<i64>,
+}
+
+/// One event folded into a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// Event row id (orders events within a job).
+    pub seq: i64,
+    /// Row id of the stored delivery: pass it to `Store::delivery_payload` for the raw body.
+    pub delivery_pk: i64,
+    /// The forge's delivery id.
+    pub delivery_id: String,
+    /// The event name.
+    pub event: String,
+    /// The action, if any.
+    pub action: Option<String>,
+    /// Event-specific detail (e.g. the comment of an `issue_comment`).
+    pub detail: Option<Value>,
+    /// When the delivery was received.
+    pub received_at: DateTime<Utc>,
+}
+
+/// Why processing a job failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessError {
+    /// Transient (forge 5xx, rate limit, network): retry, after `after` if the forge said
+    /// when (e.g. `Retry-After`, `X-RateLimit-Reset`), else with exponential backoff.
+    #[error("retryable failure: {reason}")]
+    Retry {
+        /// How long to wait, when known.
+        after: Option<Duration>,
+        /// What went wrong (logged and stored with the job).
+        reason: String,
+    },
+    /// Will not succeed by retrying (e.g. the repository is gone): park the job.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// What a worker does with a job. Implementations must be idempotent: a job can run again
+/// after a crash between its effects and the commit of its completion.
+pub trait Processor: Send + Sync + 'static {
+    /// Processes one job.
+    fn process(&self, job: &Job) -> impl Future<Output = Result<(), ProcessError>> + Send;
+}
+
+/// The processor `sdl-gate serve` uses until the GitHub/GitLab processors land: it logs that
+/// no forge processor is configured and completes the job, so the queue keeps moving and
+/// deliveries are visible in the logs. (The check stays absent on the forge, which a branch
+/// protection rule requiring `sdl-gate` treats as blocking: fail closed.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnconfiguredProcessor;
+
+impl Processor for UnconfiguredProcessor {
+    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
+        tracing::warn!(
+            job = %job.key,
+            events = job.events.len(),
+            "forge not configured: no processor for this forge yet, job completed without action"
+        );
+        Ok(())
+    }
+}

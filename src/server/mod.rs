@@ -1,0 +1,344 @@
+//! The HTTP side of `sdl-gate serve`: webhook routes, health, readiness and metrics, and the
+//! lifecycle that ties the server, the delivery writer and the workers together.
+//!
+//! A delivery is answered only after it is committed ([`crate::store::Committer`]): `202` when
+//! new work was queued, `200` for a duplicate or a ping, `202` (not stored) for an event the
+//! product does not act on.
+
+pub mod ingest;
+pub mod metrics;
+pub mod signature;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::events::Forge;
+use crate::queue::{Processor, WorkerPool, spawn_workers};
+use crate::settings::{QueueSettings, Settings};
+use crate::store::{Committer, NewDelivery, Recorded, Store};
+
+/// What the service needs besides the store and the processor.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Queue tuning.
+    pub queue: QueueSettings,
+    /// Worker tasks.
+    pub workers: usize,
+    /// GitHub webhook secrets; `None` disables `/webhooks/github`.
+    pub github_secrets: Option<Vec<SecretString>>,
+    /// GitLab webhook tokens; `None` disables `/webhooks/gitlab`.
+    pub gitlab_secrets: Option<Vec<SecretString>>,
+    /// Time in-flight jobs get at shutdown.
+    pub shutdown_grace: Duration,
+    /// Largest accepted webhook body.
+    pub body_limit: usize,
+}
+
+impl ServiceConfig {
+    /// The service part of the settings.
+    pub fn from_settings(settings: &Settings) -> ServiceConfig {
+        ServiceConfig {
+            queue: settings.queue.clone(),
+            workers: settings.workers,
+            github_secrets: settings.github.as_ref().map(|g| g.webhook_secrets.clone()),
+            gitlab_secrets: settings.gitlab.as_ref().map(|g| g.webhook_secrets.clone()),
+            shutdown_grace: settings.shutdown_grace,
+            body_limit: ingest::MAX_BODY_BYTES,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    store: Store,
+    committer: Committer,
+    github: Option<Arc<[SecretString]>>,
+    gitlab: Option<Arc<[SecretString]>>,
+    wake: Arc<Notify>,
+    /// When workers were last woken (ms since start), to wake them at most every
+    /// [`WAKE_EVERY_MS`]: each wake costs every idle worker a queue read.
+    last_wake: Arc<std::sync::atomic::AtomicU64>,
+    started: Instant,
+    body_limit: usize,
+}
+
+/// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
+/// only after the debounce anyway; workers sleep until the earliest due job.
+const WAKE_EVERY_MS: u64 = 20;
+
+/// A running service; [`RunningService::shutdown`] stops it gracefully.
+#[derive(Debug)]
+pub struct RunningService {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The store it uses.
+    pub store: Store,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl RunningService {
+    /// Stops accepting requests, waits for in-flight requests, gives in-flight jobs the grace
+    /// period (then releases them), flushes the delivery writer and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+
+    /// Waits until the service stops by itself (it only does on a server error).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Starts the HTTP server on `listener`, the delivery writer and the workers. The store must
+/// already be migrated.
+pub fn start<P: Processor>(
+    listener: TcpListener,
+    store: Store,
+    processor: Arc<P>,
+    config: ServiceConfig,
+) -> std::io::Result<RunningService> {
+    let addr = listener.local_addr()?;
+    let _ = metrics::handle();
+    let wake = Arc::new(Notify::new());
+    let (committer, writer) = Committer::spawn(store.clone(), config.queue.debounce);
+    let owner = format!("{}-{}", host_name(), std::process::id());
+    let workers = spawn_workers(
+        store.clone(),
+        processor,
+        config.queue.clone(),
+        config.workers,
+        Arc::clone(&wake),
+        &owner,
+    );
+    let state = AppState {
+        store: store.clone(),
+        committer,
+        github: config.github_secrets.map(Arc::from),
+        gitlab: config.gitlab_secrets.map(Arc::from),
+        wake,
+        last_wake: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        started: Instant::now(),
+        body_limit: config.body_limit,
+    };
+    let app = router(state);
+    let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let grace = config.shutdown_grace;
+    let task = tokio::spawn(async move {
+        lifecycle(listener, app, stop_rx, workers, writer, grace).await;
+        checkpoints.abort();
+    });
+    Ok(RunningService {
+        addr,
+        store,
+        stop,
+        task,
+    })
+}
+
+async fn lifecycle(
+    listener: TcpListener,
+    app: Router,
+    stop: oneshot::Receiver<()>,
+    workers: WorkerPool,
+    writer: JoinHandle<()>,
+    grace: Duration,
+) {
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = stop.await;
+        })
+        .await;
+    if let Err(err) = served {
+        tracing::error!(error = %err, "HTTP server failed");
+    }
+    tracing::info!("stopped accepting requests; finishing in-flight jobs");
+    workers.shutdown(grace).await;
+    // The router (and every Committer clone in it) is gone: the writer drains and stops.
+    let _ = writer.await;
+    tracing::info!("shutdown complete");
+}
+
+/// Keeps the SQLite write-ahead log short, off the acknowledgement path.
+async fn checkpoint_loop(store: Store) {
+    if store.backend() != crate::store::Backend::Sqlite {
+        return;
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = store.checkpoint().await {
+            tracing::warn!(error = %err, "WAL checkpoint failed");
+        }
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "sdl-gate".to_owned())
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/webhooks/github", post(github_webhook))
+        .route("/webhooks/gitlab", post(gitlab_webhook))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    let depth = state.store.queue_depth().await.ok();
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics::render(depth),
+    )
+        .into_response()
+}
+
+async fn github_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let secrets = state.github.clone();
+    webhook(state, Forge::GitHub, secrets, headers, body).await
+}
+
+async fn gitlab_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let secrets = state.gitlab.clone();
+    webhook(state, Forge::GitLab, secrets, headers, body).await
+}
+
+fn count(forge: Forge, event: &str, outcome: &'static str) {
+    ::metrics::counter!("sdl_gate_deliveries_total", "forge" => forge.as_str(), "event" => event.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+async fn webhook(
+    state: AppState,
+    forge: Forge,
+    secrets: Option<Arc<[SecretString]>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let response =
+        match ingest::ingest(forge, secrets.as_deref(), &headers, body, state.body_limit).await {
+            Err(err) => {
+                // The event header of a refused delivery is not trusted: no label from it.
+                count(forge, "-", err.outcome());
+                if matches!(err, ingest::IngestError::Unauthorized(_)) {
+                    tracing::warn!(%forge, error = %err, "refused unauthenticated delivery");
+                } else {
+                    tracing::info!(%forge, error = %err, "refused delivery");
+                }
+                err.into_response()
+            }
+            Ok(verified) => accept(&state, verified).await,
+        };
+    ::metrics::histogram!("sdl_gate_webhook_duration_seconds", "forge" => forge.as_str())
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+fn wake_workers(state: &AppState) {
+    use std::sync::atomic::Ordering;
+    let now = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let last = state.last_wake.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= WAKE_EVERY_MS
+        && state
+            .last_wake
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        state.wake.notify_waiters();
+    }
+}
+
+async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
+    let forge = verified.forge;
+    let Some(domain) = verified.domain else {
+        if verified.event == "ping" {
+            count(forge, "ping", "ping");
+            return (StatusCode::OK, axum::Json(json!({ "status": "pong" }))).into_response();
+        }
+        count(forge, &verified.event, "ignored");
+        tracing::debug!(%forge, event = %verified.event, delivery = %verified.delivery_id, "event not acted on");
+        return (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({ "status": "ignored", "reason": "event not acted on" })),
+        )
+            .into_response();
+    };
+    let payload = match String::from_utf8(verified.body.to_vec()) {
+        Ok(p) => p,
+        // Unreachable in practice: the body parsed as JSON, which is UTF-8.
+        Err(_) => {
+            count(forge, &verified.event, "bad_request");
+            return (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({ "error": "body is not UTF-8" })),
+            )
+                .into_response();
+        }
+    };
+    let delivery = NewDelivery {
+        forge,
+        delivery_id: verified.delivery_id.clone(),
+        event: verified.event.clone(),
+        action: domain.action.clone(),
+        payload,
+        items: domain.items,
+    };
+    match state.committer.submit(delivery).await {
+        Ok(Recorded::New(_)) => {
+            count(forge, &verified.event, "queued");
+            wake_workers(state);
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "status": "queued" })),
+            )
+                .into_response()
+        }
+        Ok(Recorded::Duplicate) => {
+            count(forge, &verified.event, "duplicate");
+            (StatusCode::OK, axum::Json(json!({ "status": "duplicate" }))).into_response()
+        }
+        Err(err) => {
+            count(forge, &verified.event, "error");
+            tracing::error!(%forge, delivery = %verified.delivery_id, error = %err, "delivery not stored");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("retry-after", "5")],
+                axum::Json(json!({ "error": "delivery could not be stored; retry" })),
+            )
+                .into_response()
+        }
+    }
+}

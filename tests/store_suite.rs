@@ -1,0 +1,383 @@
+//! The store suite, run against SQLite and (when `SDL_GATE_TEST_DATABASE_URL` is set, always
+//! in CI) PostgreSQL: deliveries and dedupe, coalescing, leases, completions, retries,
+//! parking, evaluations and waivers.
+
+mod service_support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+use sdl_gate::gates::{GateKind, Verdict};
+use sdl_gate::snapshot::{Login, Sha};
+use sdl_gate::store::{Completion, NewDelivery, NewEvaluation, Recorded, Store};
+use sdl_gate::waivers::Waiver;
+use serde_json::json;
+use service_support::{all_dbs, open};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn delivery(id: &str, repo: &str, number: u64) -> NewDelivery {
+    NewDelivery {
+        forge: Forge::GitHub,
+        delivery_id: id.to_owned(),
+        event: "pull_request".to_owned(),
+        action: Some("synchronize".to_owned()),
+        payload: format!("{{\"n\":{number}}}"),
+        items: vec![WorkItem {
+            key: WorkKey {
+                forge: Forge::GitHub,
+                repository: repo.to_owned(),
+                target: Target::Change(number),
+            },
+            detail: Some(json!({"i": id})),
+        }],
+    }
+}
+
+async fn record(store: &Store, batch: &[NewDelivery]) -> Vec<Recorded> {
+    store
+        .record_deliveries(batch, Duration::ZERO)
+        .await
+        .expect("record")
+}
+
+#[tokio::test]
+async fn deliveries_dedupe_and_coalesce_into_one_job_per_change() {
+    for db in all_dbs("deliveries_dedupe_and_coalesce").await {
+        let store = open(&db).await;
+        let batch: Vec<_> = (0..20)
+            .map(|i| delivery(&format!("d{i}"), "o/r", 7))
+            .collect();
+        let results = record(&store, &batch).await;
+        assert!(
+            results.iter().all(|r| matches!(r, Recorded::New(_))),
+            "{}",
+            db.label
+        );
+        // The same ids again (a redelivery), within one batch too.
+        let again = record(
+            &store,
+            &[
+                delivery("d3", "o/r", 7),
+                delivery("x", "o/r", 8),
+                delivery("x", "o/r", 8),
+            ],
+        )
+        .await;
+        assert_eq!(again[0], Recorded::Duplicate, "{}", db.label);
+        assert!(matches!(again[1], Recorded::New(_)));
+        assert_eq!(again[2], Recorded::Duplicate);
+        assert_eq!(store.delivery_count().await.unwrap(), 21);
+        let depth = store.queue_depth().await.unwrap();
+        assert_eq!(depth.pending, 2, "{}: one job per change request", db.label);
+
+        let job = store.claim("w1", LEASE).await.unwrap().expect("a due job");
+        let other = store
+            .claim("w2", LEASE)
+            .await
+            .unwrap()
+            .expect("the other job");
+        assert_ne!(job.key, other.key);
+        assert!(
+            store.claim("w3", LEASE).await.unwrap().is_none(),
+            "{}: nothing else due",
+            db.label
+        );
+        let seven = if job.key.target == Target::Change(7) {
+            &job
+        } else {
+            &other
+        };
+        assert_eq!(seven.events.len(), 20, "{}", db.label);
+        let ids: Vec<_> = seven
+            .events
+            .iter()
+            .map(|e| e.delivery_id.as_str())
+            .collect();
+        assert_eq!(ids[0], "d0");
+        assert_eq!(ids[19], "d19");
+        assert_eq!(seven.events[5].detail, Some(json!({"i": "d5"})));
+        let payload = store
+            .delivery_payload(seven.events[0].delivery_pk)
+            .await
+            .unwrap();
+        assert_eq!(payload.as_deref(), Some("{\"n\":7}"));
+    }
+}
+
+#[tokio::test]
+async fn events_arriving_while_running_make_the_job_run_again() {
+    for db in all_dbs("events_arriving_while_running").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1)]).await;
+        let job = store.claim("w", LEASE).await.unwrap().unwrap();
+        record(&store, &[delivery("b", "o/r", 1)]).await;
+        // Still running: not claimable by anyone else.
+        assert!(
+            store.claim("w2", LEASE).await.unwrap().is_none(),
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store.complete_success(&job, Duration::ZERO).await.unwrap(),
+            Completion::Pending
+        );
+        let again = store.claim("w", LEASE).await.unwrap().expect("run again");
+        let ids: Vec<_> = again.events.iter().map(|e| e.delivery_id.clone()).collect();
+        assert_eq!(ids, ["b"], "{}: only the new event", db.label);
+        assert_eq!(again.attempt, 1, "attempts reset after success");
+        assert_eq!(
+            store
+                .complete_success(&again, Duration::ZERO)
+                .await
+                .unwrap(),
+            Completion::Done
+        );
+        assert!(store.queue_depth().await.unwrap().is_drained());
+    }
+}
+
+#[tokio::test]
+async fn expired_lease_is_reclaimed_and_the_old_owner_is_fenced_off() {
+    for db in all_dbs("expired_lease_is_reclaimed").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1)]).await;
+        let crashed = store
+            .claim("dead-worker", Duration::from_millis(200))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            store.claim("w2", LEASE).await.unwrap().is_none(),
+            "{}: lease still held",
+            db.label
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let job = store
+            .claim("w2", LEASE)
+            .await
+            .unwrap()
+            .expect("reclaimed after the lease");
+        assert_eq!(
+            job.attempt, 2,
+            "{}: the crashed run counts as an attempt",
+            db.label
+        );
+        assert_eq!(job.events.len(), 1);
+        // The crashed worker comes back: every write it tries is refused.
+        assert!(!store.renew_lease(&crashed, LEASE).await.unwrap());
+        assert_eq!(
+            store
+                .complete_success(&crashed, Duration::ZERO)
+                .await
+                .unwrap(),
+            Completion::LostLease
+        );
+        assert_eq!(
+            store.release(&crashed).await.unwrap(),
+            Completion::LostLease
+        );
+        assert!(store.renew_lease(&job, LEASE).await.unwrap());
+        assert_eq!(
+            store.complete_success(&job, Duration::ZERO).await.unwrap(),
+            Completion::Done
+        );
+    }
+}
+
+#[tokio::test]
+async fn failures_retry_later_then_park_and_a_new_event_revives() {
+    for db in all_dbs("failures_retry_then_park").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1)]).await;
+        let j1 = store.claim("w", LEASE).await.unwrap().unwrap();
+        let c = store
+            .complete_failure(&j1, "boom 1", false, Duration::from_secs(60), 2)
+            .await
+            .unwrap();
+        assert_eq!(c, Completion::Pending);
+        assert!(
+            store.claim("w", LEASE).await.unwrap().is_none(),
+            "{}: backing off",
+            db.label
+        );
+        let listed = store.list_jobs(Some("pending"), 10).await.unwrap();
+        assert_eq!(listed[0].last_error.as_deref(), Some("boom 1"));
+        assert!(listed[0].run_after > Utc::now() + chrono::Duration::seconds(50));
+
+        let c = store
+            .complete_failure(&j1, "again", false, Duration::ZERO, 2)
+            .await
+            .unwrap();
+        assert_eq!(c, Completion::LostLease, "not running any more");
+        // Make it due and fail the second attempt: parked.
+        assert!(!store.retry_parked(j1.id).await.unwrap(), "not parked yet");
+        record(&store, &[delivery("b", "o/r", 2)]).await;
+        let other = store.claim("w", LEASE).await.unwrap().unwrap();
+        assert_eq!(other.key.target, Target::Change(2));
+        let c = store
+            .complete_failure(&other, "gone", true, Duration::ZERO, 5)
+            .await
+            .unwrap();
+        assert_eq!(
+            c,
+            Completion::Parked,
+            "{}: permanent failure parks at once",
+            db.label
+        );
+        let parked = store.list_jobs(Some("parked"), 10).await.unwrap();
+        assert_eq!(parked.len(), 1);
+        assert_eq!(parked[0].key, "github:o/r#2");
+        assert_eq!(parked[0].open_events, 1);
+        assert_eq!(store.queue_depth().await.unwrap().parked, 1);
+        // A new event for the parked change revives it with fresh attempts.
+        record(&store, &[delivery("c", "o/r", 2)]).await;
+        let revived = store.claim("w", LEASE).await.unwrap().expect("revived");
+        assert_eq!(revived.attempt, 1);
+        assert_eq!(revived.events.len(), 2, "{}: old and new events", db.label);
+        store
+            .complete_failure(&revived, "x", true, Duration::ZERO, 5)
+            .await
+            .unwrap();
+        assert!(store.retry_parked(revived.id).await.unwrap());
+        assert_eq!(store.queue_depth().await.unwrap().parked, 0);
+    }
+}
+
+#[tokio::test]
+async fn attempts_reach_the_limit_and_park() {
+    for db in all_dbs("attempts_reach_the_limit").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1)]).await;
+        for attempt in 1..=3u32 {
+            let job = store.claim("w", LEASE).await.unwrap().expect("due");
+            assert_eq!(job.attempt, attempt);
+            let c = store
+                .complete_failure(&job, "transient", false, Duration::ZERO, 3)
+                .await
+                .unwrap();
+            let expected = if attempt < 3 {
+                Completion::Pending
+            } else {
+                Completion::Parked
+            };
+            assert_eq!(c, expected, "{} attempt {attempt}", db.label);
+        }
+        assert!(store.claim("w", LEASE).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn release_gives_the_job_back_without_counting_the_attempt() {
+    for db in all_dbs("release_gives_the_job_back").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1)]).await;
+        let job = store.claim("w", LEASE).await.unwrap().unwrap();
+        assert_eq!(store.release(&job).await.unwrap(), Completion::Pending);
+        let again = store
+            .claim("w2", LEASE)
+            .await
+            .unwrap()
+            .expect("released job is due");
+        assert_eq!(again.attempt, 1, "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_claimers_never_get_the_same_job() {
+    for db in all_dbs("concurrent_claimers").await {
+        let store = open(&db).await;
+        let batch: Vec<_> = (0..40)
+            .map(|i| delivery(&format!("d{i}"), "o/r", i + 1))
+            .collect();
+        record(&store, &batch).await;
+        let store = Arc::new(store);
+        let mut tasks = Vec::new();
+        for w in 0..6 {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(job) = store.claim(&format!("w{w}"), LEASE).await.unwrap() {
+                    got.push(job.id);
+                    store.complete_success(&job, Duration::ZERO).await.unwrap();
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(all.len(), 40, "{}: every job claimed once", db.label);
+        assert_eq!(unique.len(), 40);
+    }
+}
+
+#[tokio::test]
+async fn evaluations_and_waivers_round_trip() {
+    for db in all_dbs("evaluations_and_waivers").await {
+        let store = open(&db).await;
+        let sha = Sha::new("0123456789abcdef0123456789abcdef01234567");
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+        let result = json!({"gates": [{"gate": "sast", "verdict": "fail"}]});
+        let empty = json!({});
+        for (forge, verdict, result) in [
+            (Forge::GitHub, Verdict::Fail, &result),
+            (Forge::GitHub, Verdict::Pass, &empty),
+            (Forge::GitLab, Verdict::Pending, &empty),
+        ] {
+            let e = NewEvaluation {
+                forge,
+                repository: "o/r",
+                number: 5,
+                head_sha: &sha,
+                verdict,
+                evaluated_at: t,
+                result,
+            };
+            store.insert_evaluation(&e).await.unwrap();
+        }
+        let evals = store
+            .evaluations(Forge::GitHub, "o/r", 5, 10)
+            .await
+            .unwrap();
+        assert_eq!(evals.len(), 2, "{}", db.label);
+        assert_eq!(evals[0].verdict, Verdict::Pass, "newest first");
+        assert_eq!(evals[1].result, result);
+        assert_eq!(evals[1].evaluated_at, t);
+        assert_eq!(evals[1].head_sha, sha);
+
+        let waiver = Waiver {
+            gate: GateKind::Sast,
+            reason: "false positive in generated code".to_owned(),
+            author: Login::new("sec-lead"),
+            created_at: t,
+            expires_at: t + chrono::Duration::days(14),
+            sha: sha.clone(),
+            comment_id: Some(4242),
+            revoked: None,
+        };
+        let id = store
+            .insert_waiver(Forge::GitHub, "o/r", 5, &waiver)
+            .await
+            .unwrap();
+        let stored = store.waivers(Forge::GitHub, "o/r", 5).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].waiver, waiver, "{}", db.label);
+        assert!(store.revoke_waiver(id, "comment edited", t).await.unwrap());
+        assert!(!store.revoke_waiver(id, "twice", t).await.unwrap());
+        let stored = store.waivers(Forge::GitHub, "o/r", 5).await.unwrap();
+        assert_eq!(stored[0].waiver.revoked.as_deref(), Some("comment edited"));
+        assert!(
+            store
+                .waivers(Forge::GitHub, "o/r", 6)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
