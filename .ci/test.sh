@@ -3,9 +3,9 @@
 # (PostgreSQL for the store suite) when it can, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -f .ci/services.sh ]; then
-  # shellcheck source=/dev/null
-  source .ci/services.sh
+# shellcheck source=.ci/services.sh
+if ! source .ci/services.sh; then
+  echo "note: PostgreSQL could not be started here: the PostgreSQL half of the store tests skips (under CI=true it fails)"
 fi
 if [ ! -d ../shared/fixtures ]; then
   echo "note: ../shared/fixtures is absent: the fixture conformance tests will skip and say so"

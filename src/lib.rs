@@ -2,23 +2,23 @@
 //! merge requests, and keeps the evidence.
 //!
 //! The pure core — [`policy`], [`practices`], [`snapshot`], [`reports`], [`gates`],
-//! [`waivers`] and [`render`] — does no I/O and knows no forge. The layers around it fetch a
-//! snapshot, call [`gates::evaluate`] and publish what [`render`] produced.
+//! [`waivers`], [`commands`], [`action`] and [`render`] — does no I/O and knows no forge.
+//! Around it: [`forge`] fetches a snapshot and publishes what [`render`] produced;
+//! [`events`] turns webhook deliveries into work items; [`server`], [`queue`] and [`store`]
+//! receive them, keep them durably and run them; [`settings`] configures the service.
 
 pub mod action;
 pub mod commands;
+pub mod events;
 pub mod forge;
 pub mod gates;
 pub mod policy;
 pub mod practices;
+pub mod queue;
 pub mod render;
 pub mod reports;
-pub mod snapshot;
-pub mod waivers;
-
-// Service backbone (`sdl-gate serve`): I/O lives here, outside the pure core.
-pub mod events;
-pub mod queue;
 pub mod server;
 pub mod settings;
+pub mod snapshot;
 pub mod store;
+pub mod waivers;
