@@ -11,7 +11,7 @@ use crate::snapshot::Snapshot;
 use super::checks;
 use super::evidence;
 use super::findings::{collect, judged, sort, tally};
-use super::outcome::{Outcome, q, worst};
+use super::outcome::{Outcome, worst};
 use super::result::{FindingStatus, Node, NodeStatus, Verdict};
 
 /// Does this report count as dependency-scan evidence (even with no findings)?
@@ -47,25 +47,13 @@ pub(crate) fn evaluate(
     let today = now.date_naive();
     let mut unblock = Vec::new();
     let (checks_verdict, mut details) = checks::judge(&gate.checks, snapshot, &mut unblock);
-    let reports: Vec<&Report> = snapshot
-        .reports
-        .iter()
-        .filter(|r| is_dependency_report(r))
-        .collect();
-    for r in &reports {
-        details.push(Node::leaf(
-            NodeStatus::Info,
-            format!(
-                "read {} ({}): {} vulnerability finding(s)",
-                q(&r.source),
-                r.tools.join(", "),
-                r.findings
-                    .iter()
-                    .filter(|f| f.kind == FindingKind::Dependency)
-                    .count()
-            ),
-        ));
-    }
+    let (reports, read) = evidence::reports_read(
+        snapshot,
+        is_dependency_report,
+        |f| f.kind == FindingKind::Dependency,
+        "vulnerability finding(s)",
+    );
+    details.extend(read);
 
     let mut findings = Vec::new();
     let mut not_blocking = 0usize;

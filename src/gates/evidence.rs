@@ -4,6 +4,9 @@
 use crate::reports::{Finding, FindingKind, Report};
 use crate::snapshot::Snapshot;
 
+use super::outcome::q;
+use super::result::{Node, NodeStatus};
+
 /// Tools whose SARIF output describes dependencies, not the project's own code.
 const SCA_TOOLS: [&str; 7] = [
     "osv-scanner",
@@ -42,4 +45,30 @@ pub(crate) fn in_change(finding: &Finding, snapshot: &Snapshot) -> bool {
         .iter()
         .find(|f| f.path == file)
         .is_some_and(|f| finding.line.is_none_or(|l| f.touches_line(l)))
+}
+
+/// The reports of `snapshot` that `is_evidence` accepts, and one explanation line for each
+/// naming how many of its findings `counts` (e.g. "3 vulnerability finding(s)").
+pub(crate) fn reports_read<'a>(
+    snapshot: &'a Snapshot,
+    is_evidence: impl Fn(&Report) -> bool,
+    counts: impl Fn(&Finding) -> bool,
+    noun: &str,
+) -> (Vec<&'a Report>, Vec<Node>) {
+    let reports: Vec<&Report> = snapshot.reports.iter().filter(|r| is_evidence(r)).collect();
+    let nodes = reports
+        .iter()
+        .map(|r| {
+            Node::leaf(
+                NodeStatus::Info,
+                format!(
+                    "read {} ({}): {} {noun}",
+                    q(&r.source),
+                    r.tools.join(", "),
+                    r.findings.iter().filter(|f| counts(f)).count()
+                ),
+            )
+        })
+        .collect();
+    (reports, nodes)
 }

@@ -8,7 +8,7 @@ use crate::snapshot::Snapshot;
 use super::checks;
 use super::evidence;
 use super::findings::{collect, judged, sort, tally};
-use super::outcome::{Outcome, q, worst};
+use super::outcome::{Outcome, worst};
 use super::result::{FindingStatus, Node, NodeStatus, Verdict};
 
 /// Does this report count as static-analysis evidence (even with no findings)?
@@ -25,25 +25,13 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
     let requirements = &requirements;
     let mut unblock = Vec::new();
     let (checks_verdict, mut details) = checks::judge(&gate.checks, snapshot, &mut unblock);
-    let sast_reports: Vec<&Report> = snapshot
-        .reports
-        .iter()
-        .filter(|r| is_sast_report(r))
-        .collect();
-    for r in &sast_reports {
-        details.push(Node::leaf(
-            NodeStatus::Info,
-            format!(
-                "read {} ({}): {} finding(s)",
-                q(&r.source),
-                r.tools.join(", "),
-                r.findings
-                    .iter()
-                    .filter(|f| f.kind != FindingKind::Dependency)
-                    .count()
-            ),
-        ));
-    }
+    let (sast_reports, read) = evidence::reports_read(
+        snapshot,
+        is_sast_report,
+        |f| f.kind != FindingKind::Dependency,
+        "finding(s)",
+    );
+    details.extend(read);
     let code = collect(&snapshot.reports, |f| f.kind != FindingKind::Dependency);
     let total = code.len();
     // Pick the blocking ones first, then copy exactly those: a large report must not make
