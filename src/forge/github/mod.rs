@@ -52,8 +52,8 @@ pub struct GithubConfig {
     pub api_url: String,
     /// The App id (`SDL_GATE_GITHUB_APP_ID`).
     pub app_id: u64,
-    /// The App's private key, PEM (`SDL_GATE_GITHUB_PRIVATE_KEY`, or a file named by
-    /// `SDL_GATE_GITHUB_PRIVATE_KEY_FILE`).
+    /// The App's private key, PEM (a file named by `SDL_GATE_GITHUB_PRIVATE_KEY_PATH`, or the
+    /// PEM itself in `SDL_GATE_GITHUB_PRIVATE_KEY`).
     pub private_key: SecretString,
     /// The App's bot login (`my-app[bot]`, `SDL_GATE_GITHUB_BOT_LOGIN`); looked up once with
     /// `GET /app` when absent.
@@ -86,21 +86,24 @@ impl GithubConfig {
             .map_err(|e| ForgeError::Config {
                 what: format!("SDL_GATE_GITHUB_APP_ID is not a number: {e}"),
             })?;
+        // `SDL_GATE_GITHUB_PRIVATE_KEY_PATH` is the service's documented name; `_FILE` is
+        // accepted as an alias.
         let key = match (
             var("SDL_GATE_GITHUB_PRIVATE_KEY"),
-            var("SDL_GATE_GITHUB_PRIVATE_KEY_FILE"),
+            var("SDL_GATE_GITHUB_PRIVATE_KEY_PATH")
+                .or_else(|| var("SDL_GATE_GITHUB_PRIVATE_KEY_FILE")),
         ) {
             (Some(pem), _) => SecretString::from(pem),
             (None, Some(path)) => {
                 SecretString::from(std::fs::read_to_string(&path).map_err(|e| {
                     ForgeError::Config {
-                        what: format!("cannot read SDL_GATE_GITHUB_PRIVATE_KEY_FILE {path}: {e}"),
+                        what: format!("cannot read SDL_GATE_GITHUB_PRIVATE_KEY_PATH {path}: {e}"),
                     }
                 })?)
             }
             (None, None) => {
                 return Err(ForgeError::Config {
-                    what: "set SDL_GATE_GITHUB_PRIVATE_KEY or SDL_GATE_GITHUB_PRIVATE_KEY_FILE"
+                    what: "set SDL_GATE_GITHUB_PRIVATE_KEY_PATH (or SDL_GATE_GITHUB_PRIVATE_KEY)"
                         .into(),
                 });
             }
