@@ -22,3 +22,4 @@ pub mod settings;
 pub mod snapshot;
 pub mod store;
 pub mod waivers;
+pub mod worker;

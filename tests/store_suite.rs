@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
-use sdl_gate::gates::{GateKind, Verdict};
+use sdl_gate::gates::{GateKind, OverallVerdict as Verdict};
 use sdl_gate::snapshot::{Login, Sha};
 use sdl_gate::store::{Completion, NewDelivery, NewEvaluation, Recorded, Store};
 use sdl_gate::waivers::Waiver;

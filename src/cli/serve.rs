@@ -8,11 +8,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
+use sdl_gate::worker::GithubProcessor;
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -27,6 +29,7 @@ pub struct ServeArgs {
 /// The processor chosen at start-up.
 enum ServeProcessor {
     Unconfigured(UnconfiguredProcessor),
+    Github(Box<GithubProcessor>),
     Record(RecordProcessor),
 }
 
@@ -34,6 +37,7 @@ impl Processor for ServeProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         match self {
             ServeProcessor::Unconfigured(p) => p.process(job).await,
+            ServeProcessor::Github(p) => p.process(job).await,
             ServeProcessor::Record(p) => p.process(job).await,
         }
     }
@@ -73,7 +77,20 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
     let processor = match settings.test_processor.as_deref() {
-        None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
+        None => match &settings.github {
+            Some(gh) => {
+                let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
+                config.api_url = gh.api_url.clone();
+                let forge = GithubForge::new(config)
+                    .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
+                ServeProcessor::Github(Box::new(GithubProcessor::new(
+                    forge,
+                    store.clone(),
+                    settings.public_url.clone(),
+                )))
+            }
+            None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
+        },
         Some(spec) => {
             tracing::warn!(
                 "SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on"

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::events::Forge;
-use crate::gates::{GateKind, Verdict};
+use crate::gates::{GateKind, OverallVerdict};
 use crate::snapshot::{Login, Sha};
 use crate::waivers::Waiver;
 
@@ -24,7 +24,7 @@ pub struct StoredEvaluation {
     /// The head commit evaluated.
     pub head_sha: Sha,
     /// The overall verdict.
-    pub verdict: Verdict,
+    pub verdict: OverallVerdict,
     /// When it was evaluated.
     pub evaluated_at: DateTime<Utc>,
     /// The full result as JSON.
@@ -43,7 +43,7 @@ pub struct NewEvaluation<'a> {
     /// The head commit evaluated.
     pub head_sha: &'a Sha,
     /// The overall verdict.
-    pub verdict: Verdict,
+    pub verdict: OverallVerdict,
     /// When it was evaluated.
     pub evaluated_at: DateTime<Utc>,
     /// The full result as JSON.

@@ -1,0 +1,133 @@
+//! The glue between the durable queue and a forge: a [`Processor`] that turns one queued job
+//! for a GitHub pull request into one evaluation — head, base-branch policy, snapshot, the
+//! store's waivers, evaluate, publish — and records the result for `/sdl status` and the
+//! evidence ledger.
+//!
+//! The queue knows no forge and the forge knows no queue; this module is the only place that
+//! knows both, and maps forge errors onto the queue's retry rules.
+
+use chrono::Utc;
+
+use crate::events::{Forge as ForgeName, Target};
+use crate::forge::github::GithubForge;
+use crate::forge::{ChangeRef, ForgeError, Outcome, Records, evaluate_change};
+use crate::queue::{Job, ProcessError, Processor};
+use crate::store::{NewEvaluation, Store};
+
+/// Evaluates GitHub pull request jobs with the App's client.
+#[derive(Debug)]
+pub struct GithubProcessor {
+    forge: GithubForge,
+    store: Store,
+    public_url: Option<String>,
+}
+
+impl GithubProcessor {
+    /// A processor publishing through `forge` and recording in `store`; `public_url` is the
+    /// service's address for links (`SDL_GATE_PUBLIC_URL`).
+    pub fn new(forge: GithubForge, store: Store, public_url: Option<String>) -> Self {
+        GithubProcessor {
+            forge,
+            store,
+            public_url,
+        }
+    }
+
+    /// The App installation of the job: `installation.id` of its newest delivery that names
+    /// one (every App delivery does).
+    async fn installation(&self, job: &Job) -> Result<Option<u64>, ProcessError> {
+        for event in job.events.iter().rev() {
+            let payload = self
+                .store
+                .delivery_payload(event.delivery_pk)
+                .await
+                .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+            let id = payload
+                .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+                .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
+            if id.is_some() {
+                return Ok(id);
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn retry(reason: String) -> ProcessError {
+    ProcessError::Retry {
+        after: None,
+        reason,
+    }
+}
+
+/// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
+/// the rest park the job (they need a person).
+fn to_process_error(e: ForgeError) -> ProcessError {
+    match e {
+        ForgeError::RateLimited { retry_after } => ProcessError::Retry {
+            after: Some(retry_after),
+            reason: "rate limited".into(),
+        },
+        e if e.is_retryable() => retry(e.to_string()),
+        e => ProcessError::Permanent(e.to_string()),
+    }
+}
+
+impl Processor for GithubProcessor {
+    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
+        if job.key.forge != ForgeName::GitHub {
+            tracing::warn!(job = %job.key, "no processor for this forge yet; job completed without action");
+            return Ok(());
+        }
+        let Target::Change(number) = job.key.target else {
+            tracing::info!(job = %job.key, "not a pull request job; nothing to evaluate yet");
+            return Ok(());
+        };
+        let installation = self.installation(job).await?;
+        let change = ChangeRef::new(job.key.repository.clone(), number, installation);
+        let waivers = self
+            .store
+            .waivers(ForgeName::GitHub, &job.key.repository, number)
+            .await
+            .map_err(|e| retry(format!("reading waivers: {e}")))?
+            .into_iter()
+            .map(|w| w.waiver)
+            .collect();
+        let records = Records {
+            details_url: self.public_url.as_ref().map(|u| {
+                format!(
+                    "{}/changes/github/{}/{number}",
+                    u.trim_end_matches('/'),
+                    job.key.repository
+                )
+            }),
+            waivers,
+            threat_model_refs: Vec::new(),
+        };
+        let outcome = match evaluate_change(&self.forge, &change, &records, Utc::now()).await {
+            Ok(o) => o,
+            Err(ForgeError::NotFound { what }) => {
+                tracing::info!(job = %job.key, %what, "pull request gone; job ends");
+                return Ok(());
+            }
+            Err(e) => return Err(to_process_error(e)),
+        };
+        if let Outcome::Evaluated { evaluation, .. } = outcome {
+            let result = crate::render::json(&evaluation);
+            let head = crate::snapshot::Sha::new(evaluation.head_sha.as_str());
+            self.store
+                .insert_evaluation(&NewEvaluation {
+                    forge: ForgeName::GitHub,
+                    repository: &job.key.repository,
+                    number,
+                    head_sha: &head,
+                    verdict: evaluation.verdict,
+                    evaluated_at: evaluation.evaluated_at,
+                    result: &result,
+                })
+                .await
+                .map_err(|e| retry(format!("recording the evaluation: {e}")))?;
+        }
+        Ok(())
+    }
+}
