@@ -101,14 +101,10 @@ pub(crate) fn evaluate(
             format!("{ignored} vulnerability finding(s) accepted by `ignore` entries in force"),
         ));
     }
-    let blocking: Vec<_> = findings
-        .iter()
-        .filter(|f| f.status != FindingStatus::Ignored)
-        .cloned()
-        .collect();
+    let blocking = findings.len() - ignored;
 
     let no_evidence = gate.checks.is_empty() && reports.is_empty();
-    let findings_verdict = if blocking.is_empty() {
+    let findings_verdict = if blocking == 0 {
         Verdict::Pass
     } else {
         Verdict::Fail
@@ -121,7 +117,7 @@ pub(crate) fn evaluate(
     let explanation = if no_evidence {
         unblock.push("Provide dependency-scan evidence: list the scanner's check in `gates.dependencies.checks`, or provide its report (OSV-Scanner, Trivy, Grype, npm/cargo/pip audit, GitLab dependency scanning).".into());
         "no dependency-scan evidence: no required check is configured and no scanner report was provided".to_string()
-    } else if !blocking.is_empty() {
+    } else if blocking > 0 {
         unblock.push(
             "Upgrade the affected packages to a fixed version (listed below), or accept the risk with an `ignore` entry (id, reason, until) in the base branch's policy, or a waiver `/sdl waive dependencies <reason>`."
                 .to_string(),
@@ -134,9 +130,9 @@ pub(crate) fn evaluate(
         }
         format!(
             "{} known vulnerabilit(ies) at or above `{}`: {}",
-            blocking.len(),
+            blocking,
             gate.threshold,
-            tally(&blocking)
+            tally(&findings)
         )
     } else {
         match checks_verdict {

@@ -67,7 +67,8 @@ fn describe_set(reviewers: &Reviewers) -> String {
     }
 }
 
-/// Judges one reviewer set: `needed` approvals from `reviewers` on the head commit.
+/// Judges one reviewer set: `needed` approvals from `reviewers` on the head commit; returns
+/// the verdict and the node explaining it.
 fn judge_set(
     name: &str,
     needed: u32,
@@ -75,7 +76,7 @@ fn judge_set(
     snapshot: &Snapshot,
     errors: &mut Vec<String>,
     unblock: &mut Vec<String>,
-) -> Node {
+) -> (Verdict, Node) {
     let mut children = Vec::new();
     let mut count = 0u32;
     let mut blocked_by = Vec::new();
@@ -171,27 +172,30 @@ fn judge_set(
     if verdict != Verdict::Pass {
         errors.extend(unresolved);
     }
-    Node::with_children(
+    let node = Node::with_children(
         status_of(verdict),
         format!(
             "{name}: {count} of {needed} approval(s) from {}",
             describe_set(reviewers)
         ),
         children,
-    )
+    );
+    (verdict, node)
 }
 
 pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcome {
     let mut errors = Vec::new();
     let mut unblock = Vec::new();
-    let mut nodes = vec![judge_set(
+    let (first, node) = judge_set(
         "security review",
         gate.approvals,
         &gate.reviewers,
         snapshot,
         &mut errors,
         &mut unblock,
-    )];
+    );
+    let mut verdicts = vec![first];
+    let mut nodes = vec![node];
     for set in &gate.path_reviewers {
         let globs = GlobList::new(&set.paths);
         let hit = snapshot.files.iter().find(|f| {
@@ -206,7 +210,7 @@ pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcom
                 .clone()
                 .or_else(|| set.paths.first().map(|g| g.to_string()))
                 .unwrap_or_default();
-            let mut node = judge_set(
+            let (verdict, mut node) = judge_set(
                 &format!("reviewers for {name}"),
                 set.approvals,
                 &set.reviewers,
@@ -215,14 +219,11 @@ pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcom
                 &mut unblock,
             );
             node.description = format!("{} (because {} changed)", node.description, q(&file.path));
+            verdicts.push(verdict);
             nodes.push(node);
         }
     }
-    let verdict = worst(nodes.iter().map(|n| match n.status {
-        NodeStatus::Fail => Verdict::Fail,
-        NodeStatus::Pending => Verdict::Pending,
-        _ => Verdict::Pass,
-    }));
+    let verdict = worst(verdicts);
     let explanation = match verdict {
         Verdict::Pass => "designated reviewers approved the head commit".to_string(),
         Verdict::Fail => "a security reviewer requested changes".to_string(),
