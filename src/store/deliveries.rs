@@ -282,3 +282,53 @@ impl Store {
         Ok(super::on_pool!(&self.read, pool => sqlx::query_scalar(q).fetch_one(pool).await)?)
     }
 }
+
+/// Work the service gives itself (reconciliation, a waiver's expiry, a policy change fanned
+/// out to open pull requests) goes through the same path as a webhook: a delivery row with a
+/// generated id (time, a random part for replicas, a counter) and an `sdl-gate.*` event name, so the queue, coalescing and the audit trail
+/// see no difference.
+#[derive(Debug, Clone)]
+pub struct InternalWork {
+    /// The forge the work is for.
+    pub forge: Forge,
+    /// The event name, e.g. `sdl-gate.reconcile`; must start with `sdl-gate.`.
+    pub event: &'static str,
+    /// Context for the processor, stored as the delivery's payload (e.g. the installation).
+    pub payload: serde_json::Value,
+    /// The jobs to create or wake.
+    pub items: Vec<WorkItem>,
+}
+
+impl Store {
+    /// Records service-originated work as a delivery with a fresh id (`internal-…`) and
+    /// wakes or creates its jobs, due after `debounce`. Returns the delivery row id.
+    pub async fn enqueue_internal(
+        &self,
+        work: InternalWork,
+        debounce: Duration,
+    ) -> Result<i64, StoreError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        debug_assert!(work.event.starts_with("sdl-gate."));
+        let delivery_id = format!(
+            "internal-{}-{:016x}-{}",
+            now_ms(),
+            rand::random::<u64>(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let delivery = NewDelivery {
+            forge: work.forge,
+            delivery_id,
+            event: work.event.to_owned(),
+            action: None,
+            payload: work.payload.to_string(),
+            items: work.items,
+        };
+        match self.record_deliveries(&[delivery], debounce).await?.first() {
+            Some(Recorded::New(id)) => Ok(*id),
+            _ => Err(StoreError::Corrupt(
+                "an internal delivery id was taken twice".into(),
+            )),
+        }
+    }
+}

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 };
 
 pub use commit::Committer;
-pub use deliveries::{NewDelivery, Recorded};
+pub use deliveries::{InternalWork, NewDelivery, Recorded};
 pub use jobs::{Completion, JobSummary, QueueDepth};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 

@@ -73,21 +73,20 @@ fn to_process_error(e: ForgeError) -> ProcessError {
     }
 }
 
-impl Processor for GithubProcessor {
-    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
-        if job.key.forge != ForgeName::GitHub {
-            tracing::warn!(job = %job.key, "no processor for this forge yet; job completed without action");
-            return Ok(());
-        }
-        let Target::Change(number) = job.key.target else {
-            tracing::info!(job = %job.key, "not a pull request job; nothing to evaluate yet");
-            return Ok(());
-        };
-        let installation = self.installation(job).await?;
-        let change = ChangeRef::new(job.key.repository.clone(), number, installation);
+impl GithubProcessor {
+    /// Evaluates one pull request and publishes and records the result; a pull request that
+    /// is gone ends the job.
+    async fn evaluate_pull(
+        &self,
+        job: &Job,
+        number: u64,
+        installation: Option<u64>,
+    ) -> Result<(), ProcessError> {
+        let repository = &job.key.repository;
+        let change = ChangeRef::new(repository.clone(), number, installation);
         let waivers = self
             .store
-            .waivers(ForgeName::GitHub, &job.key.repository, number)
+            .waivers(ForgeName::GitHub, repository, number)
             .await
             .map_err(|e| retry(format!("reading waivers: {e}")))?
             .into_iter()
@@ -96,9 +95,8 @@ impl Processor for GithubProcessor {
         let records = Records {
             details_url: self.public_url.as_ref().map(|u| {
                 format!(
-                    "{}/changes/github/{}/{number}",
+                    "{}/changes/github/{repository}/{number}",
                     u.trim_end_matches('/'),
-                    job.key.repository
                 )
             }),
             waivers,
@@ -118,7 +116,7 @@ impl Processor for GithubProcessor {
             self.store
                 .insert_evaluation(&NewEvaluation {
                     forge: ForgeName::GitHub,
-                    repository: &job.key.repository,
+                    repository,
                     number,
                     head_sha: &head,
                     verdict: evaluation.verdict,
@@ -129,5 +127,24 @@ impl Processor for GithubProcessor {
                 .map_err(|e| retry(format!("recording the evaluation: {e}")))?;
         }
         Ok(())
+    }
+}
+
+impl Processor for GithubProcessor {
+    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
+        if job.key.forge != ForgeName::GitHub {
+            tracing::warn!(job = %job.key, "not a GitHub job; completed without action");
+            return Ok(());
+        }
+        match &job.key.target {
+            Target::Change(number) => {
+                let installation = self.installation(job).await?;
+                self.evaluate_pull(job, *number, installation).await
+            }
+            Target::Commit(_) | Target::Repository | Target::Installation(_) => {
+                tracing::info!(job = %job.key, "not a pull request job; nothing to evaluate yet");
+                Ok(())
+            }
+        }
     }
 }
