@@ -2,7 +2,7 @@
 //! merge requests, and keeps the evidence.
 //!
 //! The pure core — [`policy`], [`practices`], [`snapshot`], [`reports`], [`gates`],
-//! [`waivers`], [`commands`], [`action`] and [`render`] — does no I/O and knows no forge.
+//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`] and [`render`] — does no I/O and knows no forge.
 //! Around it: [`forge`] fetches a snapshot and publishes what [`render`] produced;
 //! [`events`] turns webhook deliveries into work items; [`server`], [`queue`] and [`store`]
 //! receive them, keep them durably and run them; [`settings`] configures the service.
@@ -12,6 +12,7 @@ pub mod commands;
 pub mod events;
 pub mod forge;
 pub mod gates;
+pub mod gitlab_ci;
 pub mod policy;
 pub mod practices;
 pub mod queue;

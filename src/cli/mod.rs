@@ -4,6 +4,7 @@
 mod action;
 mod check;
 mod config;
+mod gitlab_ci;
 mod jobs;
 mod practices;
 mod serve;
@@ -28,6 +29,9 @@ pub struct Cli {
 enum Command {
     /// Run as a GitHub Action step (reads `GITHUB_*` and `INPUT_*` variables).
     Action,
+    /// Run as a GitLab CI job in a merge request pipeline (reads `CI_*` and `SDL_GATE_*`
+    /// variables; see templates/sdl-gate.gitlab-ci.yml).
+    GitlabCi,
     /// Evaluate a change offline from files given on the command line.
     Check(check::CheckArgs),
     /// Validate a policy file, or print the policy's JSON Schema.
@@ -46,6 +50,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Action => action::run(),
+        Command::GitlabCi => gitlab_ci::run(),
         Command::Check(args) => check::run(args),
         Command::Config(cmd) => config::run(cmd),
         Command::Practices(args) => practices::run(&args),
