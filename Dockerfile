@@ -27,6 +27,15 @@ RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-musl \
  && cp target/x86_64-unknown-linux-musl/release/sdl-gate /sdl-gate
 
+# The GitLab CI image (`docker build --target gitlab .`): GitLab runs job scripts with a shell,
+# and `sdl-gate gitlab-ci` runs git in the checkout when it has no API token.
+FROM alpine:3.22 AS gitlab
+# hadolint ignore=DL3018
+RUN apk add --no-cache git ca-certificates
+COPY --from=build /sdl-gate /usr/local/bin/sdl-gate
+USER 65532:65532
+
+# The default image (the GitHub Action, `serve`): no shell, no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /sdl-gate /usr/local/bin/sdl-gate
 # distroless' nonroot user
