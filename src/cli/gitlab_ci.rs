@@ -721,24 +721,24 @@ async fn job<F: Forge>(
     // Publish when a token allows; a refusal is reported, not fatal.
     let mut notes = Vec::new();
     let comment = settings.comment.unwrap_or(policy.report.comment);
-    if let Some(f) = forge {
-        if settings.status || comment != CommentMode::Never {
-            let opts = PublishOptions {
-                comment,
-                enforce_on_drafts: policy.report.enforce_on_drafts,
-                details_url: ctx.job_url.clone(),
-                skip_check_run: !settings.status,
-            };
-            match f.publish(&change, &eval, &opts).await {
-                Ok(p) => println!(
-                    "sdl-gate: published the commit status{} and the note ({:?})",
-                    p.check_id.map(|id| format!(" {id}")).unwrap_or_default(),
-                    p.comment
-                ),
-                Err(e) => notes.push(format!(
-                    "could not write the commit status or MR note ({e}); the token needs the `api` scope and at least the Developer role"
-                )),
-            }
+    if let Some(f) = forge
+        && (settings.status || comment != CommentMode::Never)
+    {
+        let opts = PublishOptions {
+            comment,
+            enforce_on_drafts: policy.report.enforce_on_drafts,
+            details_url: ctx.job_url.clone(),
+            skip_check_run: !settings.status,
+        };
+        match f.publish(&change, &eval, &opts).await {
+            Ok(p) => println!(
+                "sdl-gate: published the commit status{} and the note ({:?})",
+                p.check_id.map(|id| format!(" {id}")).unwrap_or_default(),
+                p.comment
+            ),
+            Err(e) => notes.push(format!(
+                "could not write the commit status or MR note ({e}); the token needs the `api` scope and at least the Developer role"
+            )),
         }
     }
 
