@@ -314,7 +314,12 @@ fn passing_change_exits_0_with_every_gate_passed_or_skipped_in_junit() {
     let repo = Repo::new(&[("docs/guide.md", "# Guide\nMore words.\n")], false);
     // An earlier stage's SAST job left a clean report.
     repo.write("gl-sast-report.json", &gl_sast(&[]));
+    let t = std::time::Instant::now();
     let out = repo.run(&repo.ci_env());
+    eprintln!(
+        "gitlab-ci mode, passing MR, no token: start-to-verdict {} ms (process start and git included)",
+        t.elapsed().as_millis()
+    );
     assert_eq!(code(&out), 0, "{}", show(&out));
     let stdout = text(&out.stdout);
     assert!(

@@ -366,7 +366,13 @@ fn head_from_ci(ctx: &CiContext, unknowns: &mut Vec<String>) -> ChangeHead {
         author: Login::new(author),
         body: ctx.description.clone().unwrap_or_default(),
         labels: ctx.labels.clone(),
-        draft: ctx.draft.unwrap_or(false),
+        // Older GitLab versions have no CI_MERGE_REQUEST_DRAFT: the title prefix says it.
+        draft: ctx.draft.unwrap_or_else(|| {
+            let t = ctx.title.trim_start().to_ascii_lowercase();
+            ["draft:", "[draft]", "(draft)"]
+                .iter()
+                .any(|p| t.starts_with(p))
+        }),
         head_sha: Sha::new(ctx.head_sha.clone()),
         base_ref: ctx.target_branch.clone(),
         state: ChangeState::Open,
@@ -550,6 +556,7 @@ fn read_reports(
         );
     }
     let mut local = Vec::new();
+    let mut ignored = Vec::new();
     for path in &found {
         let rel = path
             .strip_prefix(workdir)
@@ -557,9 +564,7 @@ fn read_reports(
             .to_string_lossy()
             .replace('\\', "/");
         if committed.as_ref().is_some_and(|c| c.contains(&rel)) {
-            snapshot.unknowns.push(format!(
-                "ignored `{rel}`: it is committed in the repository, not produced by this pipeline"
-            ));
+            ignored.push(rel);
             continue;
         }
         let read = fs::metadata(path)
@@ -580,7 +585,19 @@ fn read_reports(
             Err(e) => snapshot.report_errors.push(format!("{rel}: {e}")),
         }
     }
-    if found.is_empty() {
+    if !ignored.is_empty() {
+        let shown: Vec<String> = ignored.iter().take(5).map(|r| format!("`{r}`")).collect();
+        let more = if ignored.len() > 5 {
+            format!(" and {} more", ignored.len() - 5)
+        } else {
+            String::new()
+        };
+        snapshot.unknowns.push(format!(
+            "ignored {}{more}: committed in the repository, not produced by this pipeline",
+            shown.join(", ")
+        ));
+    }
+    if found.len() == ignored.len() {
         snapshot.unknowns.push(format!(
             "no report artifact found in the project directory ({}{})",
             settings.reports.join(", "),

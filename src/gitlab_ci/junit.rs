@@ -121,7 +121,12 @@ fn details(out: &mut String, nodes: &[Node], depth: usize) {
 pub fn gate_text(gate: &GateResult, standard: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", gate.verdict.as_str(), gate.explanation);
-    let _ = writeln!(out, "{} ({standard})", requirements_line(gate));
+    let ids = if gate.requirements.is_empty() {
+        "(none mapped)".to_string()
+    } else {
+        gate.requirements.join(", ")
+    };
+    let _ = writeln!(out, "Requirements ({standard}): {ids}");
     if !gate.cra.is_empty() {
         let _ = writeln!(out, "CRA: {}", gate.cra.join(", "));
     }
@@ -285,14 +290,17 @@ pub fn junit(eval: &Evaluation, fail_on_pending: bool) -> String {
                 escape_attr(&message),
                 escape_text(&text)
             );
-        } else if matches!(g.verdict, Verdict::NotApplicable | Verdict::Pending) {
-            let _ = writeln!(
-                out,
-                "      <skipped message=\"{}\"/>",
-                escape_attr(&message)
-            );
+        } else {
+            if matches!(g.verdict, Verdict::NotApplicable | Verdict::Pending) {
+                let _ = writeln!(
+                    out,
+                    "      <skipped message=\"{}\"/>",
+                    escape_attr(&message)
+                );
+            }
+            // The failure text already says it all for a failing case.
+            let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(&text));
         }
-        let _ = writeln!(out, "      <system-out>{}</system-out>", escape_text(&text));
         out.push_str("    </testcase>\n");
     }
     if !eval.unknowns.is_empty() {
