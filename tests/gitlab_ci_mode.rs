@@ -645,3 +645,48 @@ fn committed_report_is_not_evidence_and_missing_diff_base_fails_closed() {
         "{result}"
     );
 }
+
+#[test]
+fn threat_model_update_is_read_from_the_head_commit() {
+    let repo = Repo::new(
+        &[
+            ("src/auth/login.rs", "fn login() { /* mfa */ }\n"),
+            (
+                "docs/threat-model/login.md",
+                "# Login threats\n\nSpoofing: MFA required.\n",
+            ),
+        ],
+        false,
+    );
+    repo.write("gl-sast-report.json", &gl_sast(&[]));
+    // The working copy is not what was committed: the head commit is what counts.
+    repo.write("docs/threat-model/login.md", "   \n");
+    let out = repo.run(&repo.ci_env());
+    let result = repo.result();
+    let verdict = |name: &str| {
+        result["gates"]
+            .as_array()
+            .and_then(|g| g.iter().find(|g| g["gate"] == name))
+            .map(|g| g["verdict"].as_str().unwrap_or_default().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(verdict("threat_model"), "pass", "{}\n{result}", show(&out));
+
+    // An emptied threat model committed on the branch does not count as an update.
+    let repo = Repo::new(
+        &[
+            ("src/auth/login.rs", "fn login() { /* mfa */ }\n"),
+            ("docs/threat-model/login.md", "   \n"),
+        ],
+        false,
+    );
+    repo.write("gl-sast-report.json", &gl_sast(&[]));
+    let out = repo.run(&repo.ci_env());
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    let result = repo.result();
+    let tm = result["gates"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["gate"] == "threat_model").cloned())
+        .unwrap_or_default();
+    assert_eq!(tm["verdict"], "fail", "{result}");
+}
