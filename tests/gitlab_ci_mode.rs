@@ -690,3 +690,87 @@ fn threat_model_update_is_read_from_the_head_commit() {
         .unwrap_or_default();
     assert_eq!(tm["verdict"], "fail", "{result}");
 }
+
+#[test]
+fn merged_results_pipeline_evaluates_the_mr_head_not_the_merge_commit() {
+    // The MR changes only docs; meanwhile `main` moved on with a security-relevant commit.
+    // The runner checks out the merge of both: diffing the diff base against that merge
+    // commit would wrongly attribute main's change to the MR.
+    let repo = Repo::new(&[("docs/guide.md", "# Guide\nMR edit.\n")], false);
+    let root = repo.dir.path();
+    let dev = root.join("dev");
+    git(&dev, &["checkout", "--quiet", "main"]);
+    write(
+        &dev.join("src/auth/login.rs"),
+        "fn login() { /* main moved */ }\n",
+    );
+    git(&dev, &["commit", "--quiet", "-am", "main moves on"]);
+    let target_sha = git(&dev, &["rev-parse", "HEAD"]);
+    git(&dev, &["checkout", "--quiet", "-b", "merge-result"]);
+    git(
+        &dev,
+        &["merge", "--quiet", "--no-ff", "--no-edit", "feature"],
+    );
+    let merge_sha = git(&dev, &["rev-parse", "HEAD"]);
+    git(&dev, &["push", "--quiet", "origin", "main", "merge-result"]);
+    let origin = root.join("origin.git").to_string_lossy().into_owned();
+    git(
+        root,
+        &[
+            "clone",
+            "--quiet",
+            "--branch",
+            "merge-result",
+            &origin,
+            "merged",
+        ],
+    );
+    let merged = root.join("merged");
+    write(&merged.join("gl-sast-report.json"), &gl_sast(&[]));
+
+    let mut env: Vec<(&'static str, String)> = repo
+        .ci_env()
+        .into_iter()
+        .filter(|(k, _)| {
+            !matches!(
+                *k,
+                "CI_COMMIT_SHA" | "CI_PROJECT_DIR" | "CI_MERGE_REQUEST_EVENT_TYPE"
+            )
+        })
+        .collect();
+    env.push(("CI_COMMIT_SHA", merge_sha.clone()));
+    env.push(("CI_MERGE_REQUEST_SOURCE_BRANCH_SHA", repo.head_sha.clone()));
+    env.push(("CI_MERGE_REQUEST_TARGET_BRANCH_SHA", target_sha));
+    env.push(("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result".into()));
+    env.push(("CI_PROJECT_DIR", merged.to_string_lossy().into_owned()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sdl-gate"));
+    cmd.arg("gitlab-ci")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", root)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .current_dir(&merged);
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run sdl-gate gitlab-ci: {e}"));
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let result: serde_json::Value = std::fs::read(merged.join("sdl-gate-result.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    assert_eq!(
+        result["head_sha"], repo.head_sha,
+        "the MR's head, not the merge commit"
+    );
+    let tm = result["gates"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["gate"] == "threat_model").cloned())
+        .unwrap_or_default();
+    assert_eq!(
+        tm["verdict"], "not_applicable",
+        "main's change is not the MR's: {result}"
+    );
+}
