@@ -3,21 +3,18 @@
 
 use secrecy::SecretString;
 
-use sdl_gate::forge::{
-    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
-};
-use sdl_gate::gates::Evaluation;
+use sdl_gate::forge::ForgeError;
 use sdl_gate::gitlab_ci::{CiContext, Settings};
-use sdl_gate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
 use super::Misconfigured;
+use super::no_client::NoGitlabClient;
 
 /// The GitLab API client of this build.
 ///
 /// COORDINATOR: when `sdl_gate::forge::gitlab` lands, (1) replace this alias with
 /// `sdl_gate::forge::gitlab::GitlabForge`, (2) replace the end of [`connect_forge`] with the
-/// code in its comment, (3) delete `NoGitlabClient` and its `impl Forge`, and (4) delete the
-/// `cfg_attr(not(test), expect(dead_code))` on [`connect_failed`]. Nothing else changes: the
+/// code in its comment, (3) delete `no_client.rs`, its `mod` line and the `use` of it above,
+/// and (4) delete the `cfg_attr(not(test), expect(dead_code))` on [`connect_failed`]. Nothing else changes: the
 /// job is generic over `F: Forge`.
 pub(super) type GitlabClient = NoGitlabClient;
 
@@ -84,51 +81,5 @@ pub(super) fn connect_failed(
             ));
             Ok(None)
         }
-    }
-}
-
-/// The stand-in for the GitLab client until it is built in: it cannot be constructed, so
-/// every method is unreachable.
-pub(super) enum NoGitlabClient {}
-
-impl Forge for NoGitlabClient {
-    async fn head(&self, _: &ChangeRef) -> Result<ChangeHead, ForgeError> {
-        match *self {}
-    }
-    async fn policy(&self, _: &ChangeRef, _: &str) -> Result<Option<PolicyFile>, ForgeError> {
-        match *self {}
-    }
-    async fn snapshot(
-        &self,
-        _: &ChangeRef,
-        _: &ChangeHead,
-        _: &Needs,
-    ) -> Result<Snapshot, ForgeError> {
-        match *self {}
-    }
-    async fn publish(
-        &self,
-        _: &ChangeRef,
-        _: &Evaluation,
-        _: &PublishOptions,
-    ) -> Result<Published, ForgeError> {
-        match *self {}
-    }
-    async fn publish_notice(
-        &self,
-        _: &ChangeRef,
-        _: &Sha,
-        _: &Notice,
-        _: &PublishOptions,
-    ) -> Result<Published, ForgeError> {
-        match *self {}
-    }
-    async fn team_member(
-        &self,
-        _: &ChangeRef,
-        _: &TeamSlug,
-        _: &Login,
-    ) -> Result<bool, ForgeError> {
-        match *self {}
     }
 }

@@ -14,6 +14,7 @@
 
 mod checkout;
 mod client;
+mod no_client;
 #[cfg(test)]
 mod tests;
 
