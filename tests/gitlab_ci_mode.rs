@@ -774,3 +774,59 @@ fn merged_results_pipeline_evaluates_the_mr_head_not_the_merge_commit() {
         "main's change is not the MR's: {result}"
     );
 }
+
+#[test]
+fn the_target_branch_is_fetched_so_a_reused_checkout_does_not_use_an_old_policy() {
+    let repo = Repo::new(&[("docs/guide.md", "# Guide\nEdited.\n")], false);
+    repo.write("gl-sast-report.json", &gl_sast(&[]));
+    let out = repo.run(&repo.ci_env());
+    assert_eq!(code(&out), 0, "{}", show(&out));
+
+    // `main` tightens its policy after the runner's clone: docs become security-relevant.
+    let dev = repo.dir.path().join("dev");
+    git(&dev, &["checkout", "--quiet", "main"]);
+    write(
+        &dev.join(".gitlab/sdl-gate.yml"),
+        &BASE_POLICY.replace(r#"["src/auth/**"]"#, r#"["src/auth/**", "docs/**"]"#),
+    );
+    git(
+        &dev,
+        &["commit", "--quiet", "-am", "docs are security-relevant"],
+    );
+    git(&dev, &["push", "--quiet", "origin", "main"]);
+
+    let out = repo.run(&repo.ci_env());
+    assert_eq!(code(&out), 1, "the current policy applies: {}", show(&out));
+    assert!(text(&out.stdout).contains("fetched now"), "{}", show(&out));
+    let result = repo.result();
+    let tm = result["gates"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["gate"] == "threat_model").cloned())
+        .unwrap_or_default();
+    assert_eq!(tm["verdict"], "fail", "{result}");
+
+    // With `origin` unreachable, the copy in the checkout is used, and that is said.
+    let mut env = repo.ci_env();
+    env.push(("GIT_CONFIG_COUNT", "1".into()));
+    env.push((
+        "GIT_CONFIG_KEY_0",
+        "url./nonexistent/origin.git.insteadOf".into(),
+    ));
+    env.push((
+        "GIT_CONFIG_VALUE_0",
+        repo.dir
+            .path()
+            .join("origin.git")
+            .to_string_lossy()
+            .into_owned(),
+    ));
+    let out = repo.run(&env);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        repo.result()["unknowns"]
+            .to_string()
+            .contains("could not fetch the target branch"),
+        "{}",
+        show(&out)
+    );
+}

@@ -72,12 +72,27 @@ impl Git {
         .is_ok()
     }
 
+    /// `git fetch origin <what>`, shallow (depth 1) only when the clone already is: a full
+    /// clone the runner reuses for later jobs must not become shallow.
+    fn fetch(&self, what: &str) -> Result<(), String> {
+        let shallow = self
+            .run(&["rev-parse", "--is-shallow-repository"])
+            .map(|o| String::from_utf8_lossy(&o).trim() == "true")
+            .unwrap_or(true);
+        let mut args = vec!["fetch", "--quiet", "--no-tags"];
+        if shallow {
+            args.push("--depth=1");
+        }
+        args.extend(["origin", what]);
+        self.run(&args).map(|_| ())
+    }
+
     /// Makes `sha` available, fetching it from `origin` when the clone is too shallow.
     fn ensure_commit(&self, sha: &str) -> Result<(), String> {
         if self.has_commit(sha) {
             return Ok(());
         }
-        self.run(&["fetch", "--quiet", "--no-tags", "--depth=1", "origin", sha])?;
+        self.fetch(sha)?;
         if self.has_commit(sha) {
             Ok(())
         } else {
@@ -86,45 +101,52 @@ impl Git {
     }
 }
 
-/// The policy from the target branch in the checkout: `origin/<target>` (fetched when the
-/// MR pipeline's clone lacks it), else the target-branch commit the MR is compared with.
+/// The policy from the target branch in the checkout: `origin/<target>`, fetched now (a
+/// runner that reuses its build directory may hold an old copy), else the copy already there
+/// (with a warning), else the target-branch commit the MR is compared with. Returns the file,
+/// where it was read from, and a warning when that may not be the branch's current state.
 pub(super) fn policy_from_git(
     git: &Git,
     ctx: &CiContext,
     base_ref: &str,
-) -> Result<(PolicyFile, String), String> {
+) -> Result<(PolicyFile, String, Option<String>), String> {
     let remote = format!("origin/{base_ref}");
     let mut tried = Vec::new();
     let mut revs: Vec<(String, String)> = Vec::new();
-    if !git.has_commit(&remote) {
-        let spec = format!("+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}");
-        if let Err(e) = git.run(&[
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--depth=1",
-            "origin",
-            &spec,
-        ]) {
+    let mut warning = None;
+    let spec = format!("+refs/heads/{base_ref}:refs/remotes/origin/{base_ref}");
+    let fetched = git.fetch(&spec);
+    if git.has_commit(&remote) {
+        let how = match &fetched {
+            Ok(()) => format!("`{remote}`, fetched now"),
+            Err(e) => {
+                warning = Some(format!(
+                    "could not fetch the target branch ({e}); the policy was read from the copy of `{remote}` already in the checkout, which may be older"
+                ));
+                format!("`{remote}` as found in the checkout")
+            }
+        };
+        revs.push((remote.clone(), how));
+    } else {
+        if let Err(e) = fetched {
             tried.push(e);
         }
-    }
-    if git.has_commit(&remote) {
-        revs.push((remote.clone(), format!("`{remote}` in the checkout")));
-    } else {
         tried.push(format!("`{remote}` is not in the checkout"));
         for sha in [&ctx.target_branch_sha, &ctx.diff_base_sha]
             .into_iter()
             .flatten()
         {
             match git.ensure_commit(sha) {
-                Ok(()) => revs.push((
-                    sha.clone(),
-                    format!(
-                        "the target-branch commit {} in the checkout",
-                        &sha[..12.min(sha.len())]
-                    ),
-                )),
+                Ok(()) => {
+                    let short = &sha[..12.min(sha.len())];
+                    warning = Some(format!(
+                        "the policy was read from the target-branch commit {short}, which may be older than `{base_ref}`"
+                    ));
+                    revs.push((
+                        sha.clone(),
+                        format!("the target-branch commit {short} in the checkout"),
+                    ));
+                }
                 Err(e) => tried.push(e),
             }
         }
@@ -147,6 +169,7 @@ pub(super) fn policy_from_git(
                     text,
                 },
                 how,
+                warning,
             ));
         }
     }

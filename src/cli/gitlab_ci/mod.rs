@@ -164,8 +164,9 @@ async fn job<F: Forge>(
             p
         }
         None => {
-            let (p, how) = policy_from_git(&git, ctx, &head.base_ref)
+            let (p, how, warning) = policy_from_git(&git, ctx, &head.base_ref)
                 .map_err(|e| Misconfigured(format!("CI_MERGE_REQUEST_TARGET_BRANCH_NAME: {e}")))?;
+            unknowns.extend(warning);
             println!(
                 "sdl-gate: policy {} from the target branch `{}`, read from {how} (no API)",
                 p.path, head.base_ref
