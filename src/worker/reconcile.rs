@@ -63,8 +63,13 @@ pub struct SweepReport {
     pub stopped: Option<String>,
 }
 
-/// Where an unfinished sweep stopped: (installation, repository).
-type Cursor = (u64, String);
+/// Where an unfinished sweep stopped: (installation, repository, continue with the pull
+/// requests numbered below this one).
+type Cursor = (u64, String, Option<u64>);
+
+/// Open pull requests listed per repository at most (listing is cheap: one request per
+/// 100; the per-pull-request checks are what `max_pulls` bounds).
+const LIST_MAX: usize = 5_000;
 
 /// The reconciler: one per process (replicas each sweep; the queue coalesces duplicates).
 #[derive(Debug)]
@@ -122,7 +127,7 @@ impl Reconciler {
             }
         };
         report.installations = installations.len();
-        let mut targets: Vec<Cursor> = Vec::new();
+        let mut targets: Vec<(u64, String)> = Vec::new();
         for inst in installations.iter().filter(|i| !i.suspended) {
             match self.forge.installation_repositories(inst.id).await {
                 Ok(repos) => targets.extend(repos.into_iter().map(|r| (inst.id, r))),
@@ -139,32 +144,35 @@ impl Reconciler {
             }
         }
         // Start where the last unfinished sweep stopped.
-        let start = lock(&self.cursor)
-            .take()
-            .and_then(|c| targets.iter().position(|t| *t == c))
-            .unwrap_or(0);
-        targets.rotate_left(start);
+        let cursor = lock(&self.cursor).take();
+        let mut below = None;
+        if let Some((inst, repo, b)) = cursor
+            && let Some(start) = targets.iter().position(|t| t.0 == inst && t.1 == repo)
+        {
+            targets.rotate_left(start);
+            below = b;
+        }
 
         for (installation, repository) in targets {
             report.repositories += 1;
             let budget = self.settings.max_pulls.saturating_sub(report.pulls_checked);
             if budget == 0 {
                 report.cut = true;
-                *lock(&self.cursor) = Some((installation, repository));
+                *lock(&self.cursor) = Some((installation, repository, None));
                 break;
             }
             match self
-                .repository(installation, &repository, budget, &mut report)
+                .repository(installation, &repository, budget, below.take(), &mut report)
                 .await
             {
-                Ok(true) => {}
-                Ok(false) => {
+                Ok(None) => {}
+                Ok(Some(last)) => {
                     report.cut = true;
-                    *lock(&self.cursor) = Some((installation, repository));
+                    *lock(&self.cursor) = Some((installation, repository, Some(last)));
                     break;
                 }
                 Err(e @ (ForgeError::RateLimited { .. } | ForgeError::Transient { .. })) => {
-                    self.stop_on(&mut report, Some((installation, repository)), e);
+                    self.stop_on(&mut report, Some((installation, repository, None)), e);
                     break;
                 }
                 Err(e) => tracing::warn!(
@@ -194,21 +202,40 @@ impl Reconciler {
         report
     }
 
-    /// Reconciles one repository; `Ok(false)` when the budget ran out inside it.
+    /// Reconciles the open pull requests of one repository (those numbered below `below`,
+    /// when given), newest first; `Ok(Some(n))` when the budget ran out after pull request
+    /// `n`.
     async fn repository(
         &self,
         installation: u64,
         repository: &str,
         budget: usize,
+        below: Option<u64>,
         report: &mut SweepReport,
-    ) -> Result<bool, ForgeError> {
+    ) -> Result<Option<u64>, ForgeError> {
         let listing = self
             .forge
-            .open_pulls(installation, repository, budget)
+            .open_pulls(installation, repository, LIST_MAX)
             .await?;
+        if listing.truncated {
+            tracing::warn!(
+                %repository,
+                "more than {LIST_MAX} open pull requests: reconciliation covers the newest {LIST_MAX}"
+            );
+        }
         let mut due = Vec::new();
-        let mut result = Ok(!listing.truncated);
-        for pull in &listing.pulls {
+        let mut result = Ok(None);
+        let mut checked = 0;
+        for pull in listing
+            .pulls
+            .iter()
+            .filter(|p| below.is_none_or(|b| p.number < b))
+        {
+            if checked == budget {
+                result = Ok(Some(pull.number + 1));
+                break;
+            }
+            checked += 1;
             report.pulls_checked += 1;
             match needs_evaluation(&self.forge, &self.store, installation, repository, pull).await {
                 Ok(true) => due.push(pull.number),
