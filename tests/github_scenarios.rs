@@ -96,12 +96,11 @@ async fn world_on(db: TestDb) -> World {
     let fake = FakeGithub::start().await;
     fake.team("acme", "security", &["carol"]);
     let store = open(&db).await;
-    let processor = GithubProcessor::new(forge(&fake), store.clone(), None).with_fanout(
-        FanoutSettings {
+    let processor =
+        GithubProcessor::new(forge(&fake), store.clone(), None).with_fanout(FanoutSettings {
             max_pulls: 50,
             ..FanoutSettings::default()
-        },
-    );
+        });
     let svc = spawn(store.clone(), Arc::new(processor), config(queue(), 3)).await;
     World {
         base: format!("http://{}", svc.addr),
@@ -131,7 +130,8 @@ fn with_repo(mut v: Value, repo: &str) -> Value {
     v["repository"]["name"] = json!(repo.split('/').nth(1).unwrap_or(repo));
     v["repository"]["default_branch"] = json!("main");
     v["repository"]["master_branch"] = json!("main");
-    v["installation"] = json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
+    v["installation"] =
+        json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
     v
 }
 
@@ -282,7 +282,11 @@ async fn passing_pull_request_succeeds_on_every_database() {
         }
         w.drain().await;
         let run = w.run(REPO, &head);
-        assert_eq!(run.conclusion.as_deref(), Some("success"), "{label}: {run:?}");
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some("success"),
+            "{label}: {run:?}"
+        );
         assert!(
             w.fake.comments(REPO, 1).is_empty(),
             "{label}: no comment for a pass (report.comment: on_failure)"
@@ -355,7 +359,11 @@ async fn each_gate_failing_fails_the_check_and_names_the_gate() {
         } else {
             ("failure", "fail")
         };
-        assert_eq!(run.conclusion.as_deref(), Some(conclusion), "{gate}: {run:?}");
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some(conclusion),
+            "{gate}: {run:?}"
+        );
         assert!(
             run.title.as_deref().is_some_and(|t| t.contains(gate)),
             "{gate}: the title names the gate: {:?}",
@@ -400,10 +408,16 @@ async fn stale_and_self_approvals_do_not_count() {
     b.pull.reviews.clear();
     b.review("bob", "APPROVED", &head22).install(&w.fake);
     arrange_checks(&w.fake, REPO, &head22);
-    w.send("pull_request", &pull_event(REPO, "synchronize", 21, &head21))
-        .await;
-    w.send("pull_request_review", &review_event(REPO, 22, "bob", &head22))
-        .await;
+    w.send(
+        "pull_request",
+        &pull_event(REPO, "synchronize", 21, &head21),
+    )
+    .await;
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 22, "bob", &head22),
+    )
+    .await;
     w.drain().await;
     for (n, head) in [(21, &head21), (22, &head22)] {
         assert_eq!(
@@ -435,8 +449,11 @@ async fn stale_and_self_approvals_do_not_count() {
             });
         }
     }
-    w.send("pull_request_review", &review_event(REPO, 21, "carol", &head21))
-        .await;
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 21, "carol", &head21),
+    )
+    .await;
     w.drain().await;
     assert_eq!(w.run(REPO, &head21).conclusion.as_deref(), Some("success"));
     w.stop().await;
@@ -464,7 +481,11 @@ async fn policy_edited_in_the_pull_request_is_judged_by_the_base_policy() {
     let run = w.run(REPO, &head);
     // The head's policy would disable every gate and pass; the base policy requires a
     // security review of the policy edit.
-    assert_eq!(run.conclusion.as_deref(), Some("action_required"), "{run:?}");
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
     let verdicts = w.gate_verdicts(REPO, 31).await;
     assert_eq!(
         verdicts["security_review"], "pending",
@@ -511,14 +532,21 @@ async fn no_policy_is_neutral_and_drafts_are_neutral_unless_enforced() {
     w.send("pull_request", &pull_event(REPO, "opened", 41, &draft))
         .await;
     let strict = format!("{POLICY}report:\n  enforce_on_drafts: true\n");
-    w.fake
-        .put_file("acme/strict", "main", ".github/sdl-gate.yml", strict.as_bytes());
+    w.fake.put_file(
+        "acme/strict",
+        "main",
+        ".github/sdl-gate.yml",
+        strict.as_bytes(),
+    );
     let draft2 = sha(0x4003);
     let mut b = PullBuilder::new("acme/strict", 42, "bob", &draft2).file("src/auth/x.rs");
     b.pull.draft = true;
     b.install(&w.fake);
-    w.send("pull_request", &pull_event("acme/strict", "opened", 42, &draft2))
-        .await;
+    w.send(
+        "pull_request",
+        &pull_event("acme/strict", "opened", 42, &draft2),
+    )
+    .await;
     w.drain().await;
 
     let run = w.run("acme/bare", &head);
@@ -528,7 +556,9 @@ async fn no_policy_is_neutral_and_drafts_are_neutral_unless_enforced() {
         Some("No sdl-gate policy in this repository")
     );
     assert!(
-        run.summary.unwrap_or_default().contains(".github/sdl-gate.yml"),
+        run.summary
+            .unwrap_or_default()
+            .contains(".github/sdl-gate.yml"),
         "says where to add one"
     );
     let run = w.run(REPO, &draft);
@@ -538,7 +568,10 @@ async fn no_policy_is_neutral_and_drafts_are_neutral_unless_enforced() {
         "a failing draft is neutral"
     );
     let verdicts = w.gate_verdicts(REPO, 41).await;
-    assert_eq!(verdicts["threat_model"], "fail", "but evaluated: {verdicts}");
+    assert_eq!(
+        verdicts["threat_model"], "fail",
+        "but evaluated: {verdicts}"
+    );
     assert!(
         w.fake.comments(REPO, 41).is_empty(),
         "no new comment on a draft"
@@ -598,12 +631,7 @@ async fn thirty_percent_server_errors_converge_without_duplicates() {
         }
     }
     w.drain().await;
-    let failures = w
-        .fake
-        .journal()
-        .iter()
-        .filter(|c| c.status >= 500)
-        .count();
+    let failures = w.fake.journal().iter().filter(|c| c.status >= 500).count();
     assert!(failures > 5, "faults were injected ({failures})");
     for (n, head) in &heads {
         let run = w.run(REPO, head);
@@ -651,7 +679,10 @@ async fn rate_limit_waits_for_the_reset_then_finishes() {
         {
             break j;
         }
-        assert!(tokio::time::Instant::now() < deadline, "job not rescheduled");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job not rescheduled"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert!(
@@ -700,8 +731,11 @@ async fn an_expired_token_is_renewed_once() {
         }
     }
     let mark = w.fake.mark();
-    w.send("pull_request_review", &review_event(REPO, 71, "carol", &head))
-        .await;
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 71, "carol", &head),
+    )
+    .await;
     w.drain().await;
     assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
     let calls = w.fake.calls_since(mark);
@@ -975,7 +1009,8 @@ async fn a_new_installation_reconciles_its_repositories() {
     v["action"] = json!("created");
     v["installation"]["id"] = json!(INSTALLATION);
     v["installation"]["account"]["login"] = json!("acme");
-    v["repositories"] = json!([{"id": 1, "node_id": "R_1", "name": "plc", "full_name": REPO, "private": false}]);
+    v["repositories"] =
+        json!([{"id": 1, "node_id": "R_1", "name": "plc", "full_name": REPO, "private": false}]);
     w.send("installation", &v).await;
     w.drain().await;
     assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
@@ -983,8 +1018,12 @@ async fn a_new_installation_reconciles_its_repositories() {
     // Repositories added later are reconciled too.
     let head2 = sha(0xb002);
     passing("acme/hmi", 5, &head2).install(&w.fake);
-    w.fake
-        .put_file("acme/hmi", "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    w.fake.put_file(
+        "acme/hmi",
+        "main",
+        ".github/sdl-gate.yml",
+        POLICY.as_bytes(),
+    );
     arrange_checks(&w.fake, "acme/hmi", &head2);
     let mut v = shaped_like("installation_repositories/added.payload.json");
     v["action"] = json!("added");

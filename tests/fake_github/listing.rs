@@ -101,9 +101,13 @@ pub(super) fn route(
                 .iter()
                 .map(|(full, r)| repo_json(base, full, r.id))
                 .collect();
-            Some(paginate(base, path, q, items, |s, total| {
-                json!({"total_count": total, "repository_selection": "all", "repositories": s})
-            }))
+            Some(paginate(
+                base,
+                path,
+                q,
+                items,
+                |s, total| json!({"total_count": total, "repository_selection": "all", "repositories": s}),
+            ))
         }
         ["repos", owner, name, "pulls"] => {
             if !token_ok(st, auth) {
