@@ -225,17 +225,15 @@ impl Reconciler {
         }
         let mut due = Vec::new();
         let mut result = Ok(None);
-        let mut checked = 0;
-        for pull in listing
+        let candidates = listing
             .pulls
             .iter()
-            .filter(|p| below.is_none_or(|b| p.number < b))
-        {
+            .filter(|p| below.is_none_or(|b| p.number < b));
+        for (checked, pull) in candidates.enumerate() {
             if checked == budget {
                 result = Ok(Some(pull.number + 1));
                 break;
             }
-            checked += 1;
             report.pulls_checked += 1;
             match needs_evaluation(&self.forge, &self.store, installation, repository, pull).await {
                 Ok(true) => due.push(pull.number),
