@@ -1037,3 +1037,97 @@ async fn a_new_installation_reconciles_its_repositories() {
     );
     w.stop().await;
 }
+
+/// `sdl-gate serve` itself: with GitHub configured it sweeps at start-up (a pull request
+/// whose webhooks never arrived gets its check run) and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_reconciles_at_start_up_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let fake = FakeGithub::start().await;
+    fake.team("acme", "security", &["carol"]);
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0xc001);
+    passing(REPO, 121, &head).install(&fake);
+    arrange_checks(&fake, REPO, &head);
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let key = dir.path().join("app-key.pem");
+    std::fs::write(&key, TEST_KEY_PEM).unwrap_or_else(|e| panic!("key: {e}"));
+    let db = format!("sqlite://{}", dir.path().join("serve.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sdl-gate"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn,sdl_gate=info")
+        .env("SDL_GATE_LISTEN", "127.0.0.1:0")
+        .env("SDL_GATE_DATABASE_URL", &db)
+        .env("SDL_GATE_POLL_INTERVAL_MS", "50")
+        .env("SDL_GATE_SHUTDOWN_GRACE_SECS", "5")
+        .env("SDL_GATE_GITHUB_APP_ID", APP_ID.to_string())
+        .env("SDL_GATE_GITHUB_PRIVATE_KEY_PATH", &key)
+        .env("SDL_GATE_GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
+        .env("SDL_GATE_GITHUB_API_URL", &fake.url)
+        .env("SDL_GATE_RECONCILE_INTERVAL", "15")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start sdl-gate serve: {e}"));
+    let stderr = child.stderr.take();
+    let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in stderr
+            .map(BufReader::new)
+            .into_iter()
+            .flat_map(|r| r.lines().map_while(Result::ok))
+        {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while fake
+        .check_runs(REPO, &head, "sdl-gate")
+        .iter()
+        .all(|r| r.status != "completed")
+    {
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "no check run from the start-up sweep; log:\n{}",
+                log.lock().map(|l| l.join("\n")).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill -TERM: {e}"));
+    assert!(killed.success());
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        fake.check_runs(REPO, &head, "sdl-gate")[0]
+            .conclusion
+            .as_deref(),
+        Some("success")
+    );
+    let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+    assert!(log.contains("reconciliation sweep done"), "{log}");
+    fake.assert_no_unknown();
+}
