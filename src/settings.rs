@@ -92,6 +92,12 @@ pub struct GitHubSettings {
     pub webhook_secrets: Vec<SecretString>,
     /// REST API base (`https://api.github.com`, or GHES `https://host/api/v3`).
     pub api_url: String,
+    /// Time between reconciliation sweeps (`SDL_GATE_RECONCILE_INTERVAL`, in minutes); zero
+    /// turns reconciliation off.
+    pub reconcile_interval: Duration,
+    /// Open pull requests re-evaluated at most per policy change, and looked at per
+    /// reconciliation sweep (`SDL_GATE_FANOUT_MAX_PULLS`).
+    pub fanout_max_pulls: usize,
 }
 
 /// GitLab bot settings (all three are needed to enable GitLab).
@@ -127,6 +133,10 @@ pub const DEFAULT_BACKOFF_CAP_SECS: u64 = 600;
 pub const DEFAULT_POLL_INTERVAL_MS: u64 = 500;
 /// Default shutdown grace.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
+/// Default minutes between reconciliation sweeps.
+pub const DEFAULT_RECONCILE_INTERVAL_MINUTES: u64 = 15;
+/// Default bound of pull requests per fan-out and per reconciliation sweep.
+pub const DEFAULT_FANOUT_MAX_PULLS: usize = 500;
 
 /// A settings problem, naming the setting at fault.
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +223,8 @@ struct FileGitHub {
     private_key_path: Option<PathBuf>,
     webhook_secret: Option<StringOrList>,
     api_url: Option<String>,
+    reconcile_interval_minutes: Option<u64>,
+    fanout_max_pulls: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -382,7 +394,25 @@ impl Settings {
             DEFAULT_SHUTDOWN_GRACE_SECS,
         );
 
-        let github = github_settings(
+        let reconcile_minutes = num(
+            var("SDL_GATE_RECONCILE_INTERVAL"),
+            file.github.reconcile_interval_minutes,
+            "SDL_GATE_RECONCILE_INTERVAL",
+        )?
+        .unwrap_or(DEFAULT_RECONCILE_INTERVAL_MINUTES);
+        let fanout_max_pulls = num(
+            var("SDL_GATE_FANOUT_MAX_PULLS"),
+            file.github.fanout_max_pulls,
+            "SDL_GATE_FANOUT_MAX_PULLS",
+        )?
+        .unwrap_or(DEFAULT_FANOUT_MAX_PULLS);
+        if fanout_max_pulls == 0 {
+            return Err(SettingsError::Invalid {
+                name: "SDL_GATE_FANOUT_MAX_PULLS",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let mut github = github_settings(
             num(
                 var("SDL_GATE_GITHUB_APP_ID"),
                 file.github.app_id,
@@ -399,6 +429,10 @@ impl Settings {
                 .or(file.github.api_url)
                 .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
         )?;
+        if let Some(g) = github.as_mut() {
+            g.reconcile_interval = Duration::from_secs(reconcile_minutes.saturating_mul(60));
+            g.fanout_max_pulls = fanout_max_pulls;
+        }
         let gitlab = gitlab_settings(
             var("SDL_GATE_GITLAB_URL").or(file.gitlab.url),
             var("SDL_GATE_GITLAB_TOKEN").or(file.gitlab.token),
@@ -534,6 +568,8 @@ fn github_settings(
         private_key: SecretString::from(pem),
         webhook_secrets: secrets.into_iter().map(SecretString::from).collect(),
         api_url: api_url.trim_end_matches('/').to_owned(),
+        reconcile_interval: Duration::from_secs(DEFAULT_RECONCILE_INTERVAL_MINUTES * 60),
+        fanout_max_pulls: DEFAULT_FANOUT_MAX_PULLS,
     }))
 }
 
@@ -633,6 +669,45 @@ mod tests {
     }
 
     #[test]
+    fn reconcile_interval_and_fanout_bound_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let key = key.display().to_string();
+        let base = [
+            ("SDL_GATE_GITHUB_APP_ID", "1"),
+            ("SDL_GATE_GITHUB_PRIVATE_KEY_PATH", key.as_str()),
+            ("SDL_GATE_GITHUB_WEBHOOK_SECRET", "s"),
+        ];
+        let s = Settings::from_sources(None, &env(&base)).unwrap();
+        let g = s.github.unwrap();
+        assert_eq!(g.reconcile_interval, Duration::from_secs(15 * 60));
+        assert_eq!(g.fanout_max_pulls, DEFAULT_FANOUT_MAX_PULLS);
+        let mut more = base.to_vec();
+        more.push(("SDL_GATE_RECONCILE_INTERVAL", "0"));
+        more.push(("SDL_GATE_FANOUT_MAX_PULLS", "40"));
+        let g = Settings::from_sources(None, &env(&more))
+            .unwrap()
+            .github
+            .unwrap();
+        assert!(g.reconcile_interval.is_zero());
+        assert_eq!(g.fanout_max_pulls, 40);
+        let mut bad = base.to_vec();
+        bad.push(("SDL_GATE_RECONCILE_INTERVAL", "soon"));
+        let err = Settings::from_sources(None, &env(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("setting SDL_GATE_RECONCILE_INTERVAL"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_key_in_file_is_rejected_with_its_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
@@ -661,6 +736,14 @@ mod tests {
         assert_eq!(parsed.workers, Some(DEFAULT_WORKERS));
         assert_eq!(parsed.queue.lease_secs, Some(DEFAULT_LEASE_SECS));
         assert_eq!(parsed.queue.debounce_ms, Some(DEFAULT_DEBOUNCE_MS));
+        assert_eq!(
+            parsed.github.reconcile_interval_minutes,
+            Some(DEFAULT_RECONCILE_INTERVAL_MINUTES)
+        );
+        assert_eq!(
+            parsed.github.fanout_max_pulls,
+            Some(DEFAULT_FANOUT_MAX_PULLS)
+        );
         assert_eq!(
             parsed.github.api_url.as_deref(),
             Some(DEFAULT_GITHUB_API_URL)

@@ -15,6 +15,8 @@ use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
 use sdl_gate::worker::GithubProcessor;
+use sdl_gate::worker::fanout::FanoutSettings;
+use sdl_gate::worker::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -76,18 +78,22 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
+    let mut reconciler = None;
     let processor = match settings.test_processor.as_deref() {
         None => match &settings.github {
             Some(gh) => {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
                 config.api_url = gh.api_url.clone();
-                let forge = GithubForge::new(config)
+                let forge = GithubForge::new(config.clone())
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
-                ServeProcessor::Github(Box::new(GithubProcessor::new(
-                    forge,
-                    store.clone(),
-                    settings.public_url.clone(),
-                )))
+                reconciler = reconciler_for(gh, config, &store)?;
+                ServeProcessor::Github(Box::new(
+                    GithubProcessor::new(forge, store.clone(), settings.public_url.clone())
+                        .with_fanout(FanoutSettings {
+                            max_pulls: gh.fanout_max_pulls,
+                            ..FanoutSettings::default()
+                        }),
+                ))
             }
             None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
         },
@@ -114,11 +120,43 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "listening on http://{}",
         service.addr
     );
+    let reconciling: Option<ReconcileTask> = reconciler.map(|r| Arc::new(r).spawn());
     shutdown_signal().await;
     tracing::info!("shutdown signal received");
+    if let Some(task) = reconciling {
+        task.stop().await;
+    }
     service.shutdown().await;
     store.close().await;
     Ok(())
+}
+
+/// The periodic reconciliation, with its own GitHub client (its own token cache), unless
+/// `SDL_GATE_RECONCILE_INTERVAL` is 0.
+fn reconciler_for(
+    gh: &sdl_gate::settings::GitHubSettings,
+    config: GithubConfig,
+    store: &Store,
+) -> anyhow::Result<Option<Reconciler>> {
+    if gh.reconcile_interval.is_zero() {
+        tracing::info!("reconciliation off (SDL_GATE_RECONCILE_INTERVAL=0)");
+        return Ok(None);
+    }
+    let forge =
+        GithubForge::new(config).context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
+    tracing::info!(
+        minutes = gh.reconcile_interval.as_secs() / 60,
+        "reconciliation at start-up and every SDL_GATE_RECONCILE_INTERVAL minutes"
+    );
+    Ok(Some(Reconciler::new(
+        Arc::new(forge),
+        store.clone(),
+        ReconcileSettings {
+            interval: gh.reconcile_interval,
+            max_pulls: gh.fanout_max_pulls,
+            ..ReconcileSettings::default()
+        },
+    )))
 }
 
 async fn shutdown_signal() {

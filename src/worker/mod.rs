@@ -5,6 +5,13 @@
 //!
 //! The queue knows no forge and the forge knows no queue; this module is the only place that
 //! knows both, and maps forge errors onto the queue's retry rules.
+//!
+//! Jobs that are not one pull request (a commit, a repository, an installation) are fanned
+//! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
+//! pull requests whose webhooks were lost.
+
+pub mod fanout;
+pub mod reconcile;
 
 use chrono::Utc;
 
@@ -20,6 +27,7 @@ pub struct GithubProcessor {
     forge: GithubForge,
     store: Store,
     public_url: Option<String>,
+    fanout: fanout::FanoutSettings,
 }
 
 impl GithubProcessor {
@@ -30,7 +38,14 @@ impl GithubProcessor {
             forge,
             store,
             public_url,
+            fanout: fanout::FanoutSettings::default(),
         }
+    }
+
+    /// The same processor with other fan-out bounds (`SDL_GATE_FANOUT_MAX_PULLS`).
+    pub fn with_fanout(mut self, settings: fanout::FanoutSettings) -> Self {
+        self.fanout = settings;
+        self
     }
 
     /// The App installation of the job: `installation.id` of its newest delivery that names
@@ -141,10 +156,9 @@ impl Processor for GithubProcessor {
                 let installation = self.installation(job).await?;
                 self.evaluate_pull(job, *number, installation).await
             }
-            Target::Commit(_) | Target::Repository | Target::Installation(_) => {
-                tracing::info!(job = %job.key, "not a pull request job; nothing to evaluate yet");
-                Ok(())
-            }
+            Target::Commit(sha) => self.commit_job(job, sha).await,
+            Target::Repository => self.repository_job(job).await,
+            Target::Installation(id) => self.installation_job(job, *id).await,
         }
     }
 }

@@ -19,6 +19,8 @@
     reason = "shared by several test binaries; each uses a part of it"
 )]
 
+mod listing;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -660,6 +662,9 @@ fn route(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if let Some(a) = listing::route(st, base, method, path, q, auth) {
+        return Some(a);
+    }
 
     // App-level endpoints: JWT.
     match (method.as_str(), segs.as_slice()) {

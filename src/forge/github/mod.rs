@@ -4,7 +4,9 @@
 //! - [`auth`]: the App's JWT and the installation token cache;
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
-//! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently.
+//! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
+//! - `listing`: open pull requests by head or repository, installations and their
+//!   repositories (fan-out and reconciliation).
 //!
 //! The forge keeps small in-memory hints between calls (the `sdl-gate` check run id per head
 //! commit, the sticky comment per pull request, the comment count of the last `head`), so
@@ -14,6 +16,7 @@
 
 pub mod auth;
 mod http;
+mod listing;
 mod model;
 mod publish;
 mod snapshot;
@@ -23,6 +26,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use secrecy::SecretString;
+
+pub use listing::{InstallationRef, OpenPull, PullListing};
 
 use crate::gates::Evaluation;
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};

@@ -1,0 +1,492 @@
+//! Jobs that are not one pull request, turned into pull request jobs: a commit (`status`
+//! events name only the sha), a repository (a push to the default branch may have changed
+//! the policy; reconciliation of one repository) and an installation (bookkeeping; a new
+//! installation or newly added repositories are reconciled).
+//!
+//! Fan-out **enqueues** the pull requests through [`Store::enqueue_internal`] rather than
+//! evaluating them inline: the queue runs at most one job per pull request at a time, and an
+//! inline evaluation under the commit's or repository's key could race the pull request's
+//! own job and create a second check run or comment. The price is one queue hop (a poll
+//! interval at most), and every fan-out is in the audit trail as an `sdl-gate.*` delivery.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::events::{Forge as ForgeName, Target, WorkItem, WorkKey};
+use crate::forge::ForgeError;
+use crate::forge::github::{GithubForge, OpenPull};
+use crate::policy::POLICY_PATHS;
+use crate::queue::{Job, ProcessError};
+use crate::snapshot::Sha;
+use crate::store::{InternalWork, Store, StoreError};
+
+use super::{GithubProcessor, retry, to_process_error};
+
+/// Event name of a pull request job caused by a `status` event on its head commit.
+pub const STATUS_EVENT: &str = "sdl-gate.status";
+/// Event name of a pull request job caused by a policy change on the default branch.
+pub const POLICY_EVENT: &str = "sdl-gate.policy-changed";
+/// Event name of reconciliation work (a repository to sweep, or a pull request whose head
+/// has no completed `sdl-gate` run).
+pub const RECONCILE_EVENT: &str = "sdl-gate.reconcile";
+
+/// Bounds and timing of fan-out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanoutSettings {
+    /// How long fanned-out jobs wait before they are due (the causing event was debounced
+    /// already, so the default is none).
+    pub debounce: Duration,
+    /// At most this many open pull requests of one repository are re-evaluated per policy
+    /// change or reconciliation (`SDL_GATE_FANOUT_MAX_PULLS`); the rest are logged as cut.
+    pub max_pulls: usize,
+    /// At most this many repositories of one installation event are reconciled.
+    pub max_repositories: usize,
+}
+
+/// Default of [`FanoutSettings::max_pulls`].
+pub const DEFAULT_MAX_PULLS: usize = 500;
+
+impl Default for FanoutSettings {
+    fn default() -> Self {
+        FanoutSettings {
+            debounce: Duration::ZERO,
+            max_pulls: DEFAULT_MAX_PULLS,
+            max_repositories: 1_000,
+        }
+    }
+}
+
+/// The installation payload internal work carries, so that
+/// `GithubProcessor::installation` finds it like in a webhook.
+pub fn installation_payload(installation: u64, why: Value) -> Value {
+    json!({ "installation": { "id": installation }, "sdl_gate": why })
+}
+
+/// Enqueues pull request jobs of `repository` as one internal delivery named `event`.
+pub async fn enqueue_pulls(
+    store: &Store,
+    repository: &str,
+    installation: u64,
+    numbers: &[u64],
+    event: &'static str,
+    why: Value,
+    debounce: Duration,
+) -> Result<(), StoreError> {
+    if numbers.is_empty() {
+        return Ok(());
+    }
+    let items = numbers
+        .iter()
+        .map(|n| WorkItem {
+            key: WorkKey {
+                forge: ForgeName::GitHub,
+                repository: repository.to_owned(),
+                target: Target::Change(*n),
+            },
+            detail: None,
+        })
+        .collect();
+    store
+        .enqueue_internal(
+            InternalWork {
+                forge: ForgeName::GitHub,
+                event,
+                payload: installation_payload(installation, why),
+                items,
+            },
+            debounce,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Enqueues the reconciliation of `repositories` (repository jobs) for `installation`.
+pub async fn enqueue_repositories(
+    store: &Store,
+    installation: u64,
+    repositories: &[String],
+    why: Value,
+    debounce: Duration,
+) -> Result<(), StoreError> {
+    if repositories.is_empty() {
+        return Ok(());
+    }
+    let items = repositories
+        .iter()
+        .map(|r| WorkItem {
+            key: WorkKey {
+                forge: ForgeName::GitHub,
+                repository: r.clone(),
+                target: Target::Repository,
+            },
+            detail: None,
+        })
+        .collect();
+    store
+        .enqueue_internal(
+            InternalWork {
+                forge: ForgeName::GitHub,
+                event: RECONCILE_EVENT,
+                payload: installation_payload(installation, why),
+                items,
+            },
+            debounce,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// GitHub lists at most this many commits in a push payload we trust as complete; a push
+/// with this many or more may have touched the policy in a commit not shown.
+const PUSH_COMMITS_SHOWN: usize = 20;
+
+/// Whether a `push` payload may have changed the policy file: a listed commit added,
+/// modified or removed one of [`POLICY_PATHS`], or the payload cannot tell (no commit
+/// list, a file list missing, a force push, a new branch, a list that may be cut) — then
+/// the answer is yes, since re-evaluating costs requests but missing a change costs
+/// correctness.
+pub fn push_touches_policy(payload: &Value) -> bool {
+    let flag = |name: &str| payload.get(name).and_then(Value::as_bool).unwrap_or(false);
+    if flag("forced") || flag("created") {
+        return true;
+    }
+    let Some(commits) = payload.get("commits").and_then(Value::as_array) else {
+        return true;
+    };
+    if commits.is_empty() || commits.len() >= PUSH_COMMITS_SHOWN {
+        return true;
+    }
+    commits.iter().any(|c| {
+        ["added", "modified", "removed"].iter().any(|field| {
+            match c.get(*field).and_then(Value::as_array) {
+                None => true,
+                Some(paths) => paths
+                    .iter()
+                    .any(|p| p.as_str().is_some_and(|p| POLICY_PATHS.contains(&p))),
+            }
+        })
+    })
+}
+
+/// Whether the open pull request `pull` still needs an evaluation: its head has neither a
+/// stored evaluation here nor a completed `sdl-gate` check run on GitHub (the store is
+/// asked first, so a healthy repository costs no request per pull request).
+pub async fn needs_evaluation(
+    forge: &GithubForge,
+    store: &Store,
+    installation: u64,
+    repository: &str,
+    pull: &OpenPull,
+) -> Result<bool, ForgeError> {
+    match store
+        .evaluations(ForgeName::GitHub, repository, pull.number, 1)
+        .await
+    {
+        Ok(evals) if evals.first().is_some_and(|e| e.head_sha == pull.head_sha) => {
+            return Ok(false);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            repository,
+            number = pull.number,
+            error = %e,
+            "reading stored evaluations failed; asking GitHub"
+        ),
+    }
+    Ok(!forge
+        .has_completed_run(installation, repository, &pull.head_sha)
+        .await?)
+}
+
+/// The `owner/name` of each repository object in `list` (`repositories`,
+/// `repositories_added`); `None` when the field is absent.
+fn repository_names(payload: &Value, field: &str) -> Option<Vec<String>> {
+    let list = payload.get(field)?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|r| r.get("full_name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+impl GithubProcessor {
+    /// The raw payloads of a job's events, oldest first (absent or unreadable ones skipped).
+    async fn payloads(
+        &self,
+        job: &Job,
+    ) -> Result<Vec<(String, Option<String>, Value)>, ProcessError> {
+        let mut out = Vec::with_capacity(job.events.len());
+        for event in &job.events {
+            let payload = self
+                .store
+                .delivery_payload(event.delivery_pk)
+                .await
+                .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+            let value = payload
+                .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+                .unwrap_or(Value::Null);
+            out.push((event.event.clone(), event.action.clone(), value));
+        }
+        Ok(out)
+    }
+
+    /// A `status` event's commit → the open pull requests it heads, enqueued.
+    pub(super) async fn commit_job(&self, job: &Job, sha: &str) -> Result<(), ProcessError> {
+        let repository = &job.key.repository;
+        let Some(installation) = self.installation(job).await? else {
+            return Err(ProcessError::Permanent(format!(
+                "{}: no GitHub App installation id in its deliveries",
+                job.key
+            )));
+        };
+        let sha = Sha::new(sha);
+        let pulls = match self
+            .forge
+            .open_pulls_with_head(installation, repository, &sha)
+            .await
+        {
+            Ok(p) => p,
+            Err(ForgeError::NotFound { what }) => {
+                tracing::info!(job = %job.key, %what, "repository or commit gone; job ends");
+                return Ok(());
+            }
+            Err(e) => return Err(to_process_error(e)),
+        };
+        let numbers: Vec<u64> = pulls.iter().map(|p| p.number).collect();
+        tracing::info!(job = %job.key, pulls = ?numbers, "commit status: re-evaluating the pull requests it heads");
+        enqueue_pulls(
+            &self.store,
+            repository,
+            installation,
+            &numbers,
+            STATUS_EVENT,
+            json!({ "sha": sha.as_str() }),
+            self.fanout.debounce,
+        )
+        .await
+        .map_err(|e| retry(format!("enqueueing pull requests: {e}")))
+    }
+
+    /// A push to the default branch (re-evaluate every open pull request when the policy
+    /// may have changed) or a reconciliation of the repository (enqueue the open pull
+    /// requests whose head has no completed run).
+    pub(super) async fn repository_job(&self, job: &Job) -> Result<(), ProcessError> {
+        let repository = &job.key.repository;
+        let mut policy_changed = false;
+        let mut reconcile = false;
+        let mut installation = None;
+        for (event, _action, payload) in self.payloads(job).await? {
+            if let Some(id) = payload.pointer("/installation/id").and_then(Value::as_u64) {
+                installation = Some(id);
+            }
+            match event.as_str() {
+                "push" => policy_changed |= push_touches_policy(&payload),
+                RECONCILE_EVENT => reconcile = true,
+                other => {
+                    tracing::warn!(job = %job.key, event = other, "unexpected event on a repository job")
+                }
+            }
+        }
+        if !policy_changed && !reconcile {
+            tracing::info!(job = %job.key, "push to the default branch left the policy alone; nothing to re-evaluate");
+            return Ok(());
+        }
+        let Some(installation) = installation else {
+            return Err(ProcessError::Permanent(format!(
+                "{}: no GitHub App installation id in its deliveries",
+                job.key
+            )));
+        };
+        let max = self.fanout.max_pulls;
+        let listing = match self.forge.open_pulls(installation, repository, max).await {
+            Ok(l) => l,
+            Err(ForgeError::NotFound { what }) => {
+                tracing::info!(job = %job.key, %what, "repository gone; job ends");
+                return Ok(());
+            }
+            Err(e) => return Err(to_process_error(e)),
+        };
+        if listing.truncated {
+            tracing::warn!(
+                job = %job.key,
+                max,
+                "more than {max} open pull requests: only the {max} newest are re-evaluated (SDL_GATE_FANOUT_MAX_PULLS)"
+            );
+        }
+        let (numbers, event) = if policy_changed {
+            (
+                listing.pulls.iter().map(|p| p.number).collect::<Vec<_>>(),
+                POLICY_EVENT,
+            )
+        } else {
+            let mut due = Vec::new();
+            for pull in &listing.pulls {
+                match needs_evaluation(&self.forge, &self.store, installation, repository, pull)
+                    .await
+                {
+                    Ok(true) => due.push(pull.number),
+                    Ok(false) => {}
+                    Err(e) => {
+                        // Enqueue what was found so far; the rest comes on the retry.
+                        let _ = enqueue_pulls(
+                            &self.store,
+                            repository,
+                            installation,
+                            &due,
+                            RECONCILE_EVENT,
+                            json!({ "repository": repository }),
+                            self.fanout.debounce,
+                        )
+                        .await;
+                        return Err(to_process_error(e));
+                    }
+                }
+            }
+            (due, RECONCILE_EVENT)
+        };
+        tracing::info!(job = %job.key, event, pulls = ?numbers, "enqueueing pull requests");
+        enqueue_pulls(
+            &self.store,
+            repository,
+            installation,
+            &numbers,
+            event,
+            json!({ "repository": repository, "policy_changed": policy_changed }),
+            self.fanout.debounce,
+        )
+        .await
+        .map_err(|e| retry(format!("enqueueing pull requests: {e}")))
+    }
+
+    /// Installation bookkeeping: logged; a new installation, an unsuspended one or added
+    /// repositories are reconciled (their open pull requests were never evaluated).
+    pub(super) async fn installation_job(
+        &self,
+        job: &Job,
+        installation: u64,
+    ) -> Result<(), ProcessError> {
+        let mut repositories: BTreeSet<String> = BTreeSet::new();
+        let mut list_all = false;
+        for (event, action, payload) in self.payloads(job).await? {
+            let action = action.as_deref().unwrap_or("");
+            tracing::info!(installation, event, action, "installation event");
+            match (event.as_str(), action) {
+                ("installation", "created" | "unsuspend" | "new_permissions_accepted") => {
+                    match repository_names(&payload, "repositories") {
+                        Some(names) if !names.is_empty() => repositories.extend(names),
+                        _ => list_all = true,
+                    }
+                }
+                ("installation_repositories", "added") => {
+                    repositories.extend(
+                        repository_names(&payload, "repositories_added").unwrap_or_default(),
+                    );
+                }
+                _ => {}
+            }
+        }
+        if list_all {
+            match self.forge.installation_repositories(installation).await {
+                Ok(names) => repositories.extend(names),
+                Err(ForgeError::NotFound { what } | ForgeError::Unauthorized { what }) => {
+                    tracing::info!(installation, %what, "installation gone; nothing to reconcile");
+                    return Ok(());
+                }
+                Err(e) => return Err(to_process_error(e)),
+            }
+        }
+        let mut repositories: Vec<String> = repositories.into_iter().collect();
+        let max = self.fanout.max_repositories;
+        if repositories.len() > max {
+            tracing::warn!(
+                installation,
+                cut = repositories.len() - max,
+                "only the first {max} repositories are reconciled now; the periodic reconciliation covers the rest"
+            );
+            repositories.truncate(max);
+        }
+        if !repositories.is_empty() {
+            tracing::info!(installation, repositories = ?repositories, "reconciling the installation's repositories");
+        }
+        enqueue_repositories(
+            &self.store,
+            installation,
+            &repositories,
+            json!({ "installation_event": true }),
+            self.fanout.debounce,
+        )
+        .await
+        .map_err(|e| retry(format!("enqueueing repositories: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_touching_the_policy_or_unknown_is_yes() {
+        let p = |commits: Value| json!({ "ref": "refs/heads/main", "commits": commits });
+        assert!(!push_touches_policy(&p(json!([
+            {"added": [], "modified": ["src/lib.rs"], "removed": []}
+        ]))));
+        assert!(push_touches_policy(&p(json!([
+            {"added": [], "modified": ["src/lib.rs"], "removed": []},
+            {"added": [], "modified": [".github/sdl-gate.yml"], "removed": []}
+        ]))));
+        assert!(push_touches_policy(&p(json!([
+            {"added": [], "modified": [], "removed": [".sdl-gate.yml"]}
+        ]))));
+        // Unknown: no file lists, no commit list, an empty list, a force push, a long list.
+        assert!(push_touches_policy(&p(json!([{"id": "abc"}]))));
+        assert!(push_touches_policy(&json!({ "ref": "refs/heads/main" })));
+        assert!(push_touches_policy(&p(json!([]))));
+        let mut forced = p(json!([{"added": [], "modified": ["a"], "removed": []}]));
+        forced["forced"] = json!(true);
+        assert!(push_touches_policy(&forced));
+        let many: Vec<Value> = (0..PUSH_COMMITS_SHOWN)
+            .map(|_| json!({"added": [], "modified": ["a"], "removed": []}))
+            .collect();
+        assert!(push_touches_policy(&p(Value::Array(many))));
+    }
+
+    #[test]
+    fn recorded_push_fixtures_are_read() {
+        let dir = format!(
+            "{}/../shared/fixtures/github-webhooks/octokit-webhooks/push",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("skipped: fixtures {dir} are absent");
+            return;
+        };
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let v: Value = serde_json::from_str(&text).unwrap();
+            // None of the recorded pushes edits a policy file; those with full commit lists
+            // must say so.
+            let listed = v["commits"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["modified"].is_array()));
+            if listed
+                && !v["forced"].as_bool().unwrap_or(false)
+                && !v["created"].as_bool().unwrap_or(false)
+            {
+                assert!(!push_touches_policy(&v), "{}", entry.path().display());
+            }
+        }
+    }
+
+    #[test]
+    fn added_repositories_are_named() {
+        let v = json!({"repositories_added": [{"full_name": "o/a"}, {"full_name": "o/b"}]});
+        assert_eq!(
+            repository_names(&v, "repositories_added"),
+            Some(vec!["o/a".to_owned(), "o/b".to_owned()])
+        );
+        assert_eq!(repository_names(&v, "repositories"), None);
+    }
+}

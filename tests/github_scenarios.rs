@@ -1,0 +1,1133 @@
+//! The GitHub App through the whole service, scenario by scenario: signed webhooks shaped
+//! like `../shared/fixtures/github-webhooks` in over HTTP, the durable queue (SQLite, and
+//! PostgreSQL where configured), the GitHub processor with the real octocrab client against
+//! the stateful fake GitHub, and out come check runs, sticky comments and stored
+//! evaluations. Covers each gate failing, stale and self approvals, a policy edited in the
+//! pull request, no policy, drafts, injected 5xx, rate limits, token expiry, `status` and
+//! `push` fan-out, installation events and reconciliation after missed deliveries.
+
+mod fake_github;
+mod service_support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::http::Method;
+use fake_github::{
+    APP_ID, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha,
+};
+use sdl_gate::events::Forge;
+use sdl_gate::forge::github::{GithubConfig, GithubForge};
+use sdl_gate::server::RunningService;
+use sdl_gate::settings::QueueSettings;
+use sdl_gate::store::Store;
+use sdl_gate::worker::GithubProcessor;
+use sdl_gate::worker::fanout::FanoutSettings;
+use sdl_gate::worker::reconcile::{ReconcileSettings, Reconciler};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use service_support::{
+    GITHUB_SECRET, TestDb, all_dbs, config, fixture, open, send_github, spawn, sqlite_db,
+    wait_drained,
+};
+
+const REPO: &str = "acme/plc";
+
+/// Every gate on: a change under `src/auth/` needs a threat model and a security review,
+/// CodeQL must pass, a `Cargo.lock` change needs `cargo-audit` and an SBOM.
+const POLICY: &str = r##"
+version: 1
+security_paths: ["src/auth/**"]
+gates:
+  threat_model:
+    paths: ["docs/threat-model/**"]
+    link_patterns: ["https://tm.example.com/*"]
+  security_review:
+    approvals: 1
+    reviewers: { teams: ["acme/security"] }
+  sast:
+    checks: ["CodeQL"]
+  dependencies:
+    manifests: ["**/Cargo.lock"]
+    checks: ["cargo-audit"]
+  sbom:
+    enabled: true
+    paths: ["sbom/**"]
+"##;
+
+const SBOM: &str = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+  "metadata": {"component": {"type": "application", "name": "plc"}},
+  "components": [{"type": "library", "name": "serde", "version": "1.0.200", "purl": "pkg:cargo/serde@1.0.200"}]}"#;
+
+const TM_LINK: &str = "Threat-Model: https://tm.example.com/login";
+
+/// Queue settings for scenarios: fast, and patient enough for injected faults.
+fn queue() -> QueueSettings {
+    QueueSettings {
+        debounce: Duration::from_millis(50),
+        lease: Duration::from_secs(10),
+        max_attempts: 60,
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(20),
+    }
+}
+
+fn forge(fake: &FakeGithub) -> GithubForge {
+    let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
+    cfg.api_url = fake.url.clone();
+    cfg.timeout = Duration::from_secs(5);
+    GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"))
+}
+
+/// The fake GitHub, a store and the running service.
+struct World {
+    fake: FakeGithub,
+    store: Store,
+    svc: Option<RunningService>,
+    base: String,
+    client: reqwest::Client,
+    deliveries: AtomicUsize,
+    _db: TestDb,
+}
+
+async fn world_on(db: TestDb) -> World {
+    let fake = FakeGithub::start().await;
+    fake.team("acme", "security", &["carol"]);
+    let store = open(&db).await;
+    let processor =
+        GithubProcessor::new(forge(&fake), store.clone(), None).with_fanout(FanoutSettings {
+            max_pulls: 50,
+            ..FanoutSettings::default()
+        });
+    let svc = spawn(store.clone(), Arc::new(processor), config(queue(), 3)).await;
+    World {
+        base: format!("http://{}", svc.addr),
+        fake,
+        store,
+        svc: Some(svc),
+        client: reqwest::Client::new(),
+        deliveries: AtomicUsize::new(0),
+        _db: db,
+    }
+}
+
+async fn world() -> World {
+    world_on(sqlite_db()).await
+}
+
+/// A webhook fixture as JSON, or `{}` (with a printed note) when the fixtures are absent:
+/// the fields the scenarios need are set on top either way.
+fn shaped_like(rel: &str) -> Value {
+    fixture(&format!("github-webhooks/octokit-webhooks/{rel}"))
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| json!({}))
+}
+
+fn with_repo(mut v: Value, repo: &str) -> Value {
+    v["repository"]["full_name"] = json!(repo);
+    v["repository"]["name"] = json!(repo.split('/').nth(1).unwrap_or(repo));
+    v["repository"]["default_branch"] = json!("main");
+    v["repository"]["master_branch"] = json!("main");
+    v["installation"] =
+        json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
+    v
+}
+
+fn pull_event(repo: &str, action: &str, number: u64, head: &str) -> Value {
+    let mut v = shaped_like("pull_request/opened.payload.json");
+    v["action"] = json!(action);
+    v["number"] = json!(number);
+    v["pull_request"]["number"] = json!(number);
+    v["pull_request"]["head"]["sha"] = json!(head);
+    v["pull_request"]["base"]["ref"] = json!("main");
+    with_repo(v, repo)
+}
+
+fn review_event(repo: &str, number: u64, reviewer: &str, commit: &str) -> Value {
+    let mut v = shaped_like("pull_request_review/submitted.payload.json");
+    v["action"] = json!("submitted");
+    v["pull_request"]["number"] = json!(number);
+    v["review"]["user"]["login"] = json!(reviewer);
+    v["review"]["state"] = json!("approved");
+    v["review"]["commit_id"] = json!(commit);
+    with_repo(v, repo)
+}
+
+fn status_event(repo: &str, sha: &str, context: &str, state: &str) -> Value {
+    let mut v = shaped_like("status/with-installation.payload.json");
+    v["sha"] = json!(sha);
+    v["context"] = json!(context);
+    v["state"] = json!(state);
+    with_repo(v, repo)
+}
+
+fn push_event(repo: &str, modified: &[&str]) -> Value {
+    let mut v = shaped_like("push/with-installation.payload.json");
+    v["ref"] = json!("refs/heads/main");
+    v["deleted"] = json!(false);
+    v["forced"] = json!(false);
+    v["created"] = json!(false);
+    v["after"] = json!(sha(0xaf7e));
+    v["commits"] = json!([{
+        "id": sha(0xaf7e), "message": "update", "distinct": true,
+        "added": [], "removed": [], "modified": modified
+    }]);
+    with_repo(v, repo)
+}
+
+impl World {
+    /// Sends a signed delivery and expects it accepted.
+    async fn send(&self, event: &str, body: &Value) {
+        let n = self.deliveries.fetch_add(1, Ordering::Relaxed);
+        let (status, text) = send_github(
+            &self.client,
+            &self.base,
+            GITHUB_SECRET,
+            event,
+            &format!("scenario-{n}-{}", std::process::id()),
+            &body.to_string(),
+        )
+        .await;
+        assert!(status == 202, "{event} answered {status}: {text}");
+    }
+
+    async fn drain(&self) {
+        let depth = wait_drained(&self.store, Duration::from_secs(90)).await;
+        assert_eq!(depth.parked, 0, "no job parked");
+    }
+
+    /// The one `sdl-gate` run on `head` (fails when there are none or several).
+    fn run(&self, repo: &str, head: &str) -> CheckRunRec {
+        let runs = self.fake.check_runs(repo, head, "sdl-gate");
+        assert_eq!(
+            runs.len(),
+            1,
+            "exactly one sdl-gate run on {repo}@{head}: {runs:?}"
+        );
+        runs[0].clone()
+    }
+
+    /// The newest stored evaluation's per-gate verdicts, e.g. `{"sast": "fail", …}`.
+    async fn gate_verdicts(&self, repo: &str, number: u64) -> Value {
+        let evals = self
+            .store
+            .evaluations(Forge::GitHub, repo, number, 1)
+            .await
+            .unwrap_or_else(|e| panic!("evaluations: {e}"));
+        let eval = evals
+            .first()
+            .unwrap_or_else(|| panic!("no stored evaluation for {repo}#{number}"));
+        let mut out = serde_json::Map::new();
+        for g in eval.result["gates"].as_array().into_iter().flatten() {
+            if let Some(name) = g["gate"].as_str() {
+                out.insert(name.to_owned(), g["verdict"].clone());
+            }
+        }
+        Value::Object(out)
+    }
+
+    fn reconciler(&self, max_pulls: usize) -> Reconciler {
+        Reconciler::new(
+            Arc::new(forge(&self.fake)),
+            self.store.clone(),
+            ReconcileSettings {
+                interval: Duration::ZERO,
+                max_pulls,
+                debounce: Duration::ZERO,
+            },
+        )
+    }
+
+    async fn stop(mut self) {
+        self.fake.assert_no_unknown();
+        if let Some(svc) = self.svc.take() {
+            svc.shutdown().await;
+        }
+    }
+}
+
+/// A pull request on `repo` that passes every gate of [`POLICY`], as the builder and the
+/// fake state; callers break one thing each.
+fn passing(repo: &str, number: u64, head: &str) -> PullBuilder {
+    let mut b = PullBuilder::new(repo, number, "bob", head)
+        .file("src/auth/login.rs")
+        .file("Cargo.lock")
+        .file("sbom/plc.cdx.json")
+        .review("carol", "APPROVED", head);
+    b.pull.body = Some(TM_LINK.into());
+    b
+}
+
+fn arrange_checks(fake: &FakeGithub, repo: &str, head: &str) {
+    fake.put_file(repo, head, "sbom/plc.cdx.json", SBOM.as_bytes());
+    fake.ci_run(repo, head, "CodeQL", "completed", Some("success"));
+    fake.ci_run(repo, head, "cargo-audit", "completed", Some("success"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passing_pull_request_succeeds_on_every_database() {
+    for db in all_dbs("passing_pull_request_succeeds_on_every_database").await {
+        let label = db.label;
+        let w = world_on(db).await;
+        w.fake
+            .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+        let head = sha(0x1001);
+        passing(REPO, 1, &head).install(&w.fake);
+        arrange_checks(&w.fake, REPO, &head);
+        for action in ["opened", "labeled", "synchronize"] {
+            w.send("pull_request", &pull_event(REPO, action, 1, &head))
+                .await;
+        }
+        w.drain().await;
+        let run = w.run(REPO, &head);
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some("success"),
+            "{label}: {run:?}"
+        );
+        assert!(
+            w.fake.comments(REPO, 1).is_empty(),
+            "{label}: no comment for a pass (report.comment: on_failure)"
+        );
+        let verdicts = w.gate_verdicts(REPO, 1).await;
+        for gate in [
+            "threat_model",
+            "security_review",
+            "sast",
+            "dependencies",
+            "sbom",
+        ] {
+            assert_eq!(verdicts[gate], "pass", "{label}: {gate} in {verdicts}");
+        }
+        // Every answer from GitHub was counted.
+        let metrics = sdl_gate::server::metrics::render(None);
+        assert!(
+            metrics.contains("sdl_gate_forge_requests_total{forge=\"github\",status=\"200\"}"),
+            "{label}: {metrics}"
+        );
+        w.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_gate_failing_fails_the_check_and_names_the_gate() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let cases: [(u64, &str); 5] = [
+        (11, "threat_model"),
+        (12, "security_review"),
+        (13, "sast"),
+        (14, "dependencies"),
+        (15, "sbom"),
+    ];
+    for (number, gate) in cases {
+        let head = sha(0x2000 + number);
+        let mut b = passing(REPO, number, &head);
+        match gate {
+            "threat_model" => b.pull.body = Some("No link here.".into()),
+            "security_review" => b.pull.reviews.clear(),
+            "sbom" => b.pull.files.retain(|f| !f.filename.starts_with("sbom/")),
+            _ => {}
+        }
+        b.install(&w.fake);
+        w.fake
+            .put_file(REPO, &head, "sbom/plc.cdx.json", SBOM.as_bytes());
+        let codeql = if gate == "sast" { "failure" } else { "success" };
+        w.fake
+            .ci_run(REPO, &head, "CodeQL", "completed", Some(codeql));
+        let audit = if gate == "dependencies" {
+            "failure"
+        } else {
+            "success"
+        };
+        w.fake
+            .ci_run(REPO, &head, "cargo-audit", "completed", Some(audit));
+        w.send("pull_request", &pull_event(REPO, "opened", number, &head))
+            .await;
+    }
+    w.drain().await;
+    for (number, gate) in cases {
+        let head = sha(0x2000 + number);
+        let run = w.run(REPO, &head);
+        // A missing review is waited for (pending → `action_required`, which blocks too);
+        // every other broken gate fails.
+        let (conclusion, verdict) = if gate == "security_review" {
+            ("action_required", "pending")
+        } else {
+            ("failure", "fail")
+        };
+        assert_eq!(
+            run.conclusion.as_deref(),
+            Some(conclusion),
+            "{gate}: {run:?}"
+        );
+        assert!(
+            run.title.as_deref().is_some_and(|t| t.contains(gate)),
+            "{gate}: the title names the gate: {:?}",
+            run.title
+        );
+        let verdicts = w.gate_verdicts(REPO, number).await;
+        for (_, other) in cases {
+            let expected = if other == gate { verdict } else { "pass" };
+            assert_eq!(
+                verdicts[other], expected,
+                "#{number} breaks {gate}: {other} in {verdicts}"
+            );
+        }
+        let comments = w.fake.comments(REPO, number);
+        if verdict == "fail" {
+            assert_eq!(comments.len(), 1, "{gate}: one sticky comment");
+            assert!(
+                comments[0].body.contains(gate),
+                "{gate}: the comment names the gate:\n{}",
+                comments[0].body
+            );
+        }
+    }
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stale_and_self_approvals_do_not_count() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    // #21: carol approved an older commit; #22: the author approved their own change.
+    let old = sha(0x2100);
+    let head21 = sha(0x2101);
+    let mut b = passing(REPO, 21, &head21);
+    b.pull.reviews.clear();
+    b.review("carol", "APPROVED", &old).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head21);
+    let head22 = sha(0x2202);
+    w.fake.team("acme", "security", &["bob"]);
+    let mut b = passing(REPO, 22, &head22);
+    b.pull.reviews.clear();
+    b.review("bob", "APPROVED", &head22).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head22);
+    w.send(
+        "pull_request",
+        &pull_event(REPO, "synchronize", 21, &head21),
+    )
+    .await;
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 22, "bob", &head22),
+    )
+    .await;
+    w.drain().await;
+    for (n, head) in [(21, &head21), (22, &head22)] {
+        assert_eq!(
+            w.run(REPO, head).conclusion.as_deref(),
+            Some("action_required"),
+            "#{n}: still waiting for a review that counts"
+        );
+        let verdicts = w.gate_verdicts(REPO, n).await;
+        assert_eq!(verdicts["security_review"], "pending", "#{n}: {verdicts}");
+        assert_eq!(verdicts["threat_model"], "pass", "#{n}: {verdicts}");
+    }
+    let text21 = w.run(REPO, &head21).text.unwrap_or_default()
+        + &w.run(REPO, &head21).summary.unwrap_or_default();
+    assert!(text21.contains("not the head commit"), "{text21}");
+    let text22 = w.run(REPO, &head22).text.unwrap_or_default()
+        + &w.run(REPO, &head22).summary.unwrap_or_default();
+    assert!(text22.contains("their own change"), "{text22}");
+
+    // carol approves the head of #21: the same run turns green.
+    {
+        let mut st = w.fake.state();
+        if let Some(p) = st.repo(REPO).pulls.get_mut(&21) {
+            p.reviews.push(fake_github::ReviewRec {
+                id: 99,
+                user: "carol".into(),
+                state: "APPROVED".into(),
+                commit_id: head21.clone(),
+                submitted_at: chrono::Utc::now(),
+            });
+        }
+    }
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 21, "carol", &head21),
+    )
+    .await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head21).conclusion.as_deref(), Some("success"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn policy_edited_in_the_pull_request_is_judged_by_the_base_policy() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0x3001);
+    let weakened = "version: 1\ngates:\n  threat_model: { enabled: false }\n  security_review: { enabled: false }\n  sast: { enabled: false }\n  dependencies: { enabled: false }\n";
+    w.fake
+        .put_file(REPO, &head, ".github/sdl-gate.yml", weakened.as_bytes());
+    PullBuilder::new(REPO, 31, "mallory", &head)
+        .file(".github/sdl-gate.yml")
+        .file("README.md")
+        .install(&w.fake);
+    w.fake
+        .ci_run(REPO, &head, "CodeQL", "completed", Some("success"));
+    let mark = w.fake.mark();
+    w.send("pull_request", &pull_event(REPO, "opened", 31, &head))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &head);
+    // The head's policy would disable every gate and pass; the base policy requires a
+    // security review of the policy edit.
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
+    let verdicts = w.gate_verdicts(REPO, 31).await;
+    assert_eq!(
+        verdicts["security_review"], "pending",
+        "a policy edit needs a security review: {verdicts}"
+    );
+    assert!(
+        run.text
+            .unwrap_or_default()
+            .contains("changes the sdl-gate policy itself")
+    );
+    // The policy was only ever read from the base branch.
+    let policy_reads: Vec<String> = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.path.ends_with("/contents/.github/sdl-gate.yml"))
+        .map(|c| c.query)
+        .collect();
+    assert!(!policy_reads.is_empty());
+    assert!(
+        policy_reads.iter().all(|q| q == "ref=main"),
+        "{policy_reads:?}"
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_policy_is_neutral_and_drafts_are_neutral_unless_enforced() {
+    let w = world().await;
+    // No policy anywhere in acme/bare.
+    let head = sha(0x4001);
+    PullBuilder::new("acme/bare", 1, "bob", &head)
+        .file("src/auth/x.rs")
+        .install(&w.fake);
+    w.send("pull_request", &pull_event("acme/bare", "opened", 1, &head))
+        .await;
+    // A failing draft under POLICY; and one under a policy that enforces drafts.
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let draft = sha(0x4002);
+    let mut b = PullBuilder::new(REPO, 41, "bob", &draft).file("src/auth/x.rs");
+    b.pull.draft = true;
+    b.install(&w.fake);
+    w.send("pull_request", &pull_event(REPO, "opened", 41, &draft))
+        .await;
+    let strict = format!("{POLICY}report:\n  enforce_on_drafts: true\n");
+    w.fake.put_file(
+        "acme/strict",
+        "main",
+        ".github/sdl-gate.yml",
+        strict.as_bytes(),
+    );
+    let draft2 = sha(0x4003);
+    let mut b = PullBuilder::new("acme/strict", 42, "bob", &draft2).file("src/auth/x.rs");
+    b.pull.draft = true;
+    b.install(&w.fake);
+    w.send(
+        "pull_request",
+        &pull_event("acme/strict", "opened", 42, &draft2),
+    )
+    .await;
+    w.drain().await;
+
+    let run = w.run("acme/bare", &head);
+    assert_eq!(run.conclusion.as_deref(), Some("neutral"));
+    assert_eq!(
+        run.title.as_deref(),
+        Some("No sdl-gate policy in this repository")
+    );
+    assert!(
+        run.summary
+            .unwrap_or_default()
+            .contains(".github/sdl-gate.yml"),
+        "says where to add one"
+    );
+    let run = w.run(REPO, &draft);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("neutral"),
+        "a failing draft is neutral"
+    );
+    let verdicts = w.gate_verdicts(REPO, 41).await;
+    assert_eq!(
+        verdicts["threat_model"], "fail",
+        "but evaluated: {verdicts}"
+    );
+    assert!(
+        w.fake.comments(REPO, 41).is_empty(),
+        "no new comment on a draft"
+    );
+    let run = w.run("acme/strict", &draft2);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "enforce_on_drafts reports the real verdict"
+    );
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_percent_server_errors_converge_without_duplicates() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let mut heads = Vec::new();
+    for n in 51..=56u64 {
+        let head = sha(0x5000 + n);
+        let mut b = passing(REPO, n, &head);
+        if n % 2 == 0 {
+            b.pull.body = Some(String::new()); // threat model missing: fails, gets a comment
+        }
+        b.install(&w.fake);
+        arrange_checks(&w.fake, REPO, &head);
+        heads.push((n, head));
+    }
+    // 30% of every request fails with 502; the first check-run creation and the first
+    // comment are applied but their answers lost.
+    w.fake.fault(
+        None,
+        "",
+        usize::MAX,
+        FaultKind::Random {
+            percent: 30,
+            status: 502,
+        },
+    );
+    w.fake.fault(
+        Some(Method::POST),
+        "/check-runs",
+        1,
+        FaultKind::StatusAfterApply(502),
+    );
+    w.fake.fault(
+        Some(Method::POST),
+        "/comments",
+        1,
+        FaultKind::StatusAfterApply(504),
+    );
+    for (n, head) in &heads {
+        for action in ["opened", "labeled", "edited"] {
+            w.send("pull_request", &pull_event(REPO, action, *n, head))
+                .await;
+        }
+    }
+    w.drain().await;
+    let failures = w.fake.journal().iter().filter(|c| c.status >= 500).count();
+    assert!(failures > 5, "faults were injected ({failures})");
+    for (n, head) in &heads {
+        let run = w.run(REPO, head);
+        let expected = if n % 2 == 0 { "failure" } else { "success" };
+        assert_eq!(run.conclusion.as_deref(), Some(expected), "#{n}");
+        let comments = w.fake.comments(REPO, *n);
+        let expected = usize::from(n % 2 == 0);
+        assert_eq!(comments.len(), expected, "#{n}: {comments:?}");
+    }
+    w.fake.clear_faults();
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_limit_waits_for_the_reset_then_finishes() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0x6001);
+    passing(REPO, 61, &head).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head);
+    w.fake.fault(
+        Some(Method::GET),
+        "/pulls/61/files",
+        1,
+        FaultKind::PrimaryRateLimit { reset_in: 3 },
+    );
+    w.send("pull_request", &pull_event(REPO, "opened", 61, &head))
+        .await;
+    // Wait for the 403, then the job must be scheduled no earlier than the reset.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if w.fake.journal().iter().any(|c| c.status == 403) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no 403 seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let limited_at = chrono::Utc::now();
+    let job = loop {
+        let jobs = w.store.list_jobs(None, 10).await.unwrap_or_default();
+        if let Some(j) = jobs
+            .into_iter()
+            .find(|j| j.key == format!("github:{REPO}#61") && j.state == "pending")
+        {
+            break j;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job not rescheduled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(
+        job.run_after >= limited_at + chrono::Duration::milliseconds(1500),
+        "retried at {} though the limit resets ~3 s after {limited_at}",
+        job.run_after
+    );
+    assert!(job.last_error.unwrap_or_default().contains("rate limited"));
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_token_is_renewed_once() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0x7001);
+    let mut b = passing(REPO, 71, &head);
+    b.pull.reviews.clear();
+    b.install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head);
+    w.send("pull_request", &pull_event(REPO, "opened", 71, &head))
+        .await;
+    w.drain().await;
+    assert_eq!(
+        w.run(REPO, &head).conclusion.as_deref(),
+        Some("action_required")
+    );
+    let issued = w.fake.state().tokens_issued;
+    assert_eq!(issued, 1, "one token for the first evaluation");
+
+    // The token expires (GitHub answers 401); carol approves.
+    w.fake.revoke_tokens();
+    {
+        let mut st = w.fake.state();
+        if let Some(p) = st.repo(REPO).pulls.get_mut(&71) {
+            p.reviews.push(fake_github::ReviewRec {
+                id: 7,
+                user: "carol".into(),
+                state: "APPROVED".into(),
+                commit_id: head.clone(),
+                submitted_at: chrono::Utc::now(),
+            });
+        }
+    }
+    let mark = w.fake.mark();
+    w.send(
+        "pull_request_review",
+        &review_event(REPO, 71, "carol", &head),
+    )
+    .await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
+    let calls = w.fake.calls_since(mark);
+    let unauthorized = calls.iter().filter(|c| c.status == 401).count();
+    let tokens = calls
+        .iter()
+        .filter(|c| c.path.ends_with("/access_tokens"))
+        .count();
+    assert_eq!(unauthorized, 1, "one 401: {calls:#?}");
+    assert_eq!(tokens, 1, "renewed once");
+    assert_eq!(w.fake.state().tokens_issued, 2);
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconciliation_finds_pull_requests_whose_webhooks_were_lost() {
+    for db in all_dbs("reconciliation_finds_pull_requests_whose_webhooks_were_lost").await {
+        let label = db.label;
+        let w = world_on(db).await;
+        w.fake
+            .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+        // Three open pull requests and one closed, no webhook ever delivered.
+        for n in 81..=83u64 {
+            let head = sha(0x8000 + n);
+            passing(REPO, n, &head).install(&w.fake);
+            arrange_checks(&w.fake, REPO, &head);
+        }
+        let mut closed = passing(REPO, 80, &sha(0x8080));
+        closed.pull.state = "closed".into();
+        closed.install(&w.fake);
+        // A second repository without a policy.
+        PullBuilder::new("acme/bare", 5, "bob", &sha(0x8005)).install(&w.fake);
+
+        // A bound of 2 pull requests per sweep: the first sweep is cut, the second goes on.
+        let r = w.reconciler(2);
+        let first = r.sweep().await;
+        assert!(first.stopped.is_none(), "{label}: {first:?}");
+        assert!(first.cut, "{label}: {first:?}");
+        assert_eq!(first.enqueued.len(), 2, "{label}: {first:?}");
+        w.drain().await;
+        let second = r.sweep().await;
+        assert!(second.stopped.is_none(), "{label}: {second:?}");
+        let mut all: Vec<String> = first.enqueued.clone();
+        all.extend(second.enqueued.clone());
+        all.sort();
+        all.dedup();
+        let mut wanted: Vec<String> = (81..=83).map(|n| format!("{REPO}#{n}")).collect();
+        wanted.push("acme/bare#5".into());
+        wanted.sort();
+        // The second sweep may cut again; a third finishes.
+        w.drain().await;
+        let third = r.sweep().await;
+        all.extend(third.enqueued.clone());
+        all.sort();
+        all.dedup();
+        assert_eq!(all, wanted, "{label}: every open pull request once");
+        w.drain().await;
+        for n in 81..=83u64 {
+            assert_eq!(
+                w.run(REPO, &sha(0x8000 + n)).conclusion.as_deref(),
+                Some("success"),
+                "{label}: #{n}"
+            );
+        }
+        assert_eq!(
+            w.run("acme/bare", &sha(0x8005)).conclusion.as_deref(),
+            Some("neutral")
+        );
+        assert!(w.fake.check_runs(REPO, &sha(0x8080), "sdl-gate").is_empty());
+
+        // Everything has its run now: a sweep enqueues nothing.
+        let big = w.reconciler(100);
+        let quiet = big.sweep().await;
+        assert!(quiet.enqueued.is_empty(), "{label}: {quiet:?}");
+        assert!(!quiet.cut);
+
+        // A rate limit stops a sweep; the next one continues.
+        let head = sha(0x8084);
+        passing(REPO, 84, &head).install(&w.fake);
+        arrange_checks(&w.fake, REPO, &head);
+        w.fake.fault(
+            Some(Method::GET),
+            "/repos/acme/plc/pulls",
+            1,
+            FaultKind::PrimaryRateLimit { reset_in: 60 },
+        );
+        let limited = big.sweep().await;
+        assert!(
+            limited
+                .stopped
+                .as_deref()
+                .is_some_and(|s| s.contains("rate limited")),
+            "{label}: {limited:?}"
+        );
+        assert!(!limited.enqueued.contains(&format!("{REPO}#84")));
+        let after = big.sweep().await;
+        assert!(after.stopped.is_none(), "{label}: {after:?}");
+        assert_eq!(after.enqueued, vec![format!("{REPO}#84")], "{label}");
+        w.drain().await;
+        assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
+        w.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_periodic_reconciler_sweeps_at_start_and_stops() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0x8501);
+    passing(REPO, 85, &head).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head);
+    let r = Arc::new(Reconciler::new(
+        Arc::new(forge(&w.fake)),
+        w.store.clone(),
+        ReconcileSettings {
+            interval: Duration::from_secs(3600),
+            max_pulls: 10,
+            debounce: Duration::ZERO,
+        },
+    ));
+    let task = r.spawn();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while w.fake.check_runs(REPO, &head, "sdl-gate").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the start-up sweep evaluated nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.stop().await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
+    w.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_event_reevaluates_the_pull_request_with_that_head() {
+    for db in all_dbs("a_status_event_reevaluates_the_pull_request_with_that_head").await {
+        let label = db.label;
+        let w = world_on(db).await;
+        let policy = "version: 1\ngates:\n  sast:\n    checks: [\"ci/jenkins\"]\n";
+        w.fake
+            .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
+        let head = sha(0x9001);
+        PullBuilder::new(REPO, 91, "bob", &head)
+            .file("src/lib.rs")
+            .install(&w.fake);
+        // Another open pull request on another head: untouched by the status.
+        let other = sha(0x9002);
+        PullBuilder::new(REPO, 92, "bob", &other)
+            .file("src/lib.rs")
+            .install(&w.fake);
+        w.fake.status(REPO, &head, "ci/jenkins", "pending");
+        w.send("pull_request", &pull_event(REPO, "opened", 91, &head))
+            .await;
+        w.drain().await;
+        assert_eq!(
+            w.run(REPO, &head).conclusion.as_deref(),
+            Some("action_required"),
+            "{label}: waiting for ci/jenkins"
+        );
+
+        w.fake.status(REPO, &head, "ci/jenkins", "success");
+        let mark = w.fake.mark();
+        w.send(
+            "status",
+            &status_event(REPO, &head, "ci/jenkins", "success"),
+        )
+        .await;
+        w.drain().await;
+        assert_eq!(
+            w.run(REPO, &head).conclusion.as_deref(),
+            Some("success"),
+            "{label}"
+        );
+        let calls = w.fake.calls_since(mark);
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.path == format!("/repos/{REPO}/commits/{head}/pulls")),
+            "{label}: the commit was resolved to its pull requests"
+        );
+        assert!(
+            !calls.iter().any(|c| c.path.contains("/pulls/92")),
+            "{label}: #92 has another head"
+        );
+        assert!(w.fake.check_runs(REPO, &other, "sdl-gate").is_empty());
+        w.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_changing_the_policy_reevaluates_open_pull_requests() {
+    for db in all_dbs("a_push_changing_the_policy_reevaluates_open_pull_requests").await {
+        let label = db.label;
+        let w = world_on(db).await;
+        let strict = "version: 1\ngates:\n  sast:\n    checks: [\"CodeQL\"]\n";
+        w.fake
+            .put_file(REPO, "main", ".github/sdl-gate.yml", strict.as_bytes());
+        let heads: Vec<(u64, String)> = (101..=103u64).map(|n| (n, sha(0xa000 + n))).collect();
+        for (n, head) in &heads {
+            PullBuilder::new(REPO, *n, "bob", head)
+                .file("src/lib.rs")
+                .install(&w.fake);
+            w.send("pull_request", &pull_event(REPO, "opened", *n, head))
+                .await;
+        }
+        let mut closed = PullBuilder::new(REPO, 100, "bob", &sha(0xa100)).file("src/lib.rs");
+        closed.pull.state = "closed".into();
+        closed.install(&w.fake);
+        w.drain().await;
+        for (n, head) in &heads {
+            assert_eq!(
+                w.run(REPO, head).conclusion.as_deref(),
+                Some("action_required"),
+                "{label}: #{n} waits for CodeQL"
+            );
+        }
+
+        // A push that leaves the policy alone: nothing is listed or re-evaluated.
+        let mark = w.fake.mark();
+        w.send("push", &push_event(REPO, &["src/lib.rs"])).await;
+        w.drain().await;
+        assert!(
+            w.fake.calls_since(mark).is_empty(),
+            "{label}: {:?}",
+            w.fake.calls_since(mark)
+        );
+
+        // The policy drops the CodeQL requirement on main: every open pull request passes.
+        let relaxed = "version: 1\ngates:\n  sast:\n    enabled: false\n";
+        w.fake
+            .put_file(REPO, "main", ".github/sdl-gate.yml", relaxed.as_bytes());
+        let mark = w.fake.mark();
+        w.send("push", &push_event(REPO, &[".github/sdl-gate.yml"]))
+            .await;
+        w.drain().await;
+        for (n, head) in &heads {
+            assert_eq!(
+                w.run(REPO, head).conclusion.as_deref(),
+                Some("success"),
+                "{label}: #{n} re-evaluated under the new policy"
+            );
+        }
+        let calls = w.fake.calls_since(mark);
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.path == format!("/repos/{REPO}/pulls") && c.query.contains("state=open")),
+            "{label}: listed open pull requests"
+        );
+        assert!(
+            !calls.iter().any(|c| c.path.contains("/pulls/100")),
+            "{label}: the closed pull request is left alone"
+        );
+        w.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_installation_reconciles_its_repositories() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0xb001);
+    passing(REPO, 111, &head).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head);
+    // `installation.created` with its repositories.
+    let mut v = shaped_like("installation/created.payload.json");
+    v["action"] = json!("created");
+    v["installation"]["id"] = json!(INSTALLATION);
+    v["installation"]["account"]["login"] = json!("acme");
+    v["repositories"] =
+        json!([{"id": 1, "node_id": "R_1", "name": "plc", "full_name": REPO, "private": false}]);
+    w.send("installation", &v).await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("success"));
+
+    // Repositories added later are reconciled too.
+    let head2 = sha(0xb002);
+    passing("acme/hmi", 5, &head2).install(&w.fake);
+    w.fake.put_file(
+        "acme/hmi",
+        "main",
+        ".github/sdl-gate.yml",
+        POLICY.as_bytes(),
+    );
+    arrange_checks(&w.fake, "acme/hmi", &head2);
+    let mut v = shaped_like("installation_repositories/added.payload.json");
+    v["action"] = json!("added");
+    v["installation"]["id"] = json!(INSTALLATION);
+    v["repositories_added"] = json!([{"id": 2, "node_id": "R_2", "name": "hmi", "full_name": "acme/hmi", "private": false}]);
+    w.send("installation_repositories", &v).await;
+    w.drain().await;
+    assert_eq!(
+        w.run("acme/hmi", &head2).conclusion.as_deref(),
+        Some("success")
+    );
+    w.stop().await;
+}
+
+/// `sdl-gate serve` itself: with GitHub configured it sweeps at start-up (a pull request
+/// whose webhooks never arrived gets its check run) and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_reconciles_at_start_up_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let fake = FakeGithub::start().await;
+    fake.team("acme", "security", &["carol"]);
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head = sha(0xc001);
+    passing(REPO, 121, &head).install(&fake);
+    arrange_checks(&fake, REPO, &head);
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let key = dir.path().join("app-key.pem");
+    std::fs::write(&key, TEST_KEY_PEM).unwrap_or_else(|e| panic!("key: {e}"));
+    let db = format!("sqlite://{}", dir.path().join("serve.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sdl-gate"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn,sdl_gate=info")
+        .env("SDL_GATE_LISTEN", "127.0.0.1:0")
+        .env("SDL_GATE_DATABASE_URL", &db)
+        .env("SDL_GATE_POLL_INTERVAL_MS", "50")
+        .env("SDL_GATE_SHUTDOWN_GRACE_SECS", "5")
+        .env("SDL_GATE_GITHUB_APP_ID", APP_ID.to_string())
+        .env("SDL_GATE_GITHUB_PRIVATE_KEY_PATH", &key)
+        .env("SDL_GATE_GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)
+        .env("SDL_GATE_GITHUB_API_URL", &fake.url)
+        .env("SDL_GATE_RECONCILE_INTERVAL", "15")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start sdl-gate serve: {e}"));
+    let stderr = child.stderr.take();
+    let log = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in stderr
+            .map(BufReader::new)
+            .into_iter()
+            .flat_map(|r| r.lines().map_while(Result::ok))
+        {
+            if let Ok(mut l) = sink.lock() {
+                l.push(line);
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while fake
+        .check_runs(REPO, &head, "sdl-gate")
+        .iter()
+        .all(|r| r.status != "completed")
+    {
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "no check run from the start-up sweep; log:\n{}",
+                log.lock().map(|l| l.join("\n")).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill -TERM: {e}"));
+    assert!(killed.success());
+    let t = std::time::Instant::now();
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        fake.check_runs(REPO, &head, "sdl-gate")[0]
+            .conclusion
+            .as_deref(),
+        Some("success")
+    );
+    let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+    assert!(log.contains("reconciliation sweep done"), "{log}");
+    fake.assert_no_unknown();
+}
