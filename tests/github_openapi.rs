@@ -37,12 +37,7 @@ async fn fake() -> FakeGithub {
     fake
 }
 
-async fn send(
-    fake: &FakeGithub,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> u16 {
+async fn send(fake: &FakeGithub, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
     let client = reqwest::Client::new();
     let mut req = client
         .request(method, format!("{}{path}", fake.url))
@@ -68,16 +63,24 @@ async fn correct_exchanges_are_not_reported() {
     let fake = fake().await;
     let head = sha(1);
     assert_eq!(
-        send(&fake, reqwest::Method::GET, "/repos/acme/widgets/pulls/1", None).await,
+        send(
+            &fake,
+            reqwest::Method::GET,
+            "/repos/acme/widgets/pulls/1",
+            None
+        )
+        .await,
         200
     );
     let created = send(
         &fake,
         reqwest::Method::POST,
         "/repos/acme/widgets/check-runs",
-        Some(json!({"name": "sdl-gate", "head_sha": head, "status": "completed",
+        Some(
+            json!({"name": "sdl-gate", "head_sha": head, "status": "completed",
                     "conclusion": "success",
-                    "output": {"title": "ok", "summary": "all gates pass"}})),
+                    "output": {"title": "ok", "summary": "all gates pass"}}),
+        ),
     )
     .await;
     assert_eq!(created, 201);
@@ -85,7 +88,9 @@ async fn correct_exchanges_are_not_reported() {
         send(
             &fake,
             reqwest::Method::GET,
-            &format!("/repos/acme/widgets/commits/{head}/check-runs?check_name=sdl-gate&per_page=100"),
+            &format!(
+                "/repos/acme/widgets/commits/{head}/check-runs?check_name=sdl-gate&per_page=100"
+            ),
             None
         )
         .await,
@@ -122,7 +127,10 @@ async fn a_request_to_an_operation_github_does_not_have_is_reported() {
         v[0].contains("no operation for GET /repos/acme/widgets/pulls/1/verdicts"),
         "{v:#?}"
     );
-    assert!(v[1].contains("no DELETE") && v[1].contains("POST"), "{v:#?}");
+    assert!(
+        v[1].contains("no DELETE") && v[1].contains("POST"),
+        "{v:#?}"
+    );
     fake.state().unknown.clear();
 }
 
@@ -136,8 +144,10 @@ async fn a_check_run_with_conclusion_great_is_reported() {
         &fake,
         reqwest::Method::POST,
         "/repos/acme/widgets/check-runs",
-        Some(json!({"name": "sdl-gate", "head_sha": sha(1), "status": "completed",
-                    "conclusion": "great"})),
+        Some(
+            json!({"name": "sdl-gate", "head_sha": sha(1), "status": "completed",
+                    "conclusion": "great"}),
+        ),
     )
     .await;
     let v = fake.take_violations();
@@ -207,7 +217,8 @@ fn a_malformed_answer_is_reported_by_the_description_directly() {
     );
     assert!(v.iter().any(|e| e.contains("at `/id`")), "{v:#?}");
     assert!(
-        v.iter().any(|e| e.contains("\"node_id\" is a required property")),
+        v.iter()
+            .any(|e| e.contains("\"node_id\" is a required property")),
         "{v:#?}"
     );
     // A success code the operation does not answer.
@@ -219,7 +230,10 @@ fn a_malformed_answer_is_reported_by_the_description_directly() {
         200,
         Some(&json!({})),
     );
-    assert!(v.iter().any(|e| e.contains("does not answer 200")), "{v:#?}");
+    assert!(
+        v.iter().any(|e| e.contains("does not answer 200")),
+        "{v:#?}"
+    );
 }
 
 #[test]
@@ -252,4 +266,34 @@ fn nullable_becomes_a_type_union_and_null_joins_an_enum() {
         json!({"type": ["integer", "null"]})
     );
     assert!(s.get("example").is_none());
+}
+
+#[test]
+fn a_fake_dropped_with_violations_fails_the_test() {
+    if description().is_none() {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let fake = rt.block_on(async {
+        let fake = fake().await;
+        send(
+            &fake,
+            reqwest::Method::POST,
+            "/repos/acme/widgets/check-runs",
+            Some(json!({"name": "sdl-gate", "head_sha": sha(1), "conclusion": "great"})),
+        )
+        .await;
+        fake
+    });
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async move { drop(fake) })
+    }));
+    let message = dropped
+        .err()
+        .and_then(|p| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| panic!("dropping a fake with a violation did not fail"));
+    assert!(message.contains("great"), "{message}");
 }

@@ -50,10 +50,14 @@ enum Segment {
     Rest,
 }
 
+/// A compiled schema, or why it does not compile.
+type Compiled = Arc<Result<jsonschema::Validator, String>>;
+
 /// The loaded description.
 pub struct Description {
     ops: Vec<Operation>,
-    compiled: Mutex<HashMap<(usize, String), Arc<Result<jsonschema::Validator, String>>>>,
+    /// (operation, `"request"` or status code) → compiled schema.
+    compiled: Mutex<HashMap<(usize, String), Compiled>>,
 }
 
 /// The path the description is read from.
@@ -102,8 +106,7 @@ pub fn description() -> &'static Result<Description, String> {
 }
 
 fn load(path: &std::path::Path) -> Result<Description, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     drop(bytes);
@@ -120,7 +123,9 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
             continue;
         };
         let shared = param_names(item.get("parameters"), "query");
-        for method in ["get", "put", "post", "delete", "options", "head", "patch", "trace"] {
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
             let Some(Value::Object(mut op)) = item.remove(method) else {
                 continue;
             };
@@ -297,7 +302,7 @@ impl Description {
         op: usize,
         key: &str,
         schema: &Value,
-    ) -> Arc<Result<jsonschema::Validator, String>> {
+    ) -> Compiled {
         let mut cache = match self.compiled.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
