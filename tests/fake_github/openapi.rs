@@ -297,12 +297,7 @@ impl Description {
         }
     }
 
-    fn validator(
-        &self,
-        op: usize,
-        key: &str,
-        schema: &Value,
-    ) -> Compiled {
+    fn validator(&self, op: usize, key: &str, schema: &Value) -> Compiled {
         let mut cache = match self.compiled.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
