@@ -177,6 +177,42 @@ async fn a_query_parameter_the_operation_does_not_have_is_reported() {
 }
 
 #[tokio::test]
+async fn parameter_values_the_schemas_reject_are_reported() {
+    if description().is_none() {
+        return;
+    }
+    let fake = fake().await;
+    // `pull_number` is an integer; `filter` is one of `latest`, `all`.
+    send(
+        &fake,
+        reqwest::Method::GET,
+        "/repos/acme/widgets/pulls/abc",
+        None,
+    )
+    .await;
+    send(
+        &fake,
+        reqwest::Method::GET,
+        &format!(
+            "/repos/acme/widgets/commits/{}/check-runs?filter=everything",
+            sha(1)
+        ),
+        None,
+    )
+    .await;
+    let v = fake.take_violations();
+    assert_eq!(v.len(), 2, "{v:#?}");
+    assert!(
+        v[0].contains("path parameter `pull_number`") && v[0].contains("abc"),
+        "{v:#?}"
+    );
+    assert!(
+        v[1].contains("query parameter `filter`") && v[1].contains("everything"),
+        "{v:#?}"
+    );
+}
+
+#[tokio::test]
 async fn a_malformed_answer_of_the_fake_is_reported() {
     if description().is_none() {
         return;

@@ -1,8 +1,8 @@
 //! Holds the fake GitHub to GitHub's published REST description, so the fake stays GitHub
 //! and not our idea of it: every journaled request must name an operation the description
-//! has (method + path template), use only its query parameters and send a JSON body its
-//! `requestBody` schema accepts; every JSON answer the fake gives must match the response
-//! schema for its status code.
+//! has (method + path template), with path and query parameters its schemas accept (and no
+//! query parameter it does not list) and a JSON body its `requestBody` schema accepts; every
+//! JSON answer the fake gives must match the response schema for its status code.
 //!
 //! The description is the npm package `@octokit/openapi`
 //! (`generated/api.github.com.deref.json`, every `$ref` inlined), installed by
@@ -20,7 +20,7 @@
 //! When the description is absent the checks are skipped with a note printed once; under
 //! `CI=true` that is itself a violation, so CI always runs them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -36,7 +36,10 @@ struct Operation {
     method: String,
     template: String,
     segments: Vec<Segment>,
-    query: BTreeSet<String>,
+    /// Query parameter → its schema.
+    query: BTreeMap<String, Value>,
+    /// Path parameter → its schema.
+    path_params: BTreeMap<String, Value>,
     body: Option<Value>,
     body_required: bool,
     /// Status code (`"200"`, `"default"`) → JSON schema of the answer, if it has one.
@@ -45,9 +48,9 @@ struct Operation {
 
 enum Segment {
     Literal(String),
-    Param,
+    Param(String),
     /// A last parameter whose values hold slashes: `{path}` of contents, `{ref}` of refs.
-    Rest,
+    Rest(String),
 }
 
 /// A compiled schema, or why it does not compile.
@@ -122,15 +125,18 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
         let Value::Object(mut item) = item else {
             continue;
         };
-        let shared = param_names(item.get("parameters"), "query");
+        let shared_query = params_in(item.get("parameters"), "query");
+        let shared_path = params_in(item.get("parameters"), "path");
         for method in [
             "get", "put", "post", "delete", "options", "head", "patch", "trace",
         ] {
             let Some(Value::Object(mut op)) = item.remove(method) else {
                 continue;
             };
-            let mut query = shared.clone();
-            query.extend(param_names(op.get("parameters"), "query"));
+            let mut query = shared_query.clone();
+            query.extend(params_in(op.get("parameters"), "query"));
+            let mut path_params = shared_path.clone();
+            path_params.extend(params_in(op.get("parameters"), "path"));
             let (body, body_required) = match op.remove("requestBody") {
                 Some(Value::Object(mut rb)) => {
                     let required = rb.get("required").and_then(Value::as_bool) == Some(true);
@@ -154,10 +160,11 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
                     .trim_start_matches('/')
                     .split('/')
                     .map(|s| {
+                        let name = s.trim_start_matches('{').trim_end_matches('}');
                         if s == "{path}" || s == "{ref}" {
-                            Segment::Rest
+                            Segment::Rest(name.to_string())
                         } else if s.starts_with('{') && s.ends_with('}') {
-                            Segment::Param
+                            Segment::Param(name.to_string())
                         } else {
                             Segment::Literal(s.to_string())
                         }
@@ -165,6 +172,7 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
                     .collect(),
                 template: template.clone(),
                 query,
+                path_params,
                 body,
                 body_required,
                 responses,
@@ -180,14 +188,78 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
     })
 }
 
-fn param_names(params: Option<&Value>, location: &str) -> BTreeSet<String> {
+/// The parameters `in` `location` (`query`, `path`): name → schema (`{}` when it has none).
+fn params_in(params: Option<&Value>, location: &str) -> BTreeMap<String, Value> {
     params
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|p| p.get("in").and_then(Value::as_str) == Some(location))
-        .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|p| {
+            let name = p.get("name").and_then(Value::as_str)?;
+            let schema = p
+                .get("schema")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new()));
+            Some((name.to_string(), schema))
+        })
         .collect()
+}
+
+/// A query or path value as the JSON its schema's type expects (`"100"` → `100` for an
+/// integer); a value that does not convert stays a string, which the schema then rejects.
+fn typed(raw: &str, schema: &Value) -> Value {
+    let kind = match schema.get("type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string"),
+        _ => "string",
+    };
+    let text = percent_decode(raw);
+    match kind {
+        "integer" => text.parse::<i64>().map_or(Value::String(text), Value::from),
+        "number" => text.parse::<f64>().map_or(Value::String(text), Value::from),
+        "boolean" => match text.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(text),
+        },
+        "array" => Value::Array(
+            text.split(',')
+                .map(|s| Value::from(s.to_string()))
+                .collect(),
+        ),
+        _ => Value::String(text),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The `application/json` (or `*+json`) schema of a request body or response object.
@@ -351,13 +423,33 @@ impl Description {
         let op = &self.ops[i];
         let name = format!("{method} {} ({path})", op.template);
         let mut out = Vec::new();
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        for (k, seg) in op.segments.iter().enumerate() {
+            let (param, raw) = match seg {
+                Segment::Param(p) => (p, segs.get(k).copied().unwrap_or("").to_string()),
+                Segment::Rest(p) => (p, segs.get(k..).unwrap_or_default().join("/")),
+                Segment::Literal(_) => continue,
+            };
+            if let Some(schema) = op.path_params.get(param) {
+                let value = typed(&raw, schema);
+                for e in self.validate(i, &format!("path:{param}"), schema, &value) {
+                    out.push(format!("{name}: path parameter `{param}` {e}"));
+                }
+            }
+        }
         for kv in query.split('&').filter(|s| !s.is_empty()) {
-            let key = kv.split_once('=').map_or(kv, |(k, _)| k);
-            if !op.query.contains(key) {
-                out.push(format!(
+            let (key, raw) = kv.split_once('=').unwrap_or((kv, ""));
+            match op.query.get(key) {
+                Some(schema) => {
+                    let value = typed(raw, schema);
+                    for e in self.validate(i, &format!("query:{key}"), schema, &value) {
+                        out.push(format!("{name}: query parameter `{key}` {e}"));
+                    }
+                }
+                None => out.push(format!(
                     "{name}: query parameter `{key}` is not one of the operation's ({})",
-                    op.query.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
+                    op.query.keys().cloned().collect::<Vec<_>>().join(", ")
+                )),
             }
         }
         match (body, &op.body) {
@@ -408,7 +500,7 @@ fn matches(template: &[Segment], segs: &[&str]) -> Option<(usize, bool)> {
         .count();
     let fits = |t: &Segment, s: &str| match t {
         Segment::Literal(l) => l == s,
-        Segment::Param | Segment::Rest => !s.is_empty(),
+        Segment::Param(_) | Segment::Rest(_) => !s.is_empty(),
     };
     if template.len() == segs.len() {
         return template
@@ -418,7 +510,7 @@ fn matches(template: &[Segment], segs: &[&str]) -> Option<(usize, bool)> {
             .then_some((literals, false));
     }
     // The last parameter takes the rest: `/repos/{owner}/{repo}/contents/{path}`.
-    if let Some(Segment::Rest) = template.last()
+    if let Some(Segment::Rest(_)) = template.last()
         && segs.len() > template.len()
     {
         let n = template.len() - 1;
