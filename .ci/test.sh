@@ -10,5 +10,9 @@ fi
 if [ ! -d ../shared/fixtures ]; then
   echo "note: ../shared/fixtures is absent: the fixture conformance tests will skip and say so"
 fi
+# GitHub's REST description (@octokit/openapi): the fake GitHub checks every request and answer
+# against it.
+SDL_GATE_GITHUB_OPENAPI="$(bash .ci/openapi.sh)"
+export SDL_GATE_GITHUB_OPENAPI
 cargo test --all-targets --no-fail-fast
 cargo test --doc

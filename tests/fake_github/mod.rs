@@ -20,6 +20,7 @@
 )]
 
 mod listing;
+pub mod openapi;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -205,6 +206,8 @@ pub struct State {
     pub tokens_issued: usize,
     pub journal: Vec<Call>,
     pub unknown: Vec<Call>,
+    /// What GitHub's REST description rejects in requests and answers (see [`openapi`]).
+    pub violations: Vec<String>,
     pub faults: Vec<Fault>,
     next_id: u64,
     rng: u64,
@@ -253,6 +256,10 @@ pub struct FakeGithub {
 impl Drop for FakeGithub {
     fn drop(&mut self) {
         self.server.abort();
+        // Every test that uses the fake is held to GitHub's REST description.
+        if !std::thread::panicking() {
+            self.assert_conforms();
+        }
     }
 }
 
@@ -261,20 +268,27 @@ fn user_json(base: &str, login: &str, kind: &str) -> Value {
         .bytes()
         .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
         % 100_000_000;
+    // GitHub percent-encodes the brackets of a bot's login in URLs
+    // (`/users/dependabot%5Bbot%5D`), and a bot's page is its App's.
+    let path = login.replace('[', "%5B").replace(']', "%5D");
+    let html = match login.strip_suffix("[bot]") {
+        Some(slug) => format!("https://github.com/apps/{slug}"),
+        None => format!("https://github.com/{login}"),
+    };
     json!({
         "login": login, "id": id, "node_id": format!("U_{id}"),
         "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
-        "gravatar_id": "", "url": format!("{base}/users/{login}"),
-        "html_url": format!("https://github.com/{login}"),
-        "followers_url": format!("{base}/users/{login}/followers"),
-        "following_url": format!("{base}/users/{login}/following{{/other_user}}"),
-        "gists_url": format!("{base}/users/{login}/gists{{/gist_id}}"),
-        "starred_url": format!("{base}/users/{login}/starred{{/owner}}{{/repo}}"),
-        "subscriptions_url": format!("{base}/users/{login}/subscriptions"),
-        "organizations_url": format!("{base}/users/{login}/orgs"),
-        "repos_url": format!("{base}/users/{login}/repos"),
-        "events_url": format!("{base}/users/{login}/events{{/privacy}}"),
-        "received_events_url": format!("{base}/users/{login}/received_events"),
+        "gravatar_id": "", "url": format!("{base}/users/{path}"),
+        "html_url": html,
+        "followers_url": format!("{base}/users/{path}/followers"),
+        "following_url": format!("{base}/users/{path}/following{{/other_user}}"),
+        "gists_url": format!("{base}/users/{path}/gists{{/gist_id}}"),
+        "starred_url": format!("{base}/users/{path}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{base}/users/{path}/subscriptions"),
+        "organizations_url": format!("{base}/users/{path}/orgs"),
+        "repos_url": format!("{base}/users/{path}/repos"),
+        "events_url": format!("{base}/users/{path}/events{{/privacy}}"),
+        "received_events_url": format!("{base}/users/{path}/received_events"),
         "type": kind, "site_admin": false
     })
 }
@@ -297,14 +311,70 @@ fn app_json(base: &str, id: u64) -> Value {
 
 fn repo_json(base: &str, full: &str, id: u64) -> Value {
     let (owner, name) = full.split_once('/').unwrap_or((full, full));
-    json!({
+    let api = format!("{base}/repos/{full}");
+    let mut v = json!({
         "id": id, "node_id": format!("R_{id}"), "name": name, "full_name": full,
         "owner": user_json(base, owner, "Organization"), "private": false,
         "html_url": format!("https://github.com/{full}"), "description": null, "fork": false,
-        "url": format!("{base}/repos/{full}"), "default_branch": "main",
+        "url": api, "default_branch": "main",
         "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z", "pushed_at": "2024-01-01T00:00:00Z",
-        "visibility": "public", "archived": false, "disabled": false
-    })
+        "visibility": "public", "archived": false, "disabled": false,
+        "git_url": format!("git://github.com/{full}.git"), "ssh_url": format!("git@github.com:{full}.git"),
+        "clone_url": format!("https://github.com/{full}.git"), "svn_url": format!("https://github.com/{full}"),
+        "mirror_url": null, "homepage": null, "language": "Rust", "license": null,
+        "forks": 0, "forks_count": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0,
+        "open_issues": 0, "open_issues_count": 0, "size": 0,
+        "has_issues": true, "has_projects": true, "has_downloads": true, "has_wiki": true,
+        "has_pages": false
+    });
+    // The URL templates every full repository object carries.
+    let urls = [
+        ("archive_url", "/{archive_format}{/ref}"),
+        ("assignees_url", "/assignees{/user}"),
+        ("blobs_url", "/git/blobs{/sha}"),
+        ("branches_url", "/branches{/branch}"),
+        ("collaborators_url", "/collaborators{/collaborator}"),
+        ("comments_url", "/comments{/number}"),
+        ("commits_url", "/commits{/sha}"),
+        ("compare_url", "/compare/{base}...{head}"),
+        ("contents_url", "/contents/{+path}"),
+        ("contributors_url", "/contributors"),
+        ("deployments_url", "/deployments"),
+        ("downloads_url", "/downloads"),
+        ("events_url", "/events"),
+        ("forks_url", "/forks"),
+        ("git_commits_url", "/git/commits{/sha}"),
+        ("git_refs_url", "/git/refs{/sha}"),
+        ("git_tags_url", "/git/tags{/sha}"),
+        ("hooks_url", "/hooks"),
+        ("issue_comment_url", "/issues/comments{/number}"),
+        ("issue_events_url", "/issues/events{/number}"),
+        ("issues_url", "/issues{/number}"),
+        ("keys_url", "/keys{/key_id}"),
+        ("labels_url", "/labels{/name}"),
+        ("languages_url", "/languages"),
+        ("merges_url", "/merges"),
+        ("milestones_url", "/milestones{/number}"),
+        (
+            "notifications_url",
+            "/notifications{?since,all,participating}",
+        ),
+        ("pulls_url", "/pulls{/number}"),
+        ("releases_url", "/releases{/id}"),
+        ("stargazers_url", "/stargazers"),
+        ("statuses_url", "/statuses/{sha}"),
+        ("subscribers_url", "/subscribers"),
+        ("subscription_url", "/subscription"),
+        ("tags_url", "/tags"),
+        ("teams_url", "/teams"),
+        ("trees_url", "/git/trees{/sha}"),
+    ];
+    if let Some(obj) = v.as_object_mut() {
+        for (k, tail) in urls {
+            obj.insert(k.to_string(), json!(format!("{api}{tail}")));
+        }
+    }
+    v
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -1222,6 +1292,18 @@ async fn handle(
         status: answer.as_ref().map_or(599, |a| a.status.as_u16()),
     };
     st.journal.push(call.clone());
+    // Held to GitHub's REST description: the request, and the answer when it is JSON.
+    let answer_json = answer.as_ref().map(|a| &a.body).filter(|b| !b.is_string());
+    let found = openapi::violations(
+        &call.method,
+        &call.path,
+        &call.query,
+        call.body.as_ref(),
+        call.status,
+        answer_json,
+    );
+    st.violations
+        .extend(found.into_iter().map(|v| format!("{}: {v}", call.line())));
     match answer {
         Some(a) => {
             if let Value::String(raw) = &a.body
@@ -1259,6 +1341,9 @@ impl FakeGithub {
     /// Starts the fake serving the API under `prefix` (`/api/v3`, as GitHub Enterprise
     /// Server does); [`FakeGithub::url`] includes the prefix.
     pub async fn start_at(prefix: &str) -> FakeGithub {
+        // GitHub's REST description is large: read it before serving, not on the first
+        // request (a client's timeout would expire).
+        let _ = tokio::task::spawn_blocking(|| openapi::description().is_ok()).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -1326,8 +1411,27 @@ impl FakeGithub {
         self.state().journal.clone()
     }
 
-    /// Fails the test when a request hit a route the fake does not know.
+    /// Fails the test when a request or an answer so far is one GitHub's REST description
+    /// rejects (also checked when the fake is dropped).
+    pub fn assert_conforms(&self) {
+        let found = std::mem::take(&mut self.state().violations);
+        assert!(
+            found.is_empty(),
+            "{} exchange(s) with the fake GitHub break GitHub's REST description:\n{}",
+            found.len(),
+            found.join("\n")
+        );
+    }
+
+    /// Takes the violations so far (for tests that provoke them on purpose).
+    pub fn take_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.state().violations)
+    }
+
+    /// Fails the test when a request hit a route the fake does not know, or broke GitHub's
+    /// REST description.
     pub fn assert_no_unknown(&self) {
+        self.assert_conforms();
         let unknown = self.state().unknown.clone();
         assert!(
             unknown.is_empty(),
