@@ -302,6 +302,20 @@ fn nullable_becomes_a_type_union_and_null_joins_an_enum() {
         json!({"type": ["integer", "null"]})
     );
     assert!(s.get("example").is_none());
+    // The one deliberate exemption: an installation account is a user OR an enterprise.
+    let account = openapi::to_json_schema(&json!({
+        "nullable": true,
+        "allOf": [{"title": "Simple User", "type": "object"}, {"title": "Enterprise", "type": "object"}]
+    }));
+    assert_eq!(
+        account,
+        json!({"anyOf": [
+            {"anyOf": [{"title": "Simple User", "type": "object"}, {"title": "Enterprise", "type": "object"}]},
+            {"type": "null"}
+        ]})
+    );
+    let other = openapi::to_json_schema(&json!({"allOf": [{"title": "Simple User"}]}));
+    assert!(other.get("allOf").is_some(), "other allOf lists stay allOf");
 }
 
 #[test]

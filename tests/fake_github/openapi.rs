@@ -283,6 +283,17 @@ fn json_schema_of(obj: &mut Map<String, Value>) -> Option<Value> {
     fallback
 }
 
+/// Whether an `allOf` list is exactly GitHub's `[Simple User, Enterprise]` pair.
+fn is_user_or_enterprise(list: &Value) -> bool {
+    let titles: Vec<&str> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("title").and_then(Value::as_str))
+        .collect();
+    titles == ["Simple User", "Enterprise"]
+}
+
 /// Converts an OpenAPI 3.0 Schema Object into JSON Schema (Draft 7), recursively through
 /// the keywords that hold schemas (never through `enum`, `default` or `example` data).
 pub fn to_json_schema(schema: &Value) -> Value {
@@ -302,6 +313,18 @@ pub fn to_json_schema(schema: &Value) -> Value {
                 other => other.clone(),
             },
             "items" | "additionalProperties" | "not" => to_json_schema(v),
+            "allOf" if is_user_or_enterprise(v) => {
+                // Deliberate exemption: the description types an installation's `account` as
+                // `allOf: [Simple User, Enterprise]`, which no real answer satisfies (a user
+                // has no `slug`, an enterprise no `login`); GitHub means "one of the two".
+                if let Value::Array(list) = v {
+                    out.insert(
+                        "anyOf".into(),
+                        Value::Array(list.iter().map(to_json_schema).collect()),
+                    );
+                }
+                continue;
+            }
             "allOf" | "anyOf" | "oneOf" => match v {
                 Value::Array(list) => Value::Array(list.iter().map(to_json_schema).collect()),
                 other => other.clone(),
