@@ -15,6 +15,7 @@
 //! branch on (retry later, retry after a delay, drop the job…).
 
 pub mod github;
+pub mod gitlab;
 mod patch;
 
 use std::future::Future;
