@@ -14,7 +14,8 @@ use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
-use sdl_gate::worker::GithubProcessor;
+use sdl_gate::forge::gitlab::{GitlabConfig, connect as connect_gitlab};
+use sdl_gate::worker::{ForgeProcessor, GithubProcessor, GitlabProcessor};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -29,7 +30,7 @@ pub struct ServeArgs {
 /// The processor chosen at start-up.
 enum ServeProcessor {
     Unconfigured(UnconfiguredProcessor),
-    Github(Box<GithubProcessor>),
+    Forges(Box<ForgeProcessor>),
     Record(RecordProcessor),
 }
 
@@ -37,7 +38,7 @@ impl Processor for ServeProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         match self {
             ServeProcessor::Unconfigured(p) => p.process(job).await,
-            ServeProcessor::Github(p) => p.process(job).await,
+            ServeProcessor::Forges(p) => p.process(job).await,
             ServeProcessor::Record(p) => p.process(job).await,
         }
     }
@@ -77,20 +78,40 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
     let processor = match settings.test_processor.as_deref() {
-        None => match &settings.github {
-            Some(gh) => {
+        None if settings.github.is_none() && settings.gitlab.is_none() => {
+            ServeProcessor::Unconfigured(UnconfiguredProcessor)
+        }
+        None => {
+            let mut forges = ForgeProcessor::default();
+            if let Some(gh) = &settings.github {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
                 config.api_url = gh.api_url.clone();
                 let forge = GithubForge::new(config)
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
-                ServeProcessor::Github(Box::new(GithubProcessor::new(
+                forges.github = Some(GithubProcessor::new(
                     forge,
                     store.clone(),
                     settings.public_url.clone(),
-                )))
+                ));
             }
-            None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
-        },
+            if let Some(gl) = &settings.gitlab {
+                let forge = connect_gitlab(GitlabConfig::new(gl.url.clone(), gl.token.clone()))
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "SDL_GATE_GITLAB_URL / SDL_GATE_GITLAB_TOKEN: connecting to GitLab at {}",
+                            gl.url
+                        )
+                    })?;
+                tracing::info!(bot = %forge.bot(), "GitLab bot connected");
+                forges.gitlab = Some(GitlabProcessor::new(
+                    forge,
+                    store.clone(),
+                    settings.public_url.clone(),
+                ));
+            }
+            ServeProcessor::Forges(Box::new(forges))
+        }
         Some(spec) => {
             tracing::warn!(
                 "SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on"

@@ -6,6 +6,9 @@
 //! The queue knows no forge and the forge knows no queue; this module is the only place that
 //! knows both, and maps forge errors onto the queue's retry rules.
 
+pub mod dispatch;
+pub mod gitlab;
+
 use chrono::Utc;
 
 use crate::events::{Forge as ForgeName, Target};
@@ -13,6 +16,9 @@ use crate::forge::github::GithubForge;
 use crate::forge::{ChangeRef, ForgeError, Outcome, Records, evaluate_change};
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::{NewEvaluation, Store};
+
+pub use dispatch::ForgeProcessor;
+pub use gitlab::GitlabProcessor;
 
 /// Evaluates GitHub pull request jobs with the App's client.
 #[derive(Debug)]
@@ -53,7 +59,7 @@ impl GithubProcessor {
     }
 }
 
-fn retry(reason: String) -> ProcessError {
+pub(crate) fn retry(reason: String) -> ProcessError {
     ProcessError::Retry {
         after: None,
         reason,
@@ -62,7 +68,7 @@ fn retry(reason: String) -> ProcessError {
 
 /// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
 /// the rest park the job (they need a person).
-fn to_process_error(e: ForgeError) -> ProcessError {
+pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
     match e {
         ForgeError::RateLimited { retry_after } => ProcessError::Retry {
             after: Some(retry_after),

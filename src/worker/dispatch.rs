@@ -1,0 +1,31 @@
+//! One processor for a service that serves GitHub, GitLab or both: each job goes to the
+//! processor of its forge; a job of a forge that is not configured completes with a warning
+//! (its webhook endpoint is off, so only stale rows can get here).
+
+use crate::events::Forge as ForgeName;
+use crate::queue::{Job, ProcessError, Processor};
+
+use super::GithubProcessor;
+use super::gitlab::GitlabProcessor;
+
+/// Dispatches jobs by `job.key.forge`.
+#[derive(Debug, Default)]
+pub struct ForgeProcessor {
+    /// The GitHub App's processor, when GitHub is configured.
+    pub github: Option<GithubProcessor>,
+    /// The GitLab bot's processor, when GitLab is configured.
+    pub gitlab: Option<GitlabProcessor>,
+}
+
+impl Processor for ForgeProcessor {
+    async fn process(&self, job: &Job) -> Result<(), ProcessError> {
+        match (job.key.forge, &self.github, &self.gitlab) {
+            (ForgeName::GitHub, Some(p), _) => p.process(job).await,
+            (ForgeName::GitLab, _, Some(p)) => p.process(job).await,
+            (forge, _, _) => {
+                tracing::warn!(job = %job.key, forge = forge.as_str(), "no processor for this forge is configured; job completed without action");
+                Ok(())
+            }
+        }
+    }
+}
