@@ -19,7 +19,9 @@ use sdl_gate::store::Store;
 use sdl_gate::worker::{ForgeProcessor, GitlabProcessor};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use service_support::{GITLAB_TOKEN, TestDb, config, fast_queue, open, spawn, sqlite_db, wait_drained};
+use service_support::{
+    GITLAB_TOKEN, TestDb, config, fast_queue, open, spawn, sqlite_db, wait_drained,
+};
 
 const PROJECT: &str = "acme/plc";
 
@@ -81,8 +83,14 @@ impl Bot {
         let store = open(&db).await;
         let mut cfg = GitlabConfig::new(fake.url.clone(), SecretString::from(BOT_TOKEN));
         cfg.timeout = Duration::from_secs(5);
-        let forge = connect(cfg).await.unwrap_or_else(|e| panic!("connect: {e}"));
-        assert_eq!(forge.bot().as_str(), BOT, "the bot learns its own name from GET /user");
+        let forge = connect(cfg)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        assert_eq!(
+            forge.bot().as_str(),
+            BOT,
+            "the bot learns its own name from GET /user"
+        );
         let processor = Arc::new(ForgeProcessor {
             github: None,
             gitlab: Some(GitlabProcessor::new(
@@ -116,7 +124,10 @@ impl Bot {
             .unwrap_or_else(|e| panic!("send {event}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap_or_default();
-        assert!((200..300).contains(&status), "{event} {key}: {status} {text}");
+        assert!(
+            (200..300).contains(&status),
+            "{event} {key}: {status} {text}"
+        );
         let depth = wait_drained(&self.store, Duration::from_secs(30)).await;
         assert_eq!(depth.parked, 0, "no job parked after {event} {key}");
     }
@@ -206,7 +217,15 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     let head = sha(0x61);
     fake.merge_request(PROJECT, 7, "bob", &head, &["src/auth/login.rs"]);
     fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
-    fake.pipeline_with_report(PROJECT, 7, "semgrep-sast", "success", "sast", "gl-sast-report.json", &sast_report(None));
+    fake.pipeline_with_report(
+        PROJECT,
+        7,
+        "semgrep-sast",
+        "success",
+        "sast",
+        "gl-sast-report.json",
+        &sast_report(None),
+    );
     // bob is in the security group too: only the rule against own approvals keeps his out.
     fake.group("acme/security", &["dave", "bob"]);
     fake.member(PROJECT, "bob", 30);
@@ -214,32 +233,84 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     let bot = Bot::start(fake).await;
 
     // Opened without a threat model, delivered twice with one Idempotency-Key.
-    bot.hook("Merge Request Hook", "mr-7-open", &mr_hook(7, "open", &head)).await;
-    bot.hook("Merge Request Hook", "mr-7-open", &mr_hook(7, "open", &head)).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-7-open",
+        &mr_hook(7, "open", &head),
+    )
+    .await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-7-open",
+        &mr_hook(7, "open", &head),
+    )
+    .await;
     let statuses = bot.fake.statuses(PROJECT, &head, "sdl-gate");
-    assert_eq!(statuses.first().map(|s| s.status.as_str()), Some("pending"), "pending while evaluating");
+    assert_eq!(
+        statuses.first().map(|s| s.status.as_str()),
+        Some("pending"),
+        "pending while evaluating"
+    );
     let st = bot.status(&head);
     assert_eq!(st.status, "failed");
     let desc = st.description.clone().unwrap_or_default();
-    assert!(desc.contains("threat_model"), "the description names the blocking gate: {desc}");
+    assert!(
+        desc.contains("threat_model"),
+        "the description names the blocking gate: {desc}"
+    );
     assert!(desc.chars().count() <= 255);
-    assert_eq!(st.target_url.as_deref(), Some("https://sdl.example.com/changes/gitlab/acme/plc/7"));
+    assert_eq!(
+        st.target_url.as_deref(),
+        Some("https://sdl.example.com/changes/gitlab/acme/plc/7")
+    );
     assert_eq!(bot.sticky(7).len(), 1, "one sticky note");
-    assert_eq!(post_notes(&bot.fake), 1, "the duplicate delivery posted no second note");
+    assert_eq!(
+        post_notes(&bot.fake),
+        1,
+        "the duplicate delivery posted no second note"
+    );
+    let evaluations = bot
+        .store
+        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        evaluations.len(),
+        1,
+        "the duplicate delivery was not evaluated again"
+    );
     let (verdict, result) = bot.latest_verdict(7).await;
     assert_eq!(verdict, OverallVerdict::Fail);
-    assert_eq!(gate_verdict(&result, "sast"), "pass", "the clean SAST report and job count: {result}");
+    assert_eq!(
+        gate_verdict(&result, "sast"),
+        "pass",
+        "the clean SAST report and job count: {result}"
+    );
 
     // The author approves their own merge request: it does not count.
     bot.fake.approve(PROJECT, 7, "bob");
-    bot.hook("Merge Request Hook", "mr-7-approved-bob", &mr_hook(7, "approved", &head)).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-7-approved-bob",
+        &mr_hook(7, "approved", &head),
+    )
+    .await;
     let (_, result) = bot.latest_verdict(7).await;
-    assert_ne!(gate_verdict(&result, "security_review"), "pass", "own approval counted: {result}");
+    assert_ne!(
+        gate_verdict(&result, "security_review"),
+        "pass",
+        "own approval counted: {result}"
+    );
     assert_eq!(bot.status(&head).status, "failed");
 
     // dave, of acme/security, approves: the review gate passes; the threat model still blocks.
     bot.fake.approve(PROJECT, 7, "dave");
-    bot.hook("Merge Request Hook", "mr-7-approved-dave", &mr_hook(7, "approved", &head)).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-7-approved-dave",
+        &mr_hook(7, "approved", &head),
+    )
+    .await;
     let (verdict, result) = bot.latest_verdict(7).await;
     assert_eq!(gate_verdict(&result, "security_review"), "pass", "{result}");
     assert_eq!(verdict, OverallVerdict::Fail);
@@ -248,25 +319,58 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     // The author tries to waive: refused, 😕 and a reply saying why.
     let text = "/sdl waive threat_model The platform threat model TM-12 covers the login flow";
     let own = bot.fake.human_note(PROJECT, 7, "bob", text);
-    bot.hook("Note Hook", "note-own", &note_hook(7, own, "bob", text)).await;
-    let awards: Vec<String> = bot.fake.note(PROJECT, own).map(|n| n.awards.into_iter().map(|a| a.0).collect()).unwrap_or_default();
-    assert!(awards.contains(&"eyes".to_string()) && awards.contains(&"confused".to_string()), "{awards:?}");
+    bot.hook("Note Hook", "note-own", &note_hook(7, own, "bob", text))
+        .await;
+    let awards: Vec<String> = bot
+        .fake
+        .note(PROJECT, own)
+        .map(|n| n.awards.into_iter().map(|a| a.0).collect())
+        .unwrap_or_default();
     assert!(
-        bot.fake.bot_notes(PROJECT, 7).iter().any(|n| n.body.contains("Refused") && n.body.contains("author")),
+        awards.contains(&"eyes".to_string()) && awards.contains(&"confused".to_string()),
+        "{awards:?}"
+    );
+    assert!(
+        bot.fake
+            .bot_notes(PROJECT, 7)
+            .iter()
+            .any(|n| n.body.contains("Refused") && n.body.contains("author")),
         "a refusal reply names the rule"
     );
-    assert!(bot.store.waivers(Forge::GitLab, PROJECT, 7).await.unwrap_or_default().is_empty());
+    assert!(
+        bot.store
+            .waivers(Forge::GitLab, PROJECT, 7)
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
     assert_eq!(bot.status(&head).status, "failed");
 
     // carol, a maintainer, waives: stored, acknowledged, and the merge request passes.
     let waive = bot.fake.human_note(PROJECT, 7, "carol", text);
-    bot.hook("Note Hook", "note-waive", &note_hook(7, waive, "carol", text)).await;
-    let waivers = bot.store.waivers(Forge::GitLab, PROJECT, 7).await.unwrap_or_default();
+    bot.hook(
+        "Note Hook",
+        "note-waive",
+        &note_hook(7, waive, "carol", text),
+    )
+    .await;
+    let waivers = bot
+        .store
+        .waivers(Forge::GitLab, PROJECT, 7)
+        .await
+        .unwrap_or_default();
     assert_eq!(waivers.len(), 1, "one waiver stored");
     assert_eq!(waivers[0].waiver.author.as_str(), "carol");
     assert_eq!(waivers[0].waiver.comment_id, Some(waive));
-    let awards: Vec<String> = bot.fake.note(PROJECT, waive).map(|n| n.awards.into_iter().map(|a| a.0).collect()).unwrap_or_default();
-    assert!(awards.contains(&"eyes".to_string()) && awards.contains(&"thumbsup".to_string()), "{awards:?}");
+    let awards: Vec<String> = bot
+        .fake
+        .note(PROJECT, waive)
+        .map(|n| n.awards.into_iter().map(|a| a.0).collect())
+        .unwrap_or_default();
+    assert!(
+        awards.contains(&"eyes".to_string()) && awards.contains(&"thumbsup".to_string()),
+        "{awards:?}"
+    );
     let st = bot.status(&head);
     assert_eq!(st.status, "success", "{:?}", st.description);
     let (verdict, result) = bot.latest_verdict(7).await;
@@ -277,12 +381,40 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     assert!(sticky[0].updated > 0);
 
     // GitLab retries the note delivery: nothing happens twice.
+    let evals_before = bot
+        .store
+        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .await
+        .unwrap_or_default()
+        .len();
     let notes_before = bot.fake.bot_notes(PROJECT, 7).len();
     let posts_before = post_notes(&bot.fake);
-    bot.hook("Note Hook", "note-waive", &note_hook(7, waive, "carol", text)).await;
-    assert_eq!(bot.store.waivers(Forge::GitLab, PROJECT, 7).await.unwrap_or_default().len(), 1);
+    bot.hook(
+        "Note Hook",
+        "note-waive",
+        &note_hook(7, waive, "carol", text),
+    )
+    .await;
+    assert_eq!(
+        bot.store
+            .waivers(Forge::GitLab, PROJECT, 7)
+            .await
+            .unwrap_or_default()
+            .len(),
+        1
+    );
     assert_eq!(bot.fake.bot_notes(PROJECT, 7).len(), notes_before);
     assert_eq!(post_notes(&bot.fake), posts_before);
+    let evals_after = bot
+        .store
+        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .await
+        .unwrap_or_default()
+        .len();
+    assert_eq!(
+        evals_after, evals_before,
+        "the retried delivery was deduplicated"
+    );
     bot.fake.assert_no_unknown();
 }
 
@@ -293,25 +425,66 @@ async fn a_pipeline_with_a_failing_sast_report_blocks_and_a_clean_one_passes() {
     fake.merge_request(PROJECT, 8, "bob", &head, &["src/api/handler.rs"]);
     fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
     let bad = sast_report(Some(("Critical", "src/api/handler.rs")));
-    let p1 = fake.pipeline_with_report(PROJECT, 8, "semgrep-sast", "success", "sast", "gl-sast-report.json", &bad);
+    let p1 = fake.pipeline_with_report(
+        PROJECT,
+        8,
+        "semgrep-sast",
+        "success",
+        "sast",
+        "gl-sast-report.json",
+        &bad,
+    );
     let bot = Bot::start(fake).await;
 
-    bot.hook("Pipeline Hook", "pipeline-1", &pipeline_hook(8, p1, "success", &head)).await;
+    bot.hook(
+        "Pipeline Hook",
+        "pipeline-1",
+        &pipeline_hook(8, p1, "success", &head),
+    )
+    .await;
     let st = bot.status(&head);
     assert_eq!(st.status, "failed");
-    assert!(st.description.as_deref().unwrap_or_default().contains("sast"), "{:?}", st.description);
+    assert!(
+        st.description
+            .as_deref()
+            .unwrap_or_default()
+            .contains("sast"),
+        "{:?}",
+        st.description
+    );
     let sticky = bot.sticky(8);
     assert_eq!(sticky.len(), 1);
-    assert!(sticky[0].body.contains("SQL injection in login"), "the finding is shown: {}", sticky[0].body);
+    assert!(
+        sticky[0].body.contains("SQL injection in login"),
+        "the finding is shown: {}",
+        sticky[0].body
+    );
     let (verdict, result) = bot.latest_verdict(8).await;
     assert_eq!(verdict, OverallVerdict::Fail);
     assert_eq!(gate_verdict(&result, "sast"), "fail", "{result}");
 
     // A new pipeline on the same commit with a clean report: green, same note.
-    let p2 = bot.fake.pipeline_with_report(PROJECT, 8, "semgrep-sast", "success", "sast", "gl-sast-report.json", &sast_report(None));
-    bot.hook("Pipeline Hook", "pipeline-2", &pipeline_hook(8, p2, "success", &head)).await;
+    let p2 = bot.fake.pipeline_with_report(
+        PROJECT,
+        8,
+        "semgrep-sast",
+        "success",
+        "sast",
+        "gl-sast-report.json",
+        &sast_report(None),
+    );
+    bot.hook(
+        "Pipeline Hook",
+        "pipeline-2",
+        &pipeline_hook(8, p2, "success", &head),
+    )
+    .await;
     assert_eq!(bot.status(&head).status, "success");
-    assert_eq!(bot.sticky(8).len(), 1, "the sticky note is kept current, not duplicated");
+    assert_eq!(
+        bot.sticky(8).len(),
+        1,
+        "the sticky note is kept current, not duplicated"
+    );
     let (verdict, _) = bot.latest_verdict(8).await;
     assert_eq!(verdict, OverallVerdict::Pass);
     bot.fake.assert_no_unknown();
@@ -336,12 +509,27 @@ async fn server_errors_are_retried_and_publish_once() {
     fake.merge_request(PROJECT, 9, "bob", &head, &["src/auth/login.rs"]);
     fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
     // The first diff listing fails with 502; the job is retried.
-    fake.fault(None, "/merge_requests/9/diffs", 1, fake_gitlab::FaultKind::Status(502));
+    fake.fault(
+        None,
+        "/merge_requests/9/diffs",
+        1,
+        fake_gitlab::FaultKind::Status(502),
+    );
     let bot = Bot::start(fake).await;
-    bot.hook("Merge Request Hook", "mr-9-open", &mr_hook(9, "open", &head)).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-9-open",
+        &mr_hook(9, "open", &head),
+    )
+    .await;
     assert_eq!(bot.status(&head).status, "failed");
     assert_eq!(bot.sticky(9).len(), 1);
-    let diffs = bot.fake.journal().iter().filter(|c| c.path.ends_with("/merge_requests/9/diffs")).count();
+    let diffs = bot
+        .fake
+        .journal()
+        .iter()
+        .filter(|c| c.path.ends_with("/merge_requests/9/diffs"))
+        .count();
     assert_eq!(diffs, 2, "one failed attempt and one retry");
     bot.fake.assert_no_unknown();
 }

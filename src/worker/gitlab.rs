@@ -141,7 +141,11 @@ impl GitlabProcessor {
     }
 
     /// Runs the commands of one note. Returns whether the change must be evaluated again.
-    async fn handle_note(&self, change: &ChangeRef, note: &CommandNote) -> Result<bool, ForgeError> {
+    async fn handle_note(
+        &self,
+        change: &ChangeRef,
+        note: &CommandNote,
+    ) -> Result<bool, ForgeError> {
         let parsed = parse_comment(&note.body);
         if parsed.is_empty() {
             return Ok(false);
@@ -205,7 +209,11 @@ impl GitlabProcessor {
                 }
             }
         }
-        let emoji = if all_ok { Emoji::ThumbsUp } else { Emoji::Confused };
+        let emoji = if all_ok {
+            Emoji::ThumbsUp
+        } else {
+            Emoji::Confused
+        };
         self.forge.award(change, note.id, emoji).await?;
         Ok(reevaluate)
     }
@@ -292,10 +300,16 @@ impl GitlabProcessor {
                         what: format!("reading waivers: {e}"),
                     })?;
                 for w in stored.iter().filter(|w| {
-                    w.waiver.gate == *gate && w.waiver.revoked.is_none() && w.waiver.expires_at > now
+                    w.waiver.gate == *gate
+                        && w.waiver.revoked.is_none()
+                        && w.waiver.expires_at > now
                 }) {
                     self.store
-                        .revoke_waiver(w.id, &format!("withdrawn by {} in note {}", actor.login, note.id), now)
+                        .revoke_waiver(
+                            w.id,
+                            &format!("withdrawn by {} in note {}", actor.login, note.id),
+                            now,
+                        )
                         .await
                         .map_err(|e| ForgeError::Transient {
                             what: format!("revoking a waiver: {e}"),
@@ -366,7 +380,10 @@ impl GitlabProcessor {
 /// What running one command came to.
 enum Ran {
     /// Done; an optional reply, and whether the change must be evaluated again.
-    Done { reply: Option<String>, evaluate: bool },
+    Done {
+        reply: Option<String>,
+        evaluate: bool,
+    },
     /// Refused or not possible, with the reply saying why.
     Refused(String),
 }

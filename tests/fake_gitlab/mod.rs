@@ -48,7 +48,10 @@ impl Call {
         if self.query.is_empty() {
             format!("{} {} -> {}", self.method, self.path, self.status)
         } else {
-            format!("{} {}?{} -> {}", self.method, self.path, self.query, self.status)
+            format!(
+                "{} {}?{} -> {}",
+                self.method, self.path, self.query, self.status
+            )
         }
     }
 }
@@ -193,17 +196,22 @@ impl State {
     }
 
     fn username(&self, id: u64) -> Option<String> {
-        self.users.iter().find(|(_, v)| **v == id).map(|(k, _)| k.clone())
+        self.users
+            .iter()
+            .find(|(_, v)| **v == id)
+            .map(|(k, _)| k.clone())
     }
 
     /// The project `path`, created on first use.
     pub fn project(&mut self, path: &str) -> &mut ProjectRec {
         let n = self.projects.len() as u64;
-        self.projects.entry(path.to_string()).or_insert_with(|| ProjectRec {
-            id: 50 + n,
-            path: path.to_string(),
-            ..ProjectRec::default()
-        })
+        self.projects
+            .entry(path.to_string())
+            .or_insert_with(|| ProjectRec {
+                id: 50 + n,
+                path: path.to_string(),
+                ..ProjectRec::default()
+            })
     }
 }
 
@@ -282,7 +290,11 @@ fn mr_json(st: &State, p: &ProjectRec, mr: &MrRec) -> Value {
                "status": pl.status, "source": "merge_request_event",
                "web_url": format!("https://gitlab.example.com/{}/-/pipelines/{}", p.path, pl.id)})
     });
-    let notes = p.notes.iter().filter(|n| n.iid == mr.iid && !n.system).count();
+    let notes = p
+        .notes
+        .iter()
+        .filter(|n| n.iid == mr.iid && !n.system)
+        .count();
     json!({
         "id": 9000 + mr.iid, "iid": mr.iid, "project_id": p.id, "title": mr.title,
         "description": mr.description, "state": mr.state, "created_at": ts(), "updated_at": ts(),
@@ -346,12 +358,24 @@ fn not_found(what: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
 
 /// A page of `items` as GitLab pages lists.
 fn paged(items: Vec<Value>, q: &BTreeMap<String, String>) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let per: usize = q.get("per_page").and_then(|v| v.parse().ok()).unwrap_or(20).clamp(1, 100);
-    let page: usize = q.get("page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+    let per: usize = q
+        .get("per_page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .clamp(1, 100);
+    let page: usize = q
+        .get("page")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let total = items.len();
     let pages = total.div_ceil(per).max(1);
     let slice: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
-    let next = if page < pages { (page + 1).to_string() } else { String::new() };
+    let next = if page < pages {
+        (page + 1).to_string()
+    } else {
+        String::new()
+    };
     (
         200,
         vec![
@@ -367,7 +391,13 @@ fn paged(items: Vec<Value>, q: &BTreeMap<String, String>) -> (u16, Vec<(String, 
 
 type Answer = (u16, Vec<(String, String)>, Vec<u8>);
 
-fn route(st: &mut State, method: &Method, segs: &[String], q: &BTreeMap<String, String>, body: &Value) -> Option<Answer> {
+fn route(
+    st: &mut State,
+    method: &Method,
+    segs: &[String],
+    q: &BTreeMap<String, String>,
+    body: &Value,
+) -> Option<Answer> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     let get = method == Method::GET;
     let post = method == Method::POST;
@@ -451,23 +481,43 @@ fn project_route(
         }
         ["merge_requests", iid, "approvals"] if get => {
             let mr = p.mrs.get(&iid.parse().ok()?)?;
-            let by: Vec<Value> = mr.approved_by.iter().map(|u| json!({"user": user_json(st, u)})).collect();
-            Some(json_response(200, json!({
-                "id": 9000 + mr.iid, "iid": mr.iid, "project_id": p.id, "title": mr.title,
-                "state": mr.state, "approved": !by.is_empty(), "approvals_required": 0,
-                "approvals_left": 0, "approved_by": by
-            })))
+            let by: Vec<Value> = mr
+                .approved_by
+                .iter()
+                .map(|u| json!({"user": user_json(st, u)}))
+                .collect();
+            Some(json_response(
+                200,
+                json!({
+                    "id": 9000 + mr.iid, "iid": mr.iid, "project_id": p.id, "title": mr.title,
+                    "state": mr.state, "approved": !by.is_empty(), "approvals_required": 0,
+                    "approvals_left": 0, "approved_by": by
+                }),
+            ))
         }
         ["merge_requests", iid, "notes"] => {
             let iid: u64 = iid.parse().ok()?;
             p.mrs.get(&iid)?;
             if get {
-                let items = p.notes.iter().filter(|n| n.iid == iid).map(|n| note_json(st, n)).collect();
+                let items = p
+                    .notes
+                    .iter()
+                    .filter(|n| n.iid == iid)
+                    .map(|n| note_json(st, n))
+                    .collect();
                 Some(paged(items, q))
             } else if post {
                 let text = body.get("body")?.as_str()?.to_string();
                 let id = st.id();
-                let note = NoteRec { id, iid, author: BOT.into(), body: text, system: false, updated: 0, awards: Vec::new() };
+                let note = NoteRec {
+                    id,
+                    iid,
+                    author: BOT.into(),
+                    body: text,
+                    system: false,
+                    updated: 0,
+                    awards: Vec::new(),
+                };
                 let out = note_json(st, &note);
                 st.project(key).notes.push(note);
                 Some(json_response(201, out))
@@ -498,28 +548,41 @@ fn project_route(
                 return Some(not_found("Note"));
             };
             if n.awards.iter().any(|(e, u)| *e == name && u == BOT) {
-                return Some(json_response(404, json!({"message": {"name": ["has already been taken"]}})));
+                return Some(json_response(
+                    404,
+                    json!({"message": {"name": ["has already been taken"]}}),
+                ));
             }
             n.awards.push((name.clone(), BOT.into()));
             let user = user_json(st, BOT);
-            Some(json_response(201, json!({"id": id, "name": name, "user": user, "created_at": ts(),
-                "updated_at": ts(), "awardable_id": nid, "awardable_type": "Note"})))
+            Some(json_response(
+                201,
+                json!({"id": id, "name": name, "user": user, "created_at": ts(),
+                "updated_at": ts(), "awardable_id": nid, "awardable_type": "Note"}),
+            ))
         }
         ["repository", "files", path] if get => {
             let git_ref = q.get("ref")?.clone();
             match p.files.get(&(git_ref.clone(), path.to_string())) {
-                Some(bytes) => Some(json_response(200, json!({
-                    "file_name": path.rsplit('/').next(), "file_path": path, "size": bytes.len(),
-                    "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(bytes),
-                    "content_sha256": "0", "ref": git_ref, "blob_id": "0", "commit_id": "0", "last_commit_id": "0"
-                }))),
+                Some(bytes) => Some(json_response(
+                    200,
+                    json!({
+                        "file_name": path.rsplit('/').next(), "file_path": path, "size": bytes.len(),
+                        "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+                        "content_sha256": "0", "ref": git_ref, "blob_id": "0", "commit_id": "0", "last_commit_id": "0"
+                    }),
+                )),
                 None => Some(not_found("File")),
             }
         }
         ["repository", "commits", sha, "statuses"] if get => {
             let name = q.get("name");
             let mut latest: BTreeMap<String, &StatusRec> = BTreeMap::new();
-            for s in p.statuses.iter().filter(|s| s.sha == *sha && name.is_none_or(|n| *n == s.name)) {
+            for s in p
+                .statuses
+                .iter()
+                .filter(|s| s.sha == *sha && name.is_none_or(|n| *n == s.name))
+            {
                 latest.insert(s.name.clone(), s);
             }
             let items = latest.values().map(|s| status_json(st, s)).collect();
@@ -527,16 +590,34 @@ fn project_route(
         }
         ["statuses", sha] if post => {
             let state = body.get("state")?.as_str()?.to_string();
-            if !["pending", "running", "success", "failed", "canceled", "skipped"].contains(&state.as_str()) {
-                return Some(json_response(400, json!({"error": "state does not have a valid value"})));
+            if ![
+                "pending", "running", "success", "failed", "canceled", "skipped",
+            ]
+            .contains(&state.as_str())
+            {
+                return Some(json_response(
+                    400,
+                    json!({"error": "state does not have a valid value"}),
+                ));
             }
-            let name = body.get("name").and_then(Value::as_str).unwrap_or("default").to_string();
+            let name = body
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string();
             // GitLab refuses a transition to the state a status already has.
-            if let Some(last) = p.statuses.iter().rev().find(|s| s.sha == *sha && s.name == name)
+            if let Some(last) = p
+                .statuses
+                .iter()
+                .rev()
+                .find(|s| s.sha == *sha && s.name == name)
                 && last.status == state
                 && state == "pending"
             {
-                return Some(json_response(400, json!({"message": format!("Cannot transition status via :enqueue from :{state}")})));
+                return Some(json_response(
+                    400,
+                    json!({"message": format!("Cannot transition status via :enqueue from :{state}")}),
+                ));
             }
             let id = st.id();
             let rec = StatusRec {
@@ -544,8 +625,14 @@ fn project_route(
                 sha: sha.to_string(),
                 name,
                 status: state,
-                description: body.get("description").and_then(Value::as_str).map(str::to_string),
-                target_url: body.get("target_url").and_then(Value::as_str).map(str::to_string),
+                description: body
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                target_url: body
+                    .get("target_url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 author: BOT.into(),
             };
             let out = status_json(st, &rec);
@@ -560,9 +647,17 @@ fn project_route(
         ["jobs", jid, "artifacts", path @ ..] if get && !path.is_empty() => {
             let jid: u64 = jid.parse().ok()?;
             let file = path.join("/");
-            let job = p.pipelines.values().flat_map(|pl| pl.jobs.iter()).find(|j| j.id == jid)?;
+            let job = p
+                .pipelines
+                .values()
+                .flat_map(|pl| pl.jobs.iter())
+                .find(|j| j.id == jid)?;
             match job.files.get(&file) {
-                Some(bytes) => Some((200, vec![("content-type".into(), "application/octet-stream".into())], bytes.clone())),
+                Some(bytes) => Some((
+                    200,
+                    vec![("content-type".into(), "application/octet-stream".into())],
+                    bytes.clone(),
+                )),
                 None => Some(not_found("File")),
             }
         }
@@ -585,12 +680,28 @@ fn project_route(
     }
 }
 
-async fn handle(st: Arc<Mutex<State>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    st: Arc<Mutex<State>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let raw = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
-    let parsed: Option<Value> = if body.is_empty() { None } else { serde_json::from_slice(&body).ok() };
+    let parsed: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).ok()
+    };
     let mut g = lock(&st);
-    let mut call = Call { method: method.to_string(), path: raw.clone(), query: query.clone(), body: parsed.clone(), status: 0 };
+    let mut call = Call {
+        method: method.to_string(),
+        path: raw.clone(),
+        query: query.clone(),
+        body: parsed.clone(),
+        status: 0,
+    };
     let answer: Answer = 'answer: {
         if let Some(f) = g.faults.iter_mut().find(|f| {
             f.times > 0 && f.method.as_ref().is_none_or(|m| *m == method) && raw.contains(&f.path)
@@ -613,7 +724,13 @@ async fn handle(st: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Header
         };
         let segs: Vec<String> = rest.split('/').map(pct_decode).collect();
         let q = query_map(&query);
-        match route(&mut g, &method, &segs, &q, parsed.as_ref().unwrap_or(&Value::Null)) {
+        match route(
+            &mut g,
+            &method,
+            &segs,
+            &q,
+            parsed.as_ref().unwrap_or(&Value::Null),
+        ) {
             Some(a) => a,
             None => (599, Vec::new(), b"unknown route".to_vec()),
         }
@@ -624,15 +741,23 @@ async fn handle(st: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Header
     }
     g.journal.push(call);
     drop(g);
-    let mut resp = (StatusCode::from_u16(answer.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.2).into_response();
+    let mut resp = (
+        StatusCode::from_u16(answer.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        answer.2,
+    )
+        .into_response();
     let is_json = !answer.1.iter().any(|(k, _)| k == "content-type");
     for (k, v) in answer.1 {
-        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(k),
+            HeaderValue::from_str(&v),
+        ) {
             resp.headers_mut().insert(name, value);
         }
     }
     if is_json {
-        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+        resp.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
     }
     resp
 }
@@ -640,19 +765,27 @@ async fn handle(st: Arc<Mutex<State>>, method: Method, uri: Uri, headers: Header
 impl FakeGitlab {
     /// Starts the fake on a free loopback port.
     pub async fn start() -> FakeGitlab {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         lock(&state).user(BOT);
         let st = state.clone();
-        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-            let st = st.clone();
-            async move { handle(st, method, uri, headers, body).await }
-        });
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let st = st.clone();
+                async move { handle(st, method, uri, headers, body).await }
+            },
+        );
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakeGitlab { url: format!("http://{addr}"), state, server }
+        FakeGitlab {
+            url: format!("http://{addr}"),
+            state,
+            server,
+        }
     }
 
     /// The state, to arrange or inspect.
@@ -662,7 +795,12 @@ impl FakeGitlab {
 
     /// Adds a scripted fault.
     pub fn fault(&self, method: Option<Method>, path: &str, times: usize, kind: FaultKind) {
-        self.state().faults.push(Fault { method, path: path.to_string(), times, kind });
+        self.state().faults.push(Fault {
+            method,
+            path: path.to_string(),
+            times,
+            kind,
+        });
     }
 
     /// Every request so far.
@@ -676,7 +814,11 @@ impl FakeGitlab {
         assert!(
             unknown.is_empty(),
             "the client sent requests the fake GitLab does not know:\n{}",
-            unknown.iter().map(Call::line).collect::<Vec<_>>().join("\n")
+            unknown
+                .iter()
+                .map(Call::line)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 
@@ -717,7 +859,10 @@ impl FakeGitlab {
 
     /// A file at `git_ref` (a branch name or a commit id).
     pub fn put_file(&self, project: &str, git_ref: &str, path: &str, bytes: &[u8]) {
-        self.state().project(project).files.insert((git_ref.into(), path.into()), bytes.to_vec());
+        self.state()
+            .project(project)
+            .files
+            .insert((git_ref.into(), path.into()), bytes.to_vec());
     }
 
     /// `user` approves the merge request.
@@ -735,7 +880,8 @@ impl FakeGitlab {
         for m in members {
             st.user(m);
         }
-        st.groups.insert(path.into(), members.iter().map(|m| m.to_string()).collect());
+        st.groups
+            .insert(path.into(), members.iter().map(|m| m.to_string()).collect());
     }
 
     /// `user` gets `level` access to the project (30 developer, 40 maintainer).
@@ -747,24 +893,40 @@ impl FakeGitlab {
 
     /// A finished head pipeline for the merge request with one job `job` whose report
     /// artifact of `file_type` is `file` with `bytes`. Returns the pipeline id.
-    pub fn pipeline_with_report(&self, project: &str, iid: u64, job: &str, status: &str, file_type: &str, file: &str, bytes: &[u8]) -> u64 {
+    pub fn pipeline_with_report(
+        &self,
+        project: &str,
+        iid: u64,
+        job: &str,
+        status: &str,
+        file_type: &str,
+        file: &str,
+        bytes: &[u8],
+    ) -> u64 {
         let mut st = self.state();
         let pid = st.id();
         let jid = st.id();
         let proj = st.project(project);
-        let sha = proj.mrs.get(&iid).map(|m| m.sha.clone()).unwrap_or_default();
-        proj.pipelines.insert(pid, PipelineRec {
-            id: pid,
-            sha,
-            status: status.into(),
-            jobs: vec![JobRec {
-                id: jid,
-                name: job.into(),
+        let sha = proj
+            .mrs
+            .get(&iid)
+            .map(|m| m.sha.clone())
+            .unwrap_or_default();
+        proj.pipelines.insert(
+            pid,
+            PipelineRec {
+                id: pid,
+                sha,
                 status: status.into(),
-                reports: vec![(file_type.into(), file.into())],
-                files: [(file.to_string(), bytes.to_vec())].into_iter().collect(),
-            }],
-        });
+                jobs: vec![JobRec {
+                    id: jid,
+                    name: job.into(),
+                    status: status.into(),
+                    reports: vec![(file_type.into(), file.into())],
+                    files: [(file.to_string(), bytes.to_vec())].into_iter().collect(),
+                }],
+            },
+        );
         if let Some(mr) = proj.mrs.get_mut(&iid) {
             mr.head_pipeline = Some(pid);
         }
@@ -776,22 +938,47 @@ impl FakeGitlab {
         let mut st = self.state();
         st.user(user);
         let id = st.id();
-        st.project(project).notes.push(NoteRec { id, iid, author: user.into(), body: body.into(), system: false, updated: 0, awards: Vec::new() });
+        st.project(project).notes.push(NoteRec {
+            id,
+            iid,
+            author: user.into(),
+            body: body.into(),
+            system: false,
+            updated: 0,
+            awards: Vec::new(),
+        });
         id
     }
 
     /// Notes of the merge request by the bot.
     pub fn bot_notes(&self, project: &str, iid: u64) -> Vec<NoteRec> {
-        self.state().project(project).notes.iter().filter(|n| n.iid == iid && n.author == BOT).cloned().collect()
+        self.state()
+            .project(project)
+            .notes
+            .iter()
+            .filter(|n| n.iid == iid && n.author == BOT)
+            .cloned()
+            .collect()
     }
 
     /// A note by id.
     pub fn note(&self, project: &str, id: u64) -> Option<NoteRec> {
-        self.state().project(project).notes.iter().find(|n| n.id == id).cloned()
+        self.state()
+            .project(project)
+            .notes
+            .iter()
+            .find(|n| n.id == id)
+            .cloned()
     }
 
     /// Every status named `name` on `sha`, oldest first.
     pub fn statuses(&self, project: &str, sha: &str, name: &str) -> Vec<StatusRec> {
-        self.state().project(project).statuses.iter().filter(|s| s.sha == sha && s.name == name).cloned().collect()
+        self.state()
+            .project(project)
+            .statuses
+            .iter()
+            .filter(|s| s.sha == sha && s.name == name)
+            .cloned()
+            .collect()
     }
 }

@@ -103,7 +103,12 @@ fn message(body: &[u8]) -> String {
 }
 
 /// Maps a non-success status onto a [`ForgeError`].
-pub(crate) fn status_error(status: u16, headers: &HeaderMap, body: &[u8], what: &str) -> ForgeError {
+pub(crate) fn status_error(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    what: &str,
+) -> ForgeError {
     let what = format!("{what}: {status} {}", message(body));
     match status {
         401 => ForgeError::Unauthorized { what },
@@ -221,16 +226,27 @@ mod tests {
     #[test]
     fn statuses_map_to_forge_errors() {
         let h = HeaderMap::new();
-        assert!(matches!(status_error(401, &h, b"{}", "x"), ForgeError::Unauthorized { .. }));
-        assert!(matches!(status_error(404, &h, b"{\"message\":\"404 Not found\"}", "x"), ForgeError::NotFound { .. }));
+        assert!(matches!(
+            status_error(401, &h, b"{}", "x"),
+            ForgeError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            status_error(404, &h, b"{\"message\":\"404 Not found\"}", "x"),
+            ForgeError::NotFound { .. }
+        ));
         assert!(status_error(502, &h, b"<html>", "x").is_retryable());
         let mut h = HeaderMap::new();
         h.insert("retry-after", http::HeaderValue::from_static("7"));
         match status_error(429, &h, b"", "x") {
-            ForgeError::RateLimited { retry_after } => assert_eq!(retry_after, Duration::from_secs(7)),
+            ForgeError::RateLimited { retry_after } => {
+                assert_eq!(retry_after, Duration::from_secs(7))
+            }
             other => panic!("{other}"),
         }
-        assert!(matches!(status_error(400, &h, b"{\"message\":{\"name\":[\"taken\"]}}", "x"), ForgeError::Rejected { status: 400, .. }));
+        assert!(matches!(
+            status_error(400, &h, b"{\"message\":{\"name\":[\"taken\"]}}", "x"),
+            ForgeError::Rejected { status: 400, .. }
+        ));
     }
 
     #[test]

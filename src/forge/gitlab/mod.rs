@@ -323,7 +323,10 @@ mod tests {
 
     #[test]
     fn instance_urls() {
-        assert_eq!(split_url("https://gitlab.com/").unwrap(), (true, "gitlab.com".into()));
+        assert_eq!(
+            split_url("https://gitlab.com/").unwrap(),
+            (true, "gitlab.com".into())
+        );
         assert_eq!(
             split_url("http://127.0.0.1:8080/api/v4").unwrap(),
             (false, "127.0.0.1:8080".into())

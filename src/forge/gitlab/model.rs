@@ -141,3 +141,94 @@ pub(crate) struct Note {
 pub(crate) struct Created {
     pub id: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    //! The model reads GitLab's recorded API answers (`../shared/fixtures/gitlab-webhooks/api`):
+    //! the client's types must accept GitLab's real shapes, not only the fake's.
+
+    use super::*;
+    use serde::de::DeserializeOwned;
+    use std::path::PathBuf;
+
+    fn fixture(rel: &str) -> Option<serde_json::Value> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/gitlab-webhooks/api")
+            .join(rel);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(
+                serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display())),
+            ),
+            Err(e) => {
+                eprintln!("skipping: fixture {} unavailable: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    fn read<T: DeserializeOwned>(rel: &str, v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    /// The `response` of a recorded danger-js exchange.
+    fn danger(rel: &str) -> Option<serde_json::Value> {
+        let v = fixture(rel)?;
+        Some(v[0]["response"].clone())
+    }
+
+    #[test]
+    fn merge_requests_read() {
+        for rel in [
+            "rust-gitlab/merge_request.json",
+            "go-gitlab/get_merge_request.json",
+        ] {
+            if let Some(v) = fixture(rel) {
+                let mr: MergeRequest = read(rel, v);
+                assert!(!mr.author.username.is_empty(), "{rel}");
+                assert!(!mr.target_branch.is_empty(), "{rel}");
+            }
+        }
+        if let Some(v) = danger("danger-js/getMergeRequestInfo.json") {
+            let _: MergeRequest = read("danger-js/getMergeRequestInfo.json", v);
+        }
+    }
+
+    #[test]
+    fn diffs_approvals_jobs_notes_statuses_read() {
+        if let Some(v) = fixture("go-gitlab/list_merge_request_diff.json") {
+            let d: Vec<Diff> = read("list_merge_request_diff", v);
+            assert!(!d.is_empty() && !d[0].new_path.is_empty());
+        }
+        if let Some(v) = danger("danger-js/getMergeRequestDiffs.json") {
+            let _: Vec<Diff> = read("getMergeRequestDiffs", v);
+        }
+        if let Some(v) = fixture("gitlab4j/approvals.json") {
+            let a: Approvals = read("gitlab4j/approvals", v);
+            assert!(a.approved_by.iter().all(|x| !x.user.username.is_empty()));
+        }
+        if let Some(v) = danger("danger-js/getMergeRequestApprovals.json") {
+            let _: Approvals = read("getMergeRequestApprovals", v);
+        }
+        if let Some(v) = fixture("rust-gitlab/job.json") {
+            let jobs: Vec<Job> = read("rust-gitlab/job", v);
+            assert!(jobs.iter().all(|j| !j.name.is_empty()));
+        }
+        if let Some(v) = fixture("rust-gitlab/note.json") {
+            let n: Note = read("rust-gitlab/note", v);
+            assert!(n.id > 0);
+        }
+        if let Some(v) = danger("danger-js/getMergeRequestNotes.json") {
+            let _: Vec<Note> = read("getMergeRequestNotes", v);
+        }
+        for rel in [
+            "rust-gitlab/commit_status.json",
+            "gitlab4j/commit-status.json",
+        ] {
+            if let Some(v) = fixture(rel) {
+                let s: CommitStatus = read(rel, v);
+                assert!(!s.name.is_empty(), "{rel}");
+            }
+        }
+    }
+}

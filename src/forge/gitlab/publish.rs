@@ -30,7 +30,9 @@ use crate::render::{self, COMMENT_MARKER};
 use crate::snapshot::Sha;
 
 use super::http::encode;
-use super::{DESCRIPTION_LIMIT, GitlabForge, STATUS_HINT, STATUS_NAME, StatusHint, lock, model, remember};
+use super::{
+    DESCRIPTION_LIMIT, GitlabForge, STATUS_HINT, STATUS_NAME, StatusHint, lock, model, remember,
+};
 
 /// Award emoji used to acknowledge commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +156,10 @@ async fn upsert_status(
     if let Some(url) = &want.target_url {
         body["target_url"] = json!(url);
     }
-    forge.http.call(Method::POST, &path, Some(&body), &what).await?;
+    forge
+        .http
+        .call(Method::POST, &path, Some(&body), &what)
+        .await?;
     remember(
         &forge.hints.statuses,
         (change.repository.clone(), sha.clone()),
@@ -222,7 +227,11 @@ async fn notes(forge: &GitlabForge, change: &ChangeRef) -> Result<Vec<model::Not
         project(change),
         change.number
     );
-    let what = format!("GET /{}/merge_requests/{}/notes", project(change), change.number);
+    let what = format!(
+        "GET /{}/merge_requests/{}/notes",
+        project(change),
+        change.number
+    );
     forge.http.pages(&path, 50, &what).await
 }
 
@@ -244,7 +253,11 @@ async fn upsert_sticky(
             Some((id, _)) => {
                 let path = format!("{base}/{id}");
                 let what = format!("PUT /{path}");
-                match forge.http.call(Method::PUT, &path, Some(&payload), &what).await {
+                match forge
+                    .http
+                    .call(Method::PUT, &path, Some(&payload), &what)
+                    .await
+                {
                     Ok(_) => {
                         remember(&forge.hints.sticky, key, (id, body.to_string()));
                         return Ok((Some(id), CommentAction::Updated));
@@ -361,7 +374,11 @@ pub(crate) async fn award(
     );
     let what = format!("POST /{path}");
     let body = json!({ "name": emoji.name() });
-    match forge.http.call(Method::POST, &path, Some(&body), &what).await {
+    match forge
+        .http
+        .call(Method::POST, &path, Some(&body), &what)
+        .await
+    {
         Ok(_) => Ok(()),
         // "Award Emoji Name has already been taken" (GitLab answers 404 or 400 for it).
         Err(ForgeError::Rejected { what, .. } | ForgeError::NotFound { what })
@@ -414,7 +431,10 @@ mod tests {
         let d = description(&long);
         assert_eq!(d.chars().count(), DESCRIPTION_LIMIT);
         assert!(d.ends_with('…'));
-        assert_eq!(description("2 SDL gate(s)\nblock: a, b"), "2 SDL gate(s) block: a, b");
+        assert_eq!(
+            description("2 SDL gate(s)\nblock: a, b"),
+            "2 SDL gate(s) block: a, b"
+        );
     }
 
     #[test]

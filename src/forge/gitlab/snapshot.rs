@@ -35,9 +35,7 @@ use crate::snapshot::{
 };
 
 use super::http::encode;
-use super::{
-    GitlabForge, MEMBERSHIP_TTL, STATUS_NAME, StatusHint, lock, model, remember,
-};
+use super::{GitlabForge, MEMBERSHIP_TTL, STATUS_NAME, StatusHint, lock, model, remember};
 
 /// Diffs are read up to this many pages of 100 files.
 pub const MAX_DIFF_PAGES: u32 = 30;
@@ -82,7 +80,10 @@ async fn head_of(forge: &GitlabForge, change: &ChangeRef) -> Result<ChangeHead, 
 }
 
 /// `GET /projects/:id/merge_requests/:iid` → [`ChangeHead`].
-pub(crate) async fn head(forge: &GitlabForge, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
+pub(crate) async fn head(
+    forge: &GitlabForge,
+    change: &ChangeRef,
+) -> Result<ChangeHead, ForgeError> {
     let path = format!("{}/merge_requests/{}", project(change)?, change.number);
     let what = format!("GET /{path}");
     let mr: model::MergeRequest = forge.http.get(&path, &what).await?;
@@ -91,16 +92,22 @@ pub(crate) async fn head(forge: &GitlabForge, change: &ChangeRef) -> Result<Chan
         "merged" => ChangeState::Merged,
         _ => ChangeState::Closed,
     };
-    let sha = mr.sha.filter(|s| !s.is_empty()).ok_or_else(|| ForgeError::BadResponse {
-        what: format!("{what}: field `sha` is missing"),
-    })?;
+    let sha = mr
+        .sha
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ForgeError::BadResponse {
+            what: format!("{what}: field `sha` is missing"),
+        })?;
     remember(
         &forge.hints.pipelines,
         (change.repository.clone(), change.number),
         MrExtras {
             sha: Sha::new(&sha),
             head_pipeline: mr.head_pipeline.clone(),
-            changes_over_limit: mr.changes_count.as_deref().is_some_and(|c| c.ends_with('+')),
+            changes_over_limit: mr
+                .changes_count
+                .as_deref()
+                .is_some_and(|c| c.ends_with('+')),
         },
     );
     if let Some(n) = mr.user_notes_count {
@@ -149,7 +156,10 @@ async fn read_file(
     let content = file.content.unwrap_or_default();
     match file.encoding.as_deref() {
         Some("base64") | None => {
-            let compact: String = content.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let compact: String = content
+                .chars()
+                .filter(|c| !c.is_ascii_whitespace())
+                .collect();
             base64::engine::general_purpose::STANDARD
                 .decode(compact.as_bytes())
                 .map(Some)
@@ -214,7 +224,11 @@ async fn is_member(forge: &GitlabForge, group: &str, id: u64) -> Result<bool, Fo
         return Ok(*member);
     }
     let url = format!("groups/{}/members/all/{id}", encode(group));
-    let member = match forge.http.get::<model::Member>(&url, &format!("GET /{url}")).await {
+    let member = match forge
+        .http
+        .get::<model::Member>(&url, &format!("GET /{url}"))
+        .await
+    {
         Ok(m) => m.state.as_deref().is_none_or(|s| s == "active"),
         Err(ForgeError::NotFound { .. }) => false,
         Err(e) => return Err(e),
@@ -245,7 +259,11 @@ pub(crate) async fn permission(
         return Ok(None);
     };
     let url = format!("{}/members/all/{id}", project(change)?);
-    match forge.http.get::<model::Member>(&url, &format!("GET /{url}")).await {
+    match forge
+        .http
+        .get::<model::Member>(&url, &format!("GET /{url}"))
+        .await
+    {
         Ok(m) if m.state.as_deref().is_none_or(|s| s == "active") => {
             Ok(Some(Permission::from_gitlab_level(m.access_level)))
         }
@@ -332,7 +350,13 @@ pub(crate) async fn snapshot(
     let (diffs, approvals, statuses, mr) = tokio::join!(diffs, approvals, statuses, extras);
     let (diffs, approvals, statuses, mr) = (diffs?, approvals?, statuses?, mr?);
 
-    let mut snap = Snapshot::new(ForgeKind::Gitlab, &change.repository, n, head.author.as_str(), sha);
+    let mut snap = Snapshot::new(
+        ForgeKind::Gitlab,
+        &change.repository,
+        n,
+        head.author.as_str(),
+        sha,
+    );
     snap.title = head.title.clone();
     snap.body = head.body.clone();
     snap.labels = head.labels.clone();
@@ -369,8 +393,7 @@ pub(crate) async fn snapshot(
     // Commit statuses: external CI, and our own (remembered for publishing).
     let mut ours: Option<&model::CommitStatus> = None;
     for s in &statuses {
-        let mine = s.name == STATUS_NAME
-            && s.author.as_ref().is_none_or(|a| a.id == forge.bot_id);
+        let mine = s.name == STATUS_NAME && s.author.as_ref().is_none_or(|a| a.id == forge.bot_id);
         if mine {
             if ours.is_none_or(|o| s.id > o.id) {
                 ours = Some(s);
