@@ -891,18 +891,18 @@ impl FakeGitlab {
         st.project(project).members.insert(user.into(), level);
     }
 
-    /// A finished head pipeline for the merge request with one job `job` whose report
-    /// artifact of `file_type` is `file` with `bytes`. Returns the pipeline id.
+    /// A successful head pipeline for the merge request with one successful job `job`
+    /// whose report artifact of `file_type` is `file` with `bytes`. Returns the pipeline id.
     pub fn pipeline_with_report(
         &self,
         project: &str,
         iid: u64,
         job: &str,
-        status: &str,
         file_type: &str,
         file: &str,
         bytes: &[u8],
     ) -> u64 {
+        let status = "success";
         let mut st = self.state();
         let pid = st.id();
         let jid = st.id();
