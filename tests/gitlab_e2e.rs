@@ -414,6 +414,22 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
         evals_after, evals_before,
         "the retried delivery was deduplicated"
     );
+
+    // carol edits the note that granted the waiver: the waiver is revoked and it blocks again.
+    let mut edited = note_hook(7, waive, "carol", "(edited)");
+    edited["object_attributes"]["action"] = json!("update");
+    bot.hook("Note Hook", "note-waive-edit", &edited).await;
+    let waivers = bot
+        .store
+        .waivers(Forge::GitLab, PROJECT, 7)
+        .await
+        .unwrap_or_default();
+    assert!(
+        waivers[0].waiver.revoked.is_some(),
+        "the edited note's waiver is revoked"
+    );
+    assert_eq!(bot.status(&head).status, "failed");
+    assert_eq!(bot.sticky(7).len(), 1);
     bot.fake.assert_no_unknown();
 }
 

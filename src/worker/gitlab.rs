@@ -9,8 +9,9 @@
 //! understood, and a reply note when there is something to say. A retried job inserts no
 //! second waiver (waivers are matched by note id and gate) and posts no second reply.
 //!
-//! Only new notes (`action: create`, or no action from older GitLab) run commands; edited
-//! notes are not re-run.
+//! Only new notes (`action: create`, or no action from older GitLab) run commands. Editing a
+//! note that granted a waiver revokes the waiver (as on GitHub); an edited note's commands
+//! are not run again.
 
 use chrono::Utc;
 use serde_json::Value;
@@ -377,6 +378,46 @@ impl GitlabProcessor {
     }
 }
 
+/// The id of the note an `update` Note Hook is about.
+fn edited_note(ev: &JobEvent) -> Option<u64> {
+    let d = ev.detail.as_ref()?;
+    (d.get("action").and_then(Value::as_str) == Some("update"))
+        .then(|| d.get("note_id").and_then(Value::as_u64))
+        .flatten()
+}
+
+impl GitlabProcessor {
+    /// Revokes the waivers a now-edited note granted; whether any was revoked.
+    async fn revoke_for_edited(
+        &self,
+        change: &ChangeRef,
+        note_id: u64,
+    ) -> Result<bool, ProcessError> {
+        let now = Utc::now();
+        let stored = self
+            .store
+            .waivers(ForgeName::GitLab, &change.repository, change.number)
+            .await
+            .map_err(|e| retry(format!("reading waivers: {e}")))?;
+        let mut revoked = false;
+        for w in stored
+            .iter()
+            .filter(|w| w.waiver.comment_id == Some(note_id) && w.waiver.revoked.is_none())
+        {
+            revoked |= self
+                .store
+                .revoke_waiver(
+                    w.id,
+                    &format!("note {note_id} that granted it was edited"),
+                    now,
+                )
+                .await
+                .map_err(|e| retry(format!("revoking a waiver: {e}")))?;
+        }
+        Ok(revoked)
+    }
+}
+
 /// What running one command came to.
 enum Ran {
     /// Done; an optional reply, and whether the change must be evaluated again.
@@ -403,6 +444,10 @@ impl Processor for GitlabProcessor {
         for ev in &job.events {
             if ev.event != "Note Hook" {
                 evaluate = true;
+                continue;
+            }
+            if let Some(note_id) = edited_note(ev) {
+                evaluate |= self.revoke_for_edited(&change, note_id).await?;
                 continue;
             }
             let Some(note) = CommandNote::from_event(ev, self.forge.bot()) else {
