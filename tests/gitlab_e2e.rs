@@ -449,6 +449,7 @@ async fn a_pipeline_with_a_failing_sast_report_blocks_and_a_clean_one_passes() {
         &bad,
     );
     let bot = Bot::start(fake).await;
+    let before = bot.fake.journal().len();
 
     bot.hook(
         "Pipeline Hook",
@@ -456,6 +457,17 @@ async fn a_pipeline_with_a_failing_sast_report_blocks_and_a_clean_one_passes() {
         &pipeline_hook(8, p1, "success", &head),
     )
     .await;
+    let calls = bot.fake.journal()[before..].to_vec();
+    let writes = calls.iter().filter(|c| c.method != "GET").count();
+    eprintln!(
+        "one first evaluation of a 1-file merge request with one report: {} requests ({writes} writes):\n{}",
+        calls.len(),
+        calls
+            .iter()
+            .map(|c| c.line())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
     let st = bot.status(&head);
     assert_eq!(st.status, "failed");
     assert!(
