@@ -558,3 +558,115 @@ async fn server_errors_are_retried_and_publish_once() {
     assert_eq!(diffs, 2, "one failed attempt and one retry");
     bot.fake.assert_no_unknown();
 }
+
+/// `sdl-gate serve` itself, configured for GitLab only through its environment: it connects
+/// to the fake GitLab at start-up and evaluates a merge request from a webhook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_gitlab_settings_evaluates_merge_requests() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x64);
+    fake.merge_request(PROJECT, 10, "bob", &head, &["src/auth/login.rs"]);
+    fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
+    let db = sqlite_db();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_sdl-gate"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info")
+            .env("SDL_GATE_LISTEN", "127.0.0.1:0")
+            .env("SDL_GATE_DATABASE_URL", &db.url)
+            .env("SDL_GATE_DEBOUNCE_MS", "20")
+            .env("SDL_GATE_POLL_INTERVAL_MS", "50")
+            .env("SDL_GATE_GITLAB_URL", &fake.url)
+            .env("SDL_GATE_GITLAB_TOKEN", BOT_TOKEN)
+            .env("SDL_GATE_GITLAB_WEBHOOK_SECRET", GITLAB_TOKEN)
+            .env("SDL_GATE_PUBLIC_URL", "https://sdl.example.com")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start sdl-gate serve: {e}")),
+    );
+    let stderr = child.0.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let leaked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let leak_flag = Arc::clone(&leaked);
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(BOT_TOKEN) || line.contains(GITLAB_TOKEN) {
+                leak_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            if let Some(pos) = line.find("listening on http://")
+                && let Some(tx) = tx.take()
+            {
+                let addr = line[pos + "listening on http://".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("sdl-gate serve did not report its address: {e}"));
+
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/webhooks/gitlab"))
+        .header("content-type", "application/json")
+        .header("x-gitlab-token", GITLAB_TOKEN)
+        .header("x-gitlab-event", "Merge Request Hook")
+        .header("idempotency-key", "serve-mr-10")
+        .body(mr_hook(10, "open", &head).to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("send: {e}"));
+    assert!(resp.status().is_success(), "{}", resp.status());
+
+    // Wait (bounded) for the worker to publish.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = fake
+            .statuses(PROJECT, &head, "sdl-gate")
+            .last()
+            .is_some_and(|s| s.status != "pending");
+        if done || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let st = fake
+        .statuses(PROJECT, &head, "sdl-gate")
+        .pop()
+        .unwrap_or_else(|| panic!("serve published no status"));
+    assert_eq!(st.status, "failed");
+    assert_eq!(
+        st.target_url.as_deref(),
+        Some("https://sdl.example.com/changes/gitlab/acme/plc/10")
+    );
+    assert_eq!(fake.bot_notes(PROJECT, 10).len(), 1);
+    assert!(
+        fake.journal().iter().any(|c| c.path == "/api/v4/user"),
+        "serve checked the token at start-up"
+    );
+    assert!(
+        !leaked.load(std::sync::atomic::Ordering::SeqCst),
+        "a token appeared in the service's log"
+    );
+    fake.assert_no_unknown();
+}
