@@ -670,3 +670,33 @@ async fn serve_with_gitlab_settings_evaluates_merge_requests() {
     );
     fake.assert_no_unknown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_request_is_retried_after_the_wait_gitlab_asks_for() {
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x65);
+    fake.merge_request(PROJECT, 11, "bob", &head, &["src/auth/login.rs"]);
+    fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
+    fake.fault(
+        Some(axum::http::Method::GET),
+        "/merge_requests/11/approvals",
+        1,
+        fake_gitlab::FaultKind::TooManyRequests { retry_after: 1 },
+    );
+    let bot = Bot::start(fake).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-11-open",
+        &mr_hook(11, "open", &head),
+    )
+    .await;
+    let journal = bot.fake.journal();
+    assert!(
+        journal.iter().any(|c| c.status == 429),
+        "the fault fired: {:?}",
+        journal.iter().map(|c| c.line()).collect::<Vec<_>>()
+    );
+    assert_eq!(bot.status(&head).status, "failed");
+    assert_eq!(bot.sticky(11).len(), 1, "one note despite the retry");
+    bot.fake.assert_no_unknown();
+}

@@ -29,3 +29,26 @@ impl Processor for ForgeProcessor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Target, WorkKey};
+
+    #[tokio::test]
+    async fn jobs_of_an_unconfigured_forge_complete() {
+        let job = Job {
+            id: 1,
+            key: WorkKey {
+                forge: ForgeName::GitLab,
+                repository: "grp/proj".into(),
+                target: Target::Change(3),
+            },
+            attempt: 1,
+            events: Vec::new(),
+            lease_token: 1,
+            claimed_upto: None,
+        };
+        assert_eq!(ForgeProcessor::default().process(&job).await, Ok(()));
+    }
+}
