@@ -373,7 +373,8 @@ impl ForgeError {
     }
 }
 
-/// A forge the worker can evaluate changes on. Implemented by [`github::GithubForge`].
+/// A forge the worker can evaluate changes on. Implemented by [`github::GithubForge`] and
+/// [`gitlab::GitlabForge`].
 ///
 /// Every method is safe to call again after any error: reads have no effect and publishing
 /// finds what an earlier attempt created instead of creating it twice.

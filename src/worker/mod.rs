@@ -4,7 +4,9 @@
 //! evidence ledger.
 //!
 //! The queue knows no forge and the forge knows no queue; this module is the only place that
-//! knows both, and maps forge errors onto the queue's retry rules.
+//! knows both, and maps forge errors onto the queue's retry rules. GitLab merge requests have
+//! their own processor in [`gitlab`]; [`dispatch::ForgeProcessor`] sends each job to the
+//! processor of its forge.
 
 pub mod dispatch;
 pub mod gitlab;
