@@ -9,14 +9,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
+use sdl_gate::forge::gitlab::{GitlabConfig, connect as connect_gitlab};
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
-use sdl_gate::worker::GithubProcessor;
 use sdl_gate::worker::fanout::FanoutSettings;
 use sdl_gate::worker::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
+use sdl_gate::worker::{ForgeProcessor, GithubProcessor, GitlabProcessor};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -31,7 +32,7 @@ pub struct ServeArgs {
 /// The processor chosen at start-up.
 enum ServeProcessor {
     Unconfigured(UnconfiguredProcessor),
-    Github(Box<GithubProcessor>),
+    Forges(Box<ForgeProcessor>),
     Record(RecordProcessor),
 }
 
@@ -39,7 +40,7 @@ impl Processor for ServeProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         match self {
             ServeProcessor::Unconfigured(p) => p.process(job).await,
-            ServeProcessor::Github(p) => p.process(job).await,
+            ServeProcessor::Forges(p) => p.process(job).await,
             ServeProcessor::Record(p) => p.process(job).await,
         }
     }
@@ -80,23 +81,43 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     store.migrate().await.context("migrating the database")?;
     let mut reconciler = None;
     let processor = match settings.test_processor.as_deref() {
-        None => match &settings.github {
-            Some(gh) => {
+        None if settings.github.is_none() && settings.gitlab.is_none() => {
+            ServeProcessor::Unconfigured(UnconfiguredProcessor)
+        }
+        None => {
+            let mut forges = ForgeProcessor::default();
+            if let Some(gh) = &settings.github {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
                 config.api_url = gh.api_url.clone();
                 let forge = GithubForge::new(config.clone())
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
                 reconciler = reconciler_for(gh, config, &store)?;
-                ServeProcessor::Github(Box::new(
+                forges.github = Some(
                     GithubProcessor::new(forge, store.clone(), settings.public_url.clone())
                         .with_fanout(FanoutSettings {
                             max_pulls: gh.fanout_max_pulls,
                             ..FanoutSettings::default()
                         }),
-                ))
+                );
             }
-            None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
-        },
+            if let Some(gl) = &settings.gitlab {
+                let forge = connect_gitlab(GitlabConfig::new(gl.url.clone(), gl.token.clone()))
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "SDL_GATE_GITLAB_URL / SDL_GATE_GITLAB_TOKEN: connecting to GitLab at {}",
+                            gl.url
+                        )
+                    })?;
+                tracing::info!(bot = %forge.bot(), "GitLab bot connected");
+                forges.gitlab = Some(GitlabProcessor::new(
+                    forge,
+                    store.clone(),
+                    settings.public_url.clone(),
+                ));
+            }
+            ServeProcessor::Forges(Box::new(forges))
+        }
         Some(spec) => {
             tracing::warn!(
                 "SDL_GATE_TEST_PROCESSOR is set: TEST-ONLY recording processor, no forge is acted on"

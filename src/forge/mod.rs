@@ -15,6 +15,7 @@
 //! branch on (retry later, retry after a delay, drop the job…).
 
 pub mod github;
+pub mod gitlab;
 mod patch;
 
 use std::future::Future;
@@ -372,7 +373,8 @@ impl ForgeError {
     }
 }
 
-/// A forge the worker can evaluate changes on. Implemented by [`github::GithubForge`].
+/// A forge the worker can evaluate changes on. Implemented by [`github::GithubForge`] and
+/// [`gitlab::GitlabForge`].
 ///
 /// Every method is safe to call again after any error: reads have no effect and publishing
 /// finds what an earlier attempt created instead of creating it twice.

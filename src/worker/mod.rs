@@ -4,13 +4,17 @@
 //! evidence ledger.
 //!
 //! The queue knows no forge and the forge knows no queue; this module is the only place that
-//! knows both, and maps forge errors onto the queue's retry rules.
+//! knows both, and maps forge errors onto the queue's retry rules. GitLab merge requests have
+//! their own processor in [`gitlab`]; [`dispatch::ForgeProcessor`] sends each job to the
+//! processor of its forge.
 //!
 //! Jobs that are not one pull request (a commit, a repository, an installation) are fanned
 //! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
 //! pull requests whose webhooks were lost.
 
+pub mod dispatch;
 pub mod fanout;
+pub mod gitlab;
 pub mod reconcile;
 
 use chrono::Utc;
@@ -20,6 +24,9 @@ use crate::forge::github::GithubForge;
 use crate::forge::{ChangeRef, ForgeError, Outcome, Records, evaluate_change};
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::{NewEvaluation, Store};
+
+pub use dispatch::ForgeProcessor;
+pub use gitlab::GitlabProcessor;
 
 /// Evaluates GitHub pull request jobs with the App's client.
 #[derive(Debug)]
@@ -68,7 +75,7 @@ impl GithubProcessor {
     }
 }
 
-fn retry(reason: String) -> ProcessError {
+pub(crate) fn retry(reason: String) -> ProcessError {
     ProcessError::Retry {
         after: None,
         reason,
@@ -77,7 +84,7 @@ fn retry(reason: String) -> ProcessError {
 
 /// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
 /// the rest park the job (they need a person).
-fn to_process_error(e: ForgeError) -> ProcessError {
+pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
     match e {
         ForgeError::RateLimited { retry_after } => ProcessError::Retry {
             after: Some(retry_after),
