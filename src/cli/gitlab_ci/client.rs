@@ -7,16 +7,9 @@ use sdl_gate::forge::ForgeError;
 use sdl_gate::gitlab_ci::{CiContext, Settings};
 
 use super::Misconfigured;
-use super::no_client::NoGitlabClient;
 
 /// The GitLab API client of this build.
-///
-/// COORDINATOR: when `sdl_gate::forge::gitlab` lands, (1) replace this alias with
-/// `sdl_gate::forge::gitlab::GitlabForge`, (2) replace the end of [`connect_forge`] with the
-/// code in its comment, (3) delete `no_client.rs`, its `mod` line and the `use` of it above,
-/// and (4) delete the `cfg_attr(not(test), expect(dead_code))` on [`connect_failed`]. Nothing else changes: the
-/// job is generic over `F: Forge`.
-pub(super) type GitlabClient = NoGitlabClient;
+pub(super) type GitlabClient = sdl_gate::forge::gitlab::GitlabForge;
 
 /// Connects to the GitLab API with the job's token. `Ok(None)` when the API cannot be used
 /// and the job should evaluate from the checkout (said in `unknowns`); `Err` when the token
@@ -33,34 +26,19 @@ pub(super) async fn connect_forge(
             settings.token_variable
         )));
     };
-    // COORDINATOR: replace from here to the end of the function with:
-    //
-    //     let config = sdl_gate::forge::gitlab::GitlabConfig {
-    //         url,
-    //         token,
-    //         timeout: std::time::Duration::from_secs(30),
-    //     };
-    //     match sdl_gate::forge::gitlab::GitlabForge::connect(config).await {
-    //         Ok(forge) => Ok(Some(forge)),
-    //         Err(e) => connect_failed(e, &settings.token_variable, unknowns),
-    //     }
-    let _ = (url, token);
-    unknowns.push(format!(
-        "{} is set, but this build of sdl-gate has no GitLab API client yet: evaluated from the checkout, and no note or status was written",
-        settings.token_variable
-    ));
-    Ok(None)
+    let config = sdl_gate::forge::gitlab::GitlabConfig {
+        url,
+        token,
+        timeout: std::time::Duration::from_secs(30),
+    };
+    match sdl_gate::forge::gitlab::connect(config).await {
+        Ok(forge) => Ok(Some(forge)),
+        Err(e) => connect_failed(e, &settings.token_variable, unknowns),
+    }
 }
 
 /// What a failed connection means: a refused token or a bad URL is a misconfiguration; a
 /// network or server failure leaves the job to evaluate from the checkout.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "used once the GitLab client is built in; see connect_forge"
-    )
-)]
 pub(super) fn connect_failed(
     e: ForgeError,
     token_variable: &str,

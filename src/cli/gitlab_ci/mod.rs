@@ -14,7 +14,6 @@
 
 mod checkout;
 mod client;
-mod no_client;
 #[cfg(test)]
 mod tests;
 
