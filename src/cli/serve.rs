@@ -14,7 +14,7 @@ use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
-use sdl_gate::worker::GithubProcessor;
+use sdl_gate::worker::{Clock, ExpiryScheduler, GithubProcessor, expiry};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -76,6 +76,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
+    let mut scheduler = None;
     let processor = match settings.test_processor.as_deref() {
         None => match &settings.github {
             Some(gh) => {
@@ -83,11 +84,25 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 config.api_url = gh.api_url.clone();
                 let forge = GithubForge::new(config)
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
-                ServeProcessor::Github(Box::new(GithubProcessor::new(
-                    forge,
+                // Waivers expire without any forge event: the scheduler enqueues their
+                // changes' re-evaluation, starting with those missed while the service was down.
+                let clock = Clock::system();
+                let dues = expiry::load(&store, clock.now())
+                    .await
+                    .context("loading the waivers' expiries")?;
+                tracing::info!(waivers = dues.len(), "waiver expiries scheduled");
+                let (sched, handle) = ExpiryScheduler::spawn(
                     store.clone(),
-                    settings.public_url.clone(),
-                )))
+                    clock.clone(),
+                    expiry::DEFAULT_TICK,
+                    dues,
+                );
+                scheduler = Some(sched);
+                ServeProcessor::Github(Box::new(
+                    GithubProcessor::new(forge, store.clone(), settings.public_url.clone())
+                        .with_clock(clock)
+                        .with_expiry(handle),
+                ))
             }
             None => ServeProcessor::Unconfigured(UnconfiguredProcessor),
         },
@@ -117,6 +132,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutdown signal received");
     service.shutdown().await;
+    if let Some(s) = scheduler {
+        s.shutdown().await;
+    }
     store.close().await;
     Ok(())
 }

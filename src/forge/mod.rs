@@ -15,6 +15,7 @@
 //! branch on (retry later, retry after a delay, drop the job…).
 
 pub mod github;
+mod interact;
 mod patch;
 
 use std::future::Future;
@@ -27,6 +28,7 @@ use crate::policy::{CommentMode, GlobPattern, Policy, parse_policy};
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 use crate::waivers::Waiver;
 
+pub use interact::{Interact, Reaction};
 pub use patch::{PatchError, changed_lines};
 
 /// Which change request to work on.
@@ -468,6 +470,9 @@ pub struct Records {
     pub waivers: Vec<Waiver>,
     /// Threat-model references recorded with `/sdl threat-model` (from the store).
     pub threat_model_refs: Vec<String>,
+    /// Publish the sticky comment this way instead of as the policy says (`/sdl status`
+    /// forces `always`).
+    pub comment_mode: Option<CommentMode>,
 }
 
 /// One evaluation of one change, as the worker runs it: head → base policy → snapshot (plus
@@ -509,7 +514,10 @@ pub async fn evaluate_change<F: Forge>(
         .threat_model_refs
         .extend(records.threat_model_refs.iter().cloned());
     let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
-    let opts = PublishOptions::from_policy(&policy, details_url);
+    let mut opts = PublishOptions::from_policy(&policy, details_url);
+    if let Some(mode) = records.comment_mode {
+        opts.comment = mode;
+    }
     let published = forge.publish(change, &evaluation, &opts).await?;
     Ok(Outcome::Evaluated {
         evaluation: Box::new(evaluation),

@@ -19,6 +19,8 @@
     reason = "shared by several test binaries; each uses a part of it"
 )]
 
+mod interactions;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -204,6 +206,8 @@ pub struct State {
     pub journal: Vec<Call>,
     pub unknown: Vec<Call>,
     pub faults: Vec<Fault>,
+    /// Reactions and collaborator roles (see `interactions`).
+    pub interactions: interactions::Interactions,
     next_id: u64,
     rng: u64,
 }
@@ -697,6 +701,9 @@ fn route(
         _ => {}
     }
 
+    if let Some(a) = interactions::route(st, base, method, path, q, headers, body) {
+        return Some(a);
+    }
     let known = matches!(
         (method.as_str(), segs.as_slice()),
         ("GET", ["repos", _, _, "pulls", _])

@@ -4,7 +4,8 @@
 //! - [`auth`]: the App's JWT and the installation token cache;
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
-//! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently.
+//! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
+//! - `interact`: reactions, replies and permissions for `/sdl` commands.
 //!
 //! The forge keeps small in-memory hints between calls (the `sdl-gate` check run id per head
 //! commit, the sticky comment per pull request, the comment count of the last `head`), so
@@ -14,6 +15,7 @@
 
 pub mod auth;
 mod http;
+mod interact;
 mod model;
 mod publish;
 mod snapshot;
