@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{APP_ID, APP_SLUG, CommentRec, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
+use fake_github::{
+    APP_ID, APP_SLUG, CommentRec, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha,
+};
 use sdl_gate::events::Forge;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::gates::GateKind;
@@ -156,7 +158,11 @@ impl Env {
             "installation": {"id": INSTALLATION}
         });
         self.send("pull_request", &body).await;
-        assert_eq!(self.conclusion(), Some("failure".into()), "CodeQL fails: sast blocks");
+        assert_eq!(
+            self.conclusion(),
+            Some("failure".into()),
+            "CodeQL fails: sast blocks"
+        );
     }
 
     /// Posts `body` as `user` on the fake and delivers the `created` webhook.
@@ -253,7 +259,11 @@ fn comment_payload(action: &str, c: &CommentRec, old_body: Option<&str>) -> Valu
             eprintln!("fixture {rel} unavailable: building the delivery from its documented fields only");
             json!({"comment": {"user": {}}, "issue": {"pull_request": {}}, "repository": {}, "sender": {}})
         });
-    let kind = if c.user.ends_with("[bot]") { "Bot" } else { "User" };
+    let kind = if c.user.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    };
     v["action"] = json!(action);
     v["comment"]["id"] = json!(c.id);
     v["comment"]["body"] = json!(c.body);
@@ -261,14 +271,19 @@ fn comment_payload(action: &str, c: &CommentRec, old_body: Option<&str>) -> Valu
     v["comment"]["user"]["type"] = json!(kind);
     v["comment"]["created_at"] = json!(c.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     v["comment"]["updated_at"] = json!(c.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    v["comment"]["html_url"] = json!(format!("https://github.com/{REPO}/pull/{PR}#issuecomment-{}", c.id));
+    v["comment"]["html_url"] = json!(format!(
+        "https://github.com/{REPO}/pull/{PR}#issuecomment-{}",
+        c.id
+    ));
     v["issue"]["number"] = json!(PR);
-    v["issue"]["pull_request"]["url"] = json!(format!("https://api.github.com/repos/{REPO}/pulls/{PR}"));
+    v["issue"]["pull_request"]["url"] =
+        json!(format!("https://api.github.com/repos/{REPO}/pulls/{PR}"));
     v["repository"]["full_name"] = json!(REPO);
     v["repository"]["id"] = json!(1);
     v["sender"]["login"] = json!(c.user);
     v["sender"]["type"] = json!(kind);
-    v["installation"] = json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
+    v["installation"] =
+        json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
     if let Some(old) = old_body {
         v["changes"] = json!({"body": {"from": old}});
     }
@@ -283,22 +298,49 @@ async fn reviewer_waives_sast_once_and_editing_the_comment_revokes_it() {
 
     // carol (acme/security) waives sast with a reason: the check turns green.
     let (c, delivery) = env
-        .comment_delivered("carol", &format!("LGTM otherwise.\n/sdl waive sast --for 7d {REASON}"))
+        .comment_delivered(
+            "carol",
+            &format!("LGTM otherwise.\n/sdl waive sast --for 7d {REASON}"),
+        )
         .await;
-    assert_eq!(env.conclusion(), Some("success".into()), "{}", env.check_text());
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "{}",
+        env.check_text()
+    );
     let text = env.check_text();
-    assert!(text.contains("waived"), "the check shows the waiver: {text}");
+    assert!(
+        text.contains("waived"),
+        "the check shows the waiver: {text}"
+    );
     assert!(text.contains("carol"), "the check names who waived: {text}");
     assert_eq!(env.reactions(&c), ["eyes", "+1"]);
     let replies = env.replies_to(&c);
     assert_eq!(replies.len(), 1, "one reply: {replies:?}");
-    assert!(replies[0].contains("`sast` waived by carol"), "{}", replies[0]);
+    assert!(
+        replies[0].contains("`sast` waived by carol"),
+        "{}",
+        replies[0]
+    );
     let waivers = env.waivers().await;
     assert_eq!(waivers.len(), 1);
     let w = &waivers[0];
     assert_eq!(
-        (w.gate, w.author.as_str(), w.sha.as_str(), w.comment_id, w.reason.as_str()),
-        (GateKind::Sast, "carol", env.head.as_str(), Some(c.id), REASON)
+        (
+            w.gate,
+            w.author.as_str(),
+            w.sha.as_str(),
+            w.comment_id,
+            w.reason.as_str()
+        ),
+        (
+            GateKind::Sast,
+            "carol",
+            env.head.as_str(),
+            Some(c.id),
+            REASON
+        )
     );
     let days = (w.expires_at - w.created_at).num_hours();
     assert_eq!(days, 7 * 24, "--for 7d");
@@ -319,9 +361,18 @@ async fn reviewer_waives_sast_once_and_editing_the_comment_revokes_it() {
         .unwrap_or_else(|| panic!("comment {} exists", c.id));
     let payload = comment_payload("edited", &edited, Some(&old));
     env.send("issue_comment", &payload).await;
-    assert_eq!(env.conclusion(), Some("failure".into()), "{}", env.check_text());
+    assert_eq!(
+        env.conclusion(),
+        Some("failure".into()),
+        "{}",
+        env.check_text()
+    );
     let waivers = env.waivers().await;
-    assert_eq!(waivers.len(), 1, "an edited comment is never run: no new waiver");
+    assert_eq!(
+        waivers.len(),
+        1,
+        "an edited comment is never run: no new waiver"
+    );
     assert_eq!(waivers[0].revoked.as_deref(), Some("comment edited"));
     let notices: Vec<_> = env
         .fake
@@ -344,7 +395,11 @@ async fn author_outsider_bot_and_bad_waivers_are_refused_and_the_check_stays_red
     let r = env.replies_to(&by_author);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("Refused"), "{}", r[0]);
-    assert!(r[0].contains("the author of a change may not waive"), "{}", r[0]);
+    assert!(
+        r[0].contains("the author of a change may not waive"),
+        "{}",
+        r[0]
+    );
     assert_eq!(env.reactions(&by_author), ["eyes", "confused"]);
 
     // Someone with write permission who is not in acme/security (maintain needed).
@@ -401,18 +456,31 @@ async fn an_expired_waiver_turns_the_check_red_again_without_any_event() {
     let c = env
         .comment("dave", &format!("/sdl waive sast --for 2d {REASON}"))
         .await;
-    assert_eq!(env.conclusion(), Some("success".into()), "{}", env.check_text());
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "{}",
+        env.check_text()
+    );
     assert_eq!(env.reactions(&c), ["eyes", "+1"]);
 
     // A day later nothing changes; after the second day the scheduler enqueues the change.
     env.advance(chrono::Duration::days(1));
     tokio::time::sleep(Duration::from_millis(300)).await;
     env.drained().await;
-    assert_eq!(env.conclusion(), Some("success".into()), "still waived after one day");
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "still waived after one day"
+    );
 
     env.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.fake.check_runs(REPO, &env.head, "sdl-gate")[0].conclusion.as_deref() != Some("failure") {
+    while env.fake.check_runs(REPO, &env.head, "sdl-gate")[0]
+        .conclusion
+        .as_deref()
+        != Some("failure")
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the expiry did not re-evaluate the change: {}",
@@ -454,7 +522,11 @@ async fn code_blocks_are_ignored_explain_replies_and_status_reposts() {
     let r = env.replies_to(&q);
     assert_eq!(r.len(), 1);
     assert!(r[0].contains("SR-2"), "{}", r[0]);
-    assert!(r[0].contains("Threat model"), "names the requirement: {}", r[0]);
+    assert!(
+        r[0].contains("Threat model"),
+        "names the requirement: {}",
+        r[0]
+    );
     assert_eq!(env.reactions(&q), ["eyes", "+1"]);
 
     // `/sdl help` lists who may waive under this policy.
@@ -472,6 +544,9 @@ async fn code_blocks_are_ignored_explain_replies_and_status_reposts() {
         .collect();
     assert_eq!(sticky.len(), 1, "status re-posts the evaluation");
     assert_eq!(env.reactions(&s), ["eyes", "+1"]);
-    assert!(env.replies_to(&s).is_empty(), "the sticky comment is the answer");
+    assert!(
+        env.replies_to(&s).is_empty(),
+        "the sticky comment is the answer"
+    );
     env.stop().await;
 }

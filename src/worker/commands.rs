@@ -243,9 +243,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                         after.force_comment |= *cmd == Command::Status;
                         after.ack_after.push(comment.id);
                     }
-                    Command::Waive { .. } | Command::Unwaive { .. } | Command::ThreatModel { .. } => {
-                        after.evaluate = true
-                    }
+                    Command::Waive { .. }
+                    | Command::Unwaive { .. }
+                    | Command::ThreatModel { .. } => after.evaluate = true,
                     _ => {}
                 }
             }
@@ -279,8 +279,13 @@ impl<F: Forge + Interact> Context<'_, F> {
             }
         }
         if !parts.is_empty() {
-            self.reply_once(change, comment.id, claim, &replies::combined(comment.id, &parts))
-                .await?;
+            self.reply_once(
+                change,
+                comment.id,
+                claim,
+                &replies::combined(comment.id, &parts),
+            )
+            .await?;
         }
         if done {
             self.react(change, comment.id, Reaction::PlusOne).await?;
@@ -289,7 +294,12 @@ impl<F: Forge + Interact> Context<'_, F> {
             self.react(change, comment.id, Reaction::Confused).await?;
         }
         self.store
-            .finish_comment(self.forge_name, &change.repository, comment.id, self.clock.now())
+            .finish_comment(
+                self.forge_name,
+                &change.repository,
+                comment.id,
+                self.clock.now(),
+            )
             .await
             .map_err(|e| retry(format!("recording comment {} as handled: {e}", comment.id)))?;
         Ok(())
@@ -307,7 +317,11 @@ impl<F: Forge + Interact> Context<'_, F> {
             let marker = replies::reply_marker(comment_id);
             match self.forge.find_reply(change, &marker).await {
                 Ok(Some(id)) => {
-                    tracing::info!(comment = comment_id, reply = id, "reply posted by an earlier run");
+                    tracing::info!(
+                        comment = comment_id,
+                        reply = id,
+                        "reply posted by an earlier run"
+                    );
                     return Ok(());
                 }
                 Ok(None) => {}
@@ -441,7 +455,8 @@ impl<F: Forge + Interact> Context<'_, F> {
             Err(r) if policy.waivers.teams.is_empty() => Ok(Err(r)),
             Err(Refusal::OwnChange | Refusal::Bot) => Ok(check(snap)),
             Err(_) => {
-                self.resolve_teams(change, policy, &actor.login, snap).await?;
+                self.resolve_teams(change, policy, &actor.login, snap)
+                    .await?;
                 Ok(check(snap))
             }
         }
@@ -470,7 +485,10 @@ impl<F: Forge + Interact> Context<'_, F> {
                                 "{}\n_This repository has no valid sdl-gate policy on its base branch; the table shows the defaults._\n",
                                 replies::help(&p)
                             ),
-                            Err(_) => "This repository has no valid sdl-gate policy on its base branch.\n".into(),
+                            Err(_) => {
+                                "This repository has no valid sdl-gate policy on its base branch.\n"
+                                    .into()
+                            }
                         }
                     }
                 };
@@ -492,7 +510,9 @@ impl<F: Forge + Interact> Context<'_, F> {
             Command::Waive { gate, .. } => {
                 let policy = match self.policy(change, lazy).await? {
                     PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => return Ok((Some(replies::no_policy(&text)), Step::Refused)),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
                     PolicyState::Invalid => {
                         return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
                     }
@@ -520,7 +540,12 @@ impl<F: Forge + Interact> Context<'_, F> {
                     Some(w) if claim == CommentClaim::Resumed => w.clone(),
                     _ => {
                         self.store
-                            .insert_waiver(self.forge_name, &change.repository, change.number, &waiver)
+                            .insert_waiver(
+                                self.forge_name,
+                                &change.repository,
+                                change.number,
+                                &waiver,
+                            )
                             .await
                             .map_err(|e| retry(format!("storing the waiver: {e}")))?;
                         tracing::info!(
@@ -550,7 +575,9 @@ impl<F: Forge + Interact> Context<'_, F> {
             Command::Unwaive { gate } => {
                 let policy = match self.policy(change, lazy).await? {
                     PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => return Ok((Some(replies::no_policy(&text)), Step::Refused)),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
                     PolicyState::Invalid => {
                         return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
                     }
@@ -585,7 +612,10 @@ impl<F: Forge + Interact> Context<'_, F> {
                     }
                     Err(r) => return Ok((Some(replies::refused(&text, &r)), Step::Refused)),
                 }
-                let reason = format!("withdrawn by {} with /sdl unwaive {tag}", actor.login.as_str());
+                let reason = format!(
+                    "withdrawn by {} with /sdl unwaive {tag}",
+                    actor.login.as_str()
+                );
                 let stored = self
                     .store
                     .waivers(self.forge_name, &change.repository, change.number)
@@ -593,7 +623,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                     .map_err(|e| retry(format!("reading waivers: {e}")))?;
                 let mut count = 0;
                 for w in stored.iter().filter(|w| {
-                    w.waiver.gate == *gate && w.waiver.revoked.is_none() && w.waiver.expires_at > now
+                    w.waiver.gate == *gate
+                        && w.waiver.revoked.is_none()
+                        && w.waiver.expires_at > now
                 }) {
                     if self
                         .store
@@ -614,7 +646,9 @@ impl<F: Forge + Interact> Context<'_, F> {
             Command::ThreatModel { reference } => {
                 let policy = match self.policy(change, lazy).await? {
                     PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => return Ok((Some(replies::no_policy(&text)), Step::Refused)),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
                     PolicyState::Invalid => {
                         return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
                     }
@@ -748,7 +782,10 @@ impl<F: Forge + Interact> Context<'_, F> {
         );
         match self
             .forge
-            .reply(change, &replies::revoked_by_change(comment.id, action, &revoked))
+            .reply(
+                change,
+                &replies::revoked_by_change(comment.id, action, &revoked),
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -783,7 +820,10 @@ mod tests {
             "comment_id": 5, "author": "carol", "body": "/sdl help"
         })))
         .unwrap_or_else(|| panic!("a comment"));
-        assert_eq!((c.id, c.author.as_str(), c.body.as_str(), c.action.as_str()), (5, "carol", "/sdl help", "created"));
+        assert_eq!(
+            (c.id, c.author.as_str(), c.body.as_str(), c.action.as_str()),
+            (5, "carol", "/sdl help", "created")
+        );
         assert!(comment_of(&event(serde_json::json!({"author": "x"}))).is_none());
     }
 }

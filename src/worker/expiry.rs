@@ -133,7 +133,14 @@ impl ExpiryScheduler {
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
         let queue = initial.into_iter().map(|d| (key(&d), d)).collect();
-        let task = tokio::spawn(run(sink, clock, tick.max(Duration::from_millis(1)), queue, rx, stop_rx));
+        let task = tokio::spawn(run(
+            sink,
+            clock,
+            tick.max(Duration::from_millis(1)),
+            queue,
+            rx,
+            stop_rx,
+        ));
         (ExpiryScheduler { task, stop }, ExpiryHandle { tx })
     }
 
@@ -241,9 +248,12 @@ mod tests {
 
     use super::*;
 
+    /// (change number, when enqueued).
+    type Fired = Arc<Mutex<Vec<(u64, DateTime<Utc>)>>>;
+
     #[derive(Clone, Default)]
     struct Recorder {
-        fired: Arc<Mutex<Vec<(u64, DateTime<Utc>)>>>,
+        fired: Fired,
         fail_first: Arc<Mutex<usize>>,
         clock: Option<Clock>,
     }
@@ -339,8 +349,12 @@ mod tests {
             ..Recorder::default()
         };
         let tick = Duration::from_secs(30);
-        let (sched, _handle) =
-            ExpiryScheduler::spawn(rec.clone(), clock, tick, vec![due(9, base + chrono::Duration::minutes(5))]);
+        let (sched, _handle) = ExpiryScheduler::spawn(
+            rec.clone(),
+            clock,
+            tick,
+            vec![due(9, base + chrono::Duration::minutes(5))],
+        );
         tokio::time::sleep(Duration::from_secs(10 * 60)).await;
         assert_eq!(
             fired(&rec, base),
@@ -355,7 +369,8 @@ mod tests {
         let offset = Arc::new(Mutex::new(chrono::Duration::zero()));
         let (inner, base) = virtual_clock();
         let o = Arc::clone(&offset);
-        let clock = Clock::from_fn(move || inner.now() + *o.lock().unwrap_or_else(|p| p.into_inner()));
+        let clock =
+            Clock::from_fn(move || inner.now() + *o.lock().unwrap_or_else(|p| p.into_inner()));
         let rec = Recorder {
             clock: Some(clock.clone()),
             ..Recorder::default()

@@ -79,8 +79,10 @@ pub(super) fn route(
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let known = matches!(
         (method.as_str(), segs.as_slice()),
-        ("POST", ["repos", _, _, "issues", "comments", _, "reactions"])
-            | ("GET", ["repos", _, _, "issues", "comments", _, "reactions"])
+        (
+            "POST",
+            ["repos", _, _, "issues", "comments", _, "reactions"]
+        ) | ("GET", ["repos", _, _, "issues", "comments", _, "reactions"])
             | ("GET", ["repos", _, _, "collaborators", _, "permission"])
     );
     if !known {
@@ -121,7 +123,10 @@ pub(super) fn route(
             }
             let user = format!("{APP_SLUG}[bot]");
             let existing = st.interactions.reactions.iter().find(|r| {
-                r.repo == full && r.comment_id == comment_id && r.user == user && r.content == content
+                r.repo == full
+                    && r.comment_id == comment_id
+                    && r.user == user
+                    && r.content == content
             });
             if let Some(r) = existing {
                 return Some((StatusCode::OK, reaction_json(base, r)).into());
@@ -193,10 +198,10 @@ fn unprocessable(msg: &str) -> Answer {
 impl FakeGithub {
     /// Gives `login` role `role` (`admin`, `maintain`, `write`, `triage`, `read`) on `repo`.
     pub fn collaborator(&self, repo: &str, login: &str, role: &str) {
-        self.state()
-            .interactions
-            .roles
-            .insert((repo.to_string(), login.to_ascii_lowercase()), role.to_string());
+        self.state().interactions.roles.insert(
+            (repo.to_string(), login.to_ascii_lowercase()),
+            role.to_string(),
+        );
     }
 
     /// Posts a comment on PR `n` as `user` (`User`, or `Bot` for a `[bot]` login) and
@@ -208,7 +213,12 @@ impl FakeGithub {
             id,
             issue: n,
             user: user.to_string(),
-            user_type: if user.ends_with("[bot]") { "Bot" } else { "User" }.into(),
+            user_type: if user.ends_with("[bot]") {
+                "Bot"
+            } else {
+                "User"
+            }
+            .into(),
             body: body.to_string(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
@@ -249,7 +259,10 @@ impl FakeGithub {
     pub fn replies(&self, repo: &str, n: u64) -> Vec<CommentRec> {
         self.comments(repo, n)
             .into_iter()
-            .filter(|c| c.user == format!("{APP_SLUG}[bot]") && !c.body.starts_with("<!-- sdl-gate:summary -->"))
+            .filter(|c| {
+                c.user == format!("{APP_SLUG}[bot]")
+                    && !c.body.starts_with("<!-- sdl-gate:summary -->")
+            })
             .collect()
     }
 }

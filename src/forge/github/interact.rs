@@ -72,7 +72,13 @@ impl Interact for GithubForge {
         let what = format!("POST {path}");
         Ok(self
             .http
-            .call(inst, Method::POST, &path, Some(&json!({ "body": body })), &what)
+            .call(
+                inst,
+                Method::POST,
+                &path,
+                Some(&json!({ "body": body })),
+                &what,
+            )
             .await?
             .json::<model::Created>(&what)?
             .id)
@@ -142,12 +148,13 @@ mod tests {
     fn role_name_wins_over_the_legacy_permission() {
         // Recorded answer (pygithub-replay Repository.testCollaboratorRoleName): a maintainer
         // shows as `write` in `permission`.
-        let a: PermissionAnswer =
-            serde_json::from_str(r#"{"user":{"login":"jacquev6"},"permission":"write","role_name":"maintain"}"#)
-                .unwrap_or_else(|e| panic!("{e}"));
+        let a: PermissionAnswer = serde_json::from_str(
+            r#"{"user":{"login":"jacquev6"},"permission":"write","role_name":"maintain"}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(permission_of(&a), Some(Permission::Maintain));
-        let a: PermissionAnswer = serde_json::from_str(r#"{"permission":"read"}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let a: PermissionAnswer =
+            serde_json::from_str(r#"{"permission":"read"}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(permission_of(&a), Some(Permission::Read));
         let a: PermissionAnswer =
             serde_json::from_str(r#"{"permission":"admin","role_name":"custom-role"}"#)
