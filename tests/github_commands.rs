@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use fake_github::{
-    APP_ID, APP_SLUG, CommentRec, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha,
+    APP_ID, APP_SLUG, CommentRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
+    sha,
 };
 use sdl_gate::events::Forge;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
@@ -548,5 +549,107 @@ async fn code_blocks_are_ignored_explain_replies_and_status_reposts() {
         env.replies_to(&s).is_empty(),
         "the sticky comment is the answer"
     );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_fails_after_replying_is_resumed_without_a_second_waiver_or_reply() {
+    let mut env = Env::start(POLICY).await;
+    // The reply is stored by GitHub but its answer is lost: the job fails and runs again.
+    env.fake.fault(
+        Some(axum::http::Method::POST),
+        &format!("/repos/{REPO}/issues/{PR}/comments"),
+        1,
+        FaultKind::StatusAfterApply(502),
+    );
+    let mark = env.fake.mark();
+    let c = env
+        .comment("carol", &format!("/sdl waive sast {REASON}"))
+        .await;
+    let posts = env
+        .fake
+        .calls_since(mark)
+        .iter()
+        .filter(|call| {
+            call.method == "POST" && call.path.ends_with(&format!("/issues/{PR}/comments"))
+        })
+        .count();
+    assert_eq!(posts, 1, "the reply was posted once (the retry found it)");
+    assert!(
+        env.fake
+            .calls_since(mark)
+            .iter()
+            .any(|call| call.method == "POST" && call.status == 502),
+        "the reply's answer was lost, so the job ran again"
+    );
+    assert_eq!(env.waivers().await.len(), 1, "one waiver");
+    assert_eq!(env.replies_to(&c).len(), 1, "one reply");
+    assert_eq!(env.reactions(&c), ["eyes", "+1"]);
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "{}",
+        env.check_text()
+    );
+
+    // Deleting the comment revokes the waiver.
+    let gone = env
+        .fake
+        .delete_comment(REPO, c.id)
+        .unwrap_or_else(|| panic!("comment {} exists", c.id));
+    env.send("issue_comment", &comment_payload("deleted", &gone, None))
+        .await;
+    assert_eq!(env.conclusion(), Some("failure".into()));
+    assert_eq!(
+        env.waivers().await[0].revoked.as_deref(),
+        Some("comment deleted")
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_author_records_a_threat_model_reference_the_policy_accepts() {
+    let policy = r##"
+version: 1
+security_paths: ["src/auth/**"]
+gates:
+  threat_model:
+    paths: ["docs/threat-model/**"]
+    link_patterns: ["https://tm.example.com/*"]
+  security_review: { enabled: false }
+  dependencies: { enabled: false }
+  sast: { enabled: false }
+"##;
+    let mut env = Env::start(policy).await;
+    let wrong = env
+        .comment("bob", "/sdl threat-model https://evil.example.com/tm")
+        .await;
+    let r = env.replies_to(&wrong);
+    assert!(
+        r[0].contains("does not match the accepted threat-model references"),
+        "{}",
+        r[0]
+    );
+    assert_eq!(env.reactions(&wrong), ["eyes", "confused"]);
+    assert_eq!(env.conclusion(), Some("failure".into()));
+
+    let right = env
+        .comment("bob", "/sdl threat-model https://tm.example.com/plc-auth")
+        .await;
+    assert_eq!(env.reactions(&right), ["eyes", "+1"]);
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "{}",
+        env.check_text()
+    );
+    let refs = env
+        .store
+        .threat_model_refs(Forge::GitHub, REPO, PR)
+        .await
+        .unwrap_or_default();
+    assert_eq!(refs.len(), 1);
+    assert_eq!(refs[0].reference.author.as_str(), "bob");
+    assert_eq!(refs[0].reference.sha.as_str(), env.head);
     env.stop().await;
 }
