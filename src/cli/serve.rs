@@ -17,7 +17,9 @@ use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
 use sdl_gate::worker::fanout::FanoutSettings;
 use sdl_gate::worker::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
-use sdl_gate::worker::{ForgeProcessor, GithubProcessor, GitlabProcessor};
+use sdl_gate::worker::{
+    Clock, ExpiryScheduler, ForgeProcessor, GithubProcessor, GitlabProcessor, expiry,
+};
 use secrecy::ExposeSecret;
 use tracing_subscriber::EnvFilter;
 
@@ -80,12 +82,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
     let mut reconciler = None;
+    let mut scheduler = None;
     let processor = match settings.test_processor.as_deref() {
         None if settings.github.is_none() && settings.gitlab.is_none() => {
             ServeProcessor::Unconfigured(UnconfiguredProcessor)
         }
         None => {
             let mut forges = ForgeProcessor::default();
+            // Waivers expire without any forge event: the scheduler enqueues their changes'
+            // re-evaluation, starting with those missed while the service was down.
+            let clock = Clock::system();
+            let dues = expiry::load(&store, clock.now())
+                .await
+                .context("loading the waivers' expiries")?;
+            tracing::info!(waivers = dues.len(), "waiver expiries scheduled");
+            let (sched, handle) =
+                ExpiryScheduler::spawn(store.clone(), clock.clone(), expiry::DEFAULT_TICK, dues);
+            scheduler = Some(sched);
             if let Some(gh) = &settings.github {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
                 config.api_url = gh.api_url.clone();
@@ -97,7 +110,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                         .with_fanout(FanoutSettings {
                             max_pulls: gh.fanout_max_pulls,
                             ..FanoutSettings::default()
-                        }),
+                        })
+                        .with_clock(clock)
+                        .with_expiry(handle),
                 );
             }
             if let Some(gl) = &settings.gitlab {
@@ -148,6 +163,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         task.stop().await;
     }
     service.shutdown().await;
+    if let Some(s) = scheduler {
+        s.shutdown().await;
+    }
     store.close().await;
     Ok(())
 }

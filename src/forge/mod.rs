@@ -16,6 +16,7 @@
 
 pub mod github;
 pub mod gitlab;
+mod interact;
 mod patch;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use crate::policy::{CommentMode, GlobPattern, Policy, parse_policy};
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 use crate::waivers::Waiver;
 
+pub use interact::{Interact, Reaction};
 pub use patch::{PatchError, changed_lines};
 
 /// Which change request to work on.
@@ -470,6 +472,9 @@ pub struct Records {
     pub waivers: Vec<Waiver>,
     /// Threat-model references recorded with `/sdl threat-model` (from the store).
     pub threat_model_refs: Vec<String>,
+    /// Publish the sticky comment this way instead of as the policy says (`/sdl status`
+    /// forces `always`).
+    pub comment_mode: Option<CommentMode>,
 }
 
 /// One evaluation of one change, as the worker runs it: head → base policy → snapshot (plus
@@ -511,7 +516,10 @@ pub async fn evaluate_change<F: Forge>(
         .threat_model_refs
         .extend(records.threat_model_refs.iter().cloned());
     let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
-    let opts = PublishOptions::from_policy(&policy, details_url);
+    let mut opts = PublishOptions::from_policy(&policy, details_url);
+    if let Some(mode) = records.comment_mode {
+        opts.comment = mode;
+    }
     let published = forge.publish(change, &evaluation, &opts).await?;
     Ok(Outcome::Evaluated {
         evaluation: Box::new(evaluation),

@@ -76,13 +76,13 @@ pub fn help(policy: &Policy) -> String {
 pub fn malformed(err: &CommandError) -> String {
     let mut out = format!(
         "⚠️ I could not run {}: {} (line {}, column {}).",
-        escape::code(&err.text),
+        escape::code(&shorten(&err.text, 200)),
         escape::line(&err.kind.to_string(), 300),
         err.line,
         err.column
     );
     if let Some(s) = &err.suggestion {
-        let _ = write!(out, " Did you mean {}?", escape::code(s));
+        let _ = write!(out, " Did you mean {}?", escape::code(&shorten(s, 200)));
     }
     out.push_str(" `/sdl help` lists the commands.\n");
     out
@@ -92,7 +92,7 @@ pub fn malformed(err: &CommandError) -> String {
 pub fn refused(command_text: &str, why: &Refusal) -> String {
     format!(
         "🚫 Refused {}: {}.\n",
-        escape::code(command_text),
+        escape::code(&shorten(command_text, 200)),
         escape::line(&why.to_string(), 400)
     )
 }
@@ -291,4 +291,104 @@ pub fn explain(e: &crate::practices::Explanation) -> String {
         }
     }
     out
+}
+
+/// The hidden first line of the reply to comment `comment_id`: a job re-run after a crash
+/// finds it and does not reply twice.
+pub fn reply_marker(comment_id: u64) -> String {
+    format!("<!-- sdl-gate:reply:{comment_id} -->")
+}
+
+/// The one reply to a comment: the marker, then each command's part.
+pub fn combined(comment_id: u64, parts: &[String]) -> String {
+    let mut out = reply_marker(comment_id);
+    out.push('\n');
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n---\n\n");
+        }
+        out.push_str(p);
+        if !p.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// At most `max` characters of a command as written, for quoting.
+pub fn shorten(command: &str, max: usize) -> String {
+    if command.chars().count() > max {
+        let mut t: String = command.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    } else {
+        command.to_string()
+    }
+}
+
+/// The reply to `/sdl explain X` when X is no gate, requirement, practice, FR, CWE or CRA
+/// reference sdl-gate knows.
+pub fn unknown_topic(unknown: &crate::practices::UnknownId) -> String {
+    let mut out = format!(
+        "⚠️ I do not know {}: name a gate (`threat_model`, `security_review`, `sast`, `dependencies`, `sbom`), a 62443-4-1 requirement such as `SR-2`, a practice such as `SM`, an FR, a CWE or a CRA reference.",
+        escape::code(&shorten(&unknown.id, 100))
+    );
+    if let Some(s) = &unknown.suggestion {
+        let _ = write!(
+            out,
+            " Did you mean {}?",
+            escape::code(&format!("/sdl explain {}", shorten(s, 100)))
+        );
+    }
+    out.push('\n');
+    out
+}
+
+/// The reply to a command that needs the repository's policy when the base branch has none.
+pub fn no_policy(command_text: &str) -> String {
+    format!(
+        "🚫 Refused {}: this repository has no sdl-gate policy on the base branch, so nobody may waive or record anything yet.\n",
+        escape::code(&shorten(command_text, 200))
+    )
+}
+
+/// The reply to a command that needs the repository's policy when it does not parse.
+pub fn invalid_policy(command_text: &str) -> String {
+    format!(
+        "🚫 Refused {}: the sdl-gate policy on the base branch does not parse (the check run says why), so no waiver can be checked against it.\n",
+        escape::code(&shorten(command_text, 200))
+    )
+}
+
+/// The confirmation of `/sdl unwaive`.
+pub fn unwaived(gate: crate::gates::GateKind, by: &str, count: usize) -> String {
+    format!(
+        "✅ The waiver of `{gate}` was withdrawn by {}{}; the change is evaluated again.\n",
+        escape::line(by, 100),
+        if count > 1 {
+            format!(" ({count} waivers)")
+        } else {
+            String::new()
+        }
+    )
+}
+
+/// The confirmation of `/sdl threat-model REF`.
+pub fn threat_model_recorded(reference: &str, sha: &crate::snapshot::Sha) -> String {
+    format!(
+        "✅ Threat-model reference {} recorded for this change (on {}); the `threat_model` gate counts it from now on.\n",
+        escape::code(&shorten(reference, 300)),
+        escape::code(sha.short())
+    )
+}
+
+/// The notice that editing or deleting a comment revoked what it granted (the tamper rule).
+pub fn revoked_by_change(comment_id: u64, action: &str, what: &[String]) -> String {
+    format!(
+        "⚠️ Comment {comment_id} was {action}, so what it granted is revoked: {}. Post a new comment to grant it again.\n",
+        what.iter()
+            .map(|w| escape::line(w, 200))
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }

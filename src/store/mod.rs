@@ -8,6 +8,7 @@
 
 mod commit;
 mod deliveries;
+mod interactions;
 mod jobs;
 mod records;
 
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
 
 pub use commit::Committer;
 pub use deliveries::{InternalWork, NewDelivery, Recorded};
+pub use interactions::{CommentClaim, StoredThreatModelRef, ThreatModelRef, WaiverExpiry};
 pub use jobs::{Completion, JobSummary, QueueDepth};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 

@@ -106,7 +106,18 @@ impl GitlabProcessor {
                 )
             }),
             waivers,
-            threat_model_refs: Vec::new(),
+            // Stored references (none yet on GitLab, where `/sdl threat-model` points to the
+            // description's `Threat-Model:` line); read so the two forges stay alike.
+            threat_model_refs: self
+                .store
+                .threat_model_refs(ForgeName::GitLab, repository, iid)
+                .await
+                .map_err(|e| retry(format!("reading threat-model references: {e}")))?
+                .into_iter()
+                .filter(|r| r.reference.revoked.is_none())
+                .map(|r| r.reference.reference)
+                .collect(),
+            comment_mode: None,
         })
     }
 

@@ -11,18 +11,29 @@
 //! Jobs that are not one pull request (a commit, a repository, an installation) are fanned
 //! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
 //! pull requests whose webhooks were lost.
+//!
+//! Before a pull request is evaluated, its `issue_comment` events run as `/sdl` commands
+//! ([`commands`]); waivers' expiries are scheduled with [`expiry`]; time comes from a
+//! [`Clock`] so tests can move it.
 
 pub mod dispatch;
 pub mod fanout;
 pub mod gitlab;
 pub mod reconcile;
 
-use chrono::Utc;
+pub mod clock;
+mod commands;
+pub mod expiry;
+
+pub use clock::Clock;
+pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
 
 use crate::events::{Forge as ForgeName, Target};
 use crate::forge::github::GithubForge;
 use crate::forge::{ChangeRef, ForgeError, Outcome, Records, evaluate_change};
+use crate::policy::CommentMode;
 use crate::queue::{Job, ProcessError, Processor};
+use crate::snapshot::ForgeKind;
 use crate::store::{NewEvaluation, Store};
 
 pub use dispatch::ForgeProcessor;
@@ -35,6 +46,8 @@ pub struct GithubProcessor {
     store: Store,
     public_url: Option<String>,
     fanout: fanout::FanoutSettings,
+    clock: Clock,
+    expiry: Option<ExpiryHandle>,
 }
 
 impl GithubProcessor {
@@ -46,6 +59,33 @@ impl GithubProcessor {
             store,
             public_url,
             fanout: fanout::FanoutSettings::default(),
+            clock: Clock::system(),
+            expiry: None,
+        }
+    }
+
+    /// Reads time from `clock` (waiver expiry, evaluation stamps) instead of the system
+    /// clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Tells `expiry` of every waiver granted or seen, so the change is evaluated again when
+    /// it expires.
+    pub fn with_expiry(mut self, expiry: ExpiryHandle) -> Self {
+        self.expiry = Some(expiry);
+        self
+    }
+
+    fn commands(&self) -> commands::Context<'_, GithubForge> {
+        commands::Context {
+            forge: &self.forge,
+            store: &self.store,
+            clock: &self.clock,
+            expiry: self.expiry.as_ref(),
+            forge_name: ForgeName::GitHub,
+            forge_kind: ForgeKind::Github,
         }
     }
 
@@ -71,7 +111,12 @@ impl GithubProcessor {
                 return Ok(id);
             }
         }
-        Ok(None)
+        // Work the service gave itself may not name one (a waiver expiring after a restart):
+        // the repository's last delivery does.
+        self.store
+            .installation_of(ForgeName::GitHub, &job.key.repository)
+            .await
+            .map_err(|e| retry(format!("looking up the installation: {e}")))
     }
 }
 
@@ -104,15 +149,53 @@ impl GithubProcessor {
         number: u64,
         installation: Option<u64>,
     ) -> Result<(), ProcessError> {
+        self.evaluate_pull_with(job, number, installation, None)
+            .await
+    }
+
+    /// [`Self::evaluate_pull`], publishing the sticky comment as `comment_mode` says when
+    /// given (`/sdl status`).
+    async fn evaluate_pull_with(
+        &self,
+        job: &Job,
+        number: u64,
+        installation: Option<u64>,
+        comment_mode: Option<CommentMode>,
+    ) -> Result<(), ProcessError> {
         let repository = &job.key.repository;
         let change = ChangeRef::new(repository.clone(), number, installation);
-        let waivers = self
+        let now = self.clock.now();
+        let waivers: Vec<_> = self
             .store
             .waivers(ForgeName::GitHub, repository, number)
             .await
             .map_err(|e| retry(format!("reading waivers: {e}")))?
             .into_iter()
             .map(|w| w.waiver)
+            .collect();
+        if let Some(expiry) = &self.expiry {
+            // Waivers granted through another replica are scheduled here too.
+            for w in waivers
+                .iter()
+                .filter(|w| w.revoked.is_none() && w.expires_at > now)
+            {
+                expiry.schedule(Due {
+                    forge: ForgeName::GitHub,
+                    repository: repository.clone(),
+                    number,
+                    at: w.expires_at,
+                    installation,
+                });
+            }
+        }
+        let threat_model_refs = self
+            .store
+            .threat_model_refs(ForgeName::GitHub, repository, number)
+            .await
+            .map_err(|e| retry(format!("reading threat-model references: {e}")))?
+            .into_iter()
+            .filter(|r| r.reference.revoked.is_none())
+            .map(|r| r.reference.reference)
             .collect();
         let records = Records {
             details_url: self.public_url.as_ref().map(|u| {
@@ -122,9 +205,10 @@ impl GithubProcessor {
                 )
             }),
             waivers,
-            threat_model_refs: Vec::new(),
+            threat_model_refs,
+            comment_mode,
         };
-        let outcome = match evaluate_change(&self.forge, &change, &records, Utc::now()).await {
+        let outcome = match evaluate_change(&self.forge, &change, &records, now).await {
             Ok(o) => o,
             Err(ForgeError::NotFound { what }) => {
                 tracing::info!(job = %job.key, %what, "pull request gone; job ends");
@@ -161,7 +245,19 @@ impl Processor for GithubProcessor {
         match &job.key.target {
             Target::Change(number) => {
                 let installation = self.installation(job).await?;
-                self.evaluate_pull(job, *number, installation).await
+                let change = ChangeRef::new(job.key.repository.clone(), *number, installation);
+                let commands = self.commands();
+                let after = commands.handle(job, &change).await?;
+                if !after.evaluate {
+                    return Ok(());
+                }
+                if after.force_comment {
+                    self.evaluate_pull_with(job, *number, installation, Some(CommentMode::Always))
+                        .await?;
+                } else {
+                    self.evaluate_pull(job, *number, installation).await?;
+                }
+                commands.acknowledge(&change, &after.ack_after).await
             }
             Target::Commit(sha) => self.commit_job(job, sha).await,
             Target::Repository => self.repository_job(job).await,

@@ -19,6 +19,7 @@
     reason = "shared by several test binaries; each uses a part of it"
 )]
 
+mod interactions;
 mod listing;
 pub mod openapi;
 
@@ -209,6 +210,8 @@ pub struct State {
     /// What GitHub's REST description rejects in requests and answers (see [`openapi`]).
     pub violations: Vec<String>,
     pub faults: Vec<Fault>,
+    /// Reactions and collaborator roles (see `interactions`).
+    pub interactions: interactions::Interactions,
     next_id: u64,
     rng: u64,
 }
@@ -772,6 +775,9 @@ fn route(
         _ => {}
     }
 
+    if let Some(a) = interactions::route(st, base, method, path, q, headers, body) {
+        return Some(a);
+    }
     let known = matches!(
         (method.as_str(), segs.as_slice()),
         ("GET", ["repos", _, _, "pulls", _])

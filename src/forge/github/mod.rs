@@ -7,6 +7,7 @@
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
 //!   repositories (fan-out and reconciliation).
+//! - `interact`: reactions, replies and permissions for `/sdl` commands.
 //!
 //! The forge keeps small in-memory hints between calls (the `sdl-gate` check run id per head
 //! commit, the sticky comment per pull request, the comment count of the last `head`), so
@@ -16,6 +17,7 @@
 
 pub mod auth;
 mod http;
+mod interact;
 mod listing;
 mod model;
 mod publish;

@@ -272,7 +272,7 @@ async fn upsert_run(
 }
 
 /// The login of our App's bot (`slug[bot]`): configured, or `GET /app` once.
-async fn bot_login(forge: &GithubForge) -> Result<String, ForgeError> {
+pub(crate) async fn bot_login(forge: &GithubForge) -> Result<String, ForgeError> {
     if let Some(login) = &forge.bot_login {
         return Ok(login.clone());
     }

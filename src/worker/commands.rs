@@ -1,0 +1,829 @@
+//! `/sdl` comment commands in the running service: the `issue_comment` events of a job are
+//! read here, before the change is evaluated, and each one is acted on.
+//!
+//! - `created`: comments by bots (the App itself included) are never commands. Every other
+//!   comment is parsed; one with commands gets 👀, then each command runs (help and explain
+//!   reply; status and recheck ask for the evaluation that follows; waive, unwaive and
+//!   threat-model are authorised against the base branch's policy and stored), then one reply
+//!   for the comment, 👍 when something was done and 😕 when something was refused or
+//!   malformed.
+//! - `edited` / `deleted`: never run as commands. If the comment had granted a waiver or
+//!   recorded a threat-model reference, that is revoked (the tamper rule), logged as a
+//!   warning, replied to and the change re-evaluated.
+//!
+//! A job can run again after a crash. Each comment is claimed in the store before anything
+//! happens and marked done after; a resumed comment re-runs its commands but reuses the
+//! waiver or reference it already stored and does not reply if its reply (found by a marker)
+//! exists. Reactions are idempotent on the forge.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::commands::{
+    Actor, Command, Permission, Refusal, grant_waiver, may_record_threat_model, may_unwaive,
+    parse_comment,
+};
+use crate::events::Forge as ForgeName;
+use crate::forge::{ChangeHead, ChangeRef, Forge, Interact, Reaction};
+use crate::policy::{Policy, parse_policy};
+use crate::queue::{Job, JobEvent, ProcessError};
+use crate::render::replies;
+use crate::snapshot::{ForgeKind, Login, Snapshot};
+use crate::store::{CommentClaim, Store, ThreatModelRef};
+
+use super::clock::Clock;
+use super::expiry::{Due, ExpiryHandle};
+use super::{retry, to_process_error};
+
+/// What the handler needs from the processor.
+pub(crate) struct Context<'a, F> {
+    /// The forge, for reading the change and policy and for conversing.
+    pub forge: &'a F,
+    /// Waivers, references and handled comments.
+    pub store: &'a Store,
+    /// Now.
+    pub clock: &'a Clock,
+    /// Told of every waiver granted.
+    pub expiry: Option<&'a ExpiryHandle>,
+    /// Which forge, in the store's terms.
+    pub forge_name: ForgeName,
+    /// Which forge, in the snapshot's terms.
+    pub forge_kind: ForgeKind,
+}
+
+/// What a job's comments ask of the evaluation that follows them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct AfterComments {
+    /// Evaluate the change: an event that is not a comment, or a command or revocation that
+    /// can change the verdict. A job of plain comments only is not evaluated.
+    pub evaluate: bool,
+    /// `/sdl status`: update (or post) the sticky comment whatever the policy says.
+    pub force_comment: bool,
+    /// Comments that get 👍 once the evaluation is published (`status`, `recheck`).
+    pub ack_after: Vec<u64>,
+}
+
+/// An `issue_comment` event's comment, from the job event's detail.
+#[derive(Debug)]
+struct CommentEvent {
+    id: u64,
+    author: String,
+    body: String,
+    action: String,
+}
+
+fn comment_of(event: &JobEvent) -> Option<CommentEvent> {
+    let d = event.detail.as_ref()?;
+    Some(CommentEvent {
+        id: d.get("comment_id").and_then(Value::as_u64)?,
+        author: d
+            .get("author")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        body: d
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        action: d
+            .get("action")
+            .and_then(Value::as_str)
+            .or(event.action.as_deref())
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+/// The base branch's policy, as far as commands are concerned.
+enum PolicyState {
+    Missing,
+    Invalid,
+    Valid(Box<Policy>),
+}
+
+/// What one command did.
+enum Step {
+    /// Done now (👍).
+    Done,
+    /// Done once the evaluation is published (👍 then).
+    AfterEvaluation,
+    /// Refused or not understood (😕).
+    Refused,
+}
+
+/// The change and its policy, read once per job and only when a command needs them.
+struct Lazy {
+    head: Option<ChangeHead>,
+    policy: Option<PolicyState>,
+}
+
+impl<F: Forge + Interact> Context<'_, F> {
+    /// Handles every `issue_comment` event of `job` in order and says what the evaluation
+    /// that follows must do.
+    pub(crate) async fn handle(
+        &self,
+        job: &Job,
+        change: &ChangeRef,
+    ) -> Result<AfterComments, ProcessError> {
+        let mut after = AfterComments::default();
+        let mut lazy = Lazy {
+            head: None,
+            policy: None,
+        };
+        for event in &job.events {
+            if event.event != "issue_comment" {
+                after.evaluate = true;
+                continue;
+            }
+            let Some(comment) = comment_of(event) else {
+                tracing::warn!(job = %job.key, delivery = %event.delivery_id, "issue_comment event without a comment id; evaluating");
+                after.evaluate = true;
+                continue;
+            };
+            match comment.action.as_str() {
+                "created" => {
+                    if self.by_bot(event, &comment).await? {
+                        tracing::debug!(job = %job.key, comment = comment.id, author = %comment.author, "comment by a bot: not a command");
+                        continue;
+                    }
+                    self.created(change, &comment, &mut lazy, &mut after)
+                        .await?;
+                }
+                "edited" | "deleted" => {
+                    self.changed(change, &comment, &mut after).await?;
+                }
+                _ => after.evaluate = true,
+            }
+        }
+        Ok(after)
+    }
+
+    /// 👍 on the comments whose commands finished with the evaluation.
+    pub(crate) async fn acknowledge(
+        &self,
+        change: &ChangeRef,
+        comments: &[u64],
+    ) -> Result<(), ProcessError> {
+        for id in comments {
+            self.react(change, *id, Reaction::PlusOne).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the comment's author is a bot: a `[bot]` login, or `type: Bot` in the
+    /// delivery (the App's own comments among them).
+    async fn by_bot(&self, event: &JobEvent, comment: &CommentEvent) -> Result<bool, ProcessError> {
+        if comment.author.is_empty() || Login::new(comment.author.as_str()).is_bot() {
+            return Ok(true);
+        }
+        let payload = self
+            .store
+            .delivery_payload(event.delivery_pk)
+            .await
+            .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+        Ok(payload
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|v| {
+                v.pointer("/comment/user/type")
+                    .and_then(Value::as_str)
+                    .map(|t| t.eq_ignore_ascii_case("bot"))
+            })
+            .unwrap_or(false))
+    }
+
+    async fn react(
+        &self,
+        change: &ChangeRef,
+        comment: u64,
+        reaction: Reaction,
+    ) -> Result<(), ProcessError> {
+        match self.forge.react(change, comment, reaction).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.is_retryable() => Err(to_process_error(e)),
+            // A deleted comment, or an App without the permission: the command still counts.
+            Err(e) => {
+                tracing::warn!(comment, reaction = reaction.as_github(), error = %e, "could not react to a comment");
+                Ok(())
+            }
+        }
+    }
+
+    /// A comment that was created: run its commands (once).
+    async fn created(
+        &self,
+        change: &ChangeRef,
+        comment: &CommentEvent,
+        lazy: &mut Lazy,
+        after: &mut AfterComments,
+    ) -> Result<(), ProcessError> {
+        let parsed = parse_comment(&comment.body);
+        if parsed.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let claim = self
+            .store
+            .claim_comment(
+                self.forge_name,
+                &change.repository,
+                change.number,
+                comment.id,
+                now,
+            )
+            .await
+            .map_err(|e| retry(format!("claiming comment {}: {e}", comment.id)))?;
+        if claim == CommentClaim::Done {
+            // Handled by an earlier run; its evaluation may not have happened (a crash right
+            // after), so ask for one again when it mattered.
+            for (_, cmd) in parsed.iter().flatten() {
+                match cmd {
+                    Command::Status | Command::Recheck => {
+                        after.evaluate = true;
+                        after.force_comment |= *cmd == Command::Status;
+                        after.ack_after.push(comment.id);
+                    }
+                    Command::Waive { .. }
+                    | Command::Unwaive { .. }
+                    | Command::ThreatModel { .. } => after.evaluate = true,
+                    _ => {}
+                }
+            }
+            return Ok(());
+        }
+        self.react(change, comment.id, Reaction::Eyes).await?;
+        let actor = Actor {
+            login: Login::new(comment.author.as_str()),
+            bot: false,
+            permission: None,
+        };
+        let mut parts = Vec::new();
+        let (mut done, mut refused) = (false, false);
+        for p in parsed {
+            let (part, step) = match p {
+                Err(e) => (Some(replies::malformed(&e)), Step::Refused),
+                Ok((_, cmd)) => {
+                    self.run(change, comment, &cmd, &actor, claim, lazy, after, now)
+                        .await?
+                }
+            };
+            parts.extend(part);
+            match step {
+                Step::Done => done = true,
+                Step::AfterEvaluation => {
+                    if !after.ack_after.contains(&comment.id) {
+                        after.ack_after.push(comment.id);
+                    }
+                }
+                Step::Refused => refused = true,
+            }
+        }
+        if !parts.is_empty() {
+            self.reply_once(
+                change,
+                comment.id,
+                claim,
+                &replies::combined(comment.id, &parts),
+            )
+            .await?;
+        }
+        if done {
+            self.react(change, comment.id, Reaction::PlusOne).await?;
+        }
+        if refused {
+            self.react(change, comment.id, Reaction::Confused).await?;
+        }
+        self.store
+            .finish_comment(
+                self.forge_name,
+                &change.repository,
+                comment.id,
+                self.clock.now(),
+            )
+            .await
+            .map_err(|e| retry(format!("recording comment {} as handled: {e}", comment.id)))?;
+        Ok(())
+    }
+
+    /// Posts the reply to a comment unless a resumed run finds it posted already.
+    async fn reply_once(
+        &self,
+        change: &ChangeRef,
+        comment_id: u64,
+        claim: CommentClaim,
+        body: &str,
+    ) -> Result<(), ProcessError> {
+        if claim == CommentClaim::Resumed {
+            let marker = replies::reply_marker(comment_id);
+            match self.forge.find_reply(change, &marker).await {
+                Ok(Some(id)) => {
+                    tracing::info!(
+                        comment = comment_id,
+                        reply = id,
+                        "reply posted by an earlier run"
+                    );
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(e) => return Err(to_process_error(e)),
+            }
+        }
+        match self.forge.reply(change, body).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_retryable() => Err(to_process_error(e)),
+            Err(e) => {
+                tracing::warn!(comment = comment_id, error = %e, "could not reply to a command");
+                Ok(())
+            }
+        }
+    }
+
+    async fn head<'l>(
+        &self,
+        change: &ChangeRef,
+        lazy: &'l mut Lazy,
+    ) -> Result<&'l ChangeHead, ProcessError> {
+        if lazy.head.is_none() {
+            lazy.head = Some(self.forge.head(change).await.map_err(to_process_error)?);
+        }
+        lazy.head
+            .as_ref()
+            .ok_or_else(|| retry("the change head was not read".into()))
+    }
+
+    async fn policy<'l>(
+        &self,
+        change: &ChangeRef,
+        lazy: &'l mut Lazy,
+    ) -> Result<&'l PolicyState, ProcessError> {
+        if lazy.policy.is_none() {
+            let base = self.head(change, lazy).await?.base_ref.clone();
+            let state = match self
+                .forge
+                .policy(change, &base)
+                .await
+                .map_err(to_process_error)?
+            {
+                None => PolicyState::Missing,
+                Some(file) => match parse_policy(&file.path, &file.text) {
+                    Ok(p) => PolicyState::Valid(Box::new(p)),
+                    Err(_) => PolicyState::Invalid,
+                },
+            };
+            lazy.policy = Some(state);
+        }
+        lazy.policy
+            .as_ref()
+            .ok_or_else(|| retry("the policy was not read".into()))
+    }
+
+    /// The change as the authorisation rules see it: author, head, the store's waivers.
+    async fn auth_snapshot(
+        &self,
+        change: &ChangeRef,
+        head: &ChangeHead,
+    ) -> Result<Snapshot, ProcessError> {
+        let mut snap = Snapshot::new(
+            self.forge_kind,
+            &change.repository,
+            change.number,
+            head.author.as_str(),
+            head.head_sha.as_str(),
+        );
+        snap.waivers = self
+            .store
+            .waivers(self.forge_name, &change.repository, change.number)
+            .await
+            .map_err(|e| retry(format!("reading waivers: {e}")))?
+            .into_iter()
+            .map(|w| w.waiver)
+            .collect();
+        Ok(snap)
+    }
+
+    /// Resolves the policy's waiver teams for `login` into `snap`; a team whose membership
+    /// the forge will not tell stays unresolved (the rules then refuse, saying so).
+    async fn resolve_teams(
+        &self,
+        change: &ChangeRef,
+        policy: &Policy,
+        login: &Login,
+        snap: &mut Snapshot,
+    ) -> Result<(), ProcessError> {
+        for team in &policy.waivers.teams {
+            match self.forge.team_member(change, team, login).await {
+                Ok(member) => {
+                    let members = snap.teams.entry(team.as_str().to_string()).or_default();
+                    if member {
+                        members.insert(login.clone());
+                    }
+                }
+                Err(e) if e.is_retryable() => return Err(to_process_error(e)),
+                Err(e) => {
+                    tracing::warn!(team = %team.as_str(), error = %e, "cannot read a team's membership");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The commenter's permission, when the rules may need it.
+    async fn permission(
+        &self,
+        change: &ChangeRef,
+        login: &Login,
+    ) -> Result<Option<Permission>, ProcessError> {
+        self.forge
+            .permission(change, login)
+            .await
+            .map_err(to_process_error)
+    }
+
+    /// Runs `check` against the change; when it is refused and the policy names waiver
+    /// teams, resolves the commenter's membership and runs it again (team look-ups cost a
+    /// request each, so only when they can change the answer).
+    async fn authorise<T>(
+        &self,
+        change: &ChangeRef,
+        policy: &Policy,
+        actor: &Actor,
+        snap: &mut Snapshot,
+        check: impl Fn(&Snapshot) -> Result<T, Refusal>,
+    ) -> Result<Result<T, Refusal>, ProcessError> {
+        match check(snap) {
+            Ok(t) => Ok(Ok(t)),
+            Err(r) if policy.waivers.teams.is_empty() => Ok(Err(r)),
+            Err(Refusal::OwnChange | Refusal::Bot) => Ok(check(snap)),
+            Err(_) => {
+                self.resolve_teams(change, policy, &actor.login, snap)
+                    .await?;
+                Ok(check(snap))
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "one command's whole context")]
+    async fn run(
+        &self,
+        change: &ChangeRef,
+        comment: &CommentEvent,
+        cmd: &Command,
+        actor: &Actor,
+        claim: CommentClaim,
+        lazy: &mut Lazy,
+        after: &mut AfterComments,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<String>, Step), ProcessError> {
+        let text = cmd.to_string();
+        match cmd {
+            Command::Help => {
+                let part = match self.policy(change, lazy).await? {
+                    PolicyState::Valid(p) => replies::help(p),
+                    PolicyState::Missing | PolicyState::Invalid => {
+                        match parse_policy("defaults", "version: 1\n") {
+                            Ok(p) => format!(
+                                "{}\n_This repository has no valid sdl-gate policy on its base branch; the table shows the defaults._\n",
+                                replies::help(&p)
+                            ),
+                            Err(_) => {
+                                "This repository has no valid sdl-gate policy on its base branch.\n"
+                                    .into()
+                            }
+                        }
+                    }
+                };
+                Ok((Some(part), Step::Done))
+            }
+            Command::Explain { topic } => Ok(match crate::practices::explain(topic) {
+                Ok(e) => (Some(replies::explain(&e)), Step::Done),
+                Err(u) => (Some(replies::unknown_topic(&u)), Step::Refused),
+            }),
+            Command::Status => {
+                after.evaluate = true;
+                after.force_comment = true;
+                Ok((None, Step::AfterEvaluation))
+            }
+            Command::Recheck => {
+                after.evaluate = true;
+                Ok((None, Step::AfterEvaluation))
+            }
+            Command::Waive { gate, .. } => {
+                let policy = match self.policy(change, lazy).await? {
+                    PolicyState::Valid(p) => p.as_ref().clone(),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
+                    PolicyState::Invalid => {
+                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
+                    }
+                };
+                let head = self.head(change, lazy).await?.clone();
+                let mut snap = self.auth_snapshot(change, &head).await?;
+                let mut actor = actor.clone();
+                if policy.waivers.min_permission.is_some() && actor.login != head.author {
+                    actor.permission = self.permission(change, &actor.login).await?;
+                }
+                let granted = self
+                    .authorise(change, &policy, &actor, &mut snap, |s| {
+                        grant_waiver(&policy, s, &actor, cmd, Some(comment.id), now)
+                    })
+                    .await?;
+                let waiver = match granted {
+                    Ok(w) => w,
+                    Err(r) => return Ok((Some(replies::refused(&text, &r)), Step::Refused)),
+                };
+                // A resumed run reuses the waiver the earlier one stored.
+                let existing = snap.waivers.iter().find(|w| {
+                    w.comment_id == Some(comment.id) && w.gate == *gate && w.revoked.is_none()
+                });
+                let waiver = match existing {
+                    Some(w) if claim == CommentClaim::Resumed => w.clone(),
+                    _ => {
+                        self.store
+                            .insert_waiver(
+                                self.forge_name,
+                                &change.repository,
+                                change.number,
+                                &waiver,
+                            )
+                            .await
+                            .map_err(|e| retry(format!("storing the waiver: {e}")))?;
+                        tracing::info!(
+                            repository = %change.repository,
+                            number = change.number,
+                            gate = %waiver.gate,
+                            author = %waiver.author.as_str(),
+                            expires_at = %waiver.expires_at,
+                            comment = comment.id,
+                            "waiver granted"
+                        );
+                        waiver
+                    }
+                };
+                if let Some(h) = self.expiry {
+                    h.schedule(Due {
+                        forge: self.forge_name,
+                        repository: change.repository.clone(),
+                        number: change.number,
+                        at: waiver.expires_at,
+                        installation: change.installation,
+                    });
+                }
+                after.evaluate = true;
+                Ok((Some(replies::waiver_granted(&waiver)), Step::Done))
+            }
+            Command::Unwaive { gate } => {
+                let policy = match self.policy(change, lazy).await? {
+                    PolicyState::Valid(p) => p.as_ref().clone(),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
+                    PolicyState::Invalid => {
+                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
+                    }
+                };
+                let head = self.head(change, lazy).await?.clone();
+                let mut snap = self.auth_snapshot(change, &head).await?;
+                let mut actor = actor.clone();
+                if policy.waivers.min_permission.is_some() && actor.login != head.author {
+                    actor.permission = self.permission(change, &actor.login).await?;
+                }
+                let tag = format!("(comment {})", comment.id);
+                let allowed = self
+                    .authorise(change, &policy, &actor, &mut snap, |s| {
+                        may_unwaive(&policy, s, &actor, *gate, now)
+                    })
+                    .await?;
+                match allowed {
+                    Ok(()) => {}
+                    // A resumed run whose earlier attempt withdrew it already.
+                    Err(Refusal::NothingToUnwaive(_))
+                        if claim == CommentClaim::Resumed
+                            && snap.waivers.iter().any(|w| {
+                                w.gate == *gate
+                                    && w.revoked.as_deref().is_some_and(|r| r.contains(&tag))
+                            }) =>
+                    {
+                        after.evaluate = true;
+                        return Ok((
+                            Some(replies::unwaived(*gate, actor.login.as_str(), 1)),
+                            Step::Done,
+                        ));
+                    }
+                    Err(r) => return Ok((Some(replies::refused(&text, &r)), Step::Refused)),
+                }
+                let reason = format!(
+                    "withdrawn by {} with /sdl unwaive {tag}",
+                    actor.login.as_str()
+                );
+                let stored = self
+                    .store
+                    .waivers(self.forge_name, &change.repository, change.number)
+                    .await
+                    .map_err(|e| retry(format!("reading waivers: {e}")))?;
+                let mut count = 0;
+                for w in stored.iter().filter(|w| {
+                    w.waiver.gate == *gate
+                        && w.waiver.revoked.is_none()
+                        && w.waiver.expires_at > now
+                }) {
+                    if self
+                        .store
+                        .revoke_waiver(w.id, &reason, now)
+                        .await
+                        .map_err(|e| retry(format!("revoking a waiver: {e}")))?
+                    {
+                        count += 1;
+                    }
+                }
+                tracing::info!(repository = %change.repository, number = change.number, %gate, by = %actor.login.as_str(), count, "waiver withdrawn");
+                after.evaluate = true;
+                Ok((
+                    Some(replies::unwaived(*gate, actor.login.as_str(), count)),
+                    Step::Done,
+                ))
+            }
+            Command::ThreatModel { reference } => {
+                let policy = match self.policy(change, lazy).await? {
+                    PolicyState::Valid(p) => p.as_ref().clone(),
+                    PolicyState::Missing => {
+                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
+                    }
+                    PolicyState::Invalid => {
+                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
+                    }
+                };
+                let head = self.head(change, lazy).await?.clone();
+                let mut snap = self.auth_snapshot(change, &head).await?;
+                let mut actor = actor.clone();
+                if actor.login != head.author {
+                    actor.permission = self.permission(change, &actor.login).await?;
+                }
+                let allowed = self
+                    .authorise(change, &policy, &actor, &mut snap, |s| {
+                        may_record_threat_model(&policy, s, &actor, reference)
+                    })
+                    .await?;
+                if let Err(r) = allowed {
+                    return Ok((Some(replies::refused(&text, &r)), Step::Refused));
+                }
+                let stored = self
+                    .store
+                    .threat_model_refs(self.forge_name, &change.repository, change.number)
+                    .await
+                    .map_err(|e| retry(format!("reading threat-model references: {e}")))?;
+                let again = claim == CommentClaim::Resumed
+                    && stored.iter().any(|r| {
+                        r.reference.comment_id == Some(comment.id) && r.reference.revoked.is_none()
+                    });
+                if !again {
+                    self.store
+                        .insert_threat_model_ref(
+                            self.forge_name,
+                            &change.repository,
+                            change.number,
+                            &ThreatModelRef {
+                                reference: reference.clone(),
+                                author: actor.login.clone(),
+                                created_at: now,
+                                sha: head.head_sha.clone(),
+                                comment_id: Some(comment.id),
+                                revoked: None,
+                            },
+                        )
+                        .await
+                        .map_err(|e| retry(format!("storing the threat-model reference: {e}")))?;
+                }
+                after.evaluate = true;
+                Ok((
+                    Some(replies::threat_model_recorded(reference, &head.head_sha)),
+                    Step::Done,
+                ))
+            }
+        }
+    }
+
+    /// A comment that was edited or deleted: it is never run, but what it granted is revoked.
+    async fn changed(
+        &self,
+        change: &ChangeRef,
+        comment: &CommentEvent,
+        after: &mut AfterComments,
+    ) -> Result<(), ProcessError> {
+        let waivers = self
+            .store
+            .waivers(self.forge_name, &change.repository, change.number)
+            .await
+            .map_err(|e| retry(format!("reading waivers: {e}")))?;
+        let refs = self
+            .store
+            .threat_model_refs(self.forge_name, &change.repository, change.number)
+            .await
+            .map_err(|e| retry(format!("reading threat-model references: {e}")))?;
+        let waivers: Vec<_> = waivers
+            .into_iter()
+            .filter(|w| w.waiver.comment_id == Some(comment.id))
+            .collect();
+        let refs: Vec<_> = refs
+            .into_iter()
+            .filter(|r| r.reference.comment_id == Some(comment.id))
+            .collect();
+        if waivers.is_empty() && refs.is_empty() {
+            return Ok(());
+        }
+        // It carried something: evaluate again even if an earlier run revoked it already.
+        after.evaluate = true;
+        let action = if comment.action == "deleted" {
+            "deleted"
+        } else {
+            "edited"
+        };
+        let reason = format!("comment {action}");
+        let now = self.clock.now();
+        let mut revoked = Vec::new();
+        for w in waivers.iter().filter(|w| w.waiver.revoked.is_none()) {
+            if self
+                .store
+                .revoke_waiver(w.id, &reason, now)
+                .await
+                .map_err(|e| retry(format!("revoking a waiver: {e}")))?
+            {
+                revoked.push(format!(
+                    "the waiver of `{}` by {}",
+                    w.waiver.gate,
+                    w.waiver.author.as_str()
+                ));
+            }
+        }
+        for r in refs.iter().filter(|r| r.reference.revoked.is_none()) {
+            if self
+                .store
+                .revoke_threat_model_ref(r.id, &reason, now)
+                .await
+                .map_err(|e| retry(format!("revoking a threat-model reference: {e}")))?
+            {
+                revoked.push(format!(
+                    "the threat-model reference {}",
+                    r.reference.reference
+                ));
+            }
+        }
+        if revoked.is_empty() {
+            return Ok(());
+        }
+        tracing::warn!(
+            repository = %change.repository,
+            number = change.number,
+            comment = comment.id,
+            action,
+            editor = %comment.author,
+            revoked = %revoked.join("; "),
+            "a comment that granted a waiver was {action}: revoked (tamper rule)"
+        );
+        match self
+            .forge
+            .reply(
+                change,
+                &replies::revoked_by_change(comment.id, action, &revoked),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_retryable() => Err(to_process_error(e)),
+            Err(e) => {
+                tracing::warn!(comment = comment.id, error = %e, "could not reply about a revocation");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(detail: Value) -> JobEvent {
+        JobEvent {
+            seq: 1,
+            delivery_pk: 1,
+            delivery_id: "d".into(),
+            event: "issue_comment".into(),
+            action: Some("created".into()),
+            detail: Some(detail),
+            received_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn comment_detail_is_read_with_the_event_action_as_fallback() {
+        let c = comment_of(&event(serde_json::json!({
+            "comment_id": 5, "author": "carol", "body": "/sdl help"
+        })))
+        .unwrap_or_else(|| panic!("a comment"));
+        assert_eq!(
+            (c.id, c.author.as_str(), c.body.as_str(), c.action.as_str()),
+            (5, "carol", "/sdl help", "created")
+        );
+        assert!(comment_of(&event(serde_json::json!({"author": "x"}))).is_none());
+    }
+}
