@@ -644,7 +644,9 @@ async fn serve_with_gitlab_settings_evaluates_merge_requests() {
         let done = fake
             .statuses(PROJECT, &head, "sdl-gate")
             .last()
-            .is_some_and(|s| s.status != "pending");
+            .is_some_and(|s| s.status != "pending")
+            // The status is written before the note: wait for both.
+            && !fake.bot_notes(PROJECT, 10).is_empty();
         if done || tokio::time::Instant::now() > deadline {
             break;
         }
