@@ -75,21 +75,16 @@ fn high_finding() -> Value {
     })
 }
 
-/// Keys whose values legitimately differ between front ends: times, links, the forge.
+/// Top-level keys whose values legitimately differ between front ends: when it was
+/// evaluated, and which change on which forge (`check` has no repository or number, and the
+/// two fakes spell head commits differently). Nothing inside the gates is dropped.
 const VOLATILE: &[&str] = &[
-    "at",
     "evaluated_at",
-    "generated_at",
-    "time",
-    "url",
-    "details_url",
-    "html_url",
-    "link",
-    "forge",
-    "head",
     "head_sha",
     "repository",
     "number",
+    "details_url",
+    "forge",
 ];
 
 /// Whether `v` is an informational line naming which report file was read: the file's name
@@ -102,18 +97,30 @@ fn is_report_provenance(v: &Value) -> bool {
             .is_some_and(|d| d.starts_with("read `"))
 }
 
+/// The result without its volatile top-level keys and report-provenance lines.
 fn normalise(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.iter()
                 .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), normalise(v)))
+                .map(|(k, v)| (k.clone(), without_provenance(v)))
+                .collect(),
+        ),
+        other => without_provenance(other),
+    }
+}
+
+fn without_provenance(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), without_provenance(v)))
                 .collect(),
         ),
         Value::Array(a) => Value::Array(
             a.iter()
                 .filter(|x| !is_report_provenance(x))
-                .map(normalise)
+                .map(without_provenance)
                 .collect(),
         ),
         other => other.clone(),
