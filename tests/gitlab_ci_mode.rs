@@ -4,6 +4,8 @@
 //! "earlier stages" in the project directory and no GitLab token. Asserts the exit codes,
 //! the JUnit and code quality reports, the JSON result and the Markdown summary.
 
+mod fake_gitlab;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -829,4 +831,48 @@ fn the_target_branch_is_fetched_so_a_reused_checkout_does_not_use_an_old_policy(
         "{}",
         show(&out)
     );
+}
+
+/// With a token, the job publishes through the real GitLab client against the fake GitLab:
+/// `sdl-gate` commit statuses on the head ending in `failed`, and one sticky note on the merge
+/// request naming the finding that blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_job_writes_the_commit_status_and_the_note() {
+    use fake_gitlab::{BOT_TOKEN, FakeGitlab};
+    let repo = Repo::new(&[("docs/guide.md", "# Guide\nMore words.\n")], false);
+    repo.write(
+        "gl-sast-report.json",
+        &gl_sast(&[("docs/guide.md", 1, "Critical", "SQL built from input")]),
+    );
+    let fake = FakeGitlab::start().await;
+    fake.merge_request(PROJECT, 7, "bob", &repo.head_sha, &["docs/guide.md"]);
+    // With a token the target branch's policy is read through the API.
+    fake.put_file(
+        PROJECT,
+        "main",
+        ".gitlab/sdl-gate.yml",
+        BASE_POLICY.as_bytes(),
+    );
+    let mut env = without(repo.ci_env(), "CI_API_V4_URL");
+    env.push(("CI_API_V4_URL", format!("{}/api/v4", fake.url)));
+    env.push(("SDL_GATE_GITLAB_TOKEN", BOT_TOKEN.to_string()));
+    let out = tokio::task::block_in_place(|| repo.run(&env));
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        !text(&out.stdout).contains(BOT_TOKEN) && !text(&out.stderr).contains(BOT_TOKEN),
+        "the token is never printed"
+    );
+    let statuses = fake.statuses(PROJECT, &repo.head_sha, "sdl-gate");
+    let last = statuses
+        .last()
+        .unwrap_or_else(|| panic!("no sdl-gate status\n{}", show(&out)));
+    assert_eq!(last.status, "failed", "{statuses:?}");
+    let notes = fake.bot_notes(PROJECT, 7);
+    assert_eq!(notes.len(), 1, "one sticky note: {notes:?}\n{}", show(&out));
+    assert!(
+        notes[0].body.contains("SQL built from input"),
+        "{}",
+        notes[0].body
+    );
+    fake.assert_no_unknown();
 }
