@@ -37,9 +37,6 @@ pub const STATUS_NAME: &str = "sdl-gate";
 /// GitLab limits a commit status description to this many characters.
 pub const DESCRIPTION_LIMIT: usize = 255;
 
-/// Hint caches hold at most this many entries each before they are emptied.
-const HINT_LIMIT: usize = 10_000;
-
 /// How long a status listing made by the snapshot is trusted by the publish that follows.
 const STATUS_HINT: Duration = Duration::from_secs(10);
 
@@ -97,22 +94,8 @@ pub(crate) struct Hints {
     pub members: Mutex<TimedHints<(String, u64), bool>>,
 }
 
-/// Locks a hint map, surviving a poisoned lock (hints are only hints).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    }
-}
-
-/// Inserts into a hint map, emptying it first when it grew past [`HINT_LIMIT`].
-pub(crate) fn remember<K: std::hash::Hash + Eq, V>(m: &Mutex<HashMap<K, V>>, k: K, v: V) {
-    let mut g = lock(m);
-    if g.len() >= HINT_LIMIT {
-        g.clear();
-    }
-    g.insert(k, v);
-}
+// The bounded hint maps work as on GitHub: one lock-and-remember for both forges.
+pub(crate) use super::github::{lock, remember};
 
 /// A GitLab bot client implementing [`Forge`].
 #[derive(Debug)]
