@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --release --example github_latency                   # 200 PRs, 4 events each
 //! cargo run --release --example github_latency -- --prs 500 --debounce-ms 500
+//! cargo run --release --example github_latency -- --code-scanning       # + code-scanning alerts
 //! ```
 //! A measurement, not a test: it asserts nothing and prints numbers.
 
@@ -54,6 +55,10 @@ struct Args {
     /// Fresh pull requests evaluated one at a time for the request count.
     #[arg(long, default_value_t = 21)]
     samples: u64,
+    /// Turn on `gates.sast.code_scanning`: every pull request has a clean code-scanning
+    /// analysis of its merge ref, read as one more request.
+    #[arg(long)]
+    code_scanning: bool,
 }
 
 const REPO: &str = "acme/plc";
@@ -81,7 +86,8 @@ const SBOM: &str =
     r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": []}"#;
 
 /// A 50-file pull request; `passing` decides whether it links a threat model.
-fn arrange(fake: &FakeGithub, number: u64, head: &str, files: usize, passing: bool) {
+fn arrange(fake: &FakeGithub, args: &Args, number: u64, head: &str, passing: bool) {
+    let files = args.files;
     let mut b = PullBuilder::new(REPO, number, "bob", head)
         .file("src/auth/login.rs")
         .file("Cargo.lock")
@@ -99,6 +105,9 @@ fn arrange(fake: &FakeGithub, number: u64, head: &str, files: usize, passing: bo
     fake.put_file(REPO, head, "sbom/plc.cdx.json", SBOM.as_bytes());
     fake.ci_run(REPO, head, "CodeQL", "completed", Some("success"));
     fake.ci_run(REPO, head, "cargo-audit", "completed", Some("success"));
+    if args.code_scanning {
+        fake.code_scanning_analysis(REPO, &format!("refs/pull/{number}/merge"), Vec::new());
+    }
 }
 
 fn event(number: u64, action: &str, head: &str) -> String {
@@ -156,7 +165,15 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let fake = FakeGithub::start().await;
     fake.team("acme", "security", &["carol"]);
-    fake.put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let policy = if args.code_scanning {
+        POLICY.replace(
+            "checks: [\"CodeQL\"]",
+            "checks: [\"CodeQL\"]\n    code_scanning: true",
+        )
+    } else {
+        POLICY.to_string()
+    };
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
 
     let dir = tempfile::tempdir()?;
     let store = Store::connect(
@@ -195,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
     // Part 1: latency under bursts.
     let heads: Vec<(u64, String)> = (1..=args.prs).map(|n| (n, sha(0x10_0000 + n))).collect();
     for (n, head) in &heads {
-        arrange(&fake, *n, head, args.files, n % 4 != 0);
+        arrange(&fake, &args, *n, head, n % 4 != 0);
     }
     let actions = ["opened", "labeled", "synchronize", "edited", "unlabeled"];
     let started = Instant::now();
@@ -304,7 +321,7 @@ async fn main() -> anyhow::Result<()> {
         let n = 10_000 + i;
         let passing = i % 2 == 0;
         let head = sha(0x20_0000 + n);
-        arrange(&fake, n, &head, args.files, passing);
+        arrange(&fake, &args, n, &head, passing);
         let mark = fake.mark();
         send(
             &client,

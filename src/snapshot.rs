@@ -285,6 +285,27 @@ pub struct FileContent {
     pub bytes: Option<Vec<u8>>,
 }
 
+/// What became of GitHub code scanning for this change, when the policy asks for it
+/// (`gates.sast.code_scanning`). The alerts themselves, once read, are one of the `reports`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum CodeScanning {
+    /// Not read: not asked for, or this way of running has no code-scanning API (the GitLab
+    /// bot, the GitLab CI job, the Action, `check`), where uploaded SARIF files are the evidence.
+    #[default]
+    NotRead,
+    /// Asked for, but GitHub has no code-scanning analysis of `git_ref` yet.
+    NoAnalysis {
+        /// The ref that was asked about (`refs/pull/{n}/merge`).
+        git_ref: String,
+    },
+    /// The open alerts of `git_ref` are among the `reports`.
+    Read {
+        /// The ref that was read.
+        git_ref: String,
+    },
+}
+
 /// Everything the gates look at, for one change request at one head commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -335,6 +356,9 @@ pub struct Snapshot {
     /// Scanner reports that belong to this head commit.
     #[serde(default)]
     pub reports: Vec<Report>,
+    /// Whether GitHub code scanning was read (`gates.sast.code_scanning`).
+    #[serde(default)]
+    pub code_scanning: CodeScanning,
     /// Reports that were found but could not be read, as `source: reason`. The gates that
     /// read reports treat them as their own errors (fail closed unless `fail_mode: open`).
     #[serde(default)]
@@ -376,6 +400,7 @@ impl Snapshot {
             teams: BTreeMap::new(),
             checks: Vec::new(),
             reports: Vec::new(),
+            code_scanning: CodeScanning::NotRead,
             report_errors: Vec::new(),
             threat_model_refs: Vec::new(),
             waivers: Vec::new(),

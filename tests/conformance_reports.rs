@@ -193,6 +193,10 @@ fn expected_count(format: ReportFormat, v: &Value) -> usize {
         | ReportFormat::GitlabContainerScanning => arr(v, "vulnerabilities").len(),
         ReportFormat::CycloneDx => cyclonedx_count(v),
         ReportFormat::Spdx => 0,
+        ReportFormat::GithubCodeScanning => v
+            .as_array()
+            .map(|a| a.iter().filter(|x| x["state"] == "open").count())
+            .unwrap_or(0),
     }
 }
 
@@ -221,6 +225,44 @@ fn documented_format(rel: &str, v: &Value) -> Option<ReportFormat> {
         },
         _ => return None,
     })
+}
+
+/// GitHub's code-scanning alert list (a real answer recorded for octocrab's tests) is
+/// recognised by content; its dismissed alerts are not findings, and the same alerts open
+/// keep rule, severity, CWE, place and link.
+#[test]
+fn github_code_scanning_alerts_read_like_github_shows_them() {
+    let Some(dir) = fixtures() else { return };
+    let path = dir.join("github-api/octocrab/codescanning_alerts_multiple.json");
+    let bytes = read(&path);
+    assert_eq!(sniff(&bytes), Some(ReportFormat::GithubCodeScanning));
+    let report = parse_report("alerts.json", &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut v = json_value(&bytes);
+    assert_eq!(report.findings.len(), expected_count(report.format, &v));
+    assert!(report.findings.is_empty(), "both alerts are dismissed");
+
+    let alerts = v.as_array_mut().expect("an array of alerts");
+    let n = alerts.len();
+    for a in alerts.iter_mut() {
+        a["state"] = Value::from("open");
+        a["most_recent_instance"]["state"] = Value::from("open");
+    }
+    let opened = serde_json::to_vec(&v).expect("serialise");
+    let report = parse_report("alerts.json", &opened).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.findings.len(), n);
+    assert_eq!(report.tools, vec!["CodeQL".to_string()]);
+    let f = &report.findings[0];
+    assert_eq!(f.rule, "js/zipslip");
+    assert_eq!(f.severity, Severity::High);
+    assert_eq!(f.kind, FindingKind::Code);
+    assert_eq!(f.cwe, vec![22]);
+    assert_eq!(f.file.as_deref(), Some("spec-main/api-session-spec.ts"));
+    assert_eq!(f.line, Some(917));
+    assert_eq!(f.help_uri.as_deref(), Some("https://codeql.github.com/"));
+    assert_ne!(
+        report.findings[0].fingerprint, report.findings[1].fingerprint,
+        "two alerts at one place stay two findings"
+    );
 }
 
 /// Fixture files that are deliberately rejected, with a word the reason must contain.

@@ -14,6 +14,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use fake_github::AlertRec;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::gitlab::{GitlabConfig, connect};
 use sdl_gate::forge::{ChangeRef, Outcome, Records, evaluate_change};
@@ -35,6 +36,7 @@ gates:
   sast:
     checks: ["sast"]
     threshold: high
+    code_scanning: true
 "##;
 
 /// The change: a security path, an ordinary file and a threat-model update.
@@ -71,8 +73,27 @@ fn high_finding() -> Value {
         "description": "User input reaches a SQL query.", "severity": "High",
         "scanner": {"id": "semgrep", "name": "Semgrep"},
         "location": {"file": "src/auth/login.rs", "start_line": 2, "end_line": 2},
-        "identifiers": [{"type": "cwe", "name": "CWE-89", "value": "89"}]
+        "identifiers": [
+            {"type": "semgrep_id", "name": SQLI_RULE, "value": SQLI_RULE},
+            {"type": "cwe", "name": "CWE-89", "value": "89"}
+        ]
     })
+}
+
+const SQLI_RULE: &str = "rust.lang.security.sqli";
+
+/// The same finding as GitHub code scanning shows it after the scanner's upload.
+fn high_alert() -> AlertRec {
+    let mut a = AlertRec::open(
+        SQLI_RULE,
+        "high",
+        "src/auth/login.rs",
+        2,
+        "SQL injection in login",
+    );
+    a.tool = "Semgrep".into();
+    a.tags = vec!["security".into(), "external/cwe/cwe-089".into()];
+    a
 }
 
 /// Top-level keys whose values legitimately differ between front ends: when it was
@@ -87,14 +108,14 @@ const VOLATILE: &[&str] = &[
     "forge",
 ];
 
-/// Whether `v` is an informational line naming which report file was read: the file's name
-/// differs by front end (GitLab names the job and artifact), so it is provenance, like a link.
-/// The findings the report gave are kept and compared.
+/// Whether `v` is an informational line naming where the findings came from: the file's name
+/// differs by front end (GitLab names the job and artifact, the App reads code scanning), so
+/// it is provenance, like a link. The findings themselves are kept and compared.
 fn is_report_provenance(v: &Value) -> bool {
     v["status"] == "info"
-        && v["description"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("read `"))
+        && v["description"].as_str().is_some_and(|d| {
+            d.starts_with("read `") || d.starts_with("code scanning alerts not read:")
+        })
 }
 
 /// The result without its volatile top-level keys and report-provenance lines.
@@ -160,7 +181,8 @@ fn diff_at(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
     }
 }
 
-async fn via_github_app() -> Value {
+/// The App's result; `alerts` are the code-scanning alerts of the pull request's merge ref.
+async fn via_github_app(alerts: Vec<AlertRec>) -> Value {
     use fake_github::{APP_ID, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
     let fake = FakeGithub::start().await;
     let head = sha(0x4a7);
@@ -180,6 +202,7 @@ async fn via_github_app() -> Value {
     );
     fake.ci_run(REPO, &head, CHECK, "completed", Some("success"));
     fake.team("acme", "security", &[REVIEWER]);
+    fake.code_scanning_analysis(REPO, &format!("refs/pull/{NUMBER}/merge"), alerts);
     let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
     cfg.api_url = fake.url.clone();
     cfg.timeout = Duration::from_secs(5);
@@ -391,7 +414,7 @@ fn assert_all_equal(results: &[(&str, Value)]) -> Value {
 async fn one_passing_change_gets_the_same_result_four_ways() {
     let clean = sast_report(&[]);
     let reference = assert_all_equal(&[
-        ("GitHub App", via_github_app().await),
+        ("GitHub App", via_github_app(Vec::new()).await),
         ("GitLab", via_gitlab(&clean).await),
         ("Action", via_action(&clean).await),
         ("check", via_check(&clean)),
@@ -411,14 +434,14 @@ async fn one_passing_change_gets_the_same_result_four_ways() {
     }
 }
 
-/// The same change with a high-severity SAST finding: every front end that reads scanner
-/// reports (GitLab's pipeline artifact, the Action's workspace, `check`'s `--report`) blocks on
-/// the same finding. The GitHub App is not a leg here: it reads no scanner reports at all (its
-/// SAST gate sees only check states), so it would pass this change — a known gap, reported.
+/// The same change with a high-severity SAST finding: the App (from the code-scanning alert),
+/// GitLab (the pipeline artifact), the Action (the workspace) and `check` (`--report`) block
+/// on the same finding, with the same rule, severity, CWE, place and fingerprint.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_failing_finding_gets_the_same_result_from_every_report_reader() {
+async fn one_failing_finding_gets_the_same_result_four_ways() {
     let bad = sast_report(&[high_finding()]);
     let reference = assert_all_equal(&[
+        ("GitHub App", via_github_app(vec![high_alert()]).await),
         ("GitLab", via_gitlab(&bad).await),
         ("Action", via_action(&bad).await),
         ("check", via_check(&bad)),

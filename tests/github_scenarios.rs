@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use axum::http::Method;
 use fake_github::{
-    APP_ID, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha,
+    APP_ID, AlertRec, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
+    sha,
 };
 use sdl_gate::events::Forge;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
@@ -1034,6 +1035,142 @@ async fn a_new_installation_reconciles_its_repositories() {
     assert_eq!(
         w.run("acme/hmi", &head2).conclusion.as_deref(),
         Some("success")
+    );
+    w.stop().await;
+}
+
+/// `gates.sast.code_scanning`: the open alerts of the pull request's merge ref decide the
+/// SAST gate. A high alert blocks (named in the comment, annotated on its line) while low
+/// ones do not, 150 open alerts are read over two pages, a pull request with no analysis yet
+/// waits and turns green once a clean analysis exists, and a repository whose code scanning
+/// cannot be read fails closed, saying which permission is needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_scanning_alerts_decide_the_sast_gate() {
+    let w = world().await;
+    let policy = POLICY.replace(
+        "checks: [\"CodeQL\"]",
+        "checks: [\"CodeQL\"]\n    code_scanning: true",
+    );
+    assert!(policy.contains("code_scanning: true"), "{policy}");
+    for repo in [REPO, "acme/noscan"] {
+        w.fake
+            .put_file(repo, "main", ".github/sdl-gate.yml", policy.as_bytes());
+    }
+    let low = |i: u32| {
+        AlertRec::open(
+            "rust/unused-variable",
+            "low",
+            "src/api/handler.rs",
+            i,
+            "unused",
+        )
+    };
+
+    // #41: one high alert among 149 low ones and a dismissed critical one.
+    let head41 = sha(0xc041);
+    passing(REPO, 41, &head41).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head41);
+    let mut alerts = vec![AlertRec::open(
+        "rust/sql-injection",
+        "high",
+        "src/auth/login.rs",
+        3,
+        "This query depends on a user-provided value.",
+    )];
+    alerts.extend((1..150).map(low));
+    let mut dismissed = AlertRec::open(
+        "rust/hardcoded-key",
+        "critical",
+        "src/auth/login.rs",
+        9,
+        "key",
+    );
+    dismissed.state = "dismissed".into();
+    alerts.push(dismissed);
+    w.fake
+        .code_scanning_analysis(REPO, "refs/pull/41/merge", alerts);
+    // #42: no analysis yet.
+    let head42 = sha(0xc042);
+    passing(REPO, 42, &head42).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head42);
+    // #43: code scanning is off for the repository.
+    let head43 = sha(0xc043);
+    passing("acme/noscan", 43, &head43).install(&w.fake);
+    arrange_checks(&w.fake, "acme/noscan", &head43);
+    w.fake.code_scanning_disabled("acme/noscan");
+
+    let mark = w.fake.mark();
+    w.send("pull_request", &pull_event(REPO, "opened", 41, &head41))
+        .await;
+    w.send("pull_request", &pull_event(REPO, "opened", 42, &head42))
+        .await;
+    w.send(
+        "pull_request",
+        &pull_event("acme/noscan", "opened", 43, &head43),
+    )
+    .await;
+    w.drain().await;
+
+    let run = w.run(REPO, &head41);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    let verdicts = w.gate_verdicts(REPO, 41).await;
+    assert_eq!(verdicts["sast"], "fail", "{verdicts}");
+    assert_eq!(verdicts["security_review"], "pass", "{verdicts}");
+    let comments = w.fake.comments(REPO, 41);
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].body;
+    assert!(body.contains("rust/sql-injection"), "{body}");
+    assert!(
+        !body.contains("rust/hardcoded-key"),
+        "a dismissed alert is no finding: {body}"
+    );
+    assert!(
+        run.annotations
+            .iter()
+            .any(|a| a["path"] == "src/auth/login.rs" && a["start_line"] == 3),
+        "the alert is annotated on its line: {:?}",
+        run.annotations
+    );
+    let reads: Vec<_> = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.path == format!("/repos/{REPO}/code-scanning/alerts") && c.status == 200)
+        .filter(|c| c.query.contains("41"))
+        .collect();
+    assert_eq!(reads.len(), 2, "150 open alerts are two pages: {reads:?}");
+    assert!(
+        reads.iter().all(|c| c.query.contains("state=open")),
+        "{reads:?}"
+    );
+
+    let run = w.run(REPO, &head42);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
+    let verdicts = w.gate_verdicts(REPO, 42).await;
+    assert_eq!(verdicts["sast"], "pending", "{verdicts}");
+    // The analysis lands (only a low alert); the next event turns the run green.
+    w.fake
+        .code_scanning_analysis(REPO, "refs/pull/42/merge", vec![low(1)]);
+    w.send("pull_request", &pull_event(REPO, "labeled", 42, &head42))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &head42);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
+
+    let run = w.run("acme/noscan", &head43);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    let verdicts = w.gate_verdicts("acme/noscan", 43).await;
+    assert_eq!(verdicts["sast"], "fail", "{verdicts}");
+    let comments = w.fake.comments("acme/noscan", 43);
+    assert!(
+        comments
+            .first()
+            .is_some_and(|c| c.body.contains("security_events")),
+        "the comment names the missing permission: {comments:?}"
     );
     w.stop().await;
 }

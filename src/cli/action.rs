@@ -195,7 +195,11 @@ async fn run_with(
     }
     let policy = checked.policy;
 
-    let needs = Needs::from_policy(&policy);
+    let mut needs = Needs::from_policy(&policy);
+    // The Action judges the SARIF files in its workspace, the same results a workflow uploads
+    // to code scanning: reading the alerts too would count each finding twice, and a fork's
+    // workflow token cannot read security events. Code scanning is the App's evidence.
+    needs.code_scanning = false;
     let mut snapshot = match forge.snapshot(&change, &head, &needs).await {
         Ok(s) => s,
         Err(e) => {

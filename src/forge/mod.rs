@@ -116,6 +116,8 @@ pub struct Needs {
     /// Check runs / statuses the gates require by name; commit statuses are read only when a
     /// name is not among the check runs.
     pub checks: Vec<String>,
+    /// Whether the SAST gate reads GitHub code-scanning alerts (`gates.sast.code_scanning`).
+    pub code_scanning: bool,
 }
 
 impl Needs {
@@ -147,6 +149,7 @@ impl Needs {
         }
         if g.sast.common.enabled {
             needs.checks.extend(g.sast.checks.iter().cloned());
+            needs.code_scanning = g.sast.code_scanning;
         }
         if g.dependencies.common.enabled {
             needs.checks.extend(g.dependencies.checks.iter().cloned());

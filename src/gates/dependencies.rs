@@ -26,7 +26,7 @@ fn is_dependency_report(report: &Report) -> bool {
         | ReportFormat::PipAudit
         | ReportFormat::GitlabDependencyScanning
         | ReportFormat::GitlabContainerScanning => true,
-        ReportFormat::Sarif => evidence::is_sca_only(report),
+        ReportFormat::Sarif | ReportFormat::GithubCodeScanning => evidence::is_sca_only(report),
         _ => false,
     }
 }

@@ -3,20 +3,58 @@
 
 use crate::policy::SastGate;
 use crate::reports::{FindingKind, Report, ReportFormat};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{CodeScanning, Snapshot};
 
 use super::checks;
 use super::evidence;
 use super::findings::{collect, judged, sort, tally};
-use super::outcome::{Outcome, worst};
+use super::outcome::{Outcome, q, worst};
 use super::result::{FindingStatus, Node, NodeStatus, Verdict};
 
 /// Does this report count as static-analysis evidence (even with no findings)?
 fn is_sast_report(report: &Report) -> bool {
     match report.format {
-        ReportFormat::Sarif => !evidence::is_sca_only(report),
+        ReportFormat::Sarif | ReportFormat::GithubCodeScanning => !evidence::is_sca_only(report),
         ReportFormat::GitlabSast | ReportFormat::GitlabSecretDetection => true,
         _ => false,
+    }
+}
+
+/// What `gates.sast.code_scanning` adds to the details; the ref still awaiting its first
+/// analysis, when there is one (the gate then waits).
+fn code_scanning(gate: &SastGate, snapshot: &Snapshot, details: &mut Vec<Node>) -> Option<String> {
+    if !gate.code_scanning {
+        return None;
+    }
+    match &snapshot.code_scanning {
+        CodeScanning::NotRead => {
+            details.push(Node::leaf(
+                NodeStatus::Info,
+                "code scanning alerts not read: `code_scanning` is read by the GitHub App; here the uploaded SARIF reports are the evidence",
+            ));
+            None
+        }
+        CodeScanning::NoAnalysis { git_ref } => {
+            details.push(Node::leaf(
+                NodeStatus::Pending,
+                format!("GitHub code scanning has no analysis of {} yet", q(git_ref)),
+            ));
+            Some(git_ref.clone())
+        }
+        // The alerts are a report; `reports_read` has named it. They belong to the latest
+        // analysis of the ref, which may predate the head commit unless a check waits for it.
+        CodeScanning::Read { git_ref } => {
+            if gate.checks.is_empty() {
+                details.push(Node::leaf(
+                    NodeStatus::Warning,
+                    format!(
+                        "the alerts of {} come from its latest analysis, which may predate the head commit: list the scanning workflow's check in `gates.sast.checks` so the gate waits for it",
+                        q(git_ref)
+                    ),
+                ));
+            }
+            None
+        }
     }
 }
 
@@ -32,6 +70,7 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
         "finding(s)",
     );
     details.extend(read);
+    let awaiting_scan = code_scanning(gate, snapshot, &mut details);
     let code = collect(&snapshot.reports, |f| f.kind != FindingKind::Dependency);
     let total = code.len();
     // Pick the blocking ones first, then copy exactly those: a large report must not make
@@ -54,17 +93,31 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
         Verdict::Fail
     };
     let no_evidence = gate.checks.is_empty() && sast_reports.is_empty();
+    let scan_verdict = if awaiting_scan.is_some() {
+        Verdict::Pending
+    } else {
+        Verdict::Pass
+    };
     let verdict = if no_evidence {
         Verdict::Pending
     } else {
-        worst([checks_verdict, findings_verdict])
+        worst([checks_verdict, findings_verdict, scan_verdict])
     };
     let scope = if gate.new_only {
         " on changed lines"
     } else {
         ""
     };
-    let explanation = if no_evidence {
+    let waiting_for_scan = awaiting_scan
+        .as_ref()
+        .filter(|_| no_evidence || findings.is_empty());
+    let explanation = if let Some(git_ref) = waiting_for_scan {
+        unblock.push(format!(
+            "Run code scanning on this pull request (CodeQL, or a SARIF upload from a workflow triggered by `pull_request`) so that GitHub has an analysis of {}.",
+            q(git_ref)
+        ));
+        format!("waiting for a code-scanning analysis of {}", q(git_ref))
+    } else if no_evidence {
         unblock.push("Provide static-analysis evidence: list the scanner's check in `gates.sast.checks`, or upload its SARIF report.".into());
         "no static-analysis evidence: no required check is configured and no SARIF report was provided".to_string()
     } else if !findings.is_empty() {

@@ -331,6 +331,8 @@ pub struct SastGate {
     pub threshold: Severity,
     /// Count only findings on lines the change touched.
     pub new_only: bool,
+    /// Also read GitHub code-scanning alerts of the pull request (GitHub App only).
+    pub code_scanning: bool,
 }
 
 /// `gates.sast` as written.
@@ -356,6 +358,11 @@ struct RawSastGate {
     /// Count only findings on lines the change touched (default false).
     #[serde(default)]
     new_only: bool,
+    /// The GitHub App also reads the open code-scanning alerts of the pull request
+    /// (`refs/pull/<n>/merge`) as findings, and waits while no analysis exists (default false).
+    /// Elsewhere uploaded SARIF files are the evidence.
+    #[serde(default)]
+    code_scanning: bool,
 }
 
 impl From<RawSastGate> for SastGate {
@@ -369,6 +376,7 @@ impl From<RawSastGate> for SastGate {
             checks: r.checks,
             threshold: r.threshold,
             new_only: r.new_only,
+            code_scanning: r.code_scanning,
         }
     }
 }
@@ -382,6 +390,7 @@ impl From<SastGate> for RawSastGate {
             checks: g.checks,
             threshold: g.threshold,
             new_only: g.new_only,
+            code_scanning: g.code_scanning,
         }
     }
 }
@@ -397,6 +406,7 @@ impl Default for SastGate {
             checks: Vec::new(),
             threshold: Severity::High,
             new_only: false,
+            code_scanning: false,
         }
     }
 }

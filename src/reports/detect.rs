@@ -357,6 +357,9 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
                 "risks.json is derived from a Threagile model; commit the model itself (threagile.yaml) as the threat model — Threagile risks are not read as scanner findings",
             );
         }
+        if super::code_scanning::looks_like_alert(first_keys) {
+            return Detected::Format(ReportFormat::GithubCodeScanning);
+        }
         if has("SID") && has("target") {
             return unsupported(
                 "pytm threat library",

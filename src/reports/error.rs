@@ -16,7 +16,7 @@ pub const SUPPORTED_REPORT_FORMATS: &str = "SARIF 2.1.0, OSV-Scanner JSON, Trivy
 npm audit JSON (npm 6 `advisories`, pnpm, yarn berry `yarn npm audit`, npm 7+ `vulnerabilities`), \
 yarn classic `yarn audit --json`, cargo-audit JSON, pip-audit JSON, GitLab security reports \
 (sast, dependency_scanning, secret_detection, container_scanning), CycloneDX SBOM/VEX (JSON, XML), \
-SPDX SBOM (JSON 2.x, JSON-LD 3.0, tag-value)";
+SPDX SBOM (JSON 2.x, JSON-LD 3.0, tag-value), GitHub code-scanning alerts JSON";
 
 /// The threat-model formats [`crate::reports::parse_threat_model`] recognises.
 pub const SUPPORTED_THREAT_MODEL_FORMATS: &str = "OWASP Threat Dragon v1/v2 JSON, Threagile YAML, \

@@ -18,6 +18,7 @@
 //!   are not findings; cargo-audit `warnings` (unmaintained, yanked) are not findings.
 
 mod cargo_audit;
+mod code_scanning;
 mod cvss;
 mod detect;
 mod error;
@@ -80,6 +81,8 @@ pub enum ReportFormat {
     CycloneDx,
     /// SPDX SBOM (JSON or tag-value).
     Spdx,
+    /// GitHub code-scanning alerts (the JSON array the alerts API answers).
+    GithubCodeScanning,
 }
 
 /// One parsed report.
@@ -120,6 +123,7 @@ impl ReportFormat {
             ReportFormat::GitlabContainerScanning => "GitLab container scanning report",
             ReportFormat::CycloneDx => "CycloneDX",
             ReportFormat::Spdx => "SPDX",
+            ReportFormat::GithubCodeScanning => "GitHub code-scanning alerts JSON",
         }
     }
 }
@@ -312,8 +316,29 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
             sbom::cyclonedx_json(ctx, &root)?,
         ),
         ReportFormat::Spdx => (sbom::spdx_tools(&root), Vec::new()),
+        ReportFormat::GithubCodeScanning => {
+            let mut tools = Vec::new();
+            let findings = code_scanning::parse(ctx, &root, &mut tools)?;
+            (tools, findings)
+        }
     };
     finish(source, format, tools, findings)
+}
+
+/// Reads the open alerts of a GitHub code-scanning alert list (`GET …/code-scanning/alerts`,
+/// all pages joined into one array) as one report named `source`. An empty array is a report
+/// with no findings: the analysis ran and found nothing open.
+pub fn parse_code_scanning_alerts(source: &str, alerts: &Value) -> Result<Report, ReportError> {
+    let ctx = Ctx {
+        source,
+        format: ReportFormat::GithubCodeScanning.name(),
+    };
+    let mut tools = Vec::new();
+    let findings = code_scanning::parse(ctx, alerts, &mut tools)?;
+    if tools.is_empty() {
+        tools.push(code_scanning::TOOL.to_owned());
+    }
+    finish(source, ReportFormat::GithubCodeScanning, tools, findings)
 }
 
 fn finish(

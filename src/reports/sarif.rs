@@ -359,12 +359,6 @@ struct ToolClass {
     lower: String,
 }
 
-impl ToolClass {
-    fn any(&self, words: &[&str]) -> bool {
-        words.iter().any(|w| self.lower.contains(w))
-    }
-}
-
 const SCA_TOOLS: &[&str] = &[
     "osv-scanner",
     "grype",
@@ -698,7 +692,7 @@ fn resolve_rule<'r, 'a>(
     }
 }
 
-fn level_severity(level: &str) -> Option<Severity> {
+pub(super) fn level_severity(level: &str) -> Option<Severity> {
     match level.trim().to_ascii_lowercase().as_str() {
         "error" => Some(Severity::High),
         "warning" => Some(Severity::Medium),
@@ -897,56 +891,81 @@ fn fill_placeholders(template: &str, args: &[String]) -> String {
 }
 
 fn classify(tool: &ToolClass, rule: Option<&Rule<'_>>, rule_id: &str) -> FindingKind {
-    let tags: Vec<String> = rule
-        .and_then(|r| r.properties.as_ref())
-        .map(|p| p.tags.0.iter().map(|t| t.to_ascii_lowercase()).collect())
+    let props = rule.and_then(|r| r.properties.as_ref());
+    let tags: Vec<&str> = props
+        .map(|p| p.tags.0.iter().map(String::as_str).collect())
         .unwrap_or_default();
-    let has_tag = |t: &str| tags.iter().any(|x| x == t);
-    if tool.lower.contains("trivy") {
-        let rule_name = rule
-            .and_then(|r| r.name.as_deref())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        if rule_name.contains("secret") || has_tag("secret") {
-            return FindingKind::Secret;
-        }
-        if rule_name.contains("misconfig") || has_tag("misconfiguration") {
+    RuleClass {
+        tool: &tool.lower,
+        tags: &tags,
+        rule_name: rule.and_then(|r| r.name.as_deref()).unwrap_or(""),
+        rule_kind: props.and_then(|p| p.kind.as_deref()).unwrap_or(""),
+        rule_id,
+    }
+    .kind()
+}
+
+/// What decides a finding's kind: the tool, and the rule's tags, name, `kind` property and
+/// id. Shared with GitHub code-scanning alerts, which carry the same rule metadata.
+pub(super) struct RuleClass<'x> {
+    /// The tool's name, lower-case.
+    pub tool: &'x str,
+    /// The rule's tags as written.
+    pub tags: &'x [&'x str],
+    /// The rule's name (`""` when none).
+    pub rule_name: &'x str,
+    /// The rule's `properties.kind` (`""` when none).
+    pub rule_kind: &'x str,
+    /// The rule id.
+    pub rule_id: &'x str,
+}
+
+impl RuleClass<'_> {
+    /// Secret, configuration, dependency or code, by tool family first, then by the rule.
+    pub(super) fn kind(&self) -> FindingKind {
+        let tool = self.tool;
+        let any = |words: &[&str]| words.iter().any(|w| tool.contains(w));
+        let has_tag = |t: &str| self.tags.iter().any(|x| x.eq_ignore_ascii_case(t));
+        if tool.contains("trivy") {
+            let rule_name = self.rule_name.to_ascii_lowercase();
+            if rule_name.contains("secret") || has_tag("secret") {
+                return FindingKind::Secret;
+            }
+            if rule_name.contains("misconfig") || has_tag("misconfiguration") {
+                return FindingKind::Config;
+            }
+            if rule_name.contains("vulnerability")
+                || has_tag("vulnerability")
+                || leading_advisory_id(self.rule_id).is_some()
+            {
+                return FindingKind::Dependency;
+            }
             return FindingKind::Config;
         }
-        if rule_name.contains("vulnerability")
-            || has_tag("vulnerability")
-            || leading_advisory_id(rule_id).is_some()
-        {
+        if any(SECRET_TOOLS) {
+            return FindingKind::Secret;
+        }
+        if any(CONFIG_TOOLS) {
+            return FindingKind::Config;
+        }
+        if any(SCA_TOOLS) || leading_advisory_id(self.rule_id).is_some() {
             return FindingKind::Dependency;
         }
-        return FindingKind::Config;
+        if (tool == "snyk" || tool.starts_with("snyk ")) && !tool.contains("code") {
+            return FindingKind::Dependency;
+        }
+        if has_tag("secret") || has_tag("secrets") || self.rule_kind.eq_ignore_ascii_case("secret")
+        {
+            return FindingKind::Secret;
+        }
+        FindingKind::Code
     }
-    if tool.any(SECRET_TOOLS) {
-        return FindingKind::Secret;
-    }
-    if tool.any(CONFIG_TOOLS) {
-        return FindingKind::Config;
-    }
-    if tool.any(SCA_TOOLS) || leading_advisory_id(rule_id).is_some() {
-        return FindingKind::Dependency;
-    }
-    if (tool.lower == "snyk" || tool.lower.starts_with("snyk ")) && !tool.lower.contains("code") {
-        return FindingKind::Dependency;
-    }
-    let rule_kind = rule
-        .and_then(|r| r.properties.as_ref())
-        .and_then(|p| p.kind.as_deref())
-        .unwrap_or("");
-    if has_tag("secret") || has_tag("secrets") || rule_kind.eq_ignore_ascii_case("secret") {
-        return FindingKind::Secret;
-    }
-    FindingKind::Code
 }
 
 /// Package facts a dependency scanner wrote into its SARIF text: Trivy's and Grype's
 /// `Package:` / `Installed Version:` / `Fixed Version:` lines, OSV-Scanner's
 /// `Package 'name@version'`.
-fn package_from_text(texts: &[&str]) -> Option<Package> {
+pub(super) fn package_from_text(texts: &[&str]) -> Option<Package> {
     let mut name = None;
     let mut version = None;
     let mut fixed = None;

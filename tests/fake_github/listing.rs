@@ -158,7 +158,7 @@ pub(super) fn route(
     }
 }
 
-fn token_ok(st: &State, auth: &str) -> bool {
+pub(super) fn token_ok(st: &State, auth: &str) -> bool {
     st.tokens
         .contains(auth.strip_prefix("Bearer ").unwrap_or(""))
 }

@@ -19,9 +19,13 @@
     reason = "shared by several test binaries; each uses a part of it"
 )]
 
+mod code_scanning;
 mod interactions;
 mod listing;
 pub mod openapi;
+
+#[allow(unused_imports, reason = "only the code-scanning tests name alerts")]
+pub use code_scanning::AlertRec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -212,6 +216,8 @@ pub struct State {
     pub faults: Vec<Fault>,
     /// Reactions and collaborator roles (see `interactions`).
     pub interactions: interactions::Interactions,
+    /// Code-scanning analyses (see `code_scanning`).
+    pub code_scanning: code_scanning::CodeScanningState,
     next_id: u64,
     rng: u64,
 }
@@ -736,6 +742,9 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if let Some(a) = listing::route(st, base, method, path, q, auth) {
+        return Some(a);
+    }
+    if let Some(a) = code_scanning::route(st, base, method, path, q, auth) {
         return Some(a);
     }
 

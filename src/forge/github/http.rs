@@ -345,22 +345,42 @@ impl Http {
         first: &str,
         max_pages: usize,
         what: &str,
-        mut items: impl FnMut(&Reply) -> Result<Vec<T>, ForgeError>,
+        items: impl FnMut(&Reply) -> Result<Vec<T>, ForgeError>,
     ) -> Result<Vec<T>, ForgeError> {
+        let (out, _) = self
+            .pages_bounded(installation, first, max_pages, what, items)
+            .await?;
+        Ok(out)
+    }
+
+    /// Like [`Self::pages`], and says whether pages were left unread at the bound (`true`:
+    /// the list is longer than what was returned).
+    pub async fn pages_bounded<T>(
+        &self,
+        installation: u64,
+        first: &str,
+        max_pages: usize,
+        what: &str,
+        mut items: impl FnMut(&Reply) -> Result<Vec<T>, ForgeError>,
+    ) -> Result<(Vec<T>, bool), ForgeError> {
         let mut out = Vec::new();
         let mut next = Some(first.to_string());
         let mut pages = 0;
+        let mut cut = false;
         while let Some(path) = next.take() {
             let reply = self
                 .call(installation, Method::GET, &path, None, what)
                 .await?;
             out.extend(items(&reply)?);
             pages += 1;
+            let more = reply.next_page();
             if pages < max_pages {
-                next = reply.next_page();
+                next = more;
+            } else {
+                cut = more.is_some();
             }
         }
-        Ok(out)
+        Ok((out, cut))
     }
 }
 

@@ -12,6 +12,12 @@
 //! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
 //! | `GET /orgs/{org}/teams/{team}/memberships/{user}` | per reviewer who approved or requested changes, per policy team; cached 60 s |
+//! | `GET /repos/{o}/{r}/code-scanning/alerts?ref=refs/pull/{n}/merge&state=open&per_page=100` | when `gates.sast.code_scanning` is on; one page per 100 open alerts, up to 3,000 |
+//!
+//! Code scanning is read for `refs/pull/{n}/merge`, the ref GitHub's documentation names for
+//! a pull request and the one CodeQL and SARIF uploads from `pull_request` workflows analyse.
+//! A `404` means no analysis exists yet (the gate waits); a `403` (Advanced Security off, or
+//! the App lacks `security_events: read`) cannot be decided, so it fails closed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -23,9 +29,10 @@ use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
 use crate::policy::{GlobList, POLICY_PATHS};
+use crate::reports::{Report, parse_code_scanning_alerts};
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
-    Sha, Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, CodeScanning, FileContent, FileStatus, ForgeKind, Login,
+    Review, ReviewState, Sha, Snapshot, TeamSlug,
 };
 
 use super::http::{encode, encode_path};
@@ -37,6 +44,9 @@ pub const MAX_FILES: usize = 3000;
 
 /// At most this many touched files are read for the gates; more are reported as unknown.
 pub const MAX_CONTENTS: usize = 50;
+
+/// At most this many open code-scanning alerts are read (30 pages of 100); more fail closed.
+pub const MAX_ALERTS: usize = 3000;
 
 /// How long a team membership answer is reused.
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
@@ -274,6 +284,76 @@ pub(crate) async fn team_member(
     is_member(forge, inst, org, slug, login.as_str()).await
 }
 
+/// What code scanning said about a pull request.
+enum Scanned {
+    /// The open alerts of the ref, as one report.
+    Alerts { git_ref: String, report: Report },
+    /// No analysis of the ref exists yet.
+    NoAnalysis { git_ref: String },
+    /// They could not be read (permission, too many, malformed): the gate fails closed.
+    Unreadable(String),
+}
+
+impl Scanned {
+    /// Puts what was learnt into the snapshot.
+    fn apply(self, snap: &mut Snapshot) {
+        match self {
+            Scanned::Alerts { git_ref, report } => {
+                snap.code_scanning = CodeScanning::Read { git_ref };
+                snap.reports.push(report);
+            }
+            Scanned::NoAnalysis { git_ref } => {
+                snap.code_scanning = CodeScanning::NoAnalysis { git_ref };
+            }
+            Scanned::Unreadable(why) => snap.report_errors.push(why),
+        }
+    }
+}
+
+/// The open code-scanning alerts of pull request `n`'s merge ref.
+async fn code_scanning(
+    forge: &GithubForge,
+    inst: u64,
+    o: &str,
+    r: &str,
+    n: u64,
+) -> Result<Scanned, ForgeError> {
+    let git_ref = format!("refs/pull/{n}/merge");
+    let path = format!(
+        "/repos/{o}/{r}/code-scanning/alerts?ref={}&state=open&per_page=100",
+        encode(&git_ref)
+    );
+    let what = format!("GET /repos/{o}/{r}/code-scanning/alerts");
+    let source = format!("GitHub code scanning, {git_ref}");
+    let answer = forge
+        .http
+        .pages_bounded(inst, &path, MAX_ALERTS / 100, &what, |reply| {
+            reply.json::<Vec<serde_json::Value>>(&what)
+        })
+        .await;
+    let alerts = match answer {
+        Ok((_, true)) => {
+            return Ok(Scanned::Unreadable(format!(
+                "{source}: more than {MAX_ALERTS} open alerts; only the first {MAX_ALERTS} can be read, so the rest could not be judged"
+            )));
+        }
+        Ok((alerts, false)) => alerts,
+        Err(ForgeError::NotFound { .. }) => return Ok(Scanned::NoAnalysis { git_ref }),
+        Err(ForgeError::Forbidden { what }) => {
+            return Ok(Scanned::Unreadable(format!(
+                "{source}: {what} (code scanning must be enabled for the repository, and the App needs `security_events: read`)"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(
+        match parse_code_scanning_alerts(&source, &serde_json::Value::Array(alerts)) {
+            Ok(report) => Scanned::Alerts { git_ref, report },
+            Err(e) => Scanned::Unreadable(e.to_string()),
+        },
+    )
+}
+
 /// Everything the gates look at, for the change at `head`.
 pub(crate) async fn snapshot(
     forge: &GithubForge,
@@ -313,8 +393,15 @@ pub(crate) async fn snapshot(
     let runs = forge.http.pages(inst, &runs_path, 30, &runs_what, |reply| {
         Ok(reply.json::<model::CheckRunList>(&runs_what)?.check_runs)
     });
-    let (files, reviews, runs) = tokio::join!(files, reviews, runs);
-    let (files, reviews, runs) = (files?, reviews?, runs?);
+    let scanning = async {
+        if needs.code_scanning {
+            code_scanning(forge, inst, &o, &r, n).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (files, reviews, runs, scanning) = tokio::join!(files, reviews, runs, scanning);
+    let (files, reviews, runs, scanning) = (files?, reviews?, runs?, scanning?);
 
     let mut snap = Snapshot::new(
         ForgeKind::Github,
@@ -328,6 +415,9 @@ pub(crate) async fn snapshot(
     snap.labels = head.labels.clone();
     snap.draft = head.draft;
     snap.base_ref = head.base_ref.clone();
+    if let Some(scanned) = scanning {
+        scanned.apply(&mut snap);
+    }
 
     snap.files = files
         .into_iter()
