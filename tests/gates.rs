@@ -413,6 +413,73 @@ fn sast_without_any_evidence_is_pending_not_pass() {
     );
 }
 
+/// `code_scanning: true`: with no analysis yet the gate waits even when its checks passed;
+/// a high alert blocks; read alerts without a required check carry a warning that they may
+/// predate the head; where no code-scanning API exists (GitLab, the Action, `check`) the
+/// setting is named as not read and the reports decide.
+#[test]
+fn sast_code_scanning_waits_for_an_analysis_and_judges_its_alerts() {
+    use sdl_gate::gates::NodeStatus;
+    use sdl_gate::snapshot::CodeScanning;
+    let with_check =
+        policy("version: 1\ngates:\n  sast:\n    checks: [CodeQL]\n    code_scanning: true\n");
+    let merge = "refs/pull/7/merge".to_string();
+    let mut s = change(&["src/main.rs"]);
+    check(&mut s, "CodeQL", CheckState::Success);
+    s.code_scanning = CodeScanning::NoAnalysis {
+        git_ref: merge.clone(),
+    };
+    let g = gate(&eval(&with_check, &s), GateKind::Sast);
+    assert_eq!(g.verdict, Verdict::Pending, "{}", g.explanation);
+    assert!(
+        g.explanation.contains("refs/pull/7/merge"),
+        "{}",
+        g.explanation
+    );
+    assert!(!g.unblock.is_empty());
+
+    s.code_scanning = CodeScanning::Read {
+        git_ref: merge.clone(),
+    };
+    s.reports.push(report(
+        ReportFormat::GithubCodeScanning,
+        "CodeQL",
+        vec![code_finding(
+            "rust/sql-injection",
+            Severity::High,
+            "src/main.rs",
+            3,
+        )],
+    ));
+    let g = gate(&eval(&with_check, &s), GateKind::Sast);
+    assert_eq!(g.verdict, Verdict::Fail, "{}", g.explanation);
+    assert_eq!(g.findings[0].finding.rule, "rust/sql-injection");
+    let warned = |g: &sdl_gate::gates::GateResult| {
+        g.details
+            .iter()
+            .any(|n| n.status == NodeStatus::Warning && n.description.contains("predate"))
+    };
+    assert!(!warned(&g), "a required check ties the alerts to the head");
+
+    let without_check = policy("version: 1\ngates:\n  sast:\n    code_scanning: true\n");
+    s.reports[0].findings.clear();
+    let g = gate(&eval(&without_check, &s), GateKind::Sast);
+    assert_eq!(g.verdict, Verdict::Pass, "{}", g.explanation);
+    assert!(warned(&g), "{:?}", g.details);
+
+    s.code_scanning = CodeScanning::NotRead;
+    s.reports[0].format = ReportFormat::Sarif;
+    let g = gate(&eval(&without_check, &s), GateKind::Sast);
+    assert_eq!(g.verdict, Verdict::Pass, "the SARIF report is the evidence");
+    assert!(
+        g.details
+            .iter()
+            .any(|n| n.description.starts_with("code scanning alerts not read")),
+        "{:?}",
+        g.details
+    );
+}
+
 #[test]
 fn sast_new_only_counts_findings_on_changed_lines() {
     let p = policy("version: 1\ngates:\n  sast:\n    new_only: true\n    threshold: medium\n");
