@@ -30,10 +30,12 @@ impl Login {
         &self.0
     }
 
-    /// True for bot accounts (`dependabot[bot]`, GitLab `project_123_bot`…).
+    /// True for bot accounts: GitHub Apps (`dependabot[bot]`) and GitLab's project and group
+    /// access-token bots, named `project_123_bot` before GitLab 16 and
+    /// `project_123_bot_<hex>` / `group_45_bot_<hex>` since.
     pub fn is_bot(&self) -> bool {
         let lower = self.0.to_ascii_lowercase();
-        lower.ends_with("[bot]") || (lower.starts_with("project_") && lower.ends_with("_bot"))
+        lower.ends_with("[bot]") || is_gitlab_token_bot(&lower)
     }
 
     fn key(&self) -> String {
@@ -66,6 +68,24 @@ impl fmt::Display for Login {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// `project_<id>_bot`, `project_<id>_bot_<hex>` or `group_<id>_bot_<hex>` (lower-case).
+fn is_gitlab_token_bot(lower: &str) -> bool {
+    let Some(rest) = lower
+        .strip_prefix("project_")
+        .or_else(|| lower.strip_prefix("group_"))
+    else {
+        return false;
+    };
+    let Some((id, tail)) = rest.split_once("_bot") else {
+        return false;
+    };
+    let suffix_ok = match tail.strip_prefix('_') {
+        None => tail.is_empty(),
+        Some(hex) => !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+    };
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && suffix_ok
 }
 
 /// A team (`org/team-slug` on GitHub) or group path (`group/subgroup` on GitLab).
@@ -423,5 +443,36 @@ impl Snapshot {
             .iter()
             .find(|c| c.path == path)
             .and_then(|c| c.bytes.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Login;
+
+    #[test]
+    fn bots_of_both_forges_are_recognised() {
+        for bot in [
+            "dependabot[bot]",
+            "sdl-gate[BOT]",
+            "project_123_bot",
+            "project_278964_bot_0c3a9e1f2b7d",
+            "group_45_bot_ab12",
+            "Project_9_Bot",
+        ] {
+            assert!(Login::new(bot).is_bot(), "{bot}");
+        }
+        for human in [
+            "bob",
+            "project_lead",
+            "project__bot",
+            "project_12_bot_",
+            "project_12_bot_xyz",
+            "project_12_bottle",
+            "group_admin_bot",
+            "robot",
+        ] {
+            assert!(!Login::new(human).is_bot(), "{human}");
+        }
     }
 }
