@@ -289,3 +289,17 @@ fn json_result_has_the_documented_shape() {
         "the only vulnerability is accepted by an ignore"
     );
 }
+
+/// Publishers skip a write when only the footer's clock changed: the time of evaluation is
+/// ignored, a waiver's expiry or another head commit is not.
+#[test]
+fn only_the_footer_clock_is_ignored_when_comparing_reports() {
+    use sdl_gate::render::same_report;
+    let a = "### x\n- waived until 2026-12-01 10:00 UTC\n<sub>sdl-gate 0.1.0 · IEC 62443-4-1:2018 · head `abc` · 2026-11-27 10:00 UTC</sub>\n";
+    let b = a.replace("2026-11-27 10:00", "2026-11-27 10:07");
+    assert!(same_report(a, &b));
+    let c = a.replace("2026-12-01", "2026-12-02");
+    assert!(!same_report(a, &c), "a waiver's expiry is content");
+    let d = a.replace("head `abc`", "head `abd`");
+    assert!(!same_report(a, &d));
+}

@@ -297,6 +297,32 @@ fn footer(eval: &Evaluation) -> String {
     out
 }
 
+/// `text` without the evaluation time of its footer line (`<sub>sdl-gate … · 2026-11-27
+/// 10:00 UTC</sub>`, written by `footer`).
+fn without_clock(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if line.starts_with("<sub>sdl-gate ")
+                && line.ends_with(" UTC</sub>")
+                && let Some(cut) = line.rfind(" · ")
+            {
+                &line[..cut]
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether two renderings say the same apart from when the evaluation ran. Publishers on
+/// both forges use it so that an evaluation differing only in its time is not written again,
+/// which saves two writes for every event that changes nothing (another CI check finishing,
+/// a comment). Times elsewhere (a waiver's expiry) still count.
+pub fn same_report(a: &str, b: &str) -> bool {
+    a == b || without_clock(a) == without_clock(b)
+}
+
 /// Cuts `text` to at most `limit` bytes at a line boundary, ending with a visible note.
 pub fn fit(text: String, limit: usize) -> String {
     if text.len() <= limit {

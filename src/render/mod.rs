@@ -9,7 +9,7 @@ pub mod replies;
 
 pub use markdown::{
     CHECK_RUN_TEXT_LIMIT, COMMENT_FINDINGS, COMMENT_LIMIT, COMMENT_MARKER, TEXT_FINDINGS,
-    check_summary, check_text, comment, fit, job_summary, title,
+    check_summary, check_text, comment, fit, job_summary, same_report, title,
 };
 
 use crate::gates::Evaluation;

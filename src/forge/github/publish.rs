@@ -67,31 +67,6 @@ fn fingerprint(batches: &[Vec<Annotation>]) -> String {
     format!("sdl-gate:{}", hex::encode(&digest[..8]))
 }
 
-/// `text` without the evaluation time of its footer line (`<sub>sdl-gate … · 2026-11-27
-/// 10:00 UTC</sub>`): an evaluation that only differs in when it ran is not republished,
-/// which saves two writes for every event that changes nothing (another CI check
-/// finishing, a comment). Times elsewhere (waiver expiry) still count.
-fn without_clock(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            if line.starts_with("<sub>sdl-gate ")
-                && line.ends_with(" UTC</sub>")
-                && let Some(cut) = line.rfind(" · ")
-            {
-                &line[..cut]
-            } else {
-                line
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Whether two renderings say the same apart from the evaluation time.
-pub(crate) fn same_report(a: &str, b: &str) -> bool {
-    a == b || without_clock(a) == without_clock(b)
-}
-
 fn unchanged(hint: &RunHint, c: &RunContent) -> bool {
     hint.conclusion.as_deref() == Some(c.conclusion.as_github())
         && hint.external_id.as_deref() == Some(c.external_id.as_str())
@@ -99,7 +74,7 @@ fn unchanged(hint: &RunHint, c: &RunContent) -> bool {
         && hint
             .summary
             .as_deref()
-            .is_some_and(|s| same_report(s, &c.summary))
+            .is_some_and(|s| crate::render::same_report(s, &c.summary))
         && hint.text.as_deref() == c.text.as_deref()
         && (c.details_url.is_none() || hint.details_url == c.details_url)
 }
@@ -357,7 +332,7 @@ async fn upsert_sticky(
     let payload: Value = json!({ "body": body });
     for use_hints in [true, false] {
         match find_sticky(forge, inst, change, use_hints).await? {
-            Some(h) if same_report(&h.body, body) => {
+            Some(h) if crate::render::same_report(&h.body, body) => {
                 return Ok((Some(h.id), CommentAction::Unchanged));
             }
             Some(h) => {
@@ -488,20 +463,4 @@ pub(crate) async fn publish_notice(
         comment_id: None,
         comment: CommentAction::Skipped,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_footer_clock_is_ignored() {
-        let a = "### x\n- waived until 2026-12-01 10:00 UTC\n<sub>sdl-gate 0.1.0 · IEC 62443-4-1:2018 · head `abc` · 2026-11-27 10:00 UTC</sub>\n";
-        let b = a.replace("2026-11-27 10:00", "2026-11-27 10:07");
-        assert!(same_report(a, &b));
-        let c = a.replace("2026-12-01", "2026-12-02");
-        assert!(!same_report(a, &c), "a waiver's expiry is content");
-        let d = a.replace("head `abc`", "head `abd`");
-        assert!(!same_report(a, &d));
-    }
 }

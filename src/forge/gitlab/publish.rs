@@ -79,27 +79,6 @@ pub(crate) fn description(text: &str) -> String {
     out
 }
 
-/// `text` without the evaluation time of its footer line, as the GitHub publisher compares.
-fn without_clock(text: &str) -> String {
-    text.lines()
-        .map(|line| {
-            if line.starts_with("<sub>sdl-gate ")
-                && line.ends_with(" UTC</sub>")
-                && let Some(cut) = line.rfind(" · ")
-            {
-                &line[..cut]
-            } else {
-                line
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn same_report(a: &str, b: &str) -> bool {
-    a == b || without_clock(a) == without_clock(b)
-}
-
 /// Our status on `sha`: a fresh hint from the snapshot, or a listing by name.
 async fn find_status(
     forge: &GitlabForge,
@@ -247,7 +226,7 @@ async fn upsert_sticky(
     let base = format!("{}/merge_requests/{}/notes", project(change), change.number);
     for use_hints in [true, false] {
         match find_sticky(forge, change, use_hints).await? {
-            Some((id, old)) if same_report(&old, body) => {
+            Some((id, old)) if crate::render::same_report(&old, body) => {
                 return Ok((Some(id), CommentAction::Unchanged));
             }
             Some((id, _)) => {
