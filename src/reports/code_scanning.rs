@@ -22,10 +22,8 @@ use serde_json::Value;
 use super::error::ReportError;
 use super::finding::{Finding, FindingKind, Severity};
 use super::json::{Ctx, Draft, idx, join, line, s, strs};
-use super::normalise::{
-    advisory_ids_in, clip, leading_advisory_id, normalise_path, parse_cwe, push_unique,
-};
-use super::sarif::{RuleClass, level_severity, package_from_text};
+use super::normalise::{clip, normalise_path, parse_cwe};
+use super::sarif::{RuleClass, dependency_facts, level_severity};
 
 /// Names the source of alerts when a tool name is missing.
 pub(crate) const TOOL: &str = "GitHub code scanning";
@@ -131,17 +129,11 @@ fn finding(ctx: Ctx<'_>, alert: &Value, path: &str) -> Result<Option<Finding>, R
         .or_else(|| s(&rule, "description"))
         .unwrap_or(&rule_id)
         .to_owned();
-    let mut advisories = Vec::new();
-    let mut package = None;
-    if kind == FindingKind::Dependency {
-        if let Some(id) = leading_advisory_id(&rule_id) {
-            push_unique(&mut advisories, &id);
-        }
-        for id in advisory_ids_in(&message) {
-            push_unique(&mut advisories, &id);
-        }
-        package = package_from_text(&[&message, s(&rule, "help").unwrap_or("")]);
-    }
+    let (advisories, package) = if kind == FindingKind::Dependency {
+        dependency_facts(&rule_id, &message, s(&rule, "help").unwrap_or(""))
+    } else {
+        (Vec::new(), None)
+    };
     Ok(Some(
         Draft {
             tool,

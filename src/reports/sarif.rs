@@ -962,10 +962,27 @@ impl RuleClass<'_> {
     }
 }
 
+/// The advisory ids (the rule's own when it is one, then those in the message) and the
+/// package a dependency scanner names in its message and rule help.
+pub(super) fn dependency_facts(
+    rule_id: &str,
+    message: &str,
+    help: &str,
+) -> (Vec<String>, Option<Package>) {
+    let mut advisories = Vec::new();
+    if let Some(id) = leading_advisory_id(rule_id) {
+        push_unique(&mut advisories, &id);
+    }
+    for id in advisory_ids_in(message) {
+        push_unique(&mut advisories, &id);
+    }
+    (advisories, package_from_text(&[message, help]))
+}
+
 /// Package facts a dependency scanner wrote into its SARIF text: Trivy's and Grype's
 /// `Package:` / `Installed Version:` / `Fixed Version:` lines, OSV-Scanner's
 /// `Package 'name@version'`.
-pub(super) fn package_from_text(texts: &[&str]) -> Option<Package> {
+fn package_from_text(texts: &[&str]) -> Option<Package> {
     let mut name = None;
     let mut version = None;
     let mut fixed = None;
@@ -1059,21 +1076,15 @@ fn to_finding<'r, 'a>(
     let kind = facts.kind;
     let (file, line) = location(result, state.run, state.src_root);
     let message = message(result, rule, &rule_id);
-    let mut advisories = Vec::new();
-    let mut package = None;
-    if kind == FindingKind::Dependency {
-        if let Some(id) = leading_advisory_id(&rule_id) {
-            push_unique(&mut advisories, &id);
-        }
-        for id in advisory_ids_in(&message) {
-            push_unique(&mut advisories, &id);
-        }
+    let (advisories, package) = if kind == FindingKind::Dependency {
         let help = rule
             .and_then(|r| r.help.as_ref())
             .and_then(|m| m.text.as_deref())
             .unwrap_or("");
-        package = package_from_text(&[&message, help]);
-    }
+        dependency_facts(&rule_id, &message, help)
+    } else {
+        (Vec::new(), None)
+    };
     let tool = &state.tool;
     let fp = tool_fingerprint(tool, &rule_id, file.as_deref(), result).unwrap_or_else(|| {
         let pkg = package.as_ref().map(|p| p.name.as_str()).unwrap_or("");
