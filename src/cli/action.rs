@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -24,19 +24,15 @@ use sdl_gate::action::{self, Context, EventPr, Inputs};
 use sdl_gate::forge::github::GithubForge;
 use sdl_gate::forge::{ChangeHead, ChangeRef, ChangeState, Forge, Needs, PublishOptions};
 use sdl_gate::gates::evaluate;
-use sdl_gate::policy::{GlobList, GlobPattern, check_policy};
+use sdl_gate::policy::check_policy;
 use sdl_gate::render;
 use sdl_gate::reports::parse_report;
 use sdl_gate::snapshot::{ForgeKind, Login, Sha, Snapshot};
 
+use super::workspace::find_files;
+
 /// The login that owns what the workflow token writes.
 const ACTIONS_BOT: &str = "github-actions[bot]";
-
-/// Folders never searched for reports.
-const SKIP_DIRS: [&str; 4] = [".git", "node_modules", "target", ".venv"];
-
-/// Files searched for reports at most (a glob like `**/*.json` in a big checkout).
-const MAX_SCANNED: usize = 200_000;
 
 /// Runs `sdl-gate action` with the process environment.
 pub fn run() -> anyhow::Result<ExitCode> {
@@ -66,53 +62,6 @@ impl<E: std::fmt::Display> From<E> for Misconfigured {
     fn from(e: E) -> Self {
         Misconfigured(e.to_string())
     }
-}
-
-/// Walks `root` for files matching `globs` (relative paths), skipping VCS and build folders.
-fn find_files(root: &Path, globs: &[String]) -> Result<Vec<PathBuf>, Misconfigured> {
-    if globs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let patterns = globs
-        .iter()
-        .map(|g| GlobPattern::new(g.trim_start_matches("./")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Misconfigured(format!("input `sarif`/`reports`: {e}")))?;
-    let list = GlobList::new(&patterns);
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_SCANNED {
-                return Ok(out);
-            }
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if !SKIP_DIRS.iter().any(|s| entry.file_name() == *s) {
-                    stack.push(path);
-                }
-            } else if kind.is_file() {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if list.is_match(&rel) {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// What the event alone says, for when the API cannot be asked.
@@ -225,19 +174,27 @@ async fn run_with(
     snapshot.unknowns.extend(unknowns);
 
     let workspace = PathBuf::from(&ctx.workspace);
-    let sarif = find_files(&workspace, &inputs.sarif)?;
-    let others = find_files(&workspace, &inputs.reports)?;
+    let search = |globs: &[String], name: &str| {
+        find_files(&workspace, globs, &[])
+            .map_err(|e| Misconfigured(format!("input `{name}`: {e}")))
+    };
+    let sarif = search(&inputs.sarif, "sarif")?;
+    let others = search(&inputs.reports, "reports")?;
     for (globs, found, name) in [
         (&inputs.sarif, &sarif, "sarif"),
         (&inputs.reports, &others, "reports"),
     ] {
-        if !globs.is_empty() && found.is_empty() {
+        if !globs.is_empty() && found.files.is_empty() {
             snapshot.unknowns.push(format!(
                 "input `{name}` matched no file in the workspace ({})",
                 globs.join(", ")
             ));
         }
+        snapshot
+            .unknowns
+            .extend(found.cut_note(&format!("input `{name}`")));
     }
+    let (sarif, others) = (sarif.files, others.files);
     for path in sarif.iter().chain(others.iter()) {
         let rel = path
             .strip_prefix(&workspace)

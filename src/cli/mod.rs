@@ -8,6 +8,7 @@ mod gitlab_ci;
 mod jobs;
 mod practices;
 mod serve;
+mod workspace;
 
 use std::process::ExitCode;
 

@@ -10,17 +10,12 @@ use std::process::{Command, Stdio};
 
 use sdl_gate::forge::{ChangeHead, ChangeState, Needs, PolicyFile};
 use sdl_gate::gitlab_ci::{self as ci, CiContext, OUTPUT_FILES, Settings};
-use sdl_gate::policy::{GlobList, GlobPattern, POLICY_PATHS, Policy};
+use sdl_gate::policy::{GlobList, POLICY_PATHS, Policy};
 use sdl_gate::reports::{MAX_REPORT_BYTES, parse_report};
 use sdl_gate::snapshot::{FileContent, FileStatus, ForgeKind, Login, Sha, Snapshot};
 
 use super::Misconfigured;
-
-/// Folders never searched for reports.
-const SKIP_DIRS: [&str; 4] = [".git", "node_modules", "target", ".venv"];
-
-/// Files searched for reports at most.
-const MAX_SCANNED: usize = 200_000;
+use crate::cli::workspace::find_files;
 
 /// The largest touched file read for the gates that look inside (threat models, SBOMs).
 const MAX_CONTENT: usize = 16 * 1024 * 1024;
@@ -316,56 +311,6 @@ pub(super) fn snapshot_from_git(
     s
 }
 
-/// Walks `root` for files matching `globs` (relative paths), skipping VCS and build folders
-/// and the files this job writes.
-fn find_files(
-    root: &Path,
-    globs: &[String],
-    skip: &[PathBuf],
-) -> Result<Vec<PathBuf>, Misconfigured> {
-    let patterns = globs
-        .iter()
-        .map(|g| GlobPattern::new(g.trim_start_matches("./")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Misconfigured(format!("SDL_GATE_REPORTS: {e}")))?;
-    let list = GlobList::new(&patterns);
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    let mut seen = 0usize;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_SCANNED {
-                out.sort();
-                return Ok(out);
-            }
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if !SKIP_DIRS.iter().any(|s| entry.file_name() == *s) {
-                    stack.push(path);
-                }
-            } else if kind.is_file() && !skip.contains(&path) {
-                let rel = path
-                    .strip_prefix(root)
-                    .unwrap_or(&path)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                if list.is_match(&rel) {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Files committed in the checkout and not changed since: a report among them was not
 /// produced by this pipeline (an MR could commit a clean one). `None` when git cannot say.
 pub(super) fn committed_files(git: &Git) -> Option<BTreeSet<String>> {
@@ -389,7 +334,10 @@ pub(super) fn read_reports(
     snapshot: &mut Snapshot,
 ) -> Result<(), Misconfigured> {
     let skip: Vec<PathBuf> = OUTPUT_FILES.iter().map(|f| out_dir.join(f)).collect();
-    let found = find_files(workdir, &settings.reports, &skip)?;
+    let found = find_files(workdir, &settings.reports, &skip)
+        .map_err(|e| Misconfigured(format!("SDL_GATE_REPORTS: {e}")))?;
+    snapshot.unknowns.extend(found.cut_note("SDL_GATE_REPORTS"));
+    let found = found.files;
     let committed = committed_files(git);
     if committed.is_none() {
         snapshot.unknowns.push(
