@@ -9,18 +9,26 @@
 
 pub mod action;
 pub mod commands;
+#[cfg(feature = "service")]
 pub mod events;
+#[cfg(feature = "service")]
 pub mod forge;
 pub mod gates;
 pub mod gitlab_ci;
+pub mod patch;
 pub mod policy;
 pub mod practices;
+#[cfg(feature = "service")]
 pub mod queue;
 pub mod render;
 pub mod reports;
+#[cfg(feature = "service")]
 pub mod server;
+#[cfg(feature = "service")]
 pub mod settings;
 pub mod snapshot;
+#[cfg(feature = "service")]
 pub mod store;
 pub mod waivers;
+#[cfg(feature = "service")]
 pub mod worker;

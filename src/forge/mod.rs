@@ -17,7 +17,6 @@
 pub mod github;
 pub mod gitlab;
 mod interact;
-mod patch;
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,8 +28,8 @@ use crate::policy::{CommentMode, GlobPattern, Policy, parse_policy};
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 use crate::waivers::Waiver;
 
+pub use crate::patch::{PatchError, changed_lines};
 pub use interact::{Interact, Reaction};
-pub use patch::{PatchError, changed_lines};
 
 /// Which change request to work on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

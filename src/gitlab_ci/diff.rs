@@ -2,7 +2,7 @@
 //! `git diff --name-status -z -M BASE HEAD`, and the changed lines from the same diff as a
 //! patch (`git diff -U0 -M BASE HEAD`). Pure: the binary runs git and hands the output in.
 
-use crate::forge::changed_lines;
+use crate::patch::changed_lines;
 use crate::snapshot::{ChangedFile, FileStatus};
 
 /// Output of `git diff --name-status -z` that does not parse.
