@@ -3,12 +3,18 @@
 //! dispatcher and the GitLab processor with the real `gitlab` crate client against the fake
 //! GitLab, and out come the `sdl-gate` commit status, one sticky note, command replies and
 //! award emoji, stored waivers and evaluations.
+//!
+//! Time: the processor and the waiver expiry scheduler read a [`Clock`] a test can shift
+//! forward (a waiver's expiry is days away), as in `github_commands.rs`.
 
 mod fake_gitlab;
 mod service_support;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+use chrono::Utc;
 
 use fake_gitlab::{BOT, BOT_TOKEN, FakeGitlab, sha};
 use sdl_gate::events::Forge;
@@ -16,7 +22,7 @@ use sdl_gate::forge::gitlab::{GitlabConfig, connect};
 use sdl_gate::gates::OverallVerdict;
 use sdl_gate::server::RunningService;
 use sdl_gate::store::Store;
-use sdl_gate::worker::{ForgeProcessor, GitlabProcessor};
+use sdl_gate::worker::{Clock, ExpiryScheduler, ForgeProcessor, GitlabProcessor};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use service_support::{
@@ -74,6 +80,9 @@ struct Bot {
     store: Store,
     svc: RunningService,
     client: reqwest::Client,
+    /// Milliseconds the service's clock runs ahead of the system clock.
+    offset: Arc<AtomicI64>,
+    _scheduler: ExpiryScheduler,
     _db: TestDb,
 }
 
@@ -91,13 +100,25 @@ impl Bot {
             BOT,
             "the bot learns its own name from GET /user"
         );
+        let offset = Arc::new(AtomicI64::new(0));
+        let o = Arc::clone(&offset);
+        let clock = Clock::from_fn(move || {
+            Utc::now() + chrono::Duration::milliseconds(o.load(Ordering::SeqCst))
+        });
+        // A 50 ms tick: a moved clock is noticed at once rather than within the minute.
+        let (scheduler, handle) = ExpiryScheduler::spawn(
+            store.clone(),
+            clock.clone(),
+            Duration::from_millis(50),
+            Vec::new(),
+        );
         let processor = Arc::new(ForgeProcessor {
             github: None,
-            gitlab: Some(GitlabProcessor::new(
-                forge,
-                store.clone(),
-                Some("https://sdl.example.com".into()),
-            )),
+            gitlab: Some(
+                GitlabProcessor::new(forge, store.clone(), Some("https://sdl.example.com".into()))
+                    .with_clock(clock)
+                    .with_expiry(handle),
+            ),
         });
         let svc = spawn(store.clone(), processor, config(fast_queue(), 2)).await;
         Bot {
@@ -105,8 +126,16 @@ impl Bot {
             store,
             svc,
             client: reqwest::Client::new(),
+            offset,
+            _scheduler: scheduler,
             _db: db,
         }
+    }
+
+    /// Moves the service's clock forward by `by`.
+    fn advance(&self, by: chrono::Duration) {
+        self.offset
+            .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
     }
 
     /// Sends one GitLab delivery and waits until the queue is drained.
@@ -512,6 +541,83 @@ async fn a_pipeline_with_a_failing_sast_report_blocks_and_a_clean_one_passes() {
     );
     let (verdict, _) = bot.latest_verdict(8).await;
     assert_eq!(verdict, OverallVerdict::Pass);
+    bot.fake.assert_no_unknown();
+}
+
+/// A waiver ends without any GitLab event: the expiry scheduler enqueues the merge request at
+/// the waiver's expiry and the bot turns the status red again by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_waiver_turns_the_status_red_again_without_any_hook() {
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x66);
+    // Outside the security paths, so only the SAST finding blocks and waiving it passes.
+    fake.merge_request(PROJECT, 12, "bob", &head, &["src/api/handler.rs"]);
+    fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
+    let pipeline = fake.pipeline_with_report(
+        PROJECT,
+        12,
+        "semgrep-sast",
+        "sast",
+        "gl-sast-report.json",
+        &sast_report(Some(("Critical", "src/api/handler.rs"))),
+    );
+    fake.member(PROJECT, "carol", 40);
+    let bot = Bot::start(fake).await;
+    bot.hook(
+        "Pipeline Hook",
+        "pipeline-12",
+        &pipeline_hook(12, pipeline, "success", &head),
+    )
+    .await;
+    assert_eq!(bot.status(&head).status, "failed");
+
+    // carol, a maintainer, waives the SAST gate for one day: green.
+    let text = "/sdl waive sast --for 1d The injection is unreachable behind the admin proxy";
+    let waive = bot.fake.human_note(PROJECT, 12, "carol", text);
+    bot.hook(
+        "Note Hook",
+        "note-waive-12",
+        &note_hook(12, waive, "carol", text),
+    )
+    .await;
+    let st = bot.status(&head);
+    assert_eq!(st.status, "success", "{:?}", st.description);
+    let (_, result) = bot.latest_verdict(12).await;
+    assert_eq!(gate_verdict(&result, "sast"), "waived", "{result}");
+
+    // Half a day later nothing changes.
+    bot.advance(chrono::Duration::hours(12));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_drained(&bot.store, Duration::from_secs(30)).await;
+    assert_eq!(
+        bot.status(&head).status,
+        "success",
+        "still waived after half a day"
+    );
+
+    // Past the day, with no hook sent, the status turns red again.
+    bot.advance(chrono::Duration::hours(12) + chrono::Duration::minutes(1));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while bot.status(&head).status != "failed" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the expiry did not re-evaluate the merge request: {:?}",
+            bot.status(&head)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let depth = wait_drained(&bot.store, Duration::from_secs(30)).await;
+    assert_eq!(depth.parked, 0);
+    let (verdict, result) = bot.latest_verdict(12).await;
+    assert_eq!(verdict, OverallVerdict::Fail);
+    assert_eq!(gate_verdict(&result, "sast"), "fail", "{result}");
+    let sticky = bot.sticky(12);
+    assert_eq!(sticky.len(), 1, "the sticky note is edited in place");
+    assert!(
+        sticky[0].body.contains("the waiver by carol expired on"),
+        "the note says the waiver expired: {}",
+        sticky[0].body
+    );
     bot.fake.assert_no_unknown();
 }
 

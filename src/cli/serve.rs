@@ -111,8 +111,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                             max_pulls: gh.fanout_max_pulls,
                             ..FanoutSettings::default()
                         })
-                        .with_clock(clock)
-                        .with_expiry(handle),
+                        .with_clock(clock.clone())
+                        .with_expiry(handle.clone()),
                 );
             }
             if let Some(gl) = &settings.gitlab {
@@ -125,11 +125,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                         )
                     })?;
                 tracing::info!(bot = %forge.bot(), "GitLab bot connected");
-                forges.gitlab = Some(GitlabProcessor::new(
-                    forge,
-                    store.clone(),
-                    settings.public_url.clone(),
-                ));
+                forges.gitlab = Some(
+                    GitlabProcessor::new(forge, store.clone(), settings.public_url.clone())
+                        .with_clock(clock)
+                        .with_expiry(handle),
+                );
             }
             ServeProcessor::Forges(Box::new(forges))
         }

@@ -12,8 +12,11 @@
 //! Only new notes (`action: create`, or no action from older GitLab) run commands. Editing a
 //! note that granted a waiver revokes the waiver (as on GitHub); an edited note's commands
 //! are not run again.
+//!
+//! Time comes from a [`Clock`], and every waiver seen before an evaluation is handed to the
+//! [`ExpiryHandle`], so a merge request turns red again when its waiver expires, as on GitHub.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::commands::{
@@ -29,7 +32,7 @@ use crate::render::replies;
 use crate::snapshot::{Login, Snapshot, TeamSlug};
 use crate::store::{NewEvaluation, Store};
 
-use super::{retry, to_process_error};
+use super::{Clock, Due, ExpiryHandle, retry, to_process_error};
 
 /// Evaluates GitLab merge request jobs and runs their `/sdl` commands with the bot's client.
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub struct GitlabProcessor {
     forge: GitlabForge,
     store: Store,
     public_url: Option<String>,
+    clock: Clock,
+    expiry: Option<ExpiryHandle>,
 }
 
 /// A command note from a Note Hook's detail.
@@ -81,7 +86,23 @@ impl GitlabProcessor {
             forge,
             store,
             public_url,
+            clock: Clock::system(),
+            expiry: None,
         }
+    }
+
+    /// Reads time from `clock` (waiver grants and expiry, evaluation stamps) instead of the
+    /// system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Tells `expiry` of every waiver granted or seen, so the merge request is evaluated
+    /// again when it expires.
+    pub fn with_expiry(mut self, expiry: ExpiryHandle) -> Self {
+        self.expiry = Some(expiry);
+        self
     }
 
     /// The forge client (for tests and metrics).
@@ -89,8 +110,15 @@ impl GitlabProcessor {
         &self.forge
     }
 
-    async fn records(&self, repository: &str, iid: u64) -> Result<Records, ProcessError> {
-        let waivers = self
+    /// What the store holds for the merge request, read before each evaluation at `now`; its
+    /// future waivers are scheduled for expiry on the way.
+    async fn records(
+        &self,
+        repository: &str,
+        iid: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Records, ProcessError> {
+        let waivers: Vec<_> = self
             .store
             .waivers(ForgeName::GitLab, repository, iid)
             .await
@@ -98,6 +126,22 @@ impl GitlabProcessor {
             .into_iter()
             .map(|w| w.waiver)
             .collect();
+        if let Some(expiry) = &self.expiry {
+            // Scheduled here rather than at the grant, so waivers granted through another
+            // replica are scheduled too; the scheduler runs the same expiry once.
+            for w in waivers
+                .iter()
+                .filter(|w| w.revoked.is_none() && w.expires_at > now)
+            {
+                expiry.schedule(Due {
+                    forge: ForgeName::GitLab,
+                    repository: repository.to_string(),
+                    number: iid,
+                    at: w.expires_at,
+                    installation: None,
+                });
+            }
+        }
         Ok(Records {
             details_url: self.public_url.as_ref().map(|u| {
                 format!(
@@ -124,8 +168,9 @@ impl GitlabProcessor {
     /// Evaluates one merge request, publishes and records the result; one that is gone ends
     /// the job.
     async fn evaluate(&self, job: &Job, change: &ChangeRef) -> Result<(), ProcessError> {
-        let records = self.records(&change.repository, change.number).await?;
-        let outcome = match evaluate_change(&self.forge, change, &records, Utc::now()).await {
+        let now = self.clock.now();
+        let records = self.records(&change.repository, change.number, now).await?;
+        let outcome = match evaluate_change(&self.forge, change, &records, now).await {
             Ok(o) => o,
             Err(ForgeError::NotFound { what }) => {
                 tracing::info!(job = %job.key, %what, "merge request gone; job ends");
@@ -247,7 +292,7 @@ impl GitlabProcessor {
                 &crate::commands::Refusal::Bot,
             )));
         }
-        let now = Utc::now();
+        let now = self.clock.now();
         match command {
             Command::Help => Ok(Ran::Done {
                 reply: Some(replies::help(policy)),
@@ -404,7 +449,7 @@ impl GitlabProcessor {
         change: &ChangeRef,
         note_id: u64,
     ) -> Result<bool, ProcessError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let stored = self
             .store
             .waivers(ForgeName::GitLab, &change.repository, change.number)
