@@ -319,6 +319,12 @@ pub enum CodeScanning {
         /// The ref that was asked about (`refs/pull/{n}/merge`).
         git_ref: String,
     },
+    /// Asked for, but the alerts of `git_ref` could not be read; why is among the
+    /// `report_errors`, so the gate fails closed.
+    Unreadable {
+        /// The ref that was asked about.
+        git_ref: String,
+    },
     /// The open alerts of `git_ref` are among the `reports`.
     Read {
         /// The ref that was read.

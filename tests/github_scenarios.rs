@@ -1172,6 +1172,21 @@ async fn code_scanning_alerts_decide_the_sast_gate() {
             .is_some_and(|c| c.body.contains("security_events")),
         "the comment names the missing permission: {comments:?}"
     );
+    let stored = w
+        .store
+        .evaluations(Forge::GitHub, "acme/noscan", 43, 1)
+        .await
+        .unwrap_or_else(|e| panic!("evaluations: {e}"));
+    let sast = stored[0].result["gates"]
+        .as_array()
+        .and_then(|gs| gs.iter().find(|g| g["gate"] == "sast"))
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(sast.contains("cannot check"), "{sast}");
+    assert!(
+        !sast.contains("alerts not read"),
+        "the App tried code scanning and could not: it is no front end without it: {sast}"
+    );
     w.stop().await;
 }
 

@@ -41,6 +41,8 @@ fn code_scanning(gate: &SastGate, snapshot: &Snapshot, details: &mut Vec<Node>) 
             ));
             Some(git_ref.clone())
         }
+        // The reason is among the report errors, which fail the gate closed.
+        CodeScanning::Unreadable { .. } => None,
         // The alerts are a report; `reports_read` has named it. They belong to the latest
         // analysis of the ref, which may predate the head commit unless a check waits for it.
         CodeScanning::Read { git_ref } => {

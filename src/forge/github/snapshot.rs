@@ -290,8 +290,9 @@ enum Scanned {
     Alerts { git_ref: String, report: Report },
     /// No analysis of the ref exists yet.
     NoAnalysis { git_ref: String },
-    /// They could not be read (permission, too many, malformed): the gate fails closed.
-    Unreadable(String),
+    /// They could not be read (permission, too many, malformed), and why: the gate fails
+    /// closed.
+    Unreadable { git_ref: String, why: String },
 }
 
 impl Scanned {
@@ -305,7 +306,10 @@ impl Scanned {
             Scanned::NoAnalysis { git_ref } => {
                 snap.code_scanning = CodeScanning::NoAnalysis { git_ref };
             }
-            Scanned::Unreadable(why) => snap.report_errors.push(why),
+            Scanned::Unreadable { git_ref, why } => {
+                snap.code_scanning = CodeScanning::Unreadable { git_ref };
+                snap.report_errors.push(why);
+            }
         }
     }
 }
@@ -333,23 +337,28 @@ async fn code_scanning(
         .await;
     let alerts = match answer {
         Ok((_, true)) => {
-            return Ok(Scanned::Unreadable(format!(
+            let why = format!(
                 "{source}: more than {MAX_ALERTS} open alerts; only the first {MAX_ALERTS} can be read, so the rest could not be judged"
-            )));
+            );
+            return Ok(Scanned::Unreadable { git_ref, why });
         }
         Ok((alerts, false)) => alerts,
         Err(ForgeError::NotFound { .. }) => return Ok(Scanned::NoAnalysis { git_ref }),
         Err(ForgeError::Forbidden { what }) => {
-            return Ok(Scanned::Unreadable(format!(
+            let why = format!(
                 "{source}: {what} (code scanning must be enabled for the repository, and the App needs `security_events: read`)"
-            )));
+            );
+            return Ok(Scanned::Unreadable { git_ref, why });
         }
         Err(e) => return Err(e),
     };
     Ok(
         match parse_code_scanning_alerts(&source, &serde_json::Value::Array(alerts)) {
             Ok(report) => Scanned::Alerts { git_ref, report },
-            Err(e) => Scanned::Unreadable(e.to_string()),
+            Err(e) => Scanned::Unreadable {
+                git_ref,
+                why: e.to_string(),
+            },
         },
     )
 }
