@@ -2,7 +2,9 @@
 //! merge requests, and keeps the evidence.
 //!
 //! The pure core — [`policy`], [`practices`], [`snapshot`], [`reports`], [`gates`],
-//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`] and [`render`] — does no I/O and knows no forge.
+//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`] and [`render`] — does no
+//! I/O and knows no forge; it is all the library has without the `service` feature (on by
+//! default), which adds the modules below and their crates (sqlx, axum, tokio, the clients).
 //! Around it: [`forge`] fetches a snapshot and publishes what [`render`] produced;
 //! [`events`] turns webhook deliveries into work items; [`server`], [`queue`] and [`store`]
 //! receive them, keep them durably and run them; [`settings`] configures the service.
