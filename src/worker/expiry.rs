@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::events::{Forge, Target, WorkItem, WorkKey};
 use crate::store::{InternalWork, Store, StoreError};
+use crate::waivers::Waiver;
 
 use super::clock::Clock;
 
@@ -99,6 +100,22 @@ impl ExpiryHandle {
     pub fn schedule(&self, due: Due) {
         if self.tx.send(due).is_err() {
             tracing::warn!("the waiver expiry scheduler has stopped; an expiry was not scheduled");
+        }
+    }
+
+    /// Schedules the expiry of every waiver of `change` in force at `now` (`change.at` is
+    /// replaced by each waiver's expiry). The processors call it with the waivers they read
+    /// before each evaluation rather than at each grant, so waivers granted through another
+    /// replica are scheduled too.
+    pub fn schedule_waivers(&self, change: &Due, waivers: &[Waiver], now: DateTime<Utc>) {
+        for w in waivers
+            .iter()
+            .filter(|w| w.revoked.is_none() && w.expires_at > now)
+        {
+            self.schedule(Due {
+                at: w.expires_at,
+                ..change.clone()
+            });
         }
     }
 }

@@ -127,20 +127,14 @@ impl GitlabProcessor {
             .map(|w| w.waiver)
             .collect();
         if let Some(expiry) = &self.expiry {
-            // Scheduled here rather than at the grant, so waivers granted through another
-            // replica are scheduled too; the scheduler runs the same expiry once.
-            for w in waivers
-                .iter()
-                .filter(|w| w.revoked.is_none() && w.expires_at > now)
-            {
-                expiry.schedule(Due {
-                    forge: ForgeName::GitLab,
-                    repository: repository.to_string(),
-                    number: iid,
-                    at: w.expires_at,
-                    installation: None,
-                });
-            }
+            let change = Due {
+                forge: ForgeName::GitLab,
+                repository: repository.to_string(),
+                number: iid,
+                at: now,
+                installation: None,
+            };
+            expiry.schedule_waivers(&change, &waivers, now);
         }
         Ok(Records {
             details_url: self.public_url.as_ref().map(|u| {

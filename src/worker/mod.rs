@@ -174,19 +174,14 @@ impl GithubProcessor {
             .map(|w| w.waiver)
             .collect();
         if let Some(expiry) = &self.expiry {
-            // Waivers granted through another replica are scheduled here too.
-            for w in waivers
-                .iter()
-                .filter(|w| w.revoked.is_none() && w.expires_at > now)
-            {
-                expiry.schedule(Due {
-                    forge: ForgeName::GitHub,
-                    repository: repository.clone(),
-                    number,
-                    at: w.expires_at,
-                    installation,
-                });
-            }
+            let change = Due {
+                forge: ForgeName::GitHub,
+                repository: repository.clone(),
+                number,
+                at: now,
+                installation,
+            };
+            expiry.schedule_waivers(&change, &waivers, now);
         }
         let threat_model_refs = self
             .store
