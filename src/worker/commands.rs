@@ -351,6 +351,21 @@ impl<F: Forge + Interact> Context<'_, F> {
             .ok_or_else(|| retry("the change head was not read".into()))
     }
 
+    /// The base branch's policy for a command that needs one, or the reply refusing `text`
+    /// because there is none or it does not load.
+    async fn valid_policy(
+        &self,
+        change: &ChangeRef,
+        lazy: &mut Lazy,
+        text: &str,
+    ) -> Result<Result<Policy, String>, ProcessError> {
+        Ok(match self.policy(change, lazy).await? {
+            PolicyState::Valid(p) => Ok(p.as_ref().clone()),
+            PolicyState::Missing => Err(replies::no_policy(text)),
+            PolicyState::Invalid => Err(replies::invalid_policy(text)),
+        })
+    }
+
     async fn policy<'l>(
         &self,
         change: &ChangeRef,
@@ -508,14 +523,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                 Ok((None, Step::AfterEvaluation))
             }
             Command::Waive { gate, .. } => {
-                let policy = match self.policy(change, lazy).await? {
-                    PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => {
-                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
-                    }
-                    PolicyState::Invalid => {
-                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
-                    }
+                let policy = match self.valid_policy(change, lazy, &text).await? {
+                    Ok(p) => p,
+                    Err(reply) => return Ok((Some(reply), Step::Refused)),
                 };
                 let head = self.head(change, lazy).await?.clone();
                 let mut snap = self.auth_snapshot(change, &head).await?;
@@ -573,14 +583,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                 Ok((Some(replies::waiver_granted(&waiver)), Step::Done))
             }
             Command::Unwaive { gate } => {
-                let policy = match self.policy(change, lazy).await? {
-                    PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => {
-                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
-                    }
-                    PolicyState::Invalid => {
-                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
-                    }
+                let policy = match self.valid_policy(change, lazy, &text).await? {
+                    Ok(p) => p,
+                    Err(reply) => return Ok((Some(reply), Step::Refused)),
                 };
                 let head = self.head(change, lazy).await?.clone();
                 let mut snap = self.auth_snapshot(change, &head).await?;
@@ -644,14 +649,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                 ))
             }
             Command::ThreatModel { reference } => {
-                let policy = match self.policy(change, lazy).await? {
-                    PolicyState::Valid(p) => p.as_ref().clone(),
-                    PolicyState::Missing => {
-                        return Ok((Some(replies::no_policy(&text)), Step::Refused));
-                    }
-                    PolicyState::Invalid => {
-                        return Ok((Some(replies::invalid_policy(&text)), Step::Refused));
-                    }
+                let policy = match self.valid_policy(change, lazy, &text).await? {
+                    Ok(p) => p,
+                    Err(reply) => return Ok((Some(reply), Step::Refused)),
                 };
                 let head = self.head(change, lazy).await?.clone();
                 let mut snap = self.auth_snapshot(change, &head).await?;
