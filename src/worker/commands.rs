@@ -32,7 +32,6 @@ use crate::snapshot::{ForgeKind, Login, Snapshot};
 use crate::store::{CommentClaim, Store, ThreatModelRef};
 
 use super::clock::Clock;
-use super::expiry::{Due, ExpiryHandle};
 use super::{retry, to_process_error};
 
 /// What the handler needs from the processor.
@@ -43,8 +42,6 @@ pub(crate) struct Context<'a, F> {
     pub store: &'a Store,
     /// Now.
     pub clock: &'a Clock,
-    /// Told of every waiver granted.
-    pub expiry: Option<&'a ExpiryHandle>,
     /// Which forge, in the store's terms.
     pub forge_name: ForgeName,
     /// Which forge, in the snapshot's terms.
@@ -570,15 +567,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                         waiver
                     }
                 };
-                if let Some(h) = self.expiry {
-                    h.schedule(Due {
-                        forge: self.forge_name,
-                        repository: change.repository.clone(),
-                        number: change.number,
-                        at: waiver.expires_at,
-                        installation: change.installation,
-                    });
-                }
+                // The evaluation this asks for reads the waiver back and schedules its expiry.
                 after.evaluate = true;
                 Ok((Some(replies::waiver_granted(&waiver)), Step::Done))
             }

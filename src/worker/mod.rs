@@ -83,7 +83,6 @@ impl GithubProcessor {
             forge: &self.forge,
             store: &self.store,
             clock: &self.clock,
-            expiry: self.expiry.as_ref(),
             forge_name: ForgeName::GitHub,
             forge_kind: ForgeKind::Github,
         }
