@@ -24,8 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::gates::{Evaluation, OverallVerdict};
-use crate::policy::{CommentMode, GlobPattern, Policy, parse_policy};
-use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
+use crate::policy::{CommentMode, GlobList, GlobPattern, Policy, parse_policy};
+use crate::snapshot::{FileContent, FileStatus, Login, Sha, Snapshot, TeamSlug};
 use crate::waivers::Waiver;
 
 pub use crate::patch::{PatchError, changed_lines};
@@ -119,7 +119,33 @@ pub struct Needs {
     pub code_scanning: bool,
 }
 
+/// At most this many touched files are read for the gates; more are reported as unknown.
+pub const MAX_CONTENTS: usize = 50;
+
 impl Needs {
+    /// The touched files whose head content the gates read, in the snapshot's order, at most
+    /// [`MAX_CONTENTS`]. Those beyond are recorded in `snap` as unread (`bytes: None`, which
+    /// the gates treat as unreadable) with a note saying so; the caller reads the rest.
+    pub(crate) fn contents_to_read(&self, snap: &mut Snapshot) -> Vec<String> {
+        let wanted = GlobList::new(&self.contents);
+        let mut to_read: Vec<String> = snap
+            .files
+            .iter()
+            .filter(|f| f.status != FileStatus::Removed && wanted.is_match(&f.path))
+            .map(|f| f.path.clone())
+            .collect();
+        if to_read.len() > MAX_CONTENTS {
+            snap.unknowns.push(format!(
+                "{} threat-model/SBOM files were touched; only the first {MAX_CONTENTS} were read",
+                to_read.len()
+            ));
+            for path in to_read.drain(MAX_CONTENTS..) {
+                snap.contents.push(FileContent { path, bytes: None });
+            }
+        }
+        to_read
+    }
+
     /// What `policy` needs: contents under the threat-model paths (and SBOM paths when the
     /// SBOM gate is on), reviews and the reviewer teams when the review gate is on, and the
     /// required checks of the SAST and dependency gates.
@@ -527,4 +553,39 @@ pub async fn evaluate_change<F: Forge>(
         evaluation: Box::new(evaluation),
         published,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ChangedFile, ForgeKind};
+
+    #[test]
+    fn contents_beyond_the_bound_are_recorded_as_unread() {
+        let needs = Needs {
+            contents: vec![GlobPattern::new("docs/tm/**").unwrap_or_else(|e| panic!("{e}"))],
+            ..Needs::default()
+        };
+        let mut snap = Snapshot::new(ForgeKind::Github, "acme/plc", 1, "bob", "abc");
+        snap.files.push(ChangedFile::modified("src/main.rs"));
+        let mut gone = ChangedFile::modified("docs/tm/old.md");
+        gone.status = FileStatus::Removed;
+        snap.files.push(gone);
+        for i in 0..MAX_CONTENTS + 2 {
+            snap.files
+                .push(ChangedFile::modified(format!("docs/tm/{i:03}.md")));
+        }
+        let to_read = needs.contents_to_read(&mut snap);
+        assert_eq!(to_read.len(), MAX_CONTENTS);
+        assert_eq!(to_read[0], "docs/tm/000.md", "in the change's order");
+        assert!(
+            !to_read
+                .iter()
+                .any(|p| p == "docs/tm/old.md" || p == "src/main.rs")
+        );
+        assert_eq!(snap.contents.len(), 2, "the two beyond the bound");
+        assert!(snap.contents.iter().all(|c| c.bytes.is_none()));
+        assert_eq!(snap.unknowns.len(), 1, "{:?}", snap.unknowns);
+        assert!(snap.unknowns[0].contains("52 threat-model/SBOM files"));
+    }
 }

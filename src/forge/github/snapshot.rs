@@ -28,7 +28,7 @@ use http::Method;
 use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
-use crate::policy::{GlobList, POLICY_PATHS};
+use crate::policy::POLICY_PATHS;
 use crate::reports::{Report, parse_code_scanning_alerts};
 use crate::snapshot::{
     ChangedFile, Check, CheckState, CodeScanning, FileContent, FileStatus, ForgeKind, Login,
@@ -41,9 +41,6 @@ use super::{CHECK_NAME, GithubForge, RunHint, installation, lock, remember, spli
 
 /// GitHub lists at most this many files of a pull request.
 pub const MAX_FILES: usize = 3000;
-
-/// At most this many touched files are read for the gates; more are reported as unknown.
-pub const MAX_CONTENTS: usize = 50;
 
 /// At most this many open code-scanning alerts are read (30 pages of 100); more fail closed.
 pub const MAX_ALERTS: usize = 3000;
@@ -517,23 +514,7 @@ pub(crate) async fn snapshot(
     }
 
     // Contents of touched files the gates read.
-    let wanted = GlobList::new(&needs.contents);
-    let mut to_read: Vec<String> = snap
-        .files
-        .iter()
-        .filter(|f| f.status != FileStatus::Removed && wanted.is_match(&f.path))
-        .map(|f| f.path.clone())
-        .collect();
-    if to_read.len() > MAX_CONTENTS {
-        snap.unknowns.push(format!(
-            "{} threat-model/SBOM files were touched; only the first {MAX_CONTENTS} were read",
-            to_read.len()
-        ));
-        for path in to_read.drain(MAX_CONTENTS..) {
-            snap.contents.push(FileContent { path, bytes: None });
-        }
-    }
-    for path in to_read {
+    for path in needs.contents_to_read(&mut snap) {
         let bytes = read_file(forge, inst, owner, repo, &path, sha)
             .await?
             .flatten();

@@ -27,7 +27,7 @@ use crate::commands::Permission;
 use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
-use crate::policy::{GlobList, POLICY_PATHS};
+use crate::policy::POLICY_PATHS;
 use crate::reports::parse_report;
 use crate::snapshot::{
     ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
@@ -39,9 +39,6 @@ use super::{GitlabForge, MEMBERSHIP_TTL, STATUS_NAME, StatusHint, lock, model, r
 
 /// Diffs are read up to this many pages of 100 files.
 pub const MAX_DIFF_PAGES: u32 = 30;
-
-/// At most this many touched files are read for the gates; more are reported as unknown.
-pub const MAX_CONTENTS: usize = 50;
 
 /// At most this many report artifacts are read from one pipeline.
 pub const MAX_REPORTS: usize = 30;
@@ -480,23 +477,7 @@ pub(crate) async fn snapshot(
     }
 
     // Contents of touched files the gates read.
-    let wanted = GlobList::new(&needs.contents);
-    let mut to_read: Vec<String> = snap
-        .files
-        .iter()
-        .filter(|f| f.status != FileStatus::Removed && wanted.is_match(&f.path))
-        .map(|f| f.path.clone())
-        .collect();
-    if to_read.len() > MAX_CONTENTS {
-        snap.unknowns.push(format!(
-            "{} threat-model/SBOM files were touched; only the first {MAX_CONTENTS} were read",
-            to_read.len()
-        ));
-        for path in to_read.drain(MAX_CONTENTS..) {
-            snap.contents.push(FileContent { path, bytes: None });
-        }
-    }
-    for path in to_read {
+    for path in needs.contents_to_read(&mut snap) {
         let bytes = read_file(forge, change, &path, sha).await?;
         snap.contents.push(FileContent { path, bytes });
     }
