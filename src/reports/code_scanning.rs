@@ -76,13 +76,14 @@ fn finding(ctx: Ctx<'_>, alert: &Value, path: &str) -> Result<Option<Finding>, R
     if !is_open(alert) {
         return Ok(None);
     }
-    let rule = ctx.object(alert, "rule", path)?.ok_or_else(|| {
+    // Checked to be an object; read through the `Value` helpers below.
+    ctx.object(alert, "rule", path)?.ok_or_else(|| {
         ctx.err(
             &join(path, "rule"),
             "is missing: every alert names its rule",
         )
     })?;
-    let rule = Value::Object(rule.clone());
+    let rule = &alert["rule"];
     let tool = ctx
         .object(alert, "tool", path)?
         .and_then(|t| t.get("name"))
@@ -91,8 +92,8 @@ fn finding(ctx: Ctx<'_>, alert: &Value, path: &str) -> Result<Option<Finding>, R
         .filter(|n| !n.is_empty())
         .unwrap_or(TOOL)
         .to_owned();
-    let rule_id = s(&rule, "id")
-        .or_else(|| s(&rule, "name"))
+    let rule_id = s(rule, "id")
+        .or_else(|| s(rule, "name"))
         .ok_or_else(|| {
             ctx.err(
                 &join(path, "rule"),
@@ -100,37 +101,36 @@ fn finding(ctx: Ctx<'_>, alert: &Value, path: &str) -> Result<Option<Finding>, R
             )
         })?
         .to_owned();
-    let tags = strs(&rule, "tags");
+    let tags = strs(rule, "tags");
     let kind = RuleClass {
         tool: &tool.to_ascii_lowercase(),
         tags: &tags,
-        rule_name: s(&rule, "name").unwrap_or(""),
+        rule_name: s(rule, "name").unwrap_or(""),
         rule_kind: "",
         rule_id: &rule_id,
     }
     .kind();
-    let severity = s(&rule, "security_severity_level")
+    let severity = s(rule, "security_severity_level")
         .and_then(Severity::from_word)
-        .or_else(|| s(&rule, "severity").and_then(level_severity))
+        .or_else(|| s(rule, "severity").and_then(level_severity))
         .unwrap_or(Severity::Medium);
-    let mut cwe: Vec<u32> = tags
+    // `Draft::finish` sorts and deduplicates.
+    let cwe: Vec<u32> = tags
         .iter()
         .filter(|t| t.to_ascii_lowercase().contains("cwe"))
         .filter_map(|t| parse_cwe(t))
         .collect();
-    cwe.sort_unstable();
-    cwe.dedup();
 
     let instance = alert.get("most_recent_instance").unwrap_or(&Value::Null);
     let location = instance.get("location").unwrap_or(&Value::Null);
     let message = instance
         .get("message")
         .and_then(|m| s(m, "text"))
-        .or_else(|| s(&rule, "description"))
+        .or_else(|| s(rule, "description"))
         .unwrap_or(&rule_id)
         .to_owned();
     let (advisories, package) = if kind == FindingKind::Dependency {
-        dependency_facts(&rule_id, &message, s(&rule, "help").unwrap_or(""))
+        dependency_facts(&rule_id, &message, s(rule, "help").unwrap_or(""))
     } else {
         (Vec::new(), None)
     };
@@ -146,7 +146,7 @@ fn finding(ctx: Ctx<'_>, alert: &Value, path: &str) -> Result<Option<Finding>, R
             message: clip(&message),
             package,
             advisories,
-            help_uri: s(&rule, "help_uri").map(str::to_owned),
+            help_uri: s(rule, "help_uri").map(str::to_owned),
         }
         .finish(),
     ))
