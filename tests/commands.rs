@@ -203,6 +203,45 @@ fn code_quotes_and_prose_are_not_commands() {
 }
 
 #[test]
+fn a_double_dash_ends_the_options_so_a_reason_may_start_with_dashes() {
+    // Found by the round-trip property: a reason of `--` printed as `/sdl waive gate --`,
+    // which read back as an unknown option.
+    let waive = |expiry, reason: &str| Command::Waive {
+        gate: GateKind::ThreatModel,
+        expiry,
+        reason: reason.into(),
+    };
+    assert_eq!(
+        one("/sdl waive threat_model -- --"),
+        Ok(waive(Expiry::Default, "--"))
+    );
+    assert_eq!(
+        one("/sdl waive threat_model --for 2d -- --until is part of the reason"),
+        Ok(waive(
+            Expiry::For { hours: 48 },
+            "--until is part of the reason"
+        ))
+    );
+    let printed = waive(Expiry::For { hours: 48 }, "--x reason").to_string();
+    assert_eq!(printed, "/sdl waive threat_model --for 2d -- --x reason");
+    assert_eq!(
+        one(&printed),
+        Ok(waive(Expiry::For { hours: 48 }, "--x reason"))
+    );
+    // Without the marker an unknown option is still an error, and so is a missing reason.
+    let unknown = one("/sdl waive threat_model --x reason");
+    assert!(
+        matches!(&unknown, Err(e) if matches!(&e.kind, CommandErrorKind::UnknownOption(o) if o == "--x")),
+        "{unknown:?}"
+    );
+    let missing = one("/sdl waive threat_model --");
+    assert!(
+        matches!(&missing, Err(e) if matches!(e.kind, CommandErrorKind::MissingArgument { what: "a reason", .. })),
+        "{missing:?}"
+    );
+}
+
+#[test]
 fn several_commands_in_one_comment() {
     let all = parse_comment("/sdl recheck\nsome words\n/sdl explain sast\n/sdl nope");
     assert_eq!(all.len(), 3);
@@ -213,7 +252,7 @@ fn several_commands_in_one_comment() {
 
 fn valid_command() -> impl Strategy<Value = Command> {
     let gate = prop::sample::select(GateKind::ALL.to_vec());
-    let reason = "[a-zA-Z0-9:,.-]{1,12}( [a-zA-Z0-9:,.-]{1,12}){0,6}";
+    let reason = "(--)?[a-zA-Z0-9:,.-]{1,12}( [a-zA-Z0-9:,.-]{1,12}){0,6}";
     prop_oneof![
         Just(Command::Help),
         Just(Command::Status),

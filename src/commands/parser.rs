@@ -93,6 +93,10 @@ impl fmt::Display for Command {
                     Expiry::Until(d) => write!(f, " --until {d}")?,
                     Expiry::Default => {}
                 }
+                if reason.starts_with("--") {
+                    // Otherwise the reason would read as an option.
+                    write!(f, " --")?;
+                }
                 write!(f, " {reason}")
             }
             Command::Unwaive { gate } => write!(f, "/sdl unwaive {gate}"),
@@ -306,6 +310,12 @@ fn parse_line(line: &str, lineno: usize) -> Result<Command, CommandError> {
                     None => (opt.clone(), None),
                 };
                 if !name.starts_with("--") {
+                    break;
+                }
+                if name == "--" && inline.is_none() {
+                    // The end of the options, as in a shell: what follows is the reason, even
+                    // when it starts with `--`.
+                    i += 1;
                     break;
                 }
                 if expiry != Expiry::Default || !matches!(name.as_str(), "--for" | "--until") {
