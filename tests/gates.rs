@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use sdl_gate::gates::{FindingStatus, GateKind, OverallVerdict, Verdict};
+use sdl_gate::gates::{FindingStatus, GateKind, OverallVerdict, Verdict, WaiverNoteState};
 use sdl_gate::reports::{ReportFormat, Severity};
 use sdl_gate::snapshot::{CheckState, FileStatus, ReviewState, Snapshot};
 
@@ -717,14 +717,20 @@ fn waivers_turn_a_failing_gate_into_waived_until_they_expire() {
     let g = gate(&e, GateKind::Sast);
     assert_eq!(g.verdict, Verdict::Waived);
     assert_eq!(e.verdict, OverallVerdict::Pass);
-    assert_eq!(g.waiver.as_ref().map(|w| w.state.as_str()), Some("active"));
+    assert_eq!(
+        g.waiver.as_ref().map(|w| w.state),
+        Some(WaiverNoteState::Active)
+    );
     assert!(g.unblock.is_empty());
 
     // Expired.
     s.waivers = vec![waiver(GateKind::Sast, 20, 14, HEAD)];
     let g = gate(&eval(&p, &s), GateKind::Sast);
     assert_eq!(g.verdict, Verdict::Fail);
-    assert_eq!(g.waiver.as_ref().map(|w| w.state.as_str()), Some("expired"));
+    assert_eq!(
+        g.waiver.as_ref().map(|w| w.state),
+        Some(WaiverNoteState::Expired)
+    );
 
     // Revoked.
     let mut w = waiver(GateKind::Sast, 1, 14, HEAD);

@@ -76,7 +76,101 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "metadata",
         "read",
     ),
+    (
+        "GET /repos/{o}/{r}/commits/{sha}/pulls (status fan-out)",
+        "pull_requests",
+        "read",
+    ),
+    (
+        "GET /repos/{o}/{r}/collaborators/{user}/permission (who may waive)",
+        "metadata",
+        "read",
+    ),
+    (
+        "POST /repos/{o}/{r}/issues/comments/{id}/reactions (command acknowledgements)",
+        "issues",
+        "write",
+    ),
 ];
+
+/// Calls made with the App's own JWT, which need no installation permission.
+const APP_JWT_OPERATIONS: &[&str] = &[
+    "GET /app",
+    "GET /app/installations",
+    "POST /app/installations/{installation}/access_tokens",
+];
+
+/// `GET /repos/{o}/{r}/pulls?state=open (note)` → `/repos/{}/{}/pulls`: the path alone, with
+/// every placeholder written `{}`, so the table and the code's format strings compare.
+fn path_shape(text: &str) -> String {
+    let path = text.split(' ').find(|w| w.starts_with('/')).unwrap_or(text);
+    let path = path.split('?').next().unwrap_or(path);
+    let mut out = String::new();
+    let mut in_placeholder = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_placeholder = true;
+                out.push_str("{}");
+            }
+            '}' => in_placeholder = false,
+            _ if !in_placeholder => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn every_path_the_github_client_formats_is_in_the_operation_table() {
+    // The table above is only as good as its coverage: read the GitHub client's sources for
+    // the REST paths they call (string literals under `/repos/`, `/orgs/`, `/app` and
+    // `/installation/`) and require each one to be listed, so a new call cannot slip past
+    // the permission check.
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src/forge/github"));
+    let listed: BTreeSet<String> = OPERATIONS
+        .iter()
+        .map(|(op, _, _)| *op)
+        .chain(APP_JWT_OPERATIONS.iter().copied())
+        .map(path_shape)
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut unlisted = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .path();
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (n, line) in text.lines().enumerate() {
+            for literal in line.split('"').skip(1).step_by(2) {
+                // Repository and organisation paths are formatted with placeholders; ones
+                // without are the sources' own test values.
+                let templated = ["/repos/", "/orgs/"].iter().any(|r| literal.starts_with(r))
+                    && literal.contains('{');
+                let app = ["/app", "/installation/"]
+                    .iter()
+                    .any(|r| literal.starts_with(r));
+                if !templated && !app {
+                    continue;
+                }
+                let shape = path_shape(literal);
+                if !listed.contains(&shape) {
+                    unlisted.push(format!("{}:{}: {literal}", path.display(), n + 1));
+                }
+                found.insert(shape);
+            }
+        }
+    }
+    assert!(
+        unlisted.is_empty(),
+        "REST paths the GitHub client calls that the operation table lacks (add each with the \
+         permission it needs): {unlisted:#?}"
+    );
+    // And the table lists nothing the code no longer calls.
+    let stale: Vec<&String> = listed.difference(&found).collect();
+    assert!(stale.is_empty(), "operations no code calls: {stale:?}");
+}
 
 fn level(l: &str) -> u8 {
     match l {

@@ -24,7 +24,6 @@ use chrono::{DateTime, Utc};
 use crate::policy::{Common, FailMode, POLICY_PATHS, Policy};
 use crate::practices::catalog;
 use crate::snapshot::{ChangedFile, Snapshot};
-use crate::waivers::WaiverState;
 
 use outcome::Outcome;
 use trigger::CompiledTrigger;
@@ -212,58 +211,51 @@ fn finish(
     let mut candidates: Vec<_> = snapshot.waivers.iter().filter(|w| w.gate == kind).collect();
     candidates.sort_by_key(|w| w.created_at);
     for w in candidates.iter().rev() {
-        let state = w.state(now, &snapshot.head_sha, policy.waivers.survive_push);
-        if state == WaiverState::Active && waivable {
+        let state = WaiverNoteState::of(
+            w.state(now, &snapshot.head_sha, policy.waivers.survive_push),
+            waivable,
+        );
+        if state == WaiverNoteState::Active || waiver_note.is_none() {
             waiver_note = Some(WaiverNote {
                 waiver: (*w).clone(),
-                state: "active".into(),
+                state,
             });
-            break;
         }
-        if waiver_note.is_none() {
-            let name = match state {
-                WaiverState::Active => "not_waivable",
-                WaiverState::Expired => "expired",
-                WaiverState::Revoked => "revoked",
-                WaiverState::Stale => "stale",
-            };
-            waiver_note = Some(WaiverNote {
-                waiver: (*w).clone(),
-                state: name.into(),
-            });
+        if state == WaiverNoteState::Active {
+            break;
         }
     }
     if let Some(note) = &waiver_note {
         let w = &note.waiver;
-        let line = match note.state.as_str() {
-            "active" => format!(
+        let line = match note.state {
+            WaiverNoteState::Active => format!(
                 "waived by {} until {} on {}: {}",
                 w.author,
                 w.expires_at.format("%Y-%m-%d %H:%M UTC"),
                 w.sha.short(),
                 w.reason
             ),
-            "expired" => format!(
+            WaiverNoteState::Expired => format!(
                 "the waiver by {} expired on {}",
                 w.author,
                 w.expires_at.format("%Y-%m-%d %H:%M UTC")
             ),
-            "revoked" => format!(
+            WaiverNoteState::Revoked => format!(
                 "the waiver by {} was revoked: {}",
                 w.author,
                 w.revoked.as_deref().unwrap_or("")
             ),
-            "stale" => format!(
+            WaiverNoteState::Stale => format!(
                 "the waiver by {} was given on {}, and the policy does not let waivers survive new commits",
                 w.author,
                 w.sha.short()
             ),
-            _ => format!(
+            WaiverNoteState::NotWaivable => format!(
                 "the waiver by {} does not count: the policy does not allow waiving {kind}",
                 w.author
             ),
         };
-        let active = note.state == "active";
+        let active = note.state == WaiverNoteState::Active;
         if active && matches!(out.verdict, Verdict::Fail | Verdict::Pending) {
             out.details.push(Node::leaf(NodeStatus::Warning, line));
             out.explanation = format!("waived: {}", out.explanation);

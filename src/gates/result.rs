@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::reports::{Finding, Severity};
-use crate::waivers::Waiver;
+use crate::waivers::{Waiver, WaiverState};
 
 /// The gates sdl-gate knows.
 #[derive(
@@ -260,8 +260,55 @@ pub struct WaiverNote {
     /// The waiver.
     #[serde(flatten)]
     pub waiver: Waiver,
-    /// `active`, `expired`, `revoked` or `stale`.
-    pub state: String,
+    /// Whether it counts, and if not, why not.
+    pub state: WaiverNoteState,
+}
+
+/// How a waiver bears on its gate; serialised in snake case (`active`, `not_waivable`…).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaiverNoteState {
+    /// In force: it turns a failing or pending gate into `waived`.
+    Active,
+    /// In force, but the policy does not allow waiving this gate.
+    NotWaivable,
+    /// Past its expiry.
+    Expired,
+    /// Withdrawn (unwaived, or its comment was edited or deleted).
+    Revoked,
+    /// Given on an older commit, and the policy does not let waivers survive new commits.
+    Stale,
+}
+
+impl WaiverNoteState {
+    /// The note for a waiver in `state` on a gate that the policy does (or does not) let be
+    /// waived.
+    pub fn of(state: WaiverState, waivable: bool) -> Self {
+        match state {
+            WaiverState::Active if waivable => Self::Active,
+            WaiverState::Active => Self::NotWaivable,
+            WaiverState::Expired => Self::Expired,
+            WaiverState::Revoked => Self::Revoked,
+            WaiverState::Stale => Self::Stale,
+        }
+    }
+
+    /// Its name in results and reports, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::NotWaivable => "not_waivable",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Stale => "stale",
+        }
+    }
+}
+
+impl fmt::Display for WaiverNoteState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The whole evaluation of one change at one head commit.
@@ -301,5 +348,34 @@ impl Evaluation {
     /// The result of one gate.
     pub fn gate(&self, kind: GateKind) -> Option<&GateResult> {
         self.gates.iter().find(|g| g.gate == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiver_note_states_print_as_they_serialise_and_read_back() {
+        for state in [
+            WaiverNoteState::Active,
+            WaiverNoteState::NotWaivable,
+            WaiverNoteState::Expired,
+            WaiverNoteState::Revoked,
+            WaiverNoteState::Stale,
+        ] {
+            let json = serde_json::to_value(state).ok();
+            assert_eq!(json, Some(serde_json::Value::from(state.to_string())));
+            let back: Option<WaiverNoteState> = json.and_then(|j| serde_json::from_value(j).ok());
+            assert_eq!(back, Some(state));
+        }
+        assert_eq!(
+            WaiverNoteState::of(WaiverState::Active, false),
+            WaiverNoteState::NotWaivable
+        );
+        assert_eq!(
+            WaiverNoteState::of(WaiverState::Active, true),
+            WaiverNoteState::Active
+        );
     }
 }
