@@ -325,7 +325,19 @@ pub enum CodeScanning {
         /// The ref that was asked about.
         git_ref: String,
     },
-    /// The open alerts of `git_ref` are among the `reports`.
+    /// Asked for, but the newest analysis of `git_ref` by `tool` is of a commit that does not
+    /// contain the head commit: code scanning has not caught up with the last push, so its
+    /// alerts say nothing about the head yet and the gate waits.
+    Stale {
+        /// The ref that was asked about.
+        git_ref: String,
+        /// The tool (and category, when the analysis has one) whose analysis is behind.
+        tool: String,
+        /// The commit that tool analysed last.
+        analysed: String,
+    },
+    /// The open alerts of `git_ref` are among the `reports`; every tool's newest analysis is
+    /// of the head commit (or of a test merge of it).
     Read {
         /// The ref that was read.
         git_ref: String,

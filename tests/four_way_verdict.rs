@@ -109,12 +109,15 @@ const VOLATILE: &[&str] = &[
 ];
 
 /// Whether `v` is an informational line naming where the findings came from: the file's name
-/// differs by front end (GitLab names the job and artifact, the App reads code scanning), so
-/// it is provenance, like a link. The findings themselves are kept and compared.
+/// differs by front end (GitLab names the job and artifact, the App reads code scanning and
+/// says which analysis), so it is provenance, like a link. The findings themselves are kept
+/// and compared.
 fn is_report_provenance(v: &Value) -> bool {
     v["status"] == "info"
         && v["description"].as_str().is_some_and(|d| {
-            d.starts_with("read `") || d.starts_with("code scanning alerts not read:")
+            d.starts_with("read `")
+                || d.starts_with("code scanning alerts not read:")
+                || d.starts_with("code scanning: every tool's newest analysis")
         })
 }
 

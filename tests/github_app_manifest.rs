@@ -72,6 +72,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "read",
     ),
     (
+        "GET /repos/{o}/{r}/code-scanning/analyses?ref= (is code scanning's newest analysis of the head?)",
+        "security_events",
+        "read",
+    ),
+    (
+        "GET /repos/{o}/{r}/git/commits/{sha} (does an analysed merge commit contain the head?)",
+        "contents",
+        "read",
+    ),
+    (
         "GET /installation/repositories (reconciliation)",
         "metadata",
         "read",

@@ -16,7 +16,7 @@ use std::time::Duration;
 use axum::http::Method;
 use fake_github::{
     APP_ID, AlertRec, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
-    sha,
+    Upload, sha,
 };
 use sdl_gate::events::Forge;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
@@ -1187,6 +1187,139 @@ async fn code_scanning_alerts_decide_the_sast_gate() {
         !sast.contains("alerts not read"),
         "the App tried code scanning and could not: it is no front end without it: {sast}"
     );
+    w.stop().await;
+}
+
+/// The stored `sast` result of the newest evaluation of `REPO`#`number`, as JSON text.
+async fn stored_sast(w: &World, number: u64) -> String {
+    let stored = w
+        .store
+        .evaluations(Forge::GitHub, REPO, number, 1)
+        .await
+        .unwrap_or_else(|e| panic!("evaluations: {e}"));
+    stored
+        .first()
+        .and_then(|e| e.result["gates"].as_array())
+        .and_then(|gs| gs.iter().find(|g| g["gate"] == "sast"))
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// `gates.sast.code_scanning` after a push: GitHub still holds the alerts of the previous
+/// head's analysis, so the gate waits (the run is not green, even with the required CodeQL
+/// check done) until the analysis of the new head lands, and then judges its alerts. A base
+/// branch that moves on does not make that analysis stale (its merge commit still contains
+/// the head: one `git/commits` read, then cached), and an analysis that failed fails closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
+    let w = world().await;
+    let policy = POLICY.replace(
+        "checks: [\"CodeQL\"]",
+        "checks: [\"CodeQL\"]\n    code_scanning: true",
+    );
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
+    let git_ref = "refs/pull/44/merge";
+    let first = sha(0xc441);
+    passing(REPO, 44, &first).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &first);
+    w.fake.code_scanning_analysis(REPO, git_ref, Vec::new());
+    w.send("pull_request", &pull_event(REPO, "opened", 44, &first))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &first);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
+
+    // A push; the CodeQL check of the new head is done, its upload has not landed yet.
+    let (first_merge, _) = w.fake.test_merge(REPO, 44);
+    let second = sha(0xc442);
+    passing(REPO, 44, &second).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &second);
+    w.send(
+        "pull_request",
+        &pull_event(REPO, "synchronize", 44, &second),
+    )
+    .await;
+    w.drain().await;
+    let run = w.run(REPO, &second);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
+    let verdicts = w.gate_verdicts(REPO, 44).await;
+    assert_eq!(verdicts["sast"], "pending", "{verdicts}");
+    let sast = stored_sast(&w, 44).await;
+    assert!(
+        sast.contains("waiting for code scanning") && sast.contains(&first_merge[..7]),
+        "{sast}"
+    );
+
+    // The analysis of the new head lands, with a high alert.
+    w.fake.code_scanning_analysis(
+        REPO,
+        git_ref,
+        vec![AlertRec::open(
+            "rust/sql-injection",
+            "high",
+            "src/auth/login.rs",
+            3,
+            "This query depends on a user-provided value.",
+        )],
+    );
+    w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &second);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+
+    // The base branch moves on: GitHub's test merge changes, the analysis does not. It still
+    // judges the head; its merge commit is read once and then remembered.
+    let (analysed, parents) = w.fake.test_merge(REPO, 44);
+    if let Some(p) = w.fake.state().repo(REPO).pulls.get_mut(&44) {
+        p.base_sha = sha(0xba5f);
+    }
+    assert_ne!(w.fake.test_merge(REPO, 44).0, analysed);
+    let mark = w.fake.mark();
+    for _ in 0..2 {
+        w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
+            .await;
+        w.drain().await;
+    }
+    let verdicts = w.gate_verdicts(REPO, 44).await;
+    assert_eq!(verdicts["sast"], "fail", "{verdicts}");
+    let evaluations = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.path == format!("/repos/{REPO}/code-scanning/analyses"))
+        .count();
+    let commit_reads: Vec<_> = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.path.starts_with(&format!("/repos/{REPO}/git/commits/")))
+        .collect();
+    assert_eq!(evaluations, 2, "two evaluations");
+    assert_eq!(commit_reads.len(), 1, "{commit_reads:?}");
+    assert!(
+        commit_reads[0].path.ends_with(&analysed),
+        "{commit_reads:?}"
+    );
+
+    // The next upload failed: its alerts cannot be trusted, so the gate fails closed.
+    let parents: Vec<&str> = parents.iter().map(String::as_str).collect();
+    let mut failed = Upload::codeql(&analysed, &parents);
+    failed.error = "CodeQL ran out of memory".into();
+    w.fake
+        .code_scanning_upload(REPO, git_ref, failed, Vec::new());
+    w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &second);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    let sast = stored_sast(&w, 44).await;
+    assert!(sast.contains("ran out of memory"), "{sast}");
     w.stop().await;
 }
 

@@ -77,6 +77,7 @@ fn head_from_event(pr: &EventPr) -> Option<ChangeHead> {
         state: ChangeState::Open,
         changed_files: None,
         comments: None,
+        merge_commit_sha: None,
     })
 }
 

@@ -89,6 +89,9 @@ pub struct ChangeHead {
     /// How many conversation comments the change has (0 lets publishing skip the search for
     /// a sticky comment).
     pub comments: Option<u64>,
+    /// The forge's test merge of the head into the target branch, when it has one ready
+    /// (GitHub's `merge_commit_sha`): code scanning analyses pull requests at this commit.
+    pub merge_commit_sha: Option<Sha>,
 }
 
 /// A policy file as read from the forge.

@@ -20,9 +20,21 @@ fn is_sast_report(report: &Report) -> bool {
     }
 }
 
-/// What `gates.sast.code_scanning` adds to the details; the ref still awaiting its first
-/// analysis, when there is one (the gate then waits).
-fn code_scanning(gate: &SastGate, snapshot: &Snapshot, details: &mut Vec<Node>) -> Option<String> {
+/// What the gate waits for from code scanning before it can judge its alerts.
+struct AwaitedScan {
+    /// The explanation: what is awaited.
+    waiting: String,
+    /// How to get it.
+    unblock: String,
+}
+
+/// What `gates.sast.code_scanning` adds to the details; what is still awaited from code
+/// scanning, when something is (the gate then waits).
+fn code_scanning(
+    gate: &SastGate,
+    snapshot: &Snapshot,
+    details: &mut Vec<Node>,
+) -> Option<AwaitedScan> {
     if !gate.code_scanning {
         return None;
     }
@@ -39,22 +51,56 @@ fn code_scanning(gate: &SastGate, snapshot: &Snapshot, details: &mut Vec<Node>) 
                 NodeStatus::Pending,
                 format!("GitHub code scanning has no analysis of {} yet", q(git_ref)),
             ));
-            Some(git_ref.clone())
+            Some(AwaitedScan {
+                waiting: format!("waiting for a code-scanning analysis of {}", q(git_ref)),
+                unblock: format!(
+                    "Run code scanning on this pull request (CodeQL, or a SARIF upload from a workflow triggered by `pull_request`) so that GitHub has an analysis of {}.",
+                    q(git_ref)
+                ),
+            })
+        }
+        CodeScanning::Stale {
+            git_ref,
+            tool,
+            analysed,
+        } => {
+            let head = snapshot.head_sha.short();
+            let analysed = analysed.get(..7).unwrap_or(analysed);
+            details.push(Node::leaf(
+                NodeStatus::Pending,
+                format!(
+                    "the newest {} analysis of {} is of commit {}, which does not contain the head {}: its alerts are not about this head",
+                    q(tool),
+                    q(git_ref),
+                    q(analysed),
+                    q(head)
+                ),
+            ));
+            Some(AwaitedScan {
+                waiting: format!(
+                    "waiting for code scanning ({}) to analyse the head {}",
+                    q(tool),
+                    q(head)
+                ),
+                unblock: format!(
+                    "Let the {} scan of this pull request finish for {}; if that tool no longer runs here, delete its old analysis (`DELETE /repos/{{owner}}/{{repo}}/code-scanning/analyses/{{id}}`).",
+                    q(tool),
+                    q(head)
+                ),
+            })
         }
         // The reason is among the report errors, which fail the gate closed.
         CodeScanning::Unreadable { .. } => None,
-        // The alerts are a report; `reports_read` has named it. They belong to the latest
-        // analysis of the ref, which may predate the head commit unless a check waits for it.
+        // The alerts are a report; `reports_read` has named it.
         CodeScanning::Read { git_ref } => {
-            if gate.checks.is_empty() {
-                details.push(Node::leaf(
-                    NodeStatus::Warning,
-                    format!(
-                        "the alerts of {} come from its latest analysis, which may predate the head commit: list the scanning workflow's check in `gates.sast.checks` so the gate waits for it",
-                        q(git_ref)
-                    ),
-                ));
-            }
+            details.push(Node::leaf(
+                NodeStatus::Info,
+                format!(
+                    "code scanning: every tool's newest analysis of {} is of the head {}",
+                    q(git_ref),
+                    q(snapshot.head_sha.short())
+                ),
+            ));
             None
         }
     }
@@ -110,15 +156,10 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
     } else {
         ""
     };
-    let waiting_for_scan = awaiting_scan
-        .as_ref()
-        .filter(|_| no_evidence || findings.is_empty());
-    let explanation = if let Some(git_ref) = waiting_for_scan {
-        unblock.push(format!(
-            "Run code scanning on this pull request (CodeQL, or a SARIF upload from a workflow triggered by `pull_request`) so that GitHub has an analysis of {}.",
-            q(git_ref)
-        ));
-        format!("waiting for a code-scanning analysis of {}", q(git_ref))
+    let waiting_for_scan = awaiting_scan.filter(|_| no_evidence || findings.is_empty());
+    let explanation = if let Some(scan) = waiting_for_scan {
+        unblock.push(scan.unblock);
+        scan.waiting
     } else if no_evidence {
         unblock.push("Provide static-analysis evidence: list the scanner's check in `gates.sast.checks`, or upload its SARIF report.".into());
         "no static-analysis evidence: no required check is configured and no SARIF report was provided".to_string()

@@ -25,7 +25,7 @@ mod listing;
 pub mod openapi;
 
 #[allow(unused_imports, reason = "only the code-scanning tests name alerts")]
-pub use code_scanning::AlertRec;
+pub use code_scanning::{AlertRec, Upload};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -459,7 +459,8 @@ fn pull_json(base: &str, full: &str, repo_id: u64, p: &PullRec, comments: usize)
         "user": user_json(base, &p.author, "User"), "body": p.body, "labels": labels,
         "milestone": null, "active_lock_reason": null,
         "created_at": "2026-11-01T10:00:00Z", "updated_at": "2026-11-27T10:00:00Z",
-        "closed_at": null, "merged_at": null, "merge_commit_sha": null,
+        "closed_at": null, "merged_at": null,
+        "merge_commit_sha": test_merge_sha(&p.base_sha, &p.head_sha),
         "assignee": null, "assignees": [], "requested_reviewers": [], "requested_teams": [],
         "head": head, "base": base_ref,
         "_links": links,
@@ -1499,6 +1500,16 @@ pub struct PullBuilder {
 /// A 40-hex sha from a seed.
 pub fn sha(seed: u64) -> String {
     format!("{seed:040x}")
+}
+
+/// The fake's test merge commit of `head` into `base`: 40 hex digits derived from both, so
+/// it changes when either moves, as GitHub's `merge_commit_sha` does.
+pub fn test_merge_sha(base: &str, head: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("merge {base} {head}").as_bytes());
+    let mut hex = hex::encode(digest);
+    hex.truncate(40);
+    hex
 }
 
 impl PullBuilder {

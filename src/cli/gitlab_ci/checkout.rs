@@ -214,6 +214,7 @@ pub(super) fn head_from_ci(ctx: &CiContext, unknowns: &mut Vec<String>) -> Chang
         state: ChangeState::Open,
         changed_files: None,
         comments: None,
+        merge_commit_sha: None,
     }
 }
 

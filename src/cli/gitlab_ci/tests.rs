@@ -57,6 +57,7 @@ impl Forge for Recording {
             state: ChangeState::Open,
             changed_files: Some(self.files.len() as u64),
             comments: Some(0),
+            merge_commit_sha: None,
         })
     }
     async fn policy(&self, _: &ChangeRef, _: &str) -> Result<Option<PolicyFile>, ForgeError> {

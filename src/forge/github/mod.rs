@@ -16,6 +16,7 @@
 //! correctness across restarts.
 
 pub mod auth;
+mod code_scanning;
 mod http;
 mod interact;
 mod listing;
@@ -158,6 +159,8 @@ pub(crate) struct Hints {
     pub comment_count: Mutex<HashMap<(String, u64), u64>>,
     /// (org, team, login) → (member, when learnt).
     pub members: Mutex<MemberHints>,
+    /// (repository, commit) → the commit's parents; commits never change.
+    pub parents: Mutex<HashMap<(String, String), Vec<String>>>,
     pub bot_login: tokio::sync::OnceCell<String>,
 }
 
@@ -275,6 +278,7 @@ impl GithubForge {
         lock(&self.hints.sticky).clear();
         lock(&self.hints.comment_count).clear();
         lock(&self.hints.members).clear();
+        lock(&self.hints.parents).clear();
     }
 }
 

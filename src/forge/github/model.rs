@@ -44,6 +44,44 @@ pub(crate) struct PullRequest {
     pub changed_files: Option<u64>,
     #[serde(default)]
     pub comments: Option<u64>,
+    /// GitHub's test merge of head into base; `null` while mergeability is being computed.
+    #[serde(default)]
+    pub merge_commit_sha: Option<String>,
+}
+
+/// The tool of a code-scanning analysis.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AnalysisTool {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// One item of `GET /repos/{o}/{r}/code-scanning/analyses` (newest first).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Analysis {
+    pub id: u64,
+    /// The commit analysed: for a pull request's merge ref, the test merge commit.
+    pub commit_sha: String,
+    /// Tells apart several analyses of one tool (languages, workflows).
+    #[serde(default)]
+    pub category: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Empty unless the analysis failed.
+    #[serde(default)]
+    pub error: String,
+    pub tool: AnalysisTool,
+}
+
+/// A parent of a Git commit.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Parent {
+    pub sha: String,
+}
+
+/// `GET /repos/{o}/{r}/git/commits/{sha}`: only its parents are read.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GitCommit {
+    pub parents: Vec<Parent>,
 }
 
 /// One item of `GET /repos/{o}/{r}/pulls/{n}/files`.

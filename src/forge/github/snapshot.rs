@@ -12,12 +12,9 @@
 //! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
 //! | `GET /orgs/{org}/teams/{team}/memberships/{user}` | per reviewer who approved or requested changes, per policy team; cached 60 s |
-//! | `GET /repos/{o}/{r}/code-scanning/alerts?ref=refs/pull/{n}/merge&state=open&per_page=100` | when `gates.sast.code_scanning` is on; one page per 100 open alerts, up to 3,000 |
-//!
-//! Code scanning is read for `refs/pull/{n}/merge`, the ref GitHub's documentation names for
-//! a pull request and the one CodeQL and SARIF uploads from `pull_request` workflows analyse.
-//! A `404` means no analysis exists yet (the gate waits); a `403` (Advanced Security off, or
-//! the App lacks `security_events: read`) cannot be decided, so it fails closed.
+//! | `GET /repos/{o}/{r}/code-scanning/analyses?ref=refs/pull/{n}/merge&per_page=100` | when `gates.sast.code_scanning` is on (see [`code_scanning`]) |
+//! | `GET /repos/{o}/{r}/git/commits/{sha}` | then, only when an analysis is not of GitHub's current test merge; cached |
+//! | `GET /repos/{o}/{r}/code-scanning/alerts?ref=refs/pull/{n}/merge&state=open&per_page=100` | then, when every analysis is of the head; one page per 100 open alerts, up to 3,000 |
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -29,21 +26,17 @@ use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
 use crate::policy::POLICY_PATHS;
-use crate::reports::{Report, parse_code_scanning_alerts};
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, CodeScanning, FileContent, FileStatus, ForgeKind, Login,
-    Review, ReviewState, Sha, Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
+    Sha, Snapshot, TeamSlug,
 };
 
 use super::http::{encode, encode_path};
-use super::model;
 use super::{CHECK_NAME, GithubForge, RunHint, installation, lock, remember, split_repo};
+use super::{code_scanning, model};
 
 /// GitHub lists at most this many files of a pull request.
 pub const MAX_FILES: usize = 3000;
-
-/// At most this many open code-scanning alerts are read (30 pages of 100); more fail closed.
-pub const MAX_ALERTS: usize = 3000;
 
 /// How long a team membership answer is reused.
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
@@ -92,6 +85,7 @@ pub(crate) async fn head(
         state,
         changed_files: pr.changed_files,
         comments: pr.comments,
+        merge_commit_sha: pr.merge_commit_sha.map(Sha::new),
     })
 }
 
@@ -281,85 +275,6 @@ pub(crate) async fn team_member(
     is_member(forge, inst, org, slug, login.as_str()).await
 }
 
-/// What code scanning said about a pull request.
-enum Scanned {
-    /// The open alerts of the ref, as one report.
-    Alerts { git_ref: String, report: Report },
-    /// No analysis of the ref exists yet.
-    NoAnalysis { git_ref: String },
-    /// They could not be read (permission, too many, malformed), and why: the gate fails
-    /// closed.
-    Unreadable { git_ref: String, why: String },
-}
-
-impl Scanned {
-    /// Puts what was learnt into the snapshot.
-    fn apply(self, snap: &mut Snapshot) {
-        match self {
-            Scanned::Alerts { git_ref, report } => {
-                snap.code_scanning = CodeScanning::Read { git_ref };
-                snap.reports.push(report);
-            }
-            Scanned::NoAnalysis { git_ref } => {
-                snap.code_scanning = CodeScanning::NoAnalysis { git_ref };
-            }
-            Scanned::Unreadable { git_ref, why } => {
-                snap.code_scanning = CodeScanning::Unreadable { git_ref };
-                snap.report_errors.push(why);
-            }
-        }
-    }
-}
-
-/// The open code-scanning alerts of pull request `n`'s merge ref.
-async fn code_scanning(
-    forge: &GithubForge,
-    inst: u64,
-    o: &str,
-    r: &str,
-    n: u64,
-) -> Result<Scanned, ForgeError> {
-    let git_ref = format!("refs/pull/{n}/merge");
-    let path = format!(
-        "/repos/{o}/{r}/code-scanning/alerts?ref={}&state=open&per_page=100",
-        encode(&git_ref)
-    );
-    let what = format!("GET /repos/{o}/{r}/code-scanning/alerts");
-    let source = format!("GitHub code scanning, {git_ref}");
-    let answer = forge
-        .http
-        .pages_bounded(inst, &path, MAX_ALERTS / 100, &what, |reply| {
-            reply.json::<Vec<serde_json::Value>>(&what)
-        })
-        .await;
-    let alerts = match answer {
-        Ok((_, true)) => {
-            let why = format!(
-                "{source}: more than {MAX_ALERTS} open alerts; only the first {MAX_ALERTS} can be read, so the rest could not be judged"
-            );
-            return Ok(Scanned::Unreadable { git_ref, why });
-        }
-        Ok((alerts, false)) => alerts,
-        Err(ForgeError::NotFound { .. }) => return Ok(Scanned::NoAnalysis { git_ref }),
-        Err(ForgeError::Forbidden { what }) => {
-            let why = format!(
-                "{source}: {what} (code scanning must be enabled for the repository, and the App needs `security_events: read`)"
-            );
-            return Ok(Scanned::Unreadable { git_ref, why });
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(
-        match parse_code_scanning_alerts(&source, &serde_json::Value::Array(alerts)) {
-            Ok(report) => Scanned::Alerts { git_ref, report },
-            Err(e) => Scanned::Unreadable {
-                git_ref,
-                why: e.to_string(),
-            },
-        },
-    )
-}
-
 /// Everything the gates look at, for the change at `head`.
 pub(crate) async fn snapshot(
     forge: &GithubForge,
@@ -401,7 +316,9 @@ pub(crate) async fn snapshot(
     });
     let scanning = async {
         if needs.code_scanning {
-            code_scanning(forge, inst, &o, &r, n).await.map(Some)
+            code_scanning::read(forge, inst, &o, &r, n, head)
+                .await
+                .map(Some)
         } else {
             Ok(None)
         }

@@ -128,6 +128,7 @@ pub(crate) async fn head(
             .as_deref()
             .and_then(|c| c.trim_end_matches('+').parse().ok()),
         comments: mr.user_notes_count,
+        merge_commit_sha: None,
     })
 }
 
