@@ -85,44 +85,62 @@ impl Env {
         let db = sqlite_db();
         let store = open(&db).await;
         let offset = Arc::new(AtomicI64::new(0));
-        let o = Arc::clone(&offset);
-        let clock = Clock::from_fn(move || {
-            Utc::now() + chrono::Duration::milliseconds(o.load(Ordering::SeqCst))
-        });
-        let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
-        cfg.api_url = fake.url.clone();
-        cfg.timeout = Duration::from_secs(5);
-        let forge = GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"));
-        let dues = sdl_gate::worker::expiry::load(&store, clock.now())
-            .await
-            .unwrap_or_else(|e| panic!("loading expiries: {e}"));
-        let (scheduler, handle) = ExpiryScheduler::spawn(
-            store.clone(),
-            clock.clone(),
-            Duration::from_millis(50),
-            dues,
-        );
-        let processor = Arc::new(
-            GithubProcessor::new(forge, store.clone(), None)
-                .with_clock(clock)
-                .with_expiry(handle),
-        );
-        let svc = spawn(store.clone(), processor, config(fast_queue(), 2)).await;
-        let base = format!("http://{}", svc.addr);
         let mut env = Env {
             fake,
             store,
-            svc: Some(svc),
-            scheduler: Some(scheduler),
-            base,
+            svc: None,
+            scheduler: None,
+            base: String::new(),
             client: reqwest::Client::new(),
             head,
             offset,
             deliveries: 0,
             _db: db,
         };
+        env.start_service().await;
         env.opened().await;
         env
+    }
+
+    /// Starts the service (and its expiry scheduler, loaded from the store as `serve` does
+    /// at start-up) on the environment's store, fake and clock.
+    async fn start_service(&mut self) {
+        let o = Arc::clone(&self.offset);
+        let clock = Clock::from_fn(move || {
+            Utc::now() + chrono::Duration::milliseconds(o.load(Ordering::SeqCst))
+        });
+        let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
+        cfg.api_url = self.fake.url.clone();
+        cfg.timeout = Duration::from_secs(5);
+        let forge = GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"));
+        let dues = sdl_gate::worker::expiry::load(&self.store, clock.now())
+            .await
+            .unwrap_or_else(|e| panic!("loading expiries: {e}"));
+        let (scheduler, handle) = ExpiryScheduler::spawn(
+            self.store.clone(),
+            clock.clone(),
+            Duration::from_millis(50),
+            dues,
+        );
+        let processor = Arc::new(
+            GithubProcessor::new(forge, self.store.clone(), None)
+                .with_clock(clock)
+                .with_expiry(handle),
+        );
+        let svc = spawn(self.store.clone(), processor, config(fast_queue(), 2)).await;
+        self.base = format!("http://{}", svc.addr);
+        self.svc = Some(svc);
+        self.scheduler = Some(scheduler);
+    }
+
+    /// Stops the service and its scheduler; the store and the fake stay.
+    async fn stop_service(&mut self) {
+        if let Some(svc) = self.svc.take() {
+            svc.shutdown().await;
+        }
+        if let Some(s) = self.scheduler.take() {
+            s.shutdown().await;
+        }
     }
 
     async fn send(&mut self, event: &str, body: &Value) -> String {
@@ -239,12 +257,21 @@ impl Env {
 
     async fn stop(mut self) {
         self.fake.assert_no_unknown();
-        if let Some(svc) = self.svc.take() {
-            svc.shutdown().await;
+        self.stop_service().await;
+    }
+
+    /// Waits until the `sdl-gate` run of the head concludes `failure` (at most 30 s).
+    async fn until_failure(&self, why: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.conclusion().as_deref() != Some("failure") {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{why}: {}",
+                self.check_text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if let Some(s) = self.scheduler.take() {
-            s.shutdown().await;
-        }
+        self.drained().await;
     }
 }
 
@@ -476,20 +503,35 @@ async fn an_expired_waiver_turns_the_check_red_again_without_any_event() {
     );
 
     env.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while env.fake.check_runs(REPO, &env.head, "sdl-gate")[0]
-        .conclusion
-        .as_deref()
-        != Some("failure")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the expiry did not re-evaluate the change: {}",
-            env.check_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    env.drained().await;
+    env.until_failure("the expiry did not re-evaluate the change")
+        .await;
+    assert!(
+        env.check_text().contains("expired"),
+        "the check says the waiver expired: {}",
+        env.check_text()
+    );
+    env.stop().await;
+}
+
+/// A waiver that expires while the service is down: nothing was scheduled to fire, and no
+/// event comes; the service finds the missed expiry when it starts again (the waiver expired,
+/// the change has no evaluation since) and turns the check red by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiver_that_expired_while_the_service_was_down_is_caught_at_start_up() {
+    let mut env = Env::start(POLICY).await;
+    env.comment("dave", &format!("/sdl waive sast --for 2d {REASON}"))
+        .await;
+    assert_eq!(
+        env.conclusion(),
+        Some("success".into()),
+        "{}",
+        env.check_text()
+    );
+    env.stop_service().await;
+    env.advance(chrono::Duration::days(3));
+    env.start_service().await;
+    env.until_failure("the missed expiry was not caught at start-up")
+        .await;
     assert!(
         env.check_text().contains("expired"),
         "the check says the waiver expired: {}",
