@@ -260,8 +260,9 @@ impl Env {
         self.stop_service().await;
     }
 
-    /// Waits until the `sdl-gate` run of the head concludes `failure` (at most 30 s).
-    async fn until_failure(&self, why: &str) {
+    /// Waits until the `sdl-gate` run of the head concludes `failure` (at most 30 s, else
+    /// panics with `why`) and checks that it says a waiver expired.
+    async fn until_red_with_an_expired_waiver(&self, why: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while self.conclusion().as_deref() != Some("failure") {
             assert!(
@@ -272,6 +273,11 @@ impl Env {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         self.drained().await;
+        assert!(
+            self.check_text().contains("expired"),
+            "the check says the waiver expired: {}",
+            self.check_text()
+        );
     }
 }
 
@@ -503,13 +509,8 @@ async fn an_expired_waiver_turns_the_check_red_again_without_any_event() {
     );
 
     env.advance(chrono::Duration::days(1) + chrono::Duration::minutes(1));
-    env.until_failure("the expiry did not re-evaluate the change")
+    env.until_red_with_an_expired_waiver("the expiry did not re-evaluate the change")
         .await;
-    assert!(
-        env.check_text().contains("expired"),
-        "the check says the waiver expired: {}",
-        env.check_text()
-    );
     env.stop().await;
 }
 
@@ -530,13 +531,8 @@ async fn a_waiver_that_expired_while_the_service_was_down_is_caught_at_start_up(
     env.stop_service().await;
     env.advance(chrono::Duration::days(3));
     env.start_service().await;
-    env.until_failure("the missed expiry was not caught at start-up")
+    env.until_red_with_an_expired_waiver("the missed expiry was not caught at start-up")
         .await;
-    assert!(
-        env.check_text().contains("expired"),
-        "the check says the waiver expired: {}",
-        env.check_text()
-    );
     env.stop().await;
 }
 

@@ -163,10 +163,17 @@ pub(crate) async fn read(
 ) -> Result<Scanned, ForgeError> {
     let git_ref = format!("refs/pull/{n}/merge");
     let source = format!("GitHub code scanning, {git_ref}");
-    let forbidden = |what: String| {
-        format!(
-            "{source}: {what} (code scanning must be enabled for the repository, and the App needs `security_events: read`)"
-        )
+    // What a refused read means, for either request: no analysis yet (404), or code scanning
+    // the App cannot read (403), which fails closed; other errors go back to the queue.
+    let refused = |e: ForgeError, git_ref: String| match e {
+        ForgeError::NotFound { .. } => Ok(Scanned::NoAnalysis { git_ref }),
+        ForgeError::Forbidden { what } => Ok(Scanned::Unreadable {
+            why: format!(
+                "{source}: {what} (code scanning must be enabled for the repository, and the App needs `security_events: read`)"
+            ),
+            git_ref,
+        }),
+        e => Err(e),
     };
 
     let path = format!(
@@ -177,14 +184,7 @@ pub(crate) async fn read(
     let analyses: Vec<model::Analysis> =
         match forge.http.call(inst, Method::GET, &path, None, &what).await {
             Ok(reply) => reply.json(&what)?,
-            Err(ForgeError::NotFound { .. }) => return Ok(Scanned::NoAnalysis { git_ref }),
-            Err(ForgeError::Forbidden { what }) => {
-                return Ok(Scanned::Unreadable {
-                    why: forbidden(what),
-                    git_ref,
-                });
-            }
-            Err(e) => return Err(e),
+            Err(e) => return refused(e, git_ref),
         };
     if analyses.is_empty() {
         return Ok(Scanned::NoAnalysis { git_ref });
@@ -226,14 +226,7 @@ pub(crate) async fn read(
             return Ok(Scanned::Unreadable { git_ref, why });
         }
         Ok((alerts, false)) => alerts,
-        Err(ForgeError::NotFound { .. }) => return Ok(Scanned::NoAnalysis { git_ref }),
-        Err(ForgeError::Forbidden { what }) => {
-            return Ok(Scanned::Unreadable {
-                why: forbidden(what),
-                git_ref,
-            });
-        }
-        Err(e) => return Err(e),
+        Err(e) => return refused(e, git_ref),
     };
     Ok(
         match parse_code_scanning_alerts(&source, &serde_json::Value::Array(alerts)) {
