@@ -239,6 +239,16 @@ fn the_manifest_requests_what_the_operations_need_and_nothing_more() {
     );
 }
 
+/// Subscribed events the fixtures hold no example of, with a minimal delivery of each.
+fn without_recorded_example() -> Vec<(&'static str, Value)> {
+    vec![(
+        "code_scanning_alert",
+        serde_json::json!({"action": "closed_by_user", "ref": "", "commit_oid": "",
+                           "alert": {"number": 1, "state": "dismissed"},
+                           "repository": {"full_name": "o/r", "default_branch": "main"}}),
+    )]
+}
+
 /// Events GitHub delivers to every App without a subscription (and rejects in
 /// `default_events`).
 const ALWAYS_SENT: &[&str] = &["installation", "installation_repositories"];
@@ -270,6 +280,7 @@ fn the_manifest_subscribes_to_the_events_the_service_acts_on() {
         "check_suite",
         "status",
         "push",
+        "code_scanning_alert",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -318,6 +329,17 @@ fn the_manifest_subscribes_to_the_events_the_service_acts_on() {
                     acted.insert(event.clone());
                 }
             }
+        }
+    }
+    // Events with no recorded example: a minimal delivery of each (the full ones are built in
+    // tests/github_scenarios.rs and checked against GitHub's webhook schema there).
+    for (event, payload) in without_recorded_example() {
+        assert!(
+            !dir.join(event).exists(),
+            "{event} now has recorded examples: drop it from without_recorded_example()"
+        );
+        if let Ok(Some(_)) = sdl_gate::events::github::extract(event, &payload) {
+            acted.insert(event.to_string());
         }
     }
     for e in &listed {

@@ -1323,6 +1323,203 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     w.stop().await;
 }
 
+/// A `code_scanning_alert` delivery for alert `number` with `action` on `git_ref` (empty for
+/// the actions a person takes), its repository and sender taken from a recorded delivery
+/// (there is no recorded `code_scanning_alert` one); checked against GitHub's description
+/// of the webhook when that delivery is present.
+fn alert_event(repo: &str, action: &str, git_ref: &str, number: u64, state: &str) -> Value {
+    let recorded = shaped_like("pull_request/opened.payload.json");
+    let base = "https://api.github.com";
+    let dismissed = state == "dismissed";
+    let sender = recorded["sender"].clone();
+    let v = with_repo(
+        json!({
+            "action": action,
+            "ref": git_ref,
+            "commit_oid": if git_ref.is_empty() { String::new() } else { sha(0xa1e7) },
+            "alert": {
+                "number": number,
+                "created_at": "2026-11-20T10:00:00Z",
+                "url": format!("{base}/repos/{repo}/code-scanning/alerts/{number}"),
+                "html_url": format!("https://github.com/{repo}/security/code-scanning/{number}"),
+                "state": state,
+                "dismissed_by": if dismissed { sender.clone() } else { Value::Null },
+                "dismissed_at": if dismissed { json!("2026-11-21T10:00:00Z") } else { Value::Null },
+                "dismissed_reason": if dismissed { json!("false positive") } else { Value::Null },
+                "rule": {"id": "rust/sql-injection", "severity": "error",
+                         "description": "Database query built from user-controlled sources"},
+                "tool": {"name": "CodeQL", "version": "2.19.0"}
+            },
+            "repository": recorded["repository"],
+            "sender": sender
+        }),
+        repo,
+    );
+    if recorded["repository"].get("id").is_some() {
+        let name = format!("code-scanning-alert-{}", action.replace('_', "-"));
+        let wrong = fake_github::openapi::webhook_violations(&name, &v);
+        assert!(
+            wrong.is_empty(),
+            "our {name} delivery is not GitHub's: {wrong:#?}"
+        );
+    } else {
+        eprintln!(
+            "note: no recorded delivery to shape the code_scanning_alert payload on; it is not checked against GitHub's description"
+        );
+    }
+    v
+}
+
+/// A false positive dismissed in GitHub's UI turns the check green by itself, and reopening
+/// it turns it red again: the `code_scanning_alert` delivery names no ref, so every open pull
+/// request of the repository is re-evaluated (the default branch's policy reads code
+/// scanning). An analysis's alert on a pull request's ref re-evaluates that pull request only,
+/// and one on a branch none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
+    let w = world().await;
+    let policy = POLICY.replace(
+        "checks: [\"CodeQL\"]",
+        "checks: [\"CodeQL\"]\n    code_scanning: true",
+    );
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
+    let head = sha(0xd151);
+    passing(REPO, 46, &head).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &head);
+    let numbers = w.fake.code_scanning_analysis(
+        REPO,
+        "refs/pull/46/merge",
+        vec![AlertRec::open(
+            "rust/sql-injection",
+            "high",
+            "src/auth/login.rs",
+            3,
+            "This query depends on a user-provided value.",
+        )],
+    );
+    let alert = numbers[0];
+    // A second open pull request, clean, to see the fan-out reach it too.
+    let other = sha(0xd152);
+    passing(REPO, 47, &other).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &other);
+    w.fake
+        .code_scanning_analysis(REPO, "refs/pull/47/merge", Vec::new());
+    w.send("pull_request", &pull_event(REPO, "opened", 46, &head))
+        .await;
+    w.send("pull_request", &pull_event(REPO, "opened", 47, &other))
+        .await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("failure"));
+    let evaluations_of = |n: u64| {
+        let w = &w;
+        async move {
+            w.store
+                .evaluations(Forge::GitHub, REPO, n, 100)
+                .await
+                .unwrap_or_else(|e| panic!("evaluations: {e}"))
+                .len()
+        }
+    };
+    let before_47 = evaluations_of(47).await;
+
+    // An analysis of a branch concerns no pull request: nothing is re-evaluated.
+    let before_46 = evaluations_of(46).await;
+    w.send(
+        "code_scanning_alert",
+        &alert_event(REPO, "created", "refs/heads/main", alert, "open"),
+    )
+    .await;
+    w.drain().await;
+    assert_eq!(evaluations_of(46).await, before_46);
+
+    // The security lead dismisses it as a false positive.
+    w.fake.code_scanning_alert_state(REPO, alert, "dismissed");
+    w.send(
+        "code_scanning_alert",
+        &alert_event(REPO, "closed_by_user", "", alert, "dismissed"),
+    )
+    .await;
+    w.drain().await;
+    let run = w.run(REPO, &head);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
+    assert!(
+        evaluations_of(47).await > before_47,
+        "every open pull request is re-evaluated"
+    );
+
+    // Reopened: red again, with no push and no command.
+    w.fake.code_scanning_alert_state(REPO, alert, "open");
+    w.send(
+        "code_scanning_alert",
+        &alert_event(REPO, "reopened_by_user", "", alert, "open"),
+    )
+    .await;
+    w.drain().await;
+    let run = w.run(REPO, &head);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+
+    // An analysis's alert on #46's merge ref re-evaluates #46 alone.
+    let (n46, n47) = (evaluations_of(46).await, evaluations_of(47).await);
+    w.send(
+        "code_scanning_alert",
+        &alert_event(
+            REPO,
+            "appeared_in_branch",
+            "refs/pull/46/merge",
+            alert,
+            "open",
+        ),
+    )
+    .await;
+    w.drain().await;
+    assert_eq!(evaluations_of(46).await, n46 + 1);
+    assert_eq!(evaluations_of(47).await, n47);
+
+    // Where the default branch's policy does not read code scanning, a dismissal costs one
+    // policy read and re-evaluates nothing.
+    let plain = "acme/plain";
+    w.fake
+        .put_file(plain, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    let head_plain = sha(0xd153);
+    passing(plain, 48, &head_plain).install(&w.fake);
+    arrange_checks(&w.fake, plain, &head_plain);
+    w.send(
+        "pull_request",
+        &pull_event(plain, "opened", 48, &head_plain),
+    )
+    .await;
+    w.drain().await;
+    let count_plain = || async {
+        w.store
+            .evaluations(Forge::GitHub, plain, 48, 100)
+            .await
+            .unwrap_or_else(|e| panic!("evaluations: {e}"))
+            .len()
+    };
+    let before = count_plain().await;
+    let mark = w.fake.mark();
+    w.send(
+        "code_scanning_alert",
+        &alert_event(plain, "closed_by_user", "", 1, "dismissed"),
+    )
+    .await;
+    w.drain().await;
+    assert_eq!(count_plain().await, before);
+    let calls: Vec<String> = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .map(|c| format!("{} {}", c.method, c.path))
+        .collect();
+    assert!(
+        calls.iter().any(|c| c.contains("/contents/"))
+            && !calls.iter().any(|c| c.contains("/pulls")),
+        "{calls:?}"
+    );
+    w.stop().await;
+}
+
 /// `sdl-gate serve` itself: with GitHub configured it sweeps at start-up (a pull request
 /// whose webhooks never arrived gets its check run) and SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -10,6 +10,8 @@
 //! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
 //! | `status` | any state | repo + **sha**: the payload names no PR; the processor resolves the sha |
 //! | `push` | to the default branch, not a deletion | the repository |
+//! | `code_scanning_alert` | created, appeared_in_branch, fixed, reopened — on a pull request ref | repo + number (from `ref`, `refs/pull/{n}/…`) |
+//! | `code_scanning_alert` | closed_by_user, reopened_by_user (a dismissal holds repository-wide; the payload names no ref) | the repository |
 //! | `installation`, `installation_repositories` | any | the installation (bookkeeping) |
 //!
 //! Everything else, `ping` included, is `Ok(None)`.
@@ -29,6 +31,20 @@ const PULL_REQUEST_ACTIONS: &[&str] = &[
 ];
 const REVIEW_ACTIONS: &[&str] = &["submitted", "edited", "dismissed"];
 const COMMENT_ACTIONS: &[&str] = &["created", "edited", "deleted"];
+/// Code-scanning alert changes an analysis made, on the ref it analysed.
+const ALERT_ANALYSIS_ACTIONS: &[&str] = &["created", "appeared_in_branch", "fixed", "reopened"];
+/// Code-scanning alert changes a person made (dismissed or reopened in the UI): they hold for
+/// every ref the alert is on.
+const ALERT_USER_ACTIONS: &[&str] = &["closed_by_user", "reopened_by_user"];
+
+/// The pull request number of `refs/pull/{n}/merge` or `refs/pull/{n}/head`.
+fn pull_of_ref(git_ref: &str) -> Option<u64> {
+    let rest = git_ref.strip_prefix("refs/pull/")?;
+    let (number, kind) = rest.split_once('/')?;
+    matches!(kind, "merge" | "head")
+        .then(|| number.parse().ok())
+        .flatten()
+}
 
 /// Maps one GitHub delivery (the `X-GitHub-Event` name and the parsed body) to the work it
 /// causes; `Ok(None)` when the product does not act on it.
@@ -125,6 +141,20 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 _ => Vec::new(),
             }
         }
+        "code_scanning_alert" if acted(ALERT_USER_ACTIONS) => {
+            let detail = json!({ "alert": f.get("alert.number"), "action": action });
+            vec![item(&f, Target::Repository, Some(detail))?]
+        }
+        "code_scanning_alert" if acted(ALERT_ANALYSIS_ACTIONS) => {
+            // Alerts on branches are not any pull request's; the merge ref's are.
+            match pull_of_ref(f.str_opt("ref").unwrap_or_default()) {
+                Some(number) => {
+                    let detail = json!({ "alert": f.get("alert.number"), "action": action });
+                    vec![change(&f, number, Some(detail))?]
+                }
+                None => Vec::new(),
+            }
+        }
         "installation" | "installation_repositories" => {
             let id = f.number("installation.id")?;
             let account = f
@@ -186,6 +216,56 @@ mod tests {
             let ev = extract("pull_request", &pr(action)).unwrap().unwrap();
             assert_eq!(ev.items.len(), 1);
             assert_eq!(ev.items[0].key.to_key_string(), "github:octo/repo#7");
+        }
+    }
+
+    fn alert(action: &str, git_ref: &str) -> Value {
+        json!({"action": action, "ref": git_ref, "commit_oid": "abc",
+               "alert": {"number": 12, "state": "open"},
+               "repository": {"full_name": "octo/repo", "id": 1, "default_branch": "main"}})
+    }
+
+    #[test]
+    fn code_scanning_alerts_key_their_pull_request_or_the_repository() {
+        for action in ALERT_ANALYSIS_ACTIONS {
+            let ev = extract("code_scanning_alert", &alert(action, "refs/pull/31/merge"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(ev.items.len(), 1);
+            assert_eq!(ev.items[0].key.to_key_string(), "github:octo/repo#31");
+            // On a branch an analysis concerns no pull request.
+            assert_eq!(
+                extract("code_scanning_alert", &alert(action, "refs/heads/main")).unwrap(),
+                None
+            );
+        }
+        let ev = extract("code_scanning_alert", &alert("created", "refs/pull/8/head"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.items[0].key.to_key_string(), "github:octo/repo#8");
+        // A dismissal names no ref and holds everywhere: the repository is re-evaluated.
+        for action in ALERT_USER_ACTIONS {
+            let ev = extract("code_scanning_alert", &alert(action, ""))
+                .unwrap()
+                .unwrap();
+            assert_eq!(ev.items[0].key.target, Target::Repository);
+            assert_eq!(ev.items[0].detail.as_ref().unwrap()["alert"], 12);
+        }
+        assert_eq!(
+            extract(
+                "code_scanning_alert",
+                &alert("updated_assignment", "refs/pull/31/merge")
+            )
+            .unwrap(),
+            None
+        );
+        for bad in [
+            "refs/pull/x/merge",
+            "refs/pull/3/other",
+            "refs/pull/",
+            "pull/3/merge",
+        ] {
+            assert_eq!(pull_of_ref(bad), None, "{bad}");
         }
     }
 

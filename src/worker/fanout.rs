@@ -1,6 +1,7 @@
 //! Jobs that are not one pull request, turned into pull request jobs: a commit (`status`
 //! events name only the sha), a repository (a push to the default branch may have changed
-//! the policy; reconciliation of one repository) and an installation (bookkeeping; a new
+//! the policy; a code-scanning alert was dismissed or reopened by hand, which holds for every
+//! pull request; reconciliation of one repository) and an installation (bookkeeping; a new
 //! installation or newly added repositories are reconciled).
 //!
 //! Fan-out **enqueues** the pull requests through [`Store::enqueue_internal`] rather than
@@ -15,9 +16,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::events::{Forge as ForgeName, Target, WorkItem, WorkKey};
-use crate::forge::ForgeError;
 use crate::forge::github::{GithubForge, OpenPull};
-use crate::policy::POLICY_PATHS;
+use crate::forge::{ChangeRef, Forge as _, ForgeError};
+use crate::policy::{POLICY_PATHS, parse_policy};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
 use crate::store::{InternalWork, Store, StoreError};
@@ -28,6 +29,9 @@ use super::{GithubProcessor, retry, to_process_error};
 pub const STATUS_EVENT: &str = "sdl-gate.status";
 /// Event name of a pull request job caused by a policy change on the default branch.
 pub const POLICY_EVENT: &str = "sdl-gate.policy-changed";
+/// Event name of a pull request job caused by a code-scanning alert dismissed or reopened by
+/// hand (`code_scanning_alert` closed_by_user / reopened_by_user).
+pub const ALERT_EVENT: &str = "sdl-gate.code-scanning-alert";
 /// Event name of reconciliation work (a repository to sweep, or a pull request whose head
 /// has no completed `sdl-gate` run).
 pub const RECONCILE_EVENT: &str = "sdl-gate.reconcile";
@@ -270,12 +274,38 @@ impl GithubProcessor {
         .map_err(|e| retry(format!("enqueueing pull requests: {e}")))
     }
 
+    /// Whether the policy on `branch` (the default branch) judges code-scanning alerts;
+    /// `true` when that cannot be told (no branch named, a policy that does not parse), since
+    /// a missed re-evaluation could leave a reopened alert unjudged.
+    async fn reads_code_scanning(
+        &self,
+        installation: u64,
+        repository: &str,
+        branch: Option<&str>,
+    ) -> Result<bool, ProcessError> {
+        let Some(branch) = branch else {
+            return Ok(true);
+        };
+        let change = ChangeRef::new(repository, 0, Some(installation));
+        match self.forge.policy(&change, branch).await {
+            Ok(None) => Ok(false),
+            Ok(Some(file)) => Ok(parse_policy(&file.path, &file.text)
+                .map(|p| p.gates.sast.code_scanning)
+                .unwrap_or(true)),
+            Err(e) => Err(to_process_error(e)),
+        }
+    }
+
     /// A push to the default branch (re-evaluate every open pull request when the policy
-    /// may have changed) or a reconciliation of the repository (enqueue the open pull
-    /// requests whose head has no completed run).
+    /// may have changed), a code-scanning alert dismissed or reopened by hand (re-evaluate
+    /// every open pull request when the default branch's policy reads code scanning) or a
+    /// reconciliation of the repository (enqueue the open pull requests whose head has no
+    /// completed run).
     pub(super) async fn repository_job(&self, job: &Job) -> Result<(), ProcessError> {
         let repository = &job.key.repository;
         let mut policy_changed = false;
+        let mut alerts_changed = false;
+        let mut default_branch = None;
         let mut reconcile = false;
         let mut installation = None;
         for (event, _action, payload) in self.payloads(job).await? {
@@ -284,13 +314,20 @@ impl GithubProcessor {
             }
             match event.as_str() {
                 "push" => policy_changed |= push_touches_policy(&payload),
+                "code_scanning_alert" => {
+                    alerts_changed = true;
+                    default_branch = payload
+                        .pointer("/repository/default_branch")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                }
                 RECONCILE_EVENT => reconcile = true,
                 other => {
                     tracing::warn!(job = %job.key, event = other, "unexpected event on a repository job")
                 }
             }
         }
-        if !policy_changed && !reconcile {
+        if !policy_changed && !alerts_changed && !reconcile {
             tracing::info!(job = %job.key, "push to the default branch left the policy alone; nothing to re-evaluate");
             return Ok(());
         }
@@ -300,6 +337,18 @@ impl GithubProcessor {
                 job.key
             )));
         };
+        if alerts_changed
+            && !policy_changed
+            && !self
+                .reads_code_scanning(installation, repository, default_branch.as_deref())
+                .await?
+        {
+            tracing::info!(job = %job.key, "a code-scanning alert changed, but the default branch's policy does not read code scanning");
+            alerts_changed = false;
+            if !reconcile {
+                return Ok(());
+            }
+        }
         let max = self.fanout.max_pulls;
         let listing = match self.forge.open_pulls(installation, repository, max).await {
             Ok(l) => l,
@@ -316,10 +365,14 @@ impl GithubProcessor {
                 "more than {max} open pull requests: only the {max} newest are re-evaluated (SDL_GATE_FANOUT_MAX_PULLS)"
             );
         }
-        let (numbers, event) = if policy_changed {
+        let (numbers, event) = if policy_changed || alerts_changed {
             (
                 listing.pulls.iter().map(|p| p.number).collect::<Vec<_>>(),
-                POLICY_EVENT,
+                if policy_changed {
+                    POLICY_EVENT
+                } else {
+                    ALERT_EVENT
+                },
             )
         } else {
             let mut due = Vec::new();
@@ -354,7 +407,7 @@ impl GithubProcessor {
             installation,
             &numbers,
             event,
-            json!({ "repository": repository, "policy_changed": policy_changed }),
+            json!({ "repository": repository, "policy_changed": policy_changed, "alerts_changed": alerts_changed }),
             self.fanout.debounce,
         )
         .await

@@ -324,7 +324,13 @@ impl FakeGithub {
 
     /// Records a CodeQL analysis of `git_ref` (`refs/pull/{n}/merge`) at the pull request's
     /// current test merge commit, with these alerts: what a finished scan of the head leaves.
-    pub fn code_scanning_analysis(&self, repo: &str, git_ref: &str, alerts: Vec<AlertRec>) {
+    /// Returns the alerts' numbers.
+    pub fn code_scanning_analysis(
+        &self,
+        repo: &str,
+        git_ref: &str,
+        alerts: Vec<AlertRec>,
+    ) -> Vec<u64> {
         let number = git_ref
             .strip_prefix("refs/pull/")
             .and_then(|r| r.strip_suffix("/merge"))
@@ -332,22 +338,23 @@ impl FakeGithub {
             .unwrap_or(0);
         let (merge, parents) = self.test_merge(repo, number);
         let parents: Vec<&str> = parents.iter().map(String::as_str).collect();
-        self.code_scanning_upload(repo, git_ref, Upload::codeql(&merge, &parents), alerts);
+        self.code_scanning_upload(repo, git_ref, Upload::codeql(&merge, &parents), alerts)
     }
 
     /// Records an analysis of `git_ref` as `upload` says, newer than every earlier one, with
-    /// these alerts (numbered in order) replacing the ref's previous alerts.
+    /// these alerts (numbered in order) replacing the ref's previous alerts. Returns their
+    /// numbers.
     pub fn code_scanning_upload(
         &self,
         repo: &str,
         git_ref: &str,
         upload: Upload,
         alerts: Vec<AlertRec>,
-    ) {
+    ) -> Vec<u64> {
         let mut st = lock(&self.state);
         st.repo(repo);
         let cs = &mut st.code_scanning;
-        let alerts = alerts
+        let alerts: Vec<AlertRec> = alerts
             .into_iter()
             .map(|mut a| {
                 cs.next_number += 1;
@@ -355,6 +362,7 @@ impl FakeGithub {
                 a
             })
             .collect();
+        let numbers = alerts.iter().map(|a| a.number).collect();
         cs.next_analysis += 1;
         let id = 500 + cs.next_analysis;
         let created_at = DateTime::<Utc>::UNIX_EPOCH
@@ -377,6 +385,21 @@ impl FakeGithub {
             error: upload.error,
         });
         scan.alerts = alerts;
+        numbers
+    }
+
+    /// Sets the state of alert `number` of `repo` on every ref (`dismissed`, `open`): what a
+    /// person dismissing or reopening it in GitHub's UI does.
+    pub fn code_scanning_alert_state(&self, repo: &str, number: u64, state: &str) {
+        let mut st = lock(&self.state);
+        for ((r, _), scan) in st.code_scanning.refs.iter_mut() {
+            if r != repo {
+                continue;
+            }
+            for a in scan.alerts.iter_mut().filter(|a| a.number == number) {
+                a.state = state.to_string();
+            }
+        }
     }
 
     /// Turns code scanning off for `repo` (GitHub answers 403).

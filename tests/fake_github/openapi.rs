@@ -59,6 +59,9 @@ type Compiled = Arc<Result<jsonschema::Validator, String>>;
 /// The loaded description.
 pub struct Description {
     ops: Vec<Operation>,
+    /// Webhook name (`x-webhooks`, e.g. `code-scanning-alert-closed-by-user`) → the schema of
+    /// its payload.
+    webhooks: HashMap<String, Value>,
     /// (operation, `"request"` or status code) → compiled schema.
     compiled: Mutex<HashMap<(usize, String), Compiled>>,
 }
@@ -122,6 +125,18 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
     let Some(Value::Object(paths)) = doc.remove("paths") else {
         return Err(format!("{} has no `paths`", path.display()));
     };
+    let mut webhooks = HashMap::new();
+    if let Some(Value::Object(hooks)) = doc.remove("x-webhooks") {
+        for (name, mut item) in hooks {
+            let schema = match item.get_mut("post").and_then(|p| p.get_mut("requestBody")) {
+                Some(Value::Object(rb)) => json_schema_of(rb),
+                _ => None,
+            };
+            if let Some(schema) = schema {
+                webhooks.insert(name, schema);
+            }
+        }
+    }
     drop(doc);
     let mut ops = Vec::new();
     for (template, item) in paths {
@@ -187,6 +202,7 @@ fn load(path: &std::path::Path) -> Result<Description, String> {
     }
     Ok(Description {
         ops,
+        webhooks,
         compiled: Mutex::new(HashMap::new()),
     })
 }
@@ -429,6 +445,21 @@ impl Description {
         }
     }
 
+    /// What GitHub's description of webhook `name` (an `x-webhooks` key such as
+    /// `code-scanning-alert-closed-by-user`) rejects in `payload`: for the deliveries tests
+    /// build by hand where no recorded example exists.
+    pub fn check_webhook(&self, name: &str, payload: &Value) -> Vec<String> {
+        match self.webhooks.get(name) {
+            // Webhook schemas are cached past the operations' indices.
+            Some(schema) => self
+                .validate(usize::MAX, name, schema, payload)
+                .into_iter()
+                .map(|e| format!("webhook {name}: {e}"))
+                .collect(),
+            None => vec![format!("GitHub describes no webhook `{name}`")],
+        }
+    }
+
     /// What GitHub's description rejects in one exchange: the request
     /// (`method`, `path` without the API prefix, raw `query`, JSON `body`) and the fake's
     /// answer (`status`, JSON `answer`; `None` when it is not JSON, which only the scripted
@@ -547,6 +578,18 @@ fn matches(template: &[Segment], segs: &[&str]) -> Option<(usize, bool)> {
             .then_some((literals, true));
     }
     None
+}
+
+/// What the description rejects in the webhook payload `name`: skipped (no violations) when
+/// the description is absent, except under `CI=true`.
+pub fn webhook_violations(name: &str, payload: &Value) -> Vec<String> {
+    match description() {
+        Ok(d) => d.check_webhook(name, payload),
+        Err(e) if in_ci() => vec![format!(
+            "GitHub's REST description is required under CI=true: {e}"
+        )],
+        Err(_) => Vec::new(),
+    }
 }
 
 /// What the description rejects in one exchange, for the fake's hook: skipped (no
