@@ -210,6 +210,15 @@ impl World {
         runs[0].clone()
     }
 
+    /// How many evaluations of `repo`#`number` are stored.
+    async fn evaluation_count(&self, repo: &str, number: u64) -> usize {
+        self.store
+            .evaluations(Forge::GitHub, repo, number, 1000)
+            .await
+            .unwrap_or_else(|e| panic!("evaluations: {e}"))
+            .len()
+    }
+
     /// The newest stored evaluation's per-gate verdicts, e.g. `{"sast": "fail", …}`.
     async fn gate_verdicts(&self, repo: &str, number: u64) -> Value {
         let evals = self
@@ -1047,11 +1056,7 @@ async fn a_new_installation_reconciles_its_repositories() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_scanning_alerts_decide_the_sast_gate() {
     let w = world().await;
-    let policy = POLICY.replace(
-        "checks: [\"CodeQL\"]",
-        "checks: [\"CodeQL\"]\n    code_scanning: true",
-    );
-    assert!(policy.contains("code_scanning: true"), "{policy}");
+    let policy = code_scanning_policy();
     for repo in [REPO, "acme/noscan"] {
         w.fake
             .put_file(repo, "main", ".github/sdl-gate.yml", policy.as_bytes());
@@ -1070,13 +1075,7 @@ async fn code_scanning_alerts_decide_the_sast_gate() {
     let head41 = sha(0xc041);
     passing(REPO, 41, &head41).install(&w.fake);
     arrange_checks(&w.fake, REPO, &head41);
-    let mut alerts = vec![AlertRec::open(
-        "rust/sql-injection",
-        "high",
-        "src/auth/login.rs",
-        3,
-        "This query depends on a user-provided value.",
-    )];
+    let mut alerts = vec![sql_injection_alert()];
     alerts.extend((1..150).map(low));
     let mut dismissed = AlertRec::open(
         "rust/hardcoded-key",
@@ -1190,6 +1189,27 @@ async fn code_scanning_alerts_decide_the_sast_gate() {
     w.stop().await;
 }
 
+/// [`POLICY`] with `gates.sast.code_scanning: true`.
+fn code_scanning_policy() -> String {
+    let policy = POLICY.replace(
+        "checks: [\"CodeQL\"]",
+        "checks: [\"CodeQL\"]\n    code_scanning: true",
+    );
+    assert!(policy.contains("code_scanning: true"), "{policy}");
+    policy
+}
+
+/// An open high-severity SQL-injection alert on the security path's line 3.
+fn sql_injection_alert() -> AlertRec {
+    AlertRec::open(
+        "rust/sql-injection",
+        "high",
+        "src/auth/login.rs",
+        3,
+        "This query depends on a user-provided value.",
+    )
+}
+
 /// The stored `sast` result of the newest evaluation of `REPO`#`number`, as JSON text.
 async fn stored_sast(w: &World, number: u64) -> String {
     let stored = w
@@ -1213,10 +1233,7 @@ async fn stored_sast(w: &World, number: u64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     let w = world().await;
-    let policy = POLICY.replace(
-        "checks: [\"CodeQL\"]",
-        "checks: [\"CodeQL\"]\n    code_scanning: true",
-    );
+    let policy = code_scanning_policy();
     w.fake
         .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
     let git_ref = "refs/pull/44/merge";
@@ -1256,17 +1273,8 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     );
 
     // The analysis of the new head lands, with a high alert.
-    w.fake.code_scanning_analysis(
-        REPO,
-        git_ref,
-        vec![AlertRec::open(
-            "rust/sql-injection",
-            "high",
-            "src/auth/login.rs",
-            3,
-            "This query depends on a user-provided value.",
-        )],
-    );
+    w.fake
+        .code_scanning_analysis(REPO, git_ref, vec![sql_injection_alert()]);
     w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
         .await;
     w.drain().await;
@@ -1378,26 +1386,15 @@ fn alert_event(repo: &str, action: &str, git_ref: &str, number: u64, state: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     let w = world().await;
-    let policy = POLICY.replace(
-        "checks: [\"CodeQL\"]",
-        "checks: [\"CodeQL\"]\n    code_scanning: true",
-    );
+    let policy = code_scanning_policy();
     w.fake
         .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
     let head = sha(0xd151);
     passing(REPO, 46, &head).install(&w.fake);
     arrange_checks(&w.fake, REPO, &head);
-    let numbers = w.fake.code_scanning_analysis(
-        REPO,
-        "refs/pull/46/merge",
-        vec![AlertRec::open(
-            "rust/sql-injection",
-            "high",
-            "src/auth/login.rs",
-            3,
-            "This query depends on a user-provided value.",
-        )],
-    );
+    let numbers =
+        w.fake
+            .code_scanning_analysis(REPO, "refs/pull/46/merge", vec![sql_injection_alert()]);
     let alert = numbers[0];
     // A second open pull request, clean, to see the fan-out reach it too.
     let other = sha(0xd152);
@@ -1411,27 +1408,17 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
         .await;
     w.drain().await;
     assert_eq!(w.run(REPO, &head).conclusion.as_deref(), Some("failure"));
-    let evaluations_of = |n: u64| {
-        let w = &w;
-        async move {
-            w.store
-                .evaluations(Forge::GitHub, REPO, n, 100)
-                .await
-                .unwrap_or_else(|e| panic!("evaluations: {e}"))
-                .len()
-        }
-    };
-    let before_47 = evaluations_of(47).await;
+    let before_47 = w.evaluation_count(REPO, 47).await;
 
     // An analysis of a branch concerns no pull request: nothing is re-evaluated.
-    let before_46 = evaluations_of(46).await;
+    let before_46 = w.evaluation_count(REPO, 46).await;
     w.send(
         "code_scanning_alert",
         &alert_event(REPO, "created", "refs/heads/main", alert, "open"),
     )
     .await;
     w.drain().await;
-    assert_eq!(evaluations_of(46).await, before_46);
+    assert_eq!(w.evaluation_count(REPO, 46).await, before_46);
 
     // The security lead dismisses it as a false positive.
     w.fake.code_scanning_alert_state(REPO, alert, "dismissed");
@@ -1444,7 +1431,7 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     let run = w.run(REPO, &head);
     assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
     assert!(
-        evaluations_of(47).await > before_47,
+        w.evaluation_count(REPO, 47).await > before_47,
         "every open pull request is re-evaluated"
     );
 
@@ -1460,7 +1447,10 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
 
     // An analysis's alert on #46's merge ref re-evaluates #46 alone.
-    let (n46, n47) = (evaluations_of(46).await, evaluations_of(47).await);
+    let (n46, n47) = (
+        w.evaluation_count(REPO, 46).await,
+        w.evaluation_count(REPO, 47).await,
+    );
     w.send(
         "code_scanning_alert",
         &alert_event(
@@ -1473,8 +1463,8 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     )
     .await;
     w.drain().await;
-    assert_eq!(evaluations_of(46).await, n46 + 1);
-    assert_eq!(evaluations_of(47).await, n47);
+    assert_eq!(w.evaluation_count(REPO, 46).await, n46 + 1);
+    assert_eq!(w.evaluation_count(REPO, 47).await, n47);
 
     // Where the default branch's policy does not read code scanning, a dismissal costs one
     // policy read and re-evaluates nothing.
@@ -1490,14 +1480,7 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     )
     .await;
     w.drain().await;
-    let count_plain = || async {
-        w.store
-            .evaluations(Forge::GitHub, plain, 48, 100)
-            .await
-            .unwrap_or_else(|e| panic!("evaluations: {e}"))
-            .len()
-    };
-    let before = count_plain().await;
+    let before = w.evaluation_count(plain, 48).await;
     let mark = w.fake.mark();
     w.send(
         "code_scanning_alert",
@@ -1505,7 +1488,7 @@ async fn a_dismissed_alert_turns_the_check_green_and_reopening_it_red() {
     )
     .await;
     w.drain().await;
-    assert_eq!(count_plain().await, before);
+    assert_eq!(w.evaluation_count(plain, 48).await, before);
     let calls: Vec<String> = w
         .fake
         .calls_since(mark)
