@@ -1331,6 +1331,100 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     w.stop().await;
 }
 
+/// A repository that scans pushes to its branches but not pull requests: with no analysis of
+/// the merge ref, the head branch's analysis serves when it is of the head commit itself, so
+/// its alerts block; after a push it is stale (pending) until the branch is scanned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_push_scan_of_the_head_branch_serves_when_the_merge_ref_has_none() {
+    let w = world().await;
+    let policy = code_scanning_policy();
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", policy.as_bytes());
+    let branch_ref = "refs/heads/feature-49";
+    let first = sha(0xb491);
+    passing(REPO, 49, &first).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &first);
+    w.fake.code_scanning_upload(
+        REPO,
+        branch_ref,
+        Upload::codeql(&first, &[]),
+        vec![sql_injection_alert()],
+    );
+    w.send("pull_request", &pull_event(REPO, "opened", 49, &first))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &first);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    assert!(
+        run.text
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rust/sql-injection"),
+        "{run:?}"
+    );
+
+    // A push: the branch's analysis is of the previous head.
+    let second = sha(0xb492);
+    passing(REPO, 49, &second).install(&w.fake);
+    arrange_checks(&w.fake, REPO, &second);
+    w.send(
+        "pull_request",
+        &pull_event(REPO, "synchronize", 49, &second),
+    )
+    .await;
+    w.drain().await;
+    let run = w.run(REPO, &second);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
+    let sast = stored_sast(&w, 49).await;
+    assert!(sast.contains(branch_ref), "{sast}");
+
+    // The branch is scanned at the new head, clean.
+    w.fake
+        .code_scanning_upload(REPO, branch_ref, Upload::codeql(&second, &[]), Vec::new());
+    w.send("pull_request", &pull_event(REPO, "labeled", 49, &second))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &second);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
+
+    // A fork's branch is not this repository's: its name here may be anyone's branch, so
+    // only the merge ref counts and the gate waits for it.
+    let fork_head = sha(0xb501);
+    let mut b = passing(REPO, 50, &fork_head);
+    b.pull.head_repo = Some("mallory/plc".into());
+    b.pull.head_ref = "feature-49".into();
+    b.install(&w.fake);
+    arrange_checks(&w.fake, REPO, &fork_head);
+    w.fake.code_scanning_upload(
+        REPO,
+        branch_ref,
+        Upload::codeql(&fork_head, &[]),
+        Vec::new(),
+    );
+    let mark = w.fake.mark();
+    w.send("pull_request", &pull_event(REPO, "opened", 50, &fork_head))
+        .await;
+    w.drain().await;
+    let run = w.run(REPO, &fork_head);
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("action_required"),
+        "{run:?}"
+    );
+    let branch_reads = w
+        .fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.query.contains("refs%2Fheads") || c.query.contains("refs/heads"))
+        .count();
+    assert_eq!(branch_reads, 0, "a fork's branch is never read");
+    w.stop().await;
+}
+
 /// A `code_scanning_alert` delivery for alert `number` with `action` on `git_ref` (empty for
 /// the actions a person takes), its repository and sender taken from a recorded delivery
 /// (there is no recorded `code_scanning_alert` one); checked against GitHub's description

@@ -78,6 +78,7 @@ fn head_from_event(pr: &EventPr) -> Option<ChangeHead> {
         changed_files: None,
         comments: None,
         merge_commit_sha: None,
+        head_branch: None,
     })
 }
 

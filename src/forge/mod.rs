@@ -92,6 +92,9 @@ pub struct ChangeHead {
     /// The forge's test merge of the head into the target branch, when it has one ready
     /// (GitHub's `merge_commit_sha`): code scanning analyses pull requests at this commit.
     pub merge_commit_sha: Option<Sha>,
+    /// The head branch, when it is in the change's own repository (`None` for a fork):
+    /// code scanning of pushes to it is also about the head.
+    pub head_branch: Option<String>,
 }
 
 /// A policy file as read from the forge.

@@ -54,7 +54,7 @@ fn code_scanning(
             Some(AwaitedScan {
                 waiting: format!("waiting for a code-scanning analysis of {}", q(git_ref)),
                 unblock: format!(
-                    "Run code scanning on this pull request (CodeQL, or a SARIF upload from a workflow triggered by `pull_request`) so that GitHub has an analysis of {}.",
+                    "Run code scanning on this pull request (CodeQL, or a SARIF upload from a workflow triggered by `pull_request`, or by `push` to its branch when the branch is in this repository) so that GitHub has an analysis of {}.",
                     q(git_ref)
                 ),
             })

@@ -139,6 +139,8 @@ pub struct PullRec {
     pub state: String,
     pub head_sha: String,
     pub head_ref: String,
+    /// The fork the head branch is in; `None`: this repository.
+    pub head_repo: Option<String>,
     pub base_ref: String,
     pub base_sha: String,
     pub files: Vec<FileRec>,
@@ -428,8 +430,13 @@ fn pull_json(base: &str, full: &str, repo_id: u64, p: &PullRec, comments: usize)
     })).collect();
     let owner = full.split('/').next().unwrap_or(full);
     let n = p.number;
-    let head = json!({"label": format!("{owner}:{}", p.head_ref), "ref": p.head_ref, "sha": p.head_sha,
-                 "user": user_json(base, owner, "Organization"), "repo": repo_json(base, full, repo_id)});
+    let (head_full, head_id) = match &p.head_repo {
+        Some(fork) => (fork.as_str(), repo_id + 500_000),
+        None => (full, repo_id),
+    };
+    let head_owner = head_full.split('/').next().unwrap_or(head_full);
+    let head = json!({"label": format!("{head_owner}:{}", p.head_ref), "ref": p.head_ref, "sha": p.head_sha,
+                 "user": user_json(base, head_owner, "Organization"), "repo": repo_json(base, head_full, head_id)});
     let base_ref = json!({"label": format!("{owner}:{}", p.base_ref), "ref": p.base_ref, "sha": p.base_sha,
                  "user": user_json(base, owner, "Organization"), "repo": repo_json(base, full, repo_id)});
     let links = json!({
@@ -1527,6 +1534,7 @@ impl PullBuilder {
                 state: "open".into(),
                 head_sha: head_sha.to_string(),
                 head_ref: format!("feature-{number}"),
+                head_repo: None,
                 base_ref: "main".into(),
                 base_sha: sha(0xba5e),
                 files: Vec::new(),

@@ -215,6 +215,7 @@ pub(super) fn head_from_ci(ctx: &CiContext, unknowns: &mut Vec<String>) -> Chang
         changed_files: None,
         comments: None,
         merge_commit_sha: None,
+        head_branch: None,
     }
 }
 

@@ -58,6 +58,7 @@ impl Forge for Recording {
             changed_files: Some(self.files.len() as u64),
             comments: Some(0),
             merge_commit_sha: None,
+            head_branch: None,
         })
     }
     async fn policy(&self, _: &ChangeRef, _: &str) -> Result<Option<PolicyFile>, ForgeError> {

@@ -15,7 +15,12 @@
 //!   commit never changes.
 //!
 //! Otherwise the gate waits ([`CodeScanning::Stale`]); an analysis that reports an error fails
-//! closed; only when all are current are the alerts read. The analyses are read before the
+//! closed; only when all are current are the alerts read.
+//!
+//! Repositories that scan pushes but not pull requests have no analysis of the merge ref.
+//! Then, when the head branch is in the repository itself (not a fork), the analyses of
+//! `refs/heads/{branch}` serve, held to a stricter rule: each tool's newest must be of the
+//! head commit exactly. The analyses are read before the
 //! alerts, so alerts read afterwards are at least as new as the analyses judged current.
 //!
 //! A `404` means no analysis exists yet (the gate waits); a `403` (Advanced Security off, or the
@@ -125,20 +130,35 @@ async fn parents(
     Ok(parents)
 }
 
-/// Whether commit `analysed` contains the head of the pull request.
+/// Which ref is read, and so which analysed commits are about the head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefKind {
+    /// `refs/pull/{n}/merge`: the head, or a test merge of it.
+    Merge,
+    /// `refs/heads/{branch}`, the head branch: the head commit only (a later commit on the
+    /// branch is not the pull request's head yet).
+    Branch,
+}
+
+/// Whether commit `analysed` is about the head of the pull request.
 async fn covers_head(
     forge: &GithubForge,
     inst: u64,
     (o, r): (&str, &str),
     head: &ChangeHead,
-    analysed: &str,
+    (kind, analysed): (RefKind, &str),
 ) -> Result<bool, ForgeError> {
     let same = |sha: &str| sha.eq_ignore_ascii_case(analysed);
-    if same(head.head_sha.as_str())
-        || head
-            .merge_commit_sha
-            .as_ref()
-            .is_some_and(|m| same(m.as_str()))
+    if same(head.head_sha.as_str()) {
+        return Ok(true);
+    }
+    if kind == RefKind::Branch {
+        return Ok(false);
+    }
+    if head
+        .merge_commit_sha
+        .as_ref()
+        .is_some_and(|m| same(m.as_str()))
     {
         return Ok(true);
     }
@@ -152,7 +172,11 @@ async fn covers_head(
     }
 }
 
-/// Reads code scanning for pull request `n` at `head`: its analyses, then its open alerts.
+/// Reads code scanning for pull request `n` at `head`: the analyses of its merge ref, then
+/// its open alerts. When the merge ref has no analysis at all and the head branch is in this
+/// repository, an analysis of pushes to that branch at the head commit serves instead
+/// (workflows that scan on `push` only); without one either, the merge ref is what is
+/// awaited.
 pub(crate) async fn read(
     forge: &GithubForge,
     inst: u64,
@@ -161,7 +185,43 @@ pub(crate) async fn read(
     n: u64,
     head: &ChangeHead,
 ) -> Result<Scanned, ForgeError> {
-    let git_ref = format!("refs/pull/{n}/merge");
+    let merge = read_ref(
+        forge,
+        inst,
+        (o, r),
+        head,
+        RefKind::Merge,
+        format!("refs/pull/{n}/merge"),
+    )
+    .await?;
+    let (Scanned::NoAnalysis { .. }, Some(branch)) = (&merge, &head.head_branch) else {
+        return Ok(merge);
+    };
+    let pushed = read_ref(
+        forge,
+        inst,
+        (o, r),
+        head,
+        RefKind::Branch,
+        format!("refs/heads/{branch}"),
+    )
+    .await?;
+    Ok(match pushed {
+        Scanned::NoAnalysis { .. } => merge,
+        other => other,
+    })
+}
+
+/// Reads code scanning for `git_ref`: its analyses (each tool's newest must be about the
+/// head), then its open alerts.
+async fn read_ref(
+    forge: &GithubForge,
+    inst: u64,
+    (o, r): (&str, &str),
+    head: &ChangeHead,
+    kind: RefKind,
+    git_ref: String,
+) -> Result<Scanned, ForgeError> {
     let source = format!("GitHub code scanning, {git_ref}");
     // What a refused read means, for either request: no analysis yet (404), or code scanning
     // the App cannot read (403), which fails closed; other errors go back to the queue.
@@ -198,7 +258,7 @@ pub(crate) async fn read(
             );
             return Ok(Scanned::Unreadable { git_ref, why });
         }
-        if !covers_head(forge, inst, (o, r), head, &a.commit_sha).await? {
+        if !covers_head(forge, inst, (o, r), head, (kind, &a.commit_sha)).await? {
             return Ok(Scanned::Stale {
                 git_ref,
                 tool,

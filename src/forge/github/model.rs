@@ -22,6 +22,15 @@ pub(crate) struct GitRef {
     #[serde(rename = "ref")]
     pub git_ref: String,
     pub sha: String,
+    /// The repository the branch is in; `null` when a fork was deleted.
+    #[serde(default)]
+    pub repo: Option<RepoRef>,
+}
+
+/// A repository named in a pull request's head or base.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RepoRef {
+    pub full_name: String,
 }
 
 /// `GET /repos/{o}/{r}/pulls/{n}`.

@@ -12,7 +12,7 @@
 //! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
 //! | `GET /orgs/{org}/teams/{team}/memberships/{user}` | per reviewer who approved or requested changes, per policy team; cached 60 s |
-//! | `GET /repos/{o}/{r}/code-scanning/analyses?ref=refs/pull/{n}/merge&per_page=100` | when `gates.sast.code_scanning` is on (see [`code_scanning`]) |
+//! | `GET /repos/{o}/{r}/code-scanning/analyses?ref=refs/pull/{n}/merge&per_page=100` | when `gates.sast.code_scanning` is on (see [`code_scanning`]); when there is none, `ref=refs/heads/{branch}` for a head branch in this repository |
 //! | `GET /repos/{o}/{r}/git/commits/{sha}` | then, only when an analysis is not of GitHub's current test merge; cached |
 //! | `GET /repos/{o}/{r}/code-scanning/alerts?ref=refs/pull/{n}/merge&state=open&per_page=100` | then, when every analysis is of the head; one page per 100 open alerts, up to 3,000 |
 
@@ -86,6 +86,12 @@ pub(crate) async fn head(
         changed_files: pr.changed_files,
         comments: pr.comments,
         merge_commit_sha: pr.merge_commit_sha.map(Sha::new),
+        head_branch: pr
+            .head
+            .repo
+            .as_ref()
+            .filter(|r| r.full_name.eq_ignore_ascii_case(&change.repository))
+            .map(|_| pr.head.git_ref.clone()),
     })
 }
 

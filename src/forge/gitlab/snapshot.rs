@@ -129,6 +129,7 @@ pub(crate) async fn head(
             .and_then(|c| c.trim_end_matches('+').parse().ok()),
         comments: mr.user_notes_count,
         merge_commit_sha: None,
+        head_branch: None,
     })
 }
 
