@@ -210,6 +210,15 @@ impl World {
         runs[0].clone()
     }
 
+    /// Sends a `pull_request` `action` delivery for `repo`#`number` at `head`, waits until
+    /// the queue is idle, and returns the head's `sdl-gate` run.
+    async fn on_pull(&self, repo: &str, action: &str, number: u64, head: &str) -> CheckRunRec {
+        self.send("pull_request", &pull_event(repo, action, number, head))
+            .await;
+        self.drain().await;
+        self.run(repo, head)
+    }
+
     /// How many evaluations of `repo`#`number` are stored.
     async fn evaluation_count(&self, repo: &str, number: u64) -> usize {
         self.store
@@ -1241,10 +1250,7 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     passing(REPO, 44, &first).install(&w.fake);
     arrange_checks(&w.fake, REPO, &first);
     w.fake.code_scanning_analysis(REPO, git_ref, Vec::new());
-    w.send("pull_request", &pull_event(REPO, "opened", 44, &first))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &first);
+    let run = w.on_pull(REPO, "opened", 44, &first).await;
     assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
 
     // A push; the CodeQL check of the new head is done, its upload has not landed yet.
@@ -1252,13 +1258,7 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     let second = sha(0xc442);
     passing(REPO, 44, &second).install(&w.fake);
     arrange_checks(&w.fake, REPO, &second);
-    w.send(
-        "pull_request",
-        &pull_event(REPO, "synchronize", 44, &second),
-    )
-    .await;
-    w.drain().await;
-    let run = w.run(REPO, &second);
+    let run = w.on_pull(REPO, "synchronize", 44, &second).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("action_required"),
@@ -1275,10 +1275,7 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     // The analysis of the new head lands, with a high alert.
     w.fake
         .code_scanning_analysis(REPO, git_ref, vec![sql_injection_alert()]);
-    w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &second);
+    let run = w.on_pull(REPO, "labeled", 44, &second).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
 
     // The base branch moves on: GitHub's test merge changes, the analysis does not. It still
@@ -1321,10 +1318,7 @@ async fn code_scanning_waits_for_the_analysis_of_the_new_head() {
     failed.error = "CodeQL ran out of memory".into();
     w.fake
         .code_scanning_upload(REPO, git_ref, failed, Vec::new());
-    w.send("pull_request", &pull_event(REPO, "labeled", 44, &second))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &second);
+    let run = w.on_pull(REPO, "labeled", 44, &second).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
     let sast = stored_sast(&w, 44).await;
     assert!(sast.contains("ran out of memory"), "{sast}");
@@ -1350,10 +1344,7 @@ async fn a_push_scan_of_the_head_branch_serves_when_the_merge_ref_has_none() {
         Upload::codeql(&first, &[]),
         vec![sql_injection_alert()],
     );
-    w.send("pull_request", &pull_event(REPO, "opened", 49, &first))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &first);
+    let run = w.on_pull(REPO, "opened", 49, &first).await;
     assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
     assert!(
         run.text
@@ -1367,13 +1358,7 @@ async fn a_push_scan_of_the_head_branch_serves_when_the_merge_ref_has_none() {
     let second = sha(0xb492);
     passing(REPO, 49, &second).install(&w.fake);
     arrange_checks(&w.fake, REPO, &second);
-    w.send(
-        "pull_request",
-        &pull_event(REPO, "synchronize", 49, &second),
-    )
-    .await;
-    w.drain().await;
-    let run = w.run(REPO, &second);
+    let run = w.on_pull(REPO, "synchronize", 49, &second).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("action_required"),
@@ -1385,10 +1370,7 @@ async fn a_push_scan_of_the_head_branch_serves_when_the_merge_ref_has_none() {
     // The branch is scanned at the new head, clean.
     w.fake
         .code_scanning_upload(REPO, branch_ref, Upload::codeql(&second, &[]), Vec::new());
-    w.send("pull_request", &pull_event(REPO, "labeled", 49, &second))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &second);
+    let run = w.on_pull(REPO, "labeled", 49, &second).await;
     assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
 
     // A fork's branch is not this repository's: its name here may be anyone's branch, so
@@ -1406,10 +1388,7 @@ async fn a_push_scan_of_the_head_branch_serves_when_the_merge_ref_has_none() {
         Vec::new(),
     );
     let mark = w.fake.mark();
-    w.send("pull_request", &pull_event(REPO, "opened", 50, &fork_head))
-        .await;
-    w.drain().await;
-    let run = w.run(REPO, &fork_head);
+    let run = w.on_pull(REPO, "opened", 50, &fork_head).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("action_required"),
