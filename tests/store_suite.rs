@@ -318,6 +318,106 @@ async fn concurrent_claimers_never_get_the_same_job() {
 }
 
 #[tokio::test]
+async fn a_fenced_off_completion_leaves_the_events_open() {
+    for db in all_dbs("fenced_off_completion_leaves_events").await {
+        let store = open(&db).await;
+        record(&store, &[delivery("a", "o/r", 1), delivery("b", "o/r", 1)]).await;
+        let stale = store
+            .claim("dead-worker", Duration::from_millis(200))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let current = store
+            .claim("w2", LEASE)
+            .await
+            .unwrap()
+            .expect("reclaimed after the lease");
+        // The stale run's completion marks its events before it checks the lease; the refusal
+        // must roll those marks back.
+        assert_eq!(
+            store
+                .complete_success(&stale, Duration::ZERO)
+                .await
+                .unwrap(),
+            Completion::LostLease,
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store
+                .complete_failure(&current, "flaky", false, Duration::ZERO, 5)
+                .await
+                .unwrap(),
+            Completion::Pending
+        );
+        let retry = store.claim("w3", LEASE).await.unwrap().expect("due again");
+        let ids: Vec<_> = retry.events.iter().map(|e| e.delivery_id.clone()).collect();
+        assert_eq!(ids, ["a", "b"], "{}: both events still open", db.label);
+    }
+}
+
+/// Workers complete jobs while deliveries keep adding events to them. A completion that does
+/// not wait for an in-flight delivery transaction can judge its job done and strand the new
+/// event; this stress test catches that often, not every time.
+#[tokio::test]
+async fn completions_racing_a_stream_of_deliveries_lose_no_event() {
+    for db in all_dbs("completions_racing_deliveries").await {
+        let store = Arc::new(open(&db).await);
+        let writer = {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for i in 0..150u32 {
+                    let batch: Vec<_> = (0..1 + i % 3)
+                        .map(|j| delivery(&format!("d{i}-{j}"), "o/r", u64::from(i % 2) + 1))
+                        .collect();
+                    record(&store, &batch).await;
+                }
+            })
+        };
+        let mut workers = Vec::new();
+        for w in 0..3 {
+            let store = Arc::clone(&store);
+            workers.push(tokio::spawn(async move {
+                let mut seen = Vec::new();
+                loop {
+                    match store.claim(&format!("w{w}"), LEASE).await.unwrap() {
+                        Some(job) => {
+                            let c = store.complete_success(&job, Duration::ZERO).await.unwrap();
+                            assert_ne!(c, Completion::LostLease);
+                            seen.extend(job.events.into_iter().map(|e| e.delivery_id));
+                        }
+                        None => {
+                            // Every delivery stored (the writer is done), then nothing left to
+                            // run: finished. In that order, so a last delivery cannot slip in
+                            // between the two reads.
+                            let all_stored = store.delivery_count().await.unwrap() == 300;
+                            if all_stored && store.queue_depth().await.unwrap().is_drained() {
+                                break seen;
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }
+            }));
+        }
+        writer.await.unwrap();
+        let mut seen = Vec::new();
+        for w in workers {
+            seen.extend(w.await.unwrap());
+        }
+        let unique: HashSet<_> = seen.iter().collect();
+        assert_eq!(
+            unique.len(),
+            300,
+            "{}: every event processed (none left behind a done job)",
+            db.label
+        );
+        assert_eq!(seen.len(), 300, "{}: and each once", db.label);
+    }
+}
+
+#[tokio::test]
 async fn evaluations_and_waivers_round_trip() {
     for db in all_dbs("evaluations_and_waivers").await {
         let store = open(&db).await;

@@ -136,11 +136,16 @@ const LOAD_EVENTS: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d
      WHERE e.job_id = $1 AND e.processed_at IS NULL AND e.id <= $2 ORDER BY e.id";
 
 // Completion of a successful run, in one transaction:
-// 1. lock the job row and check the lease (on PostgreSQL `FOR UPDATE` waits for any delivery
-//    transaction that is adding events to this job, so the next statements see its events);
-// 2. mark exactly the events this run processed (by id: with concurrent writers, ids are not
+// 1. mark exactly the events this run processed (by id: with concurrent writers, ids are not
 //    committed in order, so "every id up to the largest seen" could include one not seen);
+// 2. lock the job row and check the lease (on PostgreSQL `FOR UPDATE` waits for any delivery
+//    transaction that is adding events to this job, so the next statement sees its events);
+//    a lost lease rolls the marks of step 1 back;
 // 3. the job is done, or pending again when events are still unprocessed.
+// Marking comes first because it is the slow step (one new row version per event, hundreds on
+// a busy change request) and needs no job-row lock: the delivery writer only inserts events.
+// Taken first, the row lock would be held across it, and the writer's job upsert, and with
+// it every delivery acknowledgement queued behind it, would wait that long.
 const LOCK_JOB_SQLITE: &str = "SELECT lease_token FROM jobs WHERE id = $1 AND state = 'running'";
 const LOCK_JOB_POSTGRES: &str =
     "SELECT lease_token FROM jobs WHERE id = $1 AND state = 'running' FOR UPDATE";
@@ -262,6 +267,12 @@ impl Store {
         macro_rules! run {
             ($pool:expr, $lock:expr, $mark:expr) => {{
                 let mut tx = $pool.begin().await?;
+                sqlx::query($mark)
+                    .bind(&ids)
+                    .bind(now)
+                    .bind(job.id)
+                    .execute(&mut *tx)
+                    .await?;
                 let token: Option<i64> = sqlx::query_scalar($lock)
                     .bind(job.id)
                     .fetch_optional(&mut *tx)
@@ -270,12 +281,6 @@ impl Store {
                     tx.rollback().await?;
                     return Ok(Completion::LostLease);
                 }
-                sqlx::query($mark)
-                    .bind(&ids)
-                    .bind(now)
-                    .bind(job.id)
-                    .execute(&mut *tx)
-                    .await?;
                 let state: Option<String> = sqlx::query_scalar(FINISH_SUCCESS)
                     .bind(job.id)
                     .bind(job.lease_token)
