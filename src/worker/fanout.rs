@@ -337,14 +337,15 @@ impl GithubProcessor {
                 job.key
             )));
         };
-        if alerts_changed
+        // A policy change re-evaluates every pull request anyway; otherwise a hand-made alert
+        // change does only where the policy reads code scanning.
+        let alerts_matter = alerts_changed
             && !policy_changed
-            && !self
+            && self
                 .reads_code_scanning(installation, repository, default_branch.as_deref())
-                .await?
-        {
+                .await?;
+        if alerts_changed && !policy_changed && !alerts_matter {
             tracing::info!(job = %job.key, "a code-scanning alert changed, but the default branch's policy does not read code scanning");
-            alerts_changed = false;
             if !reconcile {
                 return Ok(());
             }
@@ -365,7 +366,7 @@ impl GithubProcessor {
                 "more than {max} open pull requests: only the {max} newest are re-evaluated (SDL_GATE_FANOUT_MAX_PULLS)"
             );
         }
-        let (numbers, event) = if policy_changed || alerts_changed {
+        let (numbers, event) = if policy_changed || alerts_matter {
             (
                 listing.pulls.iter().map(|p| p.number).collect::<Vec<_>>(),
                 if policy_changed {
@@ -407,7 +408,7 @@ impl GithubProcessor {
             installation,
             &numbers,
             event,
-            json!({ "repository": repository, "policy_changed": policy_changed, "alerts_changed": alerts_changed }),
+            json!({ "repository": repository, "policy_changed": policy_changed, "alerts_changed": alerts_matter }),
             self.fanout.debounce,
         )
         .await
