@@ -272,16 +272,52 @@ pub enum CheckState {
 }
 
 impl CheckState {
-    /// Parses the names the CLI and the forges use (`success`, `failure`, `pending`, …).
+    /// Every word [`CheckState::parse`] accepts (case-insensitive), with the state it means:
+    /// the names the CLI documents and the forges send.
+    pub const WORDS: &'static [(&'static str, CheckState)] = &[
+        ("success", CheckState::Success),
+        ("passed", CheckState::Success),
+        ("pass", CheckState::Success),
+        ("failure", CheckState::Failure),
+        ("failed", CheckState::Failure),
+        ("fail", CheckState::Failure),
+        ("error", CheckState::Failure),
+        ("timed_out", CheckState::Failure),
+        ("cancelled", CheckState::Failure),
+        ("canceled", CheckState::Failure),
+        ("action_required", CheckState::Failure),
+        ("stale", CheckState::Failure),
+        ("pending", CheckState::Pending),
+        ("queued", CheckState::Pending),
+        ("in_progress", CheckState::Pending),
+        ("running", CheckState::Pending),
+        ("created", CheckState::Pending),
+        ("waiting", CheckState::Pending),
+        ("requested", CheckState::Pending),
+        ("preparing", CheckState::Pending),
+        ("scheduled", CheckState::Pending),
+        ("manual", CheckState::Pending),
+        ("neutral", CheckState::Neutral),
+        ("skipped", CheckState::Neutral),
+    ];
+
+    /// Parses the names the CLI and the forges use (`success`, `failure`, `pending`, …; see
+    /// [`CheckState::WORDS`]).
     pub fn parse(s: &str) -> Option<CheckState> {
-        match s.to_ascii_lowercase().as_str() {
-            "success" | "passed" | "pass" => Some(CheckState::Success),
-            "failure" | "failed" | "fail" | "error" | "timed_out" | "cancelled" | "canceled"
-            | "action_required" | "stale" => Some(CheckState::Failure),
-            "pending" | "queued" | "in_progress" | "running" | "created" | "waiting"
-            | "requested" | "preparing" | "scheduled" | "manual" => Some(CheckState::Pending),
-            "neutral" | "skipped" => Some(CheckState::Neutral),
-            _ => None,
+        let word = s.to_ascii_lowercase();
+        Self::WORDS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, state)| *state)
+    }
+
+    /// The state's own name (`success`, `failure`, `pending`, `neutral`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckState::Success => "success",
+            CheckState::Failure => "failure",
+            CheckState::Pending => "pending",
+            CheckState::Neutral => "neutral",
         }
     }
 }

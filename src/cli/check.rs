@@ -63,7 +63,7 @@ pub struct CheckArgs {
     /// Team members: `org/team=login,login` (repeatable).
     #[arg(long, value_name = "TEAM=LOGIN,LOGIN")]
     team: Vec<String>,
-    /// A CI check and its state: `NAME=success|failure|pending|neutral` (repeatable).
+    /// A CI check and its state: `NAME=STATE` (repeatable; the states are listed below).
     #[arg(long, value_name = "NAME=STATE")]
     check: Vec<String>,
     /// A label on the change (repeatable).
@@ -88,6 +88,29 @@ pub struct CheckArgs {
     /// The evaluation time (RFC 3339), for reproducible expiry of ignores and waivers.
     #[arg(long, value_name = "TIME")]
     at: Option<DateTime<Utc>>,
+}
+
+/// The `--help` epilogue of `check`: the words `--check` accepts, from the same table the
+/// parser reads, and the exit codes.
+pub fn after_help() -> String {
+    let mut text = String::from("Check states (--check NAME=STATE, case-insensitive):\n");
+    for state in [
+        CheckState::Success,
+        CheckState::Failure,
+        CheckState::Pending,
+        CheckState::Neutral,
+    ] {
+        let words: Vec<&str> = CheckState::WORDS
+            .iter()
+            .filter(|(_, s)| *s == state)
+            .map(|(w, _)| *w)
+            .collect();
+        text.push_str(&format!("  {:8} {}\n", state.name(), words.join(", ")));
+    }
+    text.push_str(
+        "\nExit codes:\n  0  the verdict is pass\n  1  the verdict is fail or pending\n  2  usage or input error (the message names the file and place)\n",
+    );
+    text
 }
 
 fn read_limited(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -241,7 +264,7 @@ fn build_snapshot(args: &CheckArgs, policy: &Policy) -> anyhow::Result<Snapshot>
         let (name, state) = split_pair("--check", c)?;
         let state = CheckState::parse(state).with_context(|| {
             format!(
-                "--check `{c}`: unknown state `{state}` (use success, failure, pending or neutral)"
+                "--check `{c}`: unknown state `{state}` (use success, failure, pending or neutral; `sdl-gate check --help` lists every word accepted)"
             )
         })?;
         snap.checks.push(Check {

@@ -4,6 +4,7 @@
 mod action;
 mod check;
 mod config;
+mod env_vars;
 mod gitlab_ci;
 mod jobs;
 mod practices;
@@ -29,11 +30,14 @@ pub struct Cli {
 )]
 enum Command {
     /// Run as a GitHub Action step (reads `GITHUB_*` and `INPUT_*` variables).
+    #[command(after_help = env_vars::help(&env_vars::action()))]
     Action,
     /// Run as a GitLab CI job in a merge request pipeline (reads `CI_*` and `SDL_GATE_*`
     /// variables; see templates/sdl-gate.gitlab-ci.yml).
+    #[command(after_help = env_vars::help(&env_vars::gitlab_ci()))]
     GitlabCi,
     /// Evaluate a change offline from files given on the command line.
+    #[command(after_help = check::after_help())]
     Check(check::CheckArgs),
     /// Validate a policy file, or print the policy's JSON Schema.
     #[command(subcommand)]
@@ -42,6 +46,7 @@ enum Command {
     /// I.2(1)).
     Practices(practices::PracticesArgs),
     /// Run the webhook service (GitHub App / GitLab bot).
+    #[command(after_help = env_vars::help(&env_vars::serve()))]
     Serve(serve::ServeArgs),
     /// Inspect and retry jobs of the service's durable queue.
     Jobs(jobs::JobsArgs),

@@ -61,7 +61,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -183,9 +183,10 @@ fn reconciler_for(
     }
     let forge =
         GithubForge::new(config).context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
+    let minutes = gh.reconcile_interval.as_secs() / 60;
     tracing::info!(
-        minutes = gh.reconcile_interval.as_secs() / 60,
-        "reconciliation at start-up and every SDL_GATE_RECONCILE_INTERVAL minutes"
+        minutes,
+        "reconciliation at start-up, then every {minutes} minutes (SDL_GATE_RECONCILE_INTERVAL)"
     );
     Ok(Some(Reconciler::new(
         Arc::new(forge),

@@ -5,6 +5,7 @@
 //! new work was queued, `200` for a duplicate or a ping, `202` (not stored) for an event the
 //! product does not act on.
 
+mod app_created;
 pub mod ingest;
 pub mod metrics;
 pub mod signature;
@@ -203,6 +204,7 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/github/app-created", get(app_created::page))
         .with_state(state)
 }
 
