@@ -202,6 +202,8 @@ async fn main() -> anyhow::Result<()> {
             gitlab_secrets: None,
             shutdown_grace: Duration::from_secs(5),
             body_limit: sdl_gate::server::ingest::MAX_BODY_BYTES,
+            in_flight_bytes: sdl_gate::server::ingest::IN_FLIGHT_BYTES,
+            body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
         },
     )?;
     let url = format!("http://{}/webhooks/github", svc.addr);

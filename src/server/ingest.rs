@@ -1,6 +1,17 @@
-//! Webhook ingestion as one pipeline: body limit → constant-time authentication → required
-//! headers → JSON parse → domain event. Nothing is stored unless every step passed; an event
-//! the product does not act on comes out as `event: None`, not as an error.
+//! Webhook ingestion as one pipeline: content type and body limit → (GitLab) the token, before
+//! any body is read → a share of the in-flight byte budget → the body, read under a timeout →
+//! (GitHub) constant-time signature → required headers → JSON parse → domain event. Nothing is
+//! stored unless every step passed; an event the product does not act on comes out as
+//! `event: None`, not as an error.
+//!
+//! Everything before authentication is bounded: a body larger than the limit is refused from
+//! its `Content-Length` without reading it, all bodies being read at once share one byte budget
+//! (a request that cannot get its share within [`BUDGET_WAIT`] is told to retry, 503), and a
+//! body that does not arrive within [`BODY_READ_TIMEOUT`] is dropped (408). So unauthenticated
+//! clients cannot make the service hold more than [`Limits::in_flight_bytes`] of bodies.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -8,6 +19,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::events::{self, DomainEvent, EventError, Forge};
 
@@ -15,6 +27,47 @@ use super::signature;
 
 /// Largest accepted body: GitHub caps payloads at 25 MiB.
 pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Bytes of bodies that may be read at once, across all connections, before authentication:
+/// five bodies at the 25 MiB limit, or thousands of ordinary (30 KB) deliveries.
+pub const IN_FLIGHT_BYTES: usize = 5 * MAX_BODY_BYTES;
+
+/// How long a body may take to arrive once its headers are in. GitHub gives up on a delivery
+/// after 10 s.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a request waits for its share of the in-flight budget before it is told to retry.
+pub const BUDGET_WAIT: Duration = Duration::from_secs(2);
+
+/// The bounds on reading bodies, shared by every request of one service.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted body.
+    pub body: usize,
+    /// The budget of body bytes being read at once.
+    pub in_flight: Arc<Semaphore>,
+    /// The budget's size (for messages).
+    pub in_flight_bytes: usize,
+    /// See [`BODY_READ_TIMEOUT`].
+    pub read_timeout: Duration,
+    /// See [`BUDGET_WAIT`].
+    pub budget_wait: Duration,
+}
+
+impl Limits {
+    /// Limits with a body limit and an in-flight budget (at least one body's worth), and the
+    /// default timeouts.
+    pub fn new(body: usize, in_flight_bytes: usize) -> Limits {
+        let in_flight_bytes = in_flight_bytes.max(body).min(Semaphore::MAX_PERMITS);
+        Limits {
+            body,
+            in_flight: Arc::new(Semaphore::new(in_flight_bytes)),
+            in_flight_bytes,
+            read_timeout: BODY_READ_TIMEOUT,
+            budget_wait: BUDGET_WAIT,
+        }
+    }
+}
 
 /// An authenticated, parsed delivery.
 #[derive(Debug, Clone)]
@@ -46,6 +99,17 @@ pub enum IngestError {
     /// The body could not be read (client went away) (400).
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The body did not arrive in time (408).
+    #[error("the request body did not arrive within {0:?}")]
+    BodyTimeout(Duration),
+    /// Too many bodies are being read at once (503, retry).
+    #[error("too many webhook bodies are being read at once; retry")]
+    Busy,
+    /// The body is form-encoded or multipart, not JSON (415).
+    #[error(
+        "Content-Type `{0}` is not accepted: sdl-gate reads JSON deliveries; set the webhook's content type to application/json (GitHub: the webhook's \"Content type\" setting; GitLab always sends JSON)"
+    )]
+    UnsupportedContentType(String),
     /// Missing or wrong signature / token (401). Deliberately says no more.
     #[error("{0}")]
     Unauthorized(&'static str),
@@ -74,6 +138,9 @@ impl IngestError {
             IngestError::Disabled(_) => StatusCode::NOT_FOUND,
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IngestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::UnsupportedContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             IngestError::BodyRead(_)
             | IngestError::MissingHeader(_)
             | IngestError::MalformedJson { .. }
@@ -87,6 +154,9 @@ impl IngestError {
             IngestError::Disabled(_) => "disabled",
             IngestError::TooLarge { .. } => "too_large",
             IngestError::Unauthorized(_) => "unauthorized",
+            IngestError::BodyTimeout(_) => "timeout",
+            IngestError::Busy => "busy",
+            IngestError::UnsupportedContentType(_) => "unsupported_content_type",
             _ => "bad_request",
         }
     }
@@ -94,8 +164,39 @@ impl IngestError {
 
 impl IntoResponse for IngestError {
     fn into_response(self) -> Response {
-        (self.status(), Json(json!({ "error": self.to_string() }))).into_response()
+        let body = Json(json!({ "error": self.to_string() }));
+        if matches!(self, IngestError::Busy) {
+            (self.status(), [("retry-after", "1")], body).into_response()
+        } else {
+            (self.status(), body).into_response()
+        }
     }
+}
+
+/// Refuses form-encoded and multipart bodies, naming the content type (GitHub offers
+/// `application/x-www-form-urlencoded` for webhooks; its `payload=` body is not JSON).
+fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
+    if let Some(ct) = header(headers, "content-type") {
+        let media = ct
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if media == "application/x-www-form-urlencoded" || media.starts_with("multipart/") {
+            return Err(IngestError::UnsupportedContentType(media));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes a request reserves of the in-flight budget: its `Content-Length`, or the whole
+/// limit when it sends none (chunked).
+fn reservation(headers: &HeaderMap, limit: usize) -> usize {
+    header(headers, "content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(limit, |len| len.min(limit))
+        .max(1)
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -134,6 +235,36 @@ pub async fn read_body(
     }
 }
 
+/// Reads the body within the limits: its share of the in-flight budget first (waiting at most
+/// [`Limits::budget_wait`]), then the bytes under [`Limits::read_timeout`]. The share is given
+/// back when the body is read (or refused).
+async fn read_bounded(
+    headers: &HeaderMap,
+    body: Body,
+    limits: &Limits,
+) -> Result<Bytes, IngestError> {
+    if let Some(len) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
+        && len > limits.body as u64
+    {
+        return Err(IngestError::TooLarge { limit: limits.body });
+    }
+    let share = u32::try_from(reservation(headers, limits.body)).unwrap_or(u32::MAX);
+    let _permit = match tokio::time::timeout(
+        limits.budget_wait,
+        limits.in_flight.acquire_many(share),
+    )
+    .await
+    {
+        Ok(Ok(permit)) => permit,
+        // Timed out, or the budget was closed: either way not now.
+        Ok(Err(_)) | Err(_) => return Err(IngestError::Busy),
+    };
+    match tokio::time::timeout(limits.read_timeout, read_body(headers, body, limits.body)).await {
+        Ok(read) => read,
+        Err(_) => Err(IngestError::BodyTimeout(limits.read_timeout)),
+    }
+}
+
 /// The whole ingestion pipeline for one request. `secrets` is `None` when the forge is
 /// disabled.
 pub async fn ingest(
@@ -141,10 +272,19 @@ pub async fn ingest(
     secrets: Option<&[SecretString]>,
     headers: &HeaderMap,
     body: Body,
-    limit: usize,
+    limits: &Limits,
 ) -> Result<Verified, IngestError> {
     let secrets = secrets.ok_or(IngestError::Disabled(forge))?;
-    let body = read_body(headers, body, limit).await?;
+    check_content_type(headers)?;
+    // GitLab authenticates with a header: check it before reading any body.
+    if forge == Forge::GitLab {
+        let token = header(headers, "x-gitlab-token")
+            .ok_or(IngestError::Unauthorized("missing X-Gitlab-Token"))?;
+        if !signature::verify_gitlab(secrets, token) {
+            return Err(IngestError::Unauthorized("token does not match"));
+        }
+    }
+    let body = read_bounded(headers, body, limits).await?;
     let (event, delivery_id) = match forge {
         Forge::GitHub => {
             let signature = header(headers, "x-hub-signature-256")
@@ -159,11 +299,6 @@ pub async fn ingest(
             (event, delivery)
         }
         Forge::GitLab => {
-            let token = header(headers, "x-gitlab-token")
-                .ok_or(IngestError::Unauthorized("missing X-Gitlab-Token"))?;
-            if !signature::verify_gitlab(secrets, token) {
-                return Err(IngestError::Unauthorized("token does not match"));
-            }
             let event = header(headers, "x-gitlab-event")
                 .ok_or(IngestError::MissingHeader("X-Gitlab-Event"))?;
             // `Idempotency-Key` stays the same across GitLab's retries of one delivery;

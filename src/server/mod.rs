@@ -46,6 +46,10 @@ pub struct ServiceConfig {
     pub shutdown_grace: Duration,
     /// Largest accepted webhook body.
     pub body_limit: usize,
+    /// Bytes of webhook bodies read at once before authentication (see `ingest::Limits`).
+    pub in_flight_bytes: usize,
+    /// How long a webhook body may take to arrive.
+    pub body_read_timeout: Duration,
 }
 
 impl ServiceConfig {
@@ -58,6 +62,8 @@ impl ServiceConfig {
             gitlab_secrets: settings.gitlab.as_ref().map(|g| g.webhook_secrets.clone()),
             shutdown_grace: settings.shutdown_grace,
             body_limit: ingest::MAX_BODY_BYTES,
+            in_flight_bytes: ingest::IN_FLIGHT_BYTES,
+            body_read_timeout: ingest::BODY_READ_TIMEOUT,
         }
     }
 }
@@ -73,7 +79,7 @@ struct AppState {
     /// [`WAKE_EVERY_MS`]: each wake costs every idle worker a queue read.
     last_wake: Arc<std::sync::atomic::AtomicU64>,
     started: Instant,
-    body_limit: usize,
+    limits: ingest::Limits,
 }
 
 /// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
@@ -134,7 +140,10 @@ pub fn start<P: Processor>(
         wake,
         last_wake: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         started: Instant::now(),
-        body_limit: config.body_limit,
+        limits: ingest::Limits {
+            read_timeout: config.body_read_timeout,
+            ..ingest::Limits::new(config.body_limit, config.in_flight_bytes)
+        },
     };
     let app = router(state);
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
@@ -251,7 +260,7 @@ async fn webhook(
 ) -> Response {
     let started = Instant::now();
     let response =
-        match ingest::ingest(forge, secrets.as_deref(), &headers, body, state.body_limit).await {
+        match ingest::ingest(forge, secrets.as_deref(), &headers, body, &state.limits).await {
             Err(err) => {
                 // The event header of a refused delivery is not trusted: no label from it.
                 count(forge, "-", err.outcome());

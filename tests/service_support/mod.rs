@@ -155,6 +155,8 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
         gitlab_secrets: Some(vec![SecretString::from(GITLAB_TOKEN)]),
         shutdown_grace: Duration::from_secs(2),
         body_limit: sdl_gate::server::ingest::MAX_BODY_BYTES,
+        in_flight_bytes: sdl_gate::server::ingest::IN_FLIGHT_BYTES,
+        body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
     }
 }
 
