@@ -370,7 +370,7 @@ class Replay:
         run_env = dict(os.environ)
         for k, v in env.items():
             if k == "CARGO_BUILD_TARGET":
-                print(f"   {where} ENV CARGO_BUILD_TARGET={v} not applied: the host target is used")
+                print(f"      (ENV CARGO_BUILD_TARGET={v} not applied: the host target is used)")
                 continue
             run_env[k] = v
         run_env["CARGO_TARGET_DIR"] = str(self.target_dir)
