@@ -19,7 +19,14 @@ if [ ! -x "$venv/bin/check-jsonschema" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
 fi
 
-mapfile -t workflows < <(find .github/workflows examples -type f \( -name '*.yml' -o -name '*.yaml' \) | sort)
+# Workflows: every YAML file under .github/workflows, and those under examples/ with a top-level
+# `jobs:` (examples/ also holds policies, which are not workflows).
+mapfile -t workflows < <(
+  {
+    find .github/workflows -type f \( -name '*.yml' -o -name '*.yaml' \)
+    find examples -type f \( -name '*.yml' -o -name '*.yaml' \) -exec grep -lE '^jobs:' {} +
+  } | sort
+)
 if [ "${#workflows[@]}" -eq 0 ]; then
   echo "workflows-lint: no workflow found" >&2
   exit 1
