@@ -55,6 +55,14 @@ fn inputs_defaults_and_values() {
     assert!(i.has_token && i.check_run && !i.fail_on_pending);
     assert_eq!(i.comment, CommentMode::Never);
     assert_eq!(i.pr_number, Some(42));
+
+    // The policy's spelling is accepted too.
+    for spelling in ["on-failure", "on_failure", "On_Failure"] {
+        match Inputs::from_env(&env(&[("INPUT_COMMENT", spelling)])) {
+            Ok(i) => assert_eq!(i.comment, CommentMode::OnFailure, "{spelling}"),
+            Err(e) => panic!("comment: {spelling} rejected: {e}"),
+        }
+    }
 }
 
 #[test]
@@ -247,7 +255,14 @@ fn action_yml_declares_what_the_binary_reads_and_writes() {
         );
     }
     assert_eq!(v["runs"]["using"], "docker");
-    assert_eq!(v["runs"]["image"], "Dockerfile");
+    // The published image of this very version (the release workflow builds and pushes it and
+    // refuses a tag whose action.yml names another), never a build from source per run.
+    let image = format!(
+        "docker://ghcr.io/OWNER/sdl-gate:{}-action",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(v["runs"]["image"], image.as_str());
+    assert_eq!(v["runs"]["args"], serde_json::json!(["action"]));
     let keys = |section: &str| -> Vec<String> {
         v[section]
             .as_object()

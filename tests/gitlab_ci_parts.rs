@@ -176,6 +176,13 @@ fn settings_defaults_values_and_errors() {
     assert_eq!(s.token(&e), Some("glpat-xyz"));
     assert_eq!(s.output_dir.as_deref(), Some("out"));
 
+    // Both spellings: the template's `on-failure` and the policy's `on_failure`.
+    for spelling in ["on-failure", "on_failure"] {
+        let s = Settings::from_env(&env(&[("SDL_GATE_COMMENT", spelling)]))
+            .unwrap_or_else(|e| panic!("{spelling}: {e}"));
+        assert_eq!(s.comment, Some(CommentMode::OnFailure), "{spelling}");
+    }
+
     for (name, value) in [
         ("SDL_GATE_COMMENT", "sometimes"),
         ("SDL_GATE_STATUS", "maybe"),
@@ -479,7 +486,15 @@ fn template_parses_and_names_the_files_the_job_writes() {
     }
     // The image it names is built by the Dockerfile's `gitlab` stage, which has a shell and git.
     assert_eq!(job["image"]["name"], "$SDL_GATE_IMAGE");
-    assert!(job["variables"]["SDL_GATE_IMAGE"].is_string());
+    assert_eq!(
+        job["variables"]["SDL_GATE_IMAGE"],
+        format!(
+            "ghcr.io/OWNER/sdl-gate:{}-gitlab",
+            env!("CARGO_PKG_VERSION")
+        )
+        .as_str(),
+        "the release's gitlab image of this version"
+    );
     let dockerfile = std::fs::read_to_string(root.join("Dockerfile"))
         .unwrap_or_else(|e| panic!("Dockerfile: {e}"));
     let stage: Vec<&str> = dockerfile

@@ -80,3 +80,34 @@ fn every_key_line_in_the_example_has_a_comment_nearby() {
     }
     assert!(undocumented.is_empty(), "{undocumented:#?}");
 }
+
+/// The `/sdl waive` examples the policy's comments give are commands the parser accepts, with
+/// the expiry they spell (the comment once documented `/sdl waive <gate> <days> <reason>`,
+/// which the parser rejects).
+#[test]
+fn the_waive_examples_in_the_example_policy_parse() {
+    use sdl_gate::commands::{Command, Expiry, parse_comment};
+    use sdl_gate::gates::GateKind;
+
+    let examples: Vec<&str> = EXAMPLE
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix('#'))
+        .flat_map(|l| l.split('`').skip(1).step_by(2))
+        .filter(|code| code.starts_with("/sdl waive ") && !code.contains('<'))
+        .collect();
+    assert!(
+        !examples.is_empty(),
+        "the example policy gives no concrete `/sdl waive …` example"
+    );
+    for example in examples {
+        match parse_comment(example).as_slice() {
+            [Ok((_, Command::Waive { gate, expiry, .. }))] => {
+                assert_eq!(*gate, GateKind::Sast, "{example}");
+                assert_eq!(*expiry, Expiry::For { hours: 14 * 24 }, "{example}");
+            }
+            other => panic!("{example:?} does not parse as a waiver: {other:?}"),
+        }
+    }
+    // The syntax line names the options the parser knows.
+    assert!(EXAMPLE.contains("/sdl waive <gate> [--for <N>d | --until <YYYY-MM-DD>] <reason>"));
+}

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use sdl_gate::policy::{
-    FailMode, MAX_POLICY_BYTES, PolicyError, check_policy, json_schema, parse_policy,
+    CommentMode, FailMode, MAX_POLICY_BYTES, PolicyError, check_policy, json_schema, parse_policy,
 };
 use sdl_gate::reports::Severity;
 
@@ -363,6 +363,38 @@ fn deep_nesting_is_a_clean_error_not_a_stack_overflow() {
     block.push_str("- x\n");
     let e = err(&block);
     assert!(e.line >= 3, "{e}");
+}
+
+/// The policy writes `on_failure`, the Action's input and the GitLab variable `on-failure`:
+/// every place takes both spellings (the Action and GitLab sides: action_parts, gitlab_ci_parts).
+#[test]
+fn report_comment_takes_both_spellings_and_the_schema_lists_them() {
+    for (written, mode) in [
+        ("on_failure", CommentMode::OnFailure),
+        ("on-failure", CommentMode::OnFailure),
+        ("always", CommentMode::Always),
+        ("never", CommentMode::Never),
+    ] {
+        let text = format!("version: 1\nreport:\n  comment: {written}\n");
+        match parse_policy("policy.yml", &text) {
+            Ok(p) => assert_eq!(p.report.comment, mode, "{written}"),
+            Err(e) => panic!("report.comment: {written} rejected: {e}"),
+        }
+        assert_eq!(CommentMode::parse(written), Some(mode), "{written}");
+    }
+    let e = err("version: 1\nreport:\n  comment: on failure\n");
+    assert_eq!(e.line, 3, "{e}");
+    assert_eq!(CommentMode::parse("sometimes"), None);
+    // Editors validating with the schema must accept what the loader accepts.
+    let spellings = &json_schema()["$defs"]["CommentMode"]["enum"];
+    for s in ["always", "on_failure", "on-failure", "never"] {
+        assert!(
+            spellings
+                .as_array()
+                .is_some_and(|a| a.iter().any(|v| v == s)),
+            "{s} missing from the schema: {spellings}"
+        );
+    }
 }
 
 #[test]

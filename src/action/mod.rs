@@ -111,19 +111,14 @@ fn list(env: &BTreeMap<String, String>, name: &str) -> Vec<String> {
 impl Inputs {
     /// Reads and checks the inputs.
     pub fn from_env(env: &BTreeMap<String, String>) -> Result<Inputs, ConfigError> {
-        let comment = match input(env, "comment")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("on-failure") | Some("on_failure") => CommentMode::OnFailure,
-            Some("always") => CommentMode::Always,
-            Some("never") => CommentMode::Never,
-            Some(other) => {
-                return Err(config_err(
+        let comment = match input(env, "comment") {
+            None => CommentMode::OnFailure,
+            Some(text) => CommentMode::parse(text).ok_or_else(|| {
+                config_err(
                     "input `comment`",
-                    format!("`{other}` is not one of always, on-failure, never"),
-                ));
-            }
+                    format!("`{text}` is not one of always, on-failure (or on_failure), never"),
+                )
+            })?,
         };
         let pr_number = match input(env, "pr-number") {
             None => None,

@@ -48,8 +48,23 @@ pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let url = settings.database_url.expose_secret();
+    if let Some(missing) = missing_sqlite_file(url) {
+        eprintln!(
+            "sdl-gate: no database: {url} names {} (from the current folder {}), which does not \
+             exist. `sdl-gate jobs` reads the service's database and never creates one: run it \
+             in the service's folder, or point at the database with SDL_GATE_DATABASE_URL \
+             (sqlite:///path/to/sdl-gate.db or postgres://…) or the database_url of a settings \
+             file given with --config / SDL_GATE_CONFIG.",
+            missing.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "?".to_owned()),
+        );
+        return Ok(ExitCode::from(2));
+    }
     runtime.block_on(async {
-        let store = Store::connect(settings.database_url.expose_secret(), 2)
+        let store = Store::connect(url, 2)
             .await
             .context("connecting to SDL_GATE_DATABASE_URL")?;
         store.migrate().await.context("migrating the database")?;
@@ -94,4 +109,24 @@ pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
         store.close().await;
         Ok(code)
     })
+}
+
+/// The file a `sqlite:` URL names when it does not exist (the store would create it), so that
+/// `jobs` run in the wrong folder says so instead of reading a new, empty database. `None` for
+/// PostgreSQL, in-memory databases, existing files and URLs sqlx cannot read (the connection
+/// then reports those).
+fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let options = SqliteConnectOptions::from_str(url).ok()?;
+    let path = options.get_filename();
+    let text = path.to_string_lossy();
+    if text.is_empty() || text.starts_with(':') || text.contains("mode=memory") {
+        return None;
+    }
+    (!path.exists()).then(|| path.to_path_buf())
 }

@@ -303,20 +303,14 @@ impl Settings {
             })
             .unwrap_or_default();
         let reports_explicit = !reports.is_empty();
-        let comment = match opt(env, "SDL_GATE_COMMENT")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let comment = match opt(env, "SDL_GATE_COMMENT") {
             None => None,
-            Some("on-failure") | Some("on_failure") => Some(CommentMode::OnFailure),
-            Some("always") => Some(CommentMode::Always),
-            Some("never") => Some(CommentMode::Never),
-            Some(other) => {
-                return Err(config_err(
+            Some(text) => Some(CommentMode::parse(text).ok_or_else(|| {
+                config_err(
                     "SDL_GATE_COMMENT",
-                    format!("`{other}` is not one of always, on-failure, never"),
-                ));
-            }
+                    format!("`{text}` is not one of always, on-failure (or on_failure), never"),
+                )
+            })?),
         };
         let token_variable = opt(env, "SDL_GATE_GITLAB_TOKEN_VARIABLE")
             .unwrap_or(TOKEN_VARIABLE)

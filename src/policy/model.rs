@@ -665,17 +665,49 @@ impl Default for WaiverPolicy {
     }
 }
 
-/// When to post the sticky comment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// When to post the sticky comment. The policy, the Action's `comment` input and
+/// `SDL_GATE_COMMENT` all accept both spellings `on_failure` and `on-failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommentMode {
     /// After every evaluation.
     Always,
     /// When a gate fails, and once more when the verdict turns from fail to pass (default).
     #[default]
+    #[serde(alias = "on-failure")]
     OnFailure,
     /// Never; the check run alone reports.
     Never,
+}
+
+impl CommentMode {
+    /// Every accepted spelling, as the schema and error messages list them.
+    pub const SPELLINGS: [&'static str; 4] = ["always", "on_failure", "on-failure", "never"];
+
+    /// Reads a spelling (any case; `on_failure` and `on-failure` are the same); `None` for
+    /// anything else.
+    pub fn parse(text: &str) -> Option<CommentMode> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "always" => Some(CommentMode::Always),
+            "on_failure" | "on-failure" => Some(CommentMode::OnFailure),
+            "never" => Some(CommentMode::Never),
+            _ => None,
+        }
+    }
+}
+
+impl JsonSchema for CommentMode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CommentMode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": CommentMode::SPELLINGS,
+            "description": "When to post the sticky comment: always, on_failure (or on-failure; the default) or never."
+        })
+    }
 }
 
 /// `report`: how results are published.
