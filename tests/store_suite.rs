@@ -561,7 +561,11 @@ async fn a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing() {
         let oldest: Vec<String> = (0..max).map(|i| format!("e{i:06}")).collect();
         assert_eq!(ids[..max], oldest[..], "{}: the oldest window", db.label);
         let newest = job.events.last().unwrap();
-        assert_eq!(newest.delivery_id, "e099999", "{}: the newest head", db.label);
+        assert_eq!(
+            newest.delivery_id, "e099999",
+            "{}: the newest head",
+            db.label
+        );
         assert_eq!(
             newest.detail,
             Some(json!({ "head": format!("{:040x}", EVENTS - 1) })),
@@ -571,7 +575,10 @@ async fn a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing() {
         assert!(ids.contains(&"e099003"), "{}: the newest label", db.label);
         assert!(job.more, "{}: comments left over", db.label);
         assert_eq!(
-            job.events.windows(2).filter(|w| w[0].seq >= w[1].seq).count(),
+            job.events
+                .windows(2)
+                .filter(|w| w[0].seq >= w[1].seq)
+                .count(),
             0,
             "{}: oldest first",
             db.label
@@ -614,7 +621,11 @@ async fn a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing() {
                 .expect("left-over comments are due at once, not after the debounce");
             assert!(runs < 10, "{}: no progress", db.label);
         }
-        assert_eq!(handled, comments, "{}: every comment once, in order", db.label);
+        assert_eq!(
+            handled, comments,
+            "{}: every comment once, in order",
+            db.label
+        );
         let jobs = store.list_jobs(None, 10).await.unwrap();
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].open_events, 0, "{}: nothing left open", db.label);
