@@ -37,6 +37,10 @@ struct Args {
     /// Distinct pull requests the deliveries are spread over.
     #[arg(long, default_value_t = 500)]
     prs: u64,
+    /// Name this GitHub App installation in every payload, as GitHub does (the processor
+    /// reads it; without it a job looks its installation up in the store).
+    #[arg(long)]
+    installation: Option<u64>,
     /// Prefix of delivery ids (change it between runs; equal ids are duplicates).
     #[arg(long, default_value = "load")]
     id_prefix: String,
@@ -54,14 +58,17 @@ async fn main() -> anyhow::Result<()> {
     let requests: Vec<_> = (0..args.count)
         .map(|i| {
             let pr = (i as u64 % args.prs) + 1;
-            let body = serde_json::json!({
+            let mut body = serde_json::json!({
                 "action": "synchronize",
                 "number": pr,
                 "pull_request": {"number": pr, "head": {"sha": format!("{:040x}", i)}},
                 "repository": {"full_name": "load/repo", "id": 1, "default_branch": "main"},
                 "sender": {"login": "load-tester"},
-            })
-            .to_string();
+            });
+            if let Some(id) = args.installation {
+                body["installation"] = serde_json::json!({ "id": id });
+            }
+            let body = body.to_string();
             let sig = sdl_gate::server::signature::github_signature(&args.secret, body.as_bytes());
             (format!("{}-{run}-{i}", args.id_prefix), body, sig)
         })

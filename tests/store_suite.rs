@@ -481,3 +481,154 @@ async fn evaluations_and_waivers_round_trip() {
         );
     }
 }
+
+/// Event `i` of the backlog in `a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing`: every
+/// 400th a comment (a command: each must be handled), every 1,000th a label, the rest pushes
+/// to the pull request (`synchronize`, the head being `i`).
+fn backlog_event(i: usize) -> NewDelivery {
+    let mut d = delivery(&format!("e{i:06}"), "big/repo", 1);
+    if i % 400 == 7 {
+        d.event = "issue_comment".into();
+        d.action = Some("created".into());
+        d.items[0].detail = Some(json!({
+            "comment_id": i, "author": "dev", "body": "/sdl recheck", "action": "created"
+        }));
+    } else if i % 1000 == 3 {
+        d.action = Some("labeled".into());
+    } else {
+        d.items[0].detail = Some(json!({ "head": format!("{i:040x}") }));
+    }
+    d
+}
+
+/// Rows and bytes a claim hands over (ids, names and details).
+fn claim_bytes(job: &sdl_gate::queue::Job) -> usize {
+    job.events
+        .iter()
+        .map(|e| {
+            e.delivery_id.len()
+                + e.event.len()
+                + e.action.as_ref().map_or(0, String::len)
+                + e.detail.as_ref().map_or(0, |d| d.to_string().len())
+                + 32
+        })
+        .sum()
+}
+
+/// A job that keeps failing while 100,000 events pile up on it: each claim loads at most the
+/// oldest `CLAIM_EVENTS_MAX` events plus the newest of each kind (the newest head among
+/// them), the comments beyond the window come in later runs, due at once, each exactly once,
+/// and every event is processed in the end.
+#[tokio::test]
+async fn a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing() {
+    use sdl_gate::queue::CLAIM_EVENTS_MAX;
+    const EVENTS: usize = 100_000;
+    let max = usize::try_from(CLAIM_EVENTS_MAX).unwrap();
+    let comments: Vec<String> = (0..EVENTS)
+        .filter(|i| i % 400 == 7)
+        .map(|i| format!("e{i:06}"))
+        .collect();
+    for db in all_dbs("huge_backlog").await {
+        let store = open(&db).await;
+        for start in (0..EVENTS).step_by(2_000) {
+            let batch: Vec<_> = (start..start + 2_000).map(backlog_event).collect();
+            record(&store, &batch).await;
+        }
+        // The job keeps failing: two claims, both bounded, both the same.
+        let first = store.claim("w", LEASE).await.unwrap().expect("due");
+        store
+            .complete_failure(&first, "GitHub unreachable", false, Duration::ZERO, 10)
+            .await
+            .unwrap();
+        let job = store.claim("w", LEASE).await.unwrap().expect("due again");
+        assert_eq!(job.events, first.events, "{}", db.label);
+        // Three kinds coalesce (synchronize, labeled; comments do not): at most three rows
+        // beyond the window.
+        assert!(
+            job.events.len() <= max + 3,
+            "{}: {} rows",
+            db.label,
+            job.events.len()
+        );
+        let bytes = claim_bytes(&job);
+        assert!(bytes < 32 * 1024, "{}: {bytes} bytes", db.label);
+        eprintln!(
+            "{}: a claim of {EVENTS} open events hands over {} rows, {bytes} bytes",
+            db.label,
+            job.events.len()
+        );
+        let ids: Vec<&str> = job.events.iter().map(|e| e.delivery_id.as_str()).collect();
+        let oldest: Vec<String> = (0..max).map(|i| format!("e{i:06}")).collect();
+        assert_eq!(ids[..max], oldest[..], "{}: the oldest window", db.label);
+        let newest = job.events.last().unwrap();
+        assert_eq!(
+            newest.delivery_id, "e099999",
+            "{}: the newest head",
+            db.label
+        );
+        assert_eq!(
+            newest.detail,
+            Some(json!({ "head": format!("{:040x}", EVENTS - 1) })),
+            "{}",
+            db.label
+        );
+        assert!(ids.contains(&"e099003"), "{}: the newest label", db.label);
+        assert!(job.more, "{}: comments left over", db.label);
+        assert_eq!(
+            job.events
+                .windows(2)
+                .filter(|w| w[0].seq >= w[1].seq)
+                .count(),
+            0,
+            "{}: oldest first",
+            db.label
+        );
+
+        // The job now succeeds; the comments beyond the window follow, each once, at once.
+        let mut handled: Vec<String> = Vec::new();
+        let mut runs = 0;
+        let mut job = job;
+        loop {
+            runs += 1;
+            handled.extend(
+                job.events
+                    .iter()
+                    .filter(|e| e.event == "issue_comment")
+                    .map(|e| e.delivery_id.clone()),
+            );
+            if runs > 1 {
+                assert!(
+                    job.events.iter().all(|e| e.event == "issue_comment"),
+                    "{}: coalesced events came back in run {runs}",
+                    db.label
+                );
+                assert!(job.events.len() <= max, "{}", db.label);
+            }
+            let more = job.more;
+            let state = store
+                .complete_success(&job, Duration::from_secs(3600))
+                .await
+                .unwrap();
+            if !more {
+                assert_eq!(state, Completion::Done, "{}", db.label);
+                break;
+            }
+            assert_eq!(state, Completion::Pending, "{}", db.label);
+            job = store
+                .claim("w", LEASE)
+                .await
+                .unwrap()
+                .expect("left-over comments are due at once, not after the debounce");
+            assert!(runs < 10, "{}: no progress", db.label);
+        }
+        assert_eq!(
+            handled, comments,
+            "{}: every comment once, in order",
+            db.label
+        );
+        let jobs = store.list_jobs(None, 10).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].open_events, 0, "{}: nothing left open", db.label);
+        assert_eq!(jobs[0].state, "done");
+    }
+}

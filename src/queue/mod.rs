@@ -6,6 +6,7 @@
 //! afterwards. The queue knows neither gates nor forges — processors do.
 
 mod backoff;
+mod coalesce;
 pub mod record;
 mod worker;
 
@@ -19,10 +20,13 @@ use serde_json::Value;
 use crate::events::WorkKey;
 
 pub use backoff::backoff_delay;
+pub use coalesce::{CLAIM_EVENTS_MAX, CLAIM_KINDS_MAX, coalescing_kind};
 pub use worker::{WorkerPool, spawn_workers};
 
 /// A claimed unit of work: one change request (or commit, repository, installation) and the
-/// events that arrived for it since it last ran successfully.
+/// events that arrived for it since it last ran successfully — all of them when there are up
+/// to [`CLAIM_EVENTS_MAX`], else the oldest [`CLAIM_EVENTS_MAX`] and the newest event of each
+/// coalescing kind (see [`coalescing_kind`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     /// Row id.
@@ -33,6 +37,15 @@ pub struct Job {
     pub attempt: u32,
     /// The coalesced events, oldest first.
     pub events: Vec<JobEvent>,
+    /// Open events of coalescing kinds up to this id are covered by `events` (the newest of
+    /// each kind is among them) and are marked processed with the run; `None` when `events`
+    /// is the whole backlog.
+    #[serde(default)]
+    pub coalesced_upto: Option<i64>,
+    /// Events that must each be handled were left for the next run (more than
+    /// [`CLAIM_EVENTS_MAX`]): a successful run makes the job due again at once.
+    #[serde(default)]
+    pub more: bool,
     /// Fencing token of this claim; completions with a stale token are refused.
     pub lease_token: i64,
     /// The newest event id included in this run.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::events::{Forge, WorkItem};
+use crate::queue::coalescing_kind;
 
 use super::{Db, Store, StoreError, ms, now_ms};
 
@@ -50,7 +51,7 @@ const UPSERT_JOB: &str = "INSERT INTO jobs (key, forge, repository, target_kind,
      RETURNING id";
 
 const INSERT_JOB_EVENT: &str =
-    "INSERT INTO job_events (job_id, delivery_pk, detail) VALUES ($1, $2, $3)";
+    "INSERT INTO job_events (job_id, delivery_pk, detail, kind) VALUES ($1, $2, $3, $4)";
 
 macro_rules! record_batch {
     ($pool:expr, $batch:expr, $debounce:expr) => {{
@@ -81,7 +82,7 @@ macro_rules! record_batch {
         }
         // Lock job rows in key order so concurrent batches (replicas) cannot deadlock.
         upserts.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-        for (key, _, delivery_pk, item) in upserts {
+        for (key, i, delivery_pk, item) in upserts {
             let job_id: i64 = sqlx::query_scalar(UPSERT_JOB)
                 .bind(&key)
                 .bind(item.key.forge.as_str())
@@ -93,10 +94,13 @@ macro_rules! record_batch {
                 .fetch_one(&mut *tx)
                 .await?;
             let detail = item.detail.as_ref().map(|d| d.to_string());
+            let d = &$batch[i];
+            let kind = coalescing_kind(&item.key.target, &d.event, d.action.as_deref());
             sqlx::query(INSERT_JOB_EVENT)
                 .bind(job_id)
                 .bind(delivery_pk)
                 .bind(detail)
+                .bind(kind)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -120,8 +124,8 @@ const UPSERT_JOBS_PG: &str = "INSERT INTO jobs (key, forge, repository, target_k
        updated_at = excluded.updated_at \
      RETURNING id, key";
 
-const INSERT_JOB_EVENTS_PG: &str = "INSERT INTO job_events (job_id, delivery_pk, detail) \
-     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[])";
+const INSERT_JOB_EVENTS_PG: &str = "INSERT INTO job_events (job_id, delivery_pk, detail, kind) \
+     SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])";
 
 /// PostgreSQL: the same as `record_batch!`, in three set-based statements instead of three
 /// round trips per delivery.
@@ -166,7 +170,7 @@ async fn record_batch_postgres(
         .collect();
     // One upsert row per distinct key, in key order (lock order, so replicas cannot deadlock).
     let mut keys: BTreeMap<String, &crate::events::WorkItem> = BTreeMap::new();
-    let mut events: Vec<(String, i64, Option<String>)> = Vec::new();
+    let mut events: Vec<(String, i64, Option<String>, Option<String>)> = Vec::new();
     for (d, r) in batch.iter().zip(&results) {
         if let Recorded::New(pk) = r {
             for item in &d.items {
@@ -175,6 +179,7 @@ async fn record_batch_postgres(
                     key.clone(),
                     *pk,
                     item.detail.as_ref().map(|v| v.to_string()),
+                    coalescing_kind(&item.key.target, &d.event, d.action.as_deref()),
                 ));
                 keys.entry(key).or_insert(item);
             }
@@ -214,7 +219,7 @@ async fn record_batch_postgres(
             .await?;
         let job_of: HashMap<String, i64> = job_ids.into_iter().map(|(id, k)| (k, id)).collect();
         let mut job_col = Vec::with_capacity(events.len());
-        for (key, _, _) in &events {
+        for (key, _, _, _) in &events {
             let id = job_of
                 .get(key)
                 .ok_or_else(|| StoreError::Corrupt(format!("upsert returned no job for {key}")))?;
@@ -225,8 +230,14 @@ async fn record_batch_postgres(
             .bind(events.iter().map(|e| e.1).collect::<Vec<i64>>())
             .bind(
                 events
+                    .iter()
+                    .map(|e| e.2.clone())
+                    .collect::<Vec<Option<String>>>(),
+            )
+            .bind(
+                events
                     .into_iter()
-                    .map(|e| e.2)
+                    .map(|e| e.3)
                     .collect::<Vec<Option<String>>>(),
             )
             .execute(&mut *tx)

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::events::{Forge, Target, WorkKey};
-use crate::queue::{Job, JobEvent};
+use crate::queue::{CLAIM_EVENTS_MAX, CLAIM_KINDS_MAX, Job, JobEvent};
 
 use super::{Db, Store, StoreError, ms, now_ms, on_pool, time_of};
 
@@ -35,6 +35,18 @@ struct EventRow {
     action: Option<String>,
     detail: Option<String>,
     received_at: i64,
+}
+
+fn job_event(r: EventRow) -> JobEvent {
+    JobEvent {
+        seq: r.id,
+        delivery_pk: r.delivery_pk,
+        delivery_id: r.delivery_id,
+        event: r.event,
+        action: r.action,
+        detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
+        received_at: time_of(r.received_at),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -131,9 +143,42 @@ const CLAIM_POSTGRES: &str = "UPDATE jobs SET state = 'running', lease_owner = $
                  ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED) \
      RETURNING id, forge, repository, target_kind, target_value, attempts, lease_token, claimed_upto";
 
-const LOAD_EVENTS: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d.action, e.detail, d.received_at \
+// A claim loads a bounded amount whatever the size of the job's backlog (see
+// `crate::queue::coalescing_kind`): the oldest `CLAIM_EVENTS_MAX` open events in full; when
+// there are more, the newest open event of each coalescing kind beyond them, found by seeks on
+// `job_events_open_kind` (the kinds by a skip scan, one seek per kind), and whether events
+// that must each be handled were left over.
+const LOAD_WINDOW: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d.action, e.detail, d.received_at \
      FROM job_events e JOIN deliveries d ON d.id = e.delivery_pk \
-     WHERE e.job_id = $1 AND e.processed_at IS NULL AND e.id <= $2 ORDER BY e.id";
+     WHERE e.job_id = $1 AND e.processed_at IS NULL AND e.id <= $2 ORDER BY e.id LIMIT $3";
+
+const LOAD_KINDS: &str = "WITH RECURSIVE kinds(kind) AS ( \
+       SELECT MIN(kind) FROM job_events WHERE job_id = $1 AND processed_at IS NULL AND kind IS NOT NULL \
+       UNION ALL \
+       SELECT (SELECT MIN(x.kind) FROM job_events x \
+               WHERE x.job_id = $1 AND x.processed_at IS NULL AND x.kind > kinds.kind) \
+       FROM kinds WHERE kinds.kind IS NOT NULL) \
+     SELECT kind FROM kinds WHERE kind IS NOT NULL LIMIT $2";
+
+const LOAD_LATEST_SQLITE: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d.action, e.detail, d.received_at \
+     FROM job_events e JOIN deliveries d ON d.id = e.delivery_pk \
+     WHERE e.id IN (SELECT (SELECT MAX(x.id) FROM job_events x \
+                            WHERE x.job_id = $1 AND x.processed_at IS NULL AND x.kind = k.value \
+                              AND x.id > $2 AND x.id <= $3) \
+                    FROM json_each($4) k) \
+     ORDER BY e.id";
+
+const LOAD_LATEST_POSTGRES: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d.action, e.detail, d.received_at \
+     FROM job_events e JOIN deliveries d ON d.id = e.delivery_pk \
+     WHERE e.id IN (SELECT (SELECT MAX(x.id) FROM job_events x \
+                            WHERE x.job_id = $1 AND x.processed_at IS NULL AND x.kind = k.value \
+                              AND x.id > $2 AND x.id <= $3) \
+                    FROM jsonb_array_elements_text($4::jsonb) AS k(value)) \
+     ORDER BY e.id";
+
+const LEFT_OVER: &str = "SELECT id FROM job_events \
+     WHERE job_id = $1 AND processed_at IS NULL AND kind IS NULL AND id > $2 AND id <= $3 \
+     ORDER BY id LIMIT 1";
 
 // Completion of a successful run, in one transaction:
 // 1. mark exactly the events this run processed (by id: with concurrent writers, ids are not
@@ -142,6 +187,10 @@ const LOAD_EVENTS: &str = "SELECT e.id, e.delivery_pk, d.delivery_id, d.event, d
 //    transaction that is adding events to this job, so the next statement sees its events);
 //    a lost lease rolls the marks of step 1 back;
 // 3. the job is done, or pending again when events are still unprocessed.
+// A claim that coalesced also marks every open event of a coalescing kind up to its
+// `coalesced_upto` (the newest of each kind was loaded). That watermark is exact per job: a
+// delivery transaction inserts a job's events while holding the job's row (the upsert) until
+// it commits, so one job's events commit in id order, and the claim took the row unlocked.
 // Marking comes first because it is the slow step (one new row version per event, hundreds on
 // a busy change request) and needs no job-row lock: the delivery writer only inserts events.
 // Taken first, the row lock would be held across it, and the writer's job upsert, and with
@@ -155,6 +204,9 @@ const MARK_PROCESSED_SQLITE: &str = "UPDATE job_events SET processed_at = $2 \
 const MARK_PROCESSED_POSTGRES: &str = "UPDATE job_events SET processed_at = $2 \
      WHERE job_id = $3 AND processed_at IS NULL \
        AND id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)";
+
+const MARK_COALESCED: &str = "UPDATE job_events SET processed_at = $2 \
+     WHERE job_id = $1 AND processed_at IS NULL AND kind IS NOT NULL AND id <= $3";
 
 const FINISH_SUCCESS: &str = "UPDATE jobs SET \
        state = CASE WHEN EXISTS (SELECT 1 FROM job_events e WHERE e.job_id = jobs.id AND e.processed_at IS NULL) \
@@ -178,7 +230,8 @@ const RENEW: &str =
 
 impl Store {
     /// Claims the oldest due job (pending and due, or running with an expired lease) for
-    /// `owner` for `lease`, and loads its open events. `None` when nothing is due.
+    /// `owner` for `lease`, and loads its open events, a bounded number of them (see
+    /// [`Job`]). `None` when nothing is due.
     pub async fn claim(&self, owner: &str, lease: Duration) -> Result<Option<Job>, StoreError> {
         let now = now_ms();
         let until = now.saturating_add(ms(lease));
@@ -206,26 +259,9 @@ impl Store {
         let target = Target::from_parts(&row.target_kind, &row.target_value).ok_or_else(|| {
             StoreError::Corrupt(format!("job {}: target `{}`", row.id, row.target_kind))
         })?;
-        let events = match row.claimed_upto {
-            None => Vec::new(),
-            Some(upto) => {
-                let rows: Vec<EventRow> = on_pool!(&self.read, pool => sqlx::query_as(LOAD_EVENTS)
-                    .bind(row.id)
-                    .bind(upto)
-                    .fetch_all(pool)
-                    .await)?;
-                rows.into_iter()
-                    .map(|r| JobEvent {
-                        seq: r.id,
-                        delivery_pk: r.delivery_pk,
-                        delivery_id: r.delivery_id,
-                        event: r.event,
-                        action: r.action,
-                        detail: r.detail.and_then(|d| serde_json::from_str(&d).ok()),
-                        received_at: time_of(r.received_at),
-                    })
-                    .collect()
-            }
+        let (events, coalesced_upto, more) = match row.claimed_upto {
+            None => (Vec::new(), None, false),
+            Some(upto) => self.load_events(row.id, upto).await?,
         };
         Ok(Some(Job {
             id: row.id,
@@ -238,7 +274,82 @@ impl Store {
             events,
             lease_token: row.lease_token,
             claimed_upto: row.claimed_upto,
+            coalesced_upto,
+            more,
         }))
+    }
+
+    /// The events of a claim of job `id` up to event `upto`: the whole backlog when it has
+    /// at most [`CLAIM_EVENTS_MAX`] events; else the oldest of them, the newest event of each
+    /// coalescing kind after those (with the id the coalesced events are covered up to), and
+    /// whether events that must each be handled were left for the next run.
+    async fn load_events(
+        &self,
+        id: i64,
+        upto: i64,
+    ) -> Result<(Vec<JobEvent>, Option<i64>, bool), StoreError> {
+        let mut rows: Vec<EventRow> = on_pool!(&self.read, pool => sqlx::query_as(LOAD_WINDOW)
+            .bind(id)
+            .bind(upto)
+            .bind(CLAIM_EVENTS_MAX + 1)
+            .fetch_all(pool)
+            .await)?;
+        let window = usize::try_from(CLAIM_EVENTS_MAX).unwrap_or(usize::MAX);
+        if rows.len() <= window {
+            return Ok((rows.into_iter().map(job_event).collect(), None, false));
+        }
+        rows.truncate(window);
+        let end = rows.last().map_or(0, |r| r.id);
+        let kinds: Vec<String> = on_pool!(&self.read, pool => sqlx::query_scalar(LOAD_KINDS)
+            .bind(id)
+            .bind(CLAIM_KINDS_MAX + 1)
+            .fetch_all(pool)
+            .await)?;
+        let mut coalesced_upto = None;
+        let mut more = true;
+        if kinds.len() <= usize::try_from(CLAIM_KINDS_MAX).unwrap_or(usize::MAX) {
+            let kinds = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".to_owned());
+            let latest: Vec<EventRow> = match &self.read {
+                Db::Sqlite(pool) => {
+                    sqlx::query_as(LOAD_LATEST_SQLITE)
+                        .bind(id)
+                        .bind(end)
+                        .bind(upto)
+                        .bind(&kinds)
+                        .fetch_all(pool)
+                        .await?
+                }
+                Db::Postgres(pool) => {
+                    sqlx::query_as(LOAD_LATEST_POSTGRES)
+                        .bind(id)
+                        .bind(end)
+                        .bind(upto)
+                        .bind(&kinds)
+                        .fetch_all(pool)
+                        .await?
+                }
+            };
+            rows.extend(latest);
+            coalesced_upto = Some(upto);
+            let left: Option<i64> = on_pool!(&self.read, pool => sqlx::query_scalar(LEFT_OVER)
+                .bind(id)
+                .bind(end)
+                .bind(upto)
+                .fetch_optional(pool)
+                .await)?;
+            more = left.is_some();
+        } else {
+            tracing::warn!(
+                job = id,
+                kinds = kinds.len(),
+                "more kinds of open events than a claim coalesces; handing the backlog over in windows"
+            );
+        }
+        Ok((
+            rows.into_iter().map(job_event).collect(),
+            coalesced_upto,
+            more,
+        ))
     }
 
     /// Extends a running job's lease; `false` when the lease was lost.
@@ -254,8 +365,9 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Records a successful run: the run's events are processed; the job is done, or due again
-    /// after `debounce` if events arrived meanwhile.
+    /// Records a successful run: the run's events (and the events its claim coalesced) are
+    /// processed; the job is done, or due again after `debounce` if events arrived meanwhile,
+    /// or at once when its claim left events over.
     pub async fn complete_success(
         &self,
         job: &Job,
@@ -264,6 +376,12 @@ impl Store {
         let now = now_ms();
         let ids = serde_json::to_string(&job.events.iter().map(|e| e.seq).collect::<Vec<i64>>())
             .unwrap_or_else(|_| "[]".to_owned());
+        // Events left over for the next run: due at once, not after a debounce.
+        let due = if job.more {
+            now
+        } else {
+            now.saturating_add(ms(debounce))
+        };
         macro_rules! run {
             ($pool:expr, $lock:expr, $mark:expr) => {{
                 let mut tx = $pool.begin().await?;
@@ -273,6 +391,14 @@ impl Store {
                     .bind(job.id)
                     .execute(&mut *tx)
                     .await?;
+                if let Some(upto) = job.coalesced_upto {
+                    sqlx::query(MARK_COALESCED)
+                        .bind(job.id)
+                        .bind(now)
+                        .bind(upto)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let token: Option<i64> = sqlx::query_scalar($lock)
                     .bind(job.id)
                     .fetch_optional(&mut *tx)
@@ -284,7 +410,7 @@ impl Store {
                 let state: Option<String> = sqlx::query_scalar(FINISH_SUCCESS)
                     .bind(job.id)
                     .bind(job.lease_token)
-                    .bind(now.saturating_add(ms(debounce)))
+                    .bind(due)
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;

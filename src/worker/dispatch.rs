@@ -48,6 +48,8 @@ mod tests {
             events: Vec::new(),
             lease_token: 1,
             claimed_upto: None,
+            coalesced_upto: None,
+            more: false,
         };
         assert_eq!(ForgeProcessor::default().process(&job).await, Ok(()));
     }
