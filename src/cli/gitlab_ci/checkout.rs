@@ -404,7 +404,11 @@ pub(super) fn read_reports(
             }
         ));
     }
-    let from_forge = std::mem::take(&mut snapshot.reports);
+    let mut from_forge = std::mem::take(&mut snapshot.reports);
+    // Artifacts read through the API were written in a checkout at the same CI_PROJECT_DIR.
+    for r in &mut from_forge {
+        r.relative_to(&[workdir.display().to_string()]);
+    }
     snapshot.reports = ci::merge_reports(from_forge, local);
     Ok(())
 }
