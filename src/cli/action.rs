@@ -204,11 +204,16 @@ async fn run_with(
             .display()
             .to_string();
         match fs::read(path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("{rel}: {e}"))
             .and_then(|b| parse_report(&rel, &b).map_err(|e| e.to_string()))
         {
-            Ok(r) => snapshot.reports.push(r),
-            Err(e) => snapshot.report_errors.push(format!("{rel}: {e}")),
+            Ok(mut r) => {
+                // ruff and ESLint write absolute URIs under GITHUB_WORKSPACE.
+                r.relative_to(std::slice::from_ref(&ctx.workspace));
+                snapshot.reports.push(r)
+            }
+            // A parse error names the file already (`rel: …`).
+            Err(e) => snapshot.report_errors.push(e),
         }
     }
 

@@ -219,6 +219,22 @@ fn contents(policy: &Policy, files: &[ChangedFile], repo: &Path) -> Vec<FileCont
         .collect()
 }
 
+/// The repository root as scanners may have written it: `--repo` as given when absolute, and
+/// resolved (symbolic links followed), so absolute report paths under it become relative.
+fn repo_roots(repo: &Path) -> Vec<String> {
+    let mut roots = Vec::new();
+    if repo.is_absolute() {
+        roots.push(repo.display().to_string());
+    }
+    if let Ok(canonical) = repo.canonicalize() {
+        let c = canonical.display().to_string();
+        if !roots.contains(&c) {
+            roots.push(c);
+        }
+    }
+    roots
+}
+
 fn build_snapshot(args: &CheckArgs, policy: &Policy) -> anyhow::Result<Snapshot> {
     let repo_name = args
         .repo
@@ -272,21 +288,25 @@ fn build_snapshot(args: &CheckArgs, policy: &Policy) -> anyhow::Result<Snapshot>
             state,
         });
     }
+    let roots = repo_roots(&args.repo);
     for path in &args.sarif {
-        let report = parse_report(&path.display().to_string(), &read_limited(path)?)
-            .with_context(|| format!("--sarif {}", path.display()))?;
+        // The error names the file already: the flag is the only context to add.
+        let mut report =
+            parse_report(&path.display().to_string(), &read_limited(path)?).context("--sarif")?;
         if report.format != ReportFormat::Sarif {
             bail!(
-                "--sarif {}: this is a {:?} report, not SARIF; pass it with --report",
+                "--sarif {}: this is a {}, not SARIF; pass it with --report",
                 path.display(),
-                report.format
+                report.format.name()
             );
         }
+        report.relative_to(&roots);
         snap.reports.push(report);
     }
     for path in &args.report {
-        let report = parse_report(&path.display().to_string(), &read_limited(path)?)
-            .with_context(|| format!("--report {}", path.display()))?;
+        let mut report =
+            parse_report(&path.display().to_string(), &read_limited(path)?).context("--report")?;
+        report.relative_to(&roots);
         snap.reports.push(report);
     }
     Ok(snap)

@@ -73,7 +73,12 @@ pub(crate) fn find_files(root: &Path, globs: &[String], skip: &[PathBuf]) -> Res
                     .unwrap_or(&path)
                     .to_string_lossy()
                     .replace('\\', "/");
-                if list.is_match(&rel) {
+                // gzip'd SARIF (`x.sarif.gz`) is found by the globs that find `x.sarif`.
+                let gz_of_sarif = rel
+                    .strip_suffix(".gz")
+                    .filter(|r| r.ends_with(".sarif"))
+                    .is_some_and(|r| list.is_match(r));
+                if list.is_match(&rel) || gz_of_sarif {
                     found.files.push(path);
                 }
             }

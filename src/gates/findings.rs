@@ -2,7 +2,7 @@
 //! threshold, the requirement and FR mapping, and the order renderers show them in.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::practices::catalog;
@@ -10,18 +10,43 @@ use crate::reports::{Finding, Severity};
 
 use super::result::{FindingStatus, GateFinding};
 
-/// Findings from all reports of the kinds `keep` accepts, each once (by fingerprint).
+/// Findings from all reports of the kinds `keep` accepts, each once.
+///
+/// Two findings are one when their fingerprint, rule, file and line agree: a fingerprint
+/// alone is no identity when a tool writes the same placeholder on every result (semgrep
+/// OSS), and findings at different places or of different rules are different whatever
+/// their fingerprint says. Of duplicates the most severe is kept, so neither the count nor
+/// the verdict depends on the order of the reports.
 pub(crate) fn collect(
     reports: &[crate::reports::Report],
     keep: impl Fn(&Finding) -> bool,
 ) -> Vec<&Finding> {
-    let mut seen = HashSet::new();
-    reports
-        .iter()
-        .flat_map(|r| r.findings.iter())
-        .filter(|f| keep(f))
-        .filter(|f| seen.insert(f.fingerprint.as_str()))
-        .collect()
+    type Key<'k> = (&'k str, &'k str, Option<&'k str>, Option<u32>);
+    let mut at: HashMap<Key<'_>, usize> = HashMap::new();
+    let mut out: Vec<&Finding> = Vec::new();
+    for f in reports.iter().flat_map(|r| r.findings.iter()) {
+        if !keep(f) {
+            continue;
+        }
+        let key = (
+            f.fingerprint.as_str(),
+            f.rule.as_str(),
+            f.file.as_deref(),
+            f.line,
+        );
+        match at.get(&key) {
+            Some(&i) => {
+                if f.severity > out[i].severity {
+                    out[i] = f;
+                }
+            }
+            None => {
+                at.insert(key, out.len());
+                out.push(f);
+            }
+        }
+    }
+    out
 }
 
 /// Wraps a finding with the gate's requirement ids and the FRs its CWEs threaten.

@@ -121,6 +121,17 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
     let awaiting_scan = code_scanning(gate, snapshot, &mut details);
     let code = collect(&snapshot.reports, |f| f.kind != FindingKind::Dependency);
     let total = code.len();
+    details.extend(suppressed_and_outside(&sast_reports, &code));
+    // A scanner that says its own run failed (a rule that did not parse, a file it skipped)
+    // gave incomplete evidence: an error of the gate, so it fails closed (warns when open).
+    let failures: Vec<String> = sast_reports
+        .iter()
+        .flat_map(|r| {
+            r.failures
+                .iter()
+                .map(move |f| format!("{}: {}", r.source, f.describe()))
+        })
+        .collect();
     // Pick the blocking ones first, then copy exactly those: a large report must not make
     // the result vector double its way up.
     let blocking: Vec<_> = code
@@ -196,5 +207,67 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
     out.not_blocking = not_blocking;
     out.unblock = unblock;
     out.errors = snapshot.report_errors.clone();
+    out.errors.extend(failures);
+    out
+}
+
+/// The most suppressed results listed one by one; the rest are counted.
+const SUPPRESSED_LISTED: usize = 20;
+
+/// Lines about what the reports hold besides findings: the results their tools marked as
+/// suppressed (counted and listed with their justification, for auditors), and findings at
+/// absolute paths outside the repository, which no change can touch.
+fn suppressed_and_outside(reports: &[&Report], code: &[&crate::reports::Finding]) -> Vec<Node> {
+    let mut out = Vec::new();
+    let suppressed: Vec<_> = reports.iter().flat_map(|r| r.suppressed.iter()).collect();
+    if !suppressed.is_empty() {
+        out.push(Node::leaf(
+            NodeStatus::Info,
+            format!(
+                "{} result(s) suppressed by their tool (not counted as findings):",
+                suppressed.len()
+            ),
+        ));
+        for s in suppressed.iter().take(SUPPRESSED_LISTED) {
+            let place = match (&s.file, s.line) {
+                (Some(f), Some(l)) => format!(" at {}", q(&format!("{f}:{l}"))),
+                (Some(f), None) => format!(" at {}", q(f)),
+                _ => String::new(),
+            };
+            let why = s.justification.as_deref().map_or_else(
+                || "no justification given".to_owned(),
+                |j| format!("justification: {j}"),
+            );
+            out.push(Node::leaf(
+                NodeStatus::Info,
+                format!(
+                    "suppressed ({}): {} {}{place} — {why}",
+                    s.kind,
+                    s.tool,
+                    q(&s.rule)
+                ),
+            ));
+        }
+        if suppressed.len() > SUPPRESSED_LISTED {
+            out.push(Node::leaf(
+                NodeStatus::Info,
+                format!(
+                    "and {} more suppressed result(s)",
+                    suppressed.len() - SUPPRESSED_LISTED
+                ),
+            ));
+        }
+    }
+    let outside: Vec<_> = code.iter().filter(|f| f.is_outside_repository()).collect();
+    if let Some(first) = outside.first() {
+        out.push(Node::leaf(
+            NodeStatus::Info,
+            format!(
+                "{} finding(s) at paths outside the repository (e.g. {}): no change touches them",
+                outside.len(),
+                q(first.file.as_deref().unwrap_or(""))
+            ),
+        ));
+    }
     out
 }

@@ -366,7 +366,7 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
                 "a library of threat definitions, not a scan result or a model of this system",
             );
         }
-        return Detected::Unknown;
+        return native_tool_json(p).unwrap_or(Detected::Unknown);
     }
 
     // SARIF: `runs` plus a SARIF version or schema.
@@ -485,5 +485,47 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
             "threat models are read by the threat_model gate from the configured threat-model paths, not as scanner reports",
         );
     }
-    Detected::Unknown
+    native_tool_json(p).unwrap_or(Detected::Unknown)
+}
+
+/// A scanner's own JSON output where SARIF was expected, with the flag that makes that
+/// scanner write SARIF instead (bandit, semgrep, ruff, ESLint, hadolint, checkov).
+fn native_tool_json(p: &Probe) -> Option<Detected> {
+    let hint = |tool: &str, flag: &str| {
+        Some(unsupported(
+            &format!("{tool}'s own JSON output"),
+            &format!("sdl-gate reads {tool}'s SARIF: run it with `{flag}`"),
+        ))
+    };
+    if let Some((_, keys)) = &p.array {
+        let has = |k: &str| keys.iter().any(|x| x == k);
+        if has("filePath") && has("messages") {
+            return hint("ESLint", "-f @microsoft/eslint-formatter-sarif");
+        }
+        if has("code") && has("filename") && has("location") {
+            return hint("ruff", "ruff check --output-format sarif");
+        }
+        if has("code") && has("file") && has("level") && has("line") {
+            return hint("hadolint", "hadolint -f sarif");
+        }
+        if has("check_type") && has("results") {
+            return hint("checkov", "checkov -o sarif");
+        }
+        return None;
+    }
+    let result_keys = match p.get("results") {
+        Some(Shallow::Array(keys)) => keys.as_slice(),
+        _ => &[],
+    };
+    let result_has = |k: &str| result_keys.iter().any(|x| x == k);
+    if p.has("check_type") && p.has("results") {
+        return hint("checkov", "checkov -o sarif");
+    }
+    if p.has("metrics") && p.has("generated_at") && p.has("results") {
+        return hint("bandit", "bandit -f sarif");
+    }
+    if (result_has("check_id") || p.has("paths")) && p.has("errors") && p.has("results") {
+        return hint("semgrep", "semgrep --sarif");
+    }
+    None
 }

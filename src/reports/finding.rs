@@ -168,6 +168,14 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// True when the finding's file is an absolute path: a location outside the repository
+    /// root (or one the root was not known for), which no change can touch.
+    pub fn is_outside_repository(&self) -> bool {
+        self.file.as_deref().is_some_and(|f| {
+            f.starts_with('/') || (f.as_bytes().get(1) == Some(&b':') && f.get(2..3) == Some("/"))
+        })
+    }
+
     /// True when `id` names this finding: its rule or any advisory id or alias
     /// (case-insensitive).
     pub fn matches_id(&self, id: &str) -> bool {

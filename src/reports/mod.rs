@@ -25,6 +25,7 @@ mod error;
 mod finding;
 mod gitlab;
 mod grype;
+mod gzip;
 mod json;
 mod lenient;
 mod normalise;
@@ -41,6 +42,7 @@ pub use error::{
     MAX_REPORT_BYTES, ReportError, SUPPORTED_REPORT_FORMATS, SUPPORTED_THREAT_MODEL_FORMATS,
 };
 pub use finding::{Finding, FindingKind, Package, Severity};
+pub use gzip::MAX_GZIP_RATIO;
 pub use threat_model::{ThreatModelKind, parse_threat_model};
 
 use serde::{Deserialize, Serialize};
@@ -96,9 +98,82 @@ pub struct Report {
     pub tools: Vec<String>,
     /// The findings, in report order.
     pub findings: Vec<Finding>,
+    /// Results the tool reported as suppressed (SARIF `suppressions`): not findings, but
+    /// counted and listed with their justification, since auditors ask for them.
+    #[serde(default)]
+    pub suppressed: Vec<Suppressed>,
+    /// Failures the tool reported about its own run (SARIF `invocations`): the scan is
+    /// incomplete, so the gate reading it cannot pass on it.
+    #[serde(default)]
+    pub failures: Vec<ToolFailure>,
+}
+
+/// A result its tool marked as suppressed (`# nosec`, `// eslint-disable…`, `nosemgrep`, an
+/// external triage), with the justification when the tool gives one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    /// The tool.
+    pub tool: String,
+    /// The rule id.
+    pub rule: String,
+    /// Repository-relative file, when located.
+    pub file: Option<String>,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// How it was suppressed (`inSource`, `external`).
+    pub kind: String,
+    /// Why, as written by whoever suppressed it.
+    pub justification: Option<String>,
+}
+
+/// A failure a tool reported about its own run: `executionSuccessful: false`, or an
+/// error-level tool execution or configuration notification (a rule that did not parse, a
+/// file that was skipped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolFailure {
+    /// The tool.
+    pub tool: String,
+    /// What the tool said.
+    pub message: String,
+    /// The file concerned, when the tool names one.
+    pub file: Option<String>,
+}
+
+impl ToolFailure {
+    /// One line for messages: tool, file and what went wrong.
+    pub fn describe(&self) -> String {
+        let first = self.message.lines().next().unwrap_or("").trim();
+        match &self.file {
+            Some(f) => format!("{} reported a failure on {f}: {first}", self.tool),
+            None => format!("{} reported a failure: {first}", self.tool),
+        }
+    }
 }
 
 impl Report {
+    /// Makes absolute file paths under one of `roots` (the repository checkout: `--repo`,
+    /// `GITHUB_WORKSPACE`, `CI_PROJECT_DIR`) repository-relative, so that they match the
+    /// change. Paths outside every root stay absolute ([`Finding::is_outside_repository`]).
+    /// Pure: the caller resolves the roots.
+    pub fn relative_to(&mut self, roots: &[String]) {
+        let rebase = |file: &mut Option<String>| {
+            if let Some(f) = file.as_mut()
+                && let Some(rel) = roots.iter().find_map(|r| normalise::under_root(f, r))
+            {
+                *f = rel;
+            }
+        };
+        for f in &mut self.findings {
+            rebase(&mut f.file);
+        }
+        for s in &mut self.suppressed {
+            rebase(&mut s.file);
+        }
+        for t in &mut self.failures {
+            rebase(&mut t.file);
+        }
+    }
+
     /// True for SBOM formats.
     pub fn is_sbom(&self) -> bool {
         matches!(self.format, ReportFormat::CycloneDx | ReportFormat::Spdx)
@@ -195,6 +270,12 @@ fn first_line(text: &str) -> String {
 /// Detects the format of a report from its content without reading it fully into findings;
 /// `None` when it is no supported report (use [`parse_report`] for the reason).
 pub fn sniff(bytes: &[u8]) -> Option<ReportFormat> {
+    let inflated = if gzip::is_gzip(bytes) {
+        Some(gzip::inflate("", bytes).ok()?)
+    } else {
+        None
+    };
+    let bytes = inflated.as_deref().unwrap_or(bytes);
     match prepare("", bytes).ok()? {
         Syntax::Json(json) => match detect_json(&serde_json::from_slice::<Probe>(json).ok()?) {
             Detected::Format(f) => Some(f),
@@ -223,7 +304,16 @@ pub fn sniff(bytes: &[u8]) -> Option<ReportFormat> {
 ///
 /// `source` names the input in messages (file or artifact name). Errors name the source and
 /// the place at fault; this function never panics, whatever the bytes.
+///
+/// gzip'd input (recognised by its magic bytes) is inflated first, within the same size
+/// limit and [`MAX_GZIP_RATIO`].
 pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
+    let inflated = if gzip::is_gzip(bytes) {
+        Some(gzip::inflate(source, bytes)?)
+    } else {
+        None
+    };
+    let bytes = inflated.as_deref().unwrap_or(bytes);
     match prepare(source, bytes)? {
         Syntax::Json(json) => parse_json(source, json),
         Syntax::Xml(text) => parse_xml(source, text),
@@ -234,6 +324,8 @@ pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
                     format: ReportFormat::Spdx,
                     tools: sbom::spdx_tag_value_tools(text),
                     findings: Vec::new(),
+                    suppressed: Vec::new(),
+                    failures: Vec::new(),
                 });
             }
             Err(unknown(source, first_line(text)))
@@ -353,6 +445,8 @@ fn finish(
         format,
         tools,
         findings,
+        suppressed: Vec::new(),
+        failures: Vec::new(),
     })
 }
 

@@ -186,6 +186,24 @@ pub(crate) fn normalise_path(uri: &str, root: Option<&str>) -> String {
     out.to_owned()
 }
 
+/// `path` (already normalised: absolute, `/`-separated) relative to `root` (a directory, as a
+/// path or `file://` URI), or `None` when it is not under the root.
+pub(crate) fn under_root(path: &str, root: &str) -> Option<String> {
+    let mut r = percent_decode(root.trim());
+    if let Some(rest) = strip_file_scheme(&r) {
+        r = rest;
+    }
+    let r = r.replace('\\', "/");
+    let r = r.trim_end_matches('/');
+    let absolute = r.starts_with('/') || r.as_bytes().get(1) == Some(&b':');
+    if !absolute || r.is_empty() {
+        return None;
+    }
+    let rest = path.strip_prefix(r)?.strip_prefix('/')?;
+    let rest = rest.trim_start_matches("./");
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
 fn strip_file_scheme(s: &str) -> Option<String> {
     let lower_prefix = s.get(..5)?.to_ascii_lowercase();
     if lower_prefix != "file:" {
@@ -365,6 +383,26 @@ mod tests {
         );
         assert_eq!(normalise_path("src\\main\\X.java", None), "src/main/X.java");
         assert_eq!(normalise_path("bad%zzescape%", None), "bad%zzescape%");
+    }
+
+    #[test]
+    fn paths_under_a_root() {
+        let p = normalise_path("file:///home/runner/work/app/app/src/a.py", None);
+        assert_eq!(
+            under_root(&p, "/home/runner/work/app/app/").as_deref(),
+            Some("src/a.py")
+        );
+        assert_eq!(
+            under_root(&p, "file:///home/runner/work/app/app").as_deref(),
+            Some("src/a.py")
+        );
+        assert_eq!(under_root(&p, "/home/runner/work/app/ap"), None);
+        assert_eq!(under_root(&p, "/elsewhere"), None);
+        assert_eq!(under_root("src/a.py", "/x"), None);
+        assert_eq!(
+            under_root("C:/w/repo/a.c", "C:\\w\\repo").as_deref(),
+            Some("a.c")
+        );
     }
 
     #[test]

@@ -9,9 +9,16 @@
 //!   report; results are looked up in `tool.driver.rules` and `tool.extensions[].rules`
 //!   (CodeQL puts its query metadata in extensions) by `rule.toolComponent.index` +
 //!   `rule.index`, by `ruleIndex`, then by `ruleId` [3.27.5–3.27.7, 3.52].
-//! - dropped, not findings: `kind` `pass` / `notApplicable` [3.27.9]; results suppressed by an
-//!   `accepted` (or status-less) suppression, unless one is `underReview` [3.27.23, 3.35.3];
-//!   `baselineState: absent` (the result disappeared since the baseline) [3.27.24].
+//! - dropped, not findings: `kind` `pass` / `notApplicable` [3.27.9];
+//!   `baselineState: absent` (the result disappeared since the baseline) [3.27.24]. Results
+//!   suppressed by an `accepted` (or status-less) suppression, unless one is `underReview`
+//!   [3.27.23, 3.35.3], are not findings either but are kept in `Report::suppressed` with
+//!   their kind and justification.
+//! - `invocations` [3.20]: `executionSuccessful: false` and error-level tool execution or
+//!   configuration notifications become `Report::failures` (the gate fails closed on them).
+//! - a `fingerprints` value shared by results at different places in a run is a placeholder
+//!   (semgrep OSS: `"requires login"`), not an identity: those results get the computed one.
+//! - message text: SARIF embedded links `[text](target)` become their text [3.11.6].
 //! - severity: `properties.security-severity` on the result, else on the rule (a CVSS-like
 //!   score, GitHub's convention); else `level` of the result, else the rule's
 //!   `defaultConfiguration.level`, else `warning` — or `none` when `kind` is `review`, `open`
@@ -44,7 +51,7 @@ use super::normalise::{
     advisory_ids_in, clip, dedupe_fingerprints, fingerprint, leading_advisory_id, normalise_path,
     parse_cwe, push_unique, tidy_cwes,
 };
-use super::{Report, ReportFormat};
+use super::{Report, ReportFormat, Suppressed, ToolFailure};
 
 const FORMAT: &str = "SARIF";
 
@@ -65,6 +72,8 @@ struct Run<'a> {
     original_uri_base_ids: Option<BTreeMap<Cow<'a, str>, ArtifactLocation<'a>>>,
     #[serde(borrow, default)]
     artifacts: Option<Vec<Artifact<'a>>>,
+    #[serde(borrow, default)]
+    invocations: Option<Vec<Invocation<'a>>>,
 }
 
 /// The whole log with results, used only to name the JSON path of a data error.
@@ -93,6 +102,8 @@ struct ErrRun<'a> {
     original_uri_base_ids: Option<BTreeMap<Cow<'a, str>, ArtifactLocation<'a>>>,
     #[serde(borrow, default)]
     artifacts: Option<Vec<Artifact<'a>>>,
+    #[serde(borrow, default)]
+    invocations: Option<Vec<Invocation<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -224,6 +235,35 @@ struct SarifResult<'a> {
 struct Suppression<'a> {
     #[serde(borrow, default)]
     status: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    justification: Option<Cow<'a, str>>,
+}
+
+/// `runs[].invocations[]` [3.20]: whether the tool ran to the end, and what went wrong.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Invocation<'a> {
+    #[serde(default, alias = "execution_successful")]
+    execution_successful: Option<bool>,
+    #[serde(borrow, default, alias = "tool_execution_notifications")]
+    tool_execution_notifications: Option<Vec<Notification<'a>>>,
+    #[serde(borrow, default, alias = "tool_configuration_notifications")]
+    tool_configuration_notifications: Option<Vec<Notification<'a>>>,
+}
+
+/// A notification [3.58]: only error-level ones say that the scan is incomplete.
+#[derive(Deserialize)]
+struct Notification<'a> {
+    #[serde(borrow, default)]
+    level: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    message: Option<Message<'a>>,
+    #[serde(borrow, default)]
+    locations: Option<Vec<Location<'a>>>,
+    #[serde(borrow, default)]
+    descriptor: Option<DescriptorRef<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -334,13 +374,113 @@ fn stream_results(
     }
     .deserialize(&mut de)?;
     de.end()?;
+    let mut suppressed = Vec::new();
+    let mut failures = Vec::new();
+    for state in &mut states {
+        drop_placeholder_fingerprints(&state.tool_prints, &mut findings);
+        suppressed.append(&mut state.suppressed);
+        failures.extend(run_failures(state));
+    }
     dedupe_fingerprints(&mut findings);
     Ok(Report {
         source: source.to_owned(),
         format: ReportFormat::Sarif,
         tools,
         findings,
+        suppressed,
+        failures,
     })
+}
+
+/// A finding whose fingerprint came from the tool's `fingerprints`, with what identifies it
+/// otherwise.
+struct ToolPrint {
+    index: usize,
+    fallback: String,
+}
+
+/// A tool fingerprint shared by results at different places is a placeholder, not an
+/// identity (semgrep OSS writes `matchBasedId/v1: "requires login"` on every result): those
+/// findings get the fingerprint sdl-gate computes instead.
+fn drop_placeholder_fingerprints(prints: &[ToolPrint], findings: &mut [Finding]) {
+    let mut places: HashMap<&str, (Option<&str>, Option<u32>, bool)> = HashMap::new();
+    for p in prints {
+        let f = &findings[p.index];
+        let here = (f.file.as_deref(), f.line);
+        places
+            .entry(f.fingerprint.as_str())
+            .and_modify(|e| e.2 |= (e.0, e.1) != here)
+            .or_insert((here.0, here.1, false));
+    }
+    let shared: Vec<String> = places
+        .into_iter()
+        .filter(|(_, (_, _, shared))| *shared)
+        .map(|(fp, _)| fp.to_owned())
+        .collect();
+    if shared.is_empty() {
+        return;
+    }
+    for p in prints {
+        let f = &mut findings[p.index];
+        if shared.contains(&f.fingerprint) {
+            f.fingerprint.clone_from(&p.fallback);
+        }
+    }
+}
+
+/// What a run's `invocations` say went wrong: `executionSuccessful: false` and error-level
+/// execution or configuration notifications, each naming the tool and, when given, the file.
+fn run_failures(state: &RunState<'_, '_>) -> Vec<ToolFailure> {
+    let mut out = Vec::new();
+    for inv in state.run.invocations.as_deref().unwrap_or(&[]) {
+        let notes = inv
+            .tool_execution_notifications
+            .iter()
+            .chain(inv.tool_configuration_notifications.iter())
+            .flatten();
+        let mut errors = 0;
+        for n in notes {
+            if !n
+                .level
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case("error"))
+            {
+                continue;
+            }
+            errors += 1;
+            let text = n
+                .message
+                .as_ref()
+                .and_then(|m| m.text.as_deref())
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .or_else(|| n.descriptor.as_ref().and_then(|d| d.id.as_deref()))
+                .unwrap_or("an error notification without a message");
+            let file = n
+                .locations
+                .as_deref()
+                .unwrap_or(&[])
+                .iter()
+                .find_map(|l| l.physical_location.as_ref())
+                .and_then(|p| p.artifact_location.as_ref())
+                .and_then(|a| a.uri.as_deref())
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| normalise_path(u, state.src_root));
+            out.push(ToolFailure {
+                tool: state.tool.name.clone(),
+                message: clip(text),
+                file,
+            });
+        }
+        if inv.execution_successful == Some(false) && errors == 0 {
+            out.push(ToolFailure {
+                tool: state.tool.name.clone(),
+                message: "the run did not complete (`executionSuccessful: false`)".to_owned(),
+                file: None,
+            });
+        }
+    }
+    out
 }
 
 fn error(source: &str, json: &[u8], err: &serde_json::Error) -> ReportError {
@@ -425,6 +565,8 @@ struct RunState<'r, 'a> {
     by_id: HashMap<&'r str, &'r Rule<'a>>,
     src_root: Option<&'r str>,
     facts: HashMap<usize, RuleFacts>,
+    suppressed: Vec<Suppressed>,
+    tool_prints: Vec<ToolPrint>,
 }
 
 impl<'r, 'a> RunState<'r, 'a> {
@@ -472,14 +614,62 @@ impl<'r, 'a> RunState<'r, 'a> {
             by_id,
             src_root,
             facts: HashMap::new(),
+            suppressed: Vec::new(),
+            tool_prints: Vec::new(),
         }
     }
 
     fn add(&mut self, result: &SarifResult<'_>, out: &mut Vec<Finding>) {
-        if counts(result) {
-            let rule = resolve_rule(result, self.driver_rules, self.extensions, &self.by_id);
-            out.push(to_finding(self, result, rule));
+        if !counts(result) {
+            return;
         }
+        let rule = resolve_rule(result, self.driver_rules, self.extensions, &self.by_id);
+        let finding = to_finding(self, result, rule);
+        let suppressions = result.suppressions.as_deref().unwrap_or(&[]);
+        if is_suppressed(suppressions) {
+            let why = suppressions
+                .iter()
+                .filter_map(|s| s.justification.as_deref())
+                .map(str::trim)
+                .find(|j| !j.is_empty());
+            let kind = suppressions
+                .iter()
+                .find_map(|s| s.kind.as_deref())
+                .unwrap_or("unspecified");
+            self.suppressed.push(Suppressed {
+                tool: finding.tool,
+                rule: finding.rule,
+                file: finding.file,
+                line: finding.line,
+                kind: kind.to_owned(),
+                justification: why.map(clip),
+            });
+            return;
+        }
+        if result
+            .fingerprints
+            .as_ref()
+            .is_some_and(|m| !m.0.is_empty())
+        {
+            let pkg = finding
+                .package
+                .as_ref()
+                .map(|p| p.name.as_str())
+                .unwrap_or("");
+            let fallback = fingerprint(&[
+                &finding.tool,
+                &finding.rule,
+                finding.file.as_deref().unwrap_or(""),
+                pkg,
+                &finding.advisories.join(","),
+                &finding.message,
+            ]);
+            self.tool_prints.push(ToolPrint {
+                index: out.len(),
+                fallback,
+            });
+        }
+        out.push(finding);
     }
 }
 
@@ -620,21 +810,18 @@ impl<'de, 's, 'r, 'a> Visitor<'de> for ResultsSeed<'s, 'r, 'a> {
     }
 }
 
-/// Whether a result is a finding: not `pass`/`notApplicable`, not suppressed, not absent.
+/// Whether a result is a finding (or, when suppressed, a suppressed one): not
+/// `pass`/`notApplicable`, not absent.
 fn counts(result: &SarifResult<'_>) -> bool {
     if let Some(kind) = result.kind.as_deref()
         && (kind.eq_ignore_ascii_case("pass") || kind.eq_ignore_ascii_case("notApplicable"))
     {
         return false;
     }
-    if result
+    !result
         .baseline_state
         .as_deref()
         .is_some_and(|s| s.eq_ignore_ascii_case("absent"))
-    {
-        return false;
-    }
-    !is_suppressed(result.suppressions.as_deref().unwrap_or(&[]))
 }
 
 /// SARIF §3.35.3: suppressed when some suppression is accepted (a missing status means
@@ -827,7 +1014,7 @@ fn location(
 fn message(result: &SarifResult<'_>, rule: Option<&Rule<'_>>, rule_id: &str) -> String {
     if let Some(msg) = result.message.as_ref() {
         if let Some(text) = msg.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            return clip(text);
+            return clip(&link_texts(text));
         }
         if let Some(id) = msg.id.as_deref() {
             let template = rule
@@ -847,6 +1034,56 @@ fn message(result: &SarifResult<'_>, rule: Option<&Rule<'_>>, rule_id: &str) -> 
     })
     .map(clip)
     .unwrap_or_else(|| rule_id.to_owned())
+}
+
+/// Message text with SARIF embedded links (§3.11.6) `[text](1)` / `[text](uri)` replaced by
+/// their text, and the escapes `\[`, `\]`, `\\` undone: the renderers escape the plain text
+/// for Markdown, so a link must not reach them as half-escaped syntax.
+fn link_texts(text: &str) -> Cow<'_, str> {
+    if !text.contains('[') && !text.contains('\\') {
+        return Cow::Borrowed(text);
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if matches!(chars.get(i + 1), Some('[' | ']' | '\\')) => {
+                out.push(chars[i + 1]);
+                i += 2;
+            }
+            '[' => {
+                // `[text](target)`: text may hold escaped brackets, target has no `)`.
+                let mut j = i + 1;
+                let mut label = String::new();
+                while j < chars.len() && chars[j] != ']' {
+                    if chars[j] == '\\' && matches!(chars.get(j + 1), Some('[' | ']' | '\\')) {
+                        j += 1;
+                    }
+                    label.push(chars[j]);
+                    j += 1;
+                }
+                let close = (j + 1 < chars.len() && chars[j + 1] == '(')
+                    .then(|| chars[j + 2..].iter().position(|c| *c == ')'))
+                    .flatten();
+                match close {
+                    Some(end) => {
+                        out.push_str(&label);
+                        i = j + 2 + end + 1;
+                    }
+                    None => {
+                        out.push('[');
+                        i += 1;
+                    }
+                }
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Fills `{0}`, `{1}`… from `args` (§3.11.5); `{{`/`}}` are literal braces.
@@ -1279,6 +1516,20 @@ mod tests {
     }
 
     #[test]
+    fn embedded_links_become_their_text() {
+        assert_eq!(
+            link_texts("This depends on a [user-provided value](1)."),
+            "This depends on a user-provided value."
+        );
+        assert_eq!(
+            link_texts(r"see [the \[docs\]](https://x.example/a) and \[not a link\]"),
+            "see the [docs] and [not a link]"
+        );
+        assert_eq!(link_texts("a[0] = b"), "a[0] = b");
+        assert_eq!(link_texts("[unclosed](1"), "[unclosed](1");
+    }
+
+    #[test]
     fn placeholders_are_filled() {
         assert_eq!(
             fill_placeholders("a {0} b {1} {{x}} {5}", &["X".into(), "Y".into()]),
@@ -1292,6 +1543,8 @@ mod tests {
             st.iter()
                 .map(|x| Suppression {
                     status: x.map(Cow::Borrowed),
+                    kind: None,
+                    justification: None,
                 })
                 .collect()
         };
@@ -1341,11 +1594,14 @@ mod tests {
             {"ruleId":"a","suppressions":[{"kind":"external","status":"rejected"}],"message":{"text":"rejected kept"}},
             {"ruleId":"a","baselineState":"absent","message":{"text":"gone"}},
             {"ruleId":"a","baselineState":"new","message":{"text":"new kept"}}]}]}"#;
-        let msgs: Vec<String> = parse_str(log)
-            .findings
-            .into_iter()
-            .map(|f| f.message)
-            .collect();
+        let report = parse_str(log);
+        assert_eq!(
+            report.suppressed.len(),
+            1,
+            "the suppressed result is counted"
+        );
+        assert_eq!(report.suppressed[0].kind, "inSource");
+        let msgs: Vec<String> = report.findings.into_iter().map(|f| f.message).collect();
         assert_eq!(msgs, vec!["kept", "rejected kept", "new kept"]);
     }
 

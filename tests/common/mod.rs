@@ -163,6 +163,8 @@ pub fn report(format: ReportFormat, tool: &str, findings: Vec<Finding>) -> Repor
         format,
         tools: vec![tool.into()],
         findings,
+        suppressed: Vec::new(),
+        failures: Vec::new(),
     }
 }
 

@@ -358,22 +358,27 @@ pub(super) fn read_reports(
             ignored.push(rel);
             continue;
         }
+        // Every error names the file once: parse errors start with it already.
         let read = fs::metadata(path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| format!("{rel}: {e}"))
             .and_then(|m| {
                 if m.len() > MAX_REPORT_BYTES as u64 {
                     Err(format!(
-                        "{} bytes; the limit is {MAX_REPORT_BYTES}",
+                        "{rel}: {} bytes; the limit is {MAX_REPORT_BYTES}",
                         m.len()
                     ))
                 } else {
-                    fs::read(path).map_err(|e| e.to_string())
+                    fs::read(path).map_err(|e| format!("{rel}: {e}"))
                 }
             })
             .and_then(|b| parse_report(&rel, &b).map_err(|e| e.to_string()));
         match read {
-            Ok(r) => local.push(r),
-            Err(e) => snapshot.report_errors.push(format!("{rel}: {e}")),
+            Ok(mut r) => {
+                // Absolute URIs under CI_PROJECT_DIR (ruff, ESLint) become relative.
+                r.relative_to(&[workdir.display().to_string()]);
+                local.push(r)
+            }
+            Err(e) => snapshot.report_errors.push(e),
         }
     }
     if !ignored.is_empty() {
@@ -399,7 +404,11 @@ pub(super) fn read_reports(
             }
         ));
     }
-    let from_forge = std::mem::take(&mut snapshot.reports);
+    let mut from_forge = std::mem::take(&mut snapshot.reports);
+    // Artifacts read through the API were written in a checkout at the same CI_PROJECT_DIR.
+    for r in &mut from_forge {
+        r.relative_to(&[workdir.display().to_string()]);
+    }
     snapshot.reports = ci::merge_reports(from_forge, local);
     Ok(())
 }

@@ -1,0 +1,5 @@
+"""A file bandit cannot parse: it reports a syntax error and skips it."""
+
+
+def handler(request)
+    return request
