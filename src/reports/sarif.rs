@@ -340,6 +340,7 @@ fn stream_results(
         format: ReportFormat::Sarif,
         tools,
         findings,
+        coverage: Default::default(),
     })
 }
 

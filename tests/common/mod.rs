@@ -163,6 +163,7 @@ pub fn report(format: ReportFormat, tool: &str, findings: Vec<Finding>) -> Repor
         format,
         tools: vec![tool.into()],
         findings,
+        coverage: Default::default(),
     }
 }
 
