@@ -6,7 +6,7 @@
 //! `.dot` diagram, a `.png`) are attachments: listed, not read, and neither an update nor a
 //! breakage. A file in a recognised format that no longer parses still fails the gate.
 
-use crate::policy::{FailMode, GlobList, ThreatModelGate};
+use crate::policy::{FailMode, GlobList, ThreatModelGate, check_link, describe_misses};
 use crate::reports::{is_threat_model_attachment, parse_threat_model};
 use crate::snapshot::{FileStatus, Snapshot};
 
@@ -37,7 +37,7 @@ pub fn references(snapshot: &Snapshot) -> Vec<String> {
 
 pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
     let tm_paths = GlobList::new(&gate.paths);
-    let patterns = GlobList::new(&gate.link_patterns);
+    let patterns = &gate.link_patterns;
     let mut details = Vec::new();
     let mut errors = Vec::new();
     let mut updated = Vec::new();
@@ -135,7 +135,8 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
 
     let mut accepted = Vec::new();
     for r in references(snapshot) {
-        if !patterns.is_empty() && patterns.is_match(&r) {
+        let matched = check_link(patterns, &r);
+        if !patterns.is_empty() && matched.is_ok() {
             details.push(Node::leaf(
                 NodeStatus::Pass,
                 format!("references threat-model record {}", q(&r)),
@@ -149,7 +150,11 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
         } else {
             details.push(Node::leaf(
                 NodeStatus::Fail,
-                format!("reference {} does not match an accepted pattern", q(&r)),
+                format!(
+                    "reference {} does not match an accepted pattern ({})",
+                    q(&r),
+                    matched.err().map(|m| describe_misses(&m)).unwrap_or_default()
+                ),
             ));
         }
     }
