@@ -85,7 +85,10 @@ fn pip_audit_that_skipped_every_dependency_is_no_evidence() {
             .as_array()
             .map(|d| d.iter().filter(|x| x.get("skip_reason").is_some()).count())
             .unwrap_or(0);
-        assert_eq!(tool_says, count, "{rel}: skipped dependencies per pip-audit");
+        assert_eq!(
+            tool_says, count,
+            "{rel}: skipped dependencies per pip-audit"
+        );
         let r = report(rel);
         assert!(r.findings.is_empty(), "{rel}");
         assert_eq!(r.coverage.skipped.len(), count, "{rel}");
@@ -96,11 +99,20 @@ fn pip_audit_that_skipped_every_dependency_is_no_evidence() {
             &eval(&deps_policy("closed"), &deps_change(vec![r.clone()])),
             GateKind::Dependencies,
         );
-        assert_eq!(closed.verdict, Verdict::Fail, "{rel}: {}", closed.explanation);
+        assert_eq!(
+            closed.verdict,
+            Verdict::Fail,
+            "{rel}: {}",
+            closed.explanation
+        );
         let text = all_text(&closed);
         assert!(text.contains("audited no dependency"), "{text}");
         for s in &r.coverage.skipped {
-            assert!(text.contains(&s.name), "{rel}: {} not named in {text}", s.name);
+            assert!(
+                text.contains(&s.name),
+                "{rel}: {} not named in {text}",
+                s.name
+            );
         }
         assert!(!text.contains("no known vulnerability"), "{text}");
 
@@ -108,14 +120,21 @@ fn pip_audit_that_skipped_every_dependency_is_no_evidence() {
             &eval(&deps_policy("open"), &deps_change(vec![r.clone()])),
             GateKind::Dependencies,
         );
-        assert_eq!(open.verdict, Verdict::Pending, "{rel}: {}", open.explanation);
+        assert_eq!(
+            open.verdict,
+            Verdict::Pending,
+            "{rel}: {}",
+            open.explanation
+        );
         assert!(
             open.explanation.contains("audited no dependency"),
             "{}",
             open.explanation
         );
         assert!(
-            open.warnings.iter().any(|w| w.contains(&r.coverage.skipped[0].name)),
+            open.warnings
+                .iter()
+                .any(|w| w.contains(&r.coverage.skipped[0].name)),
             "{:?}",
             open.warnings
         );
@@ -139,7 +158,8 @@ fn a_partial_skip_is_named_but_does_not_block() {
     assert_eq!(g.verdict, Verdict::Pass, "{}", g.explanation);
     let text = all_text(&g);
     assert!(
-        text.contains("could not audit 2 of 3 dependencies") && text.contains("sdl-gate-sample-private"),
+        text.contains("could not audit 2 of 3 dependencies")
+            && text.contains("sdl-gate-sample-private"),
         "{text}"
     );
 }
@@ -196,7 +216,10 @@ gates:
 #[test]
 fn cyclonedx_vex_is_dependency_evidence_and_its_analysis_is_honoured() {
     let doc = json("cyclonedx/vex.cdx.json");
-    let vulns = doc["vulnerabilities"].as_array().cloned().unwrap_or_default();
+    let vulns = doc["vulnerabilities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let set_aside = vulns
         .iter()
         .filter(|v| {
@@ -222,15 +245,25 @@ fn cyclonedx_vex_is_dependency_evidence_and_its_analysis_is_honoured() {
         GateKind::Dependencies,
     );
     assert_eq!(g.verdict, Verdict::Fail, "{}", g.explanation);
-    assert_eq!(g.findings.len(), 2, "high + unrated; the medium one is below the threshold");
+    assert_eq!(
+        g.findings.len(),
+        2,
+        "high + unrated; the medium one is below the threshold"
+    );
     let text = all_text(&g);
     assert!(!text.contains("no scanner report was provided"), "{text}");
-    assert!(text.contains("3 vulnerabilit(ies) set aside by the VEX analysis"), "{text}");
+    assert!(
+        text.contains("3 vulnerabilit(ies) set aside by the VEX analysis"),
+        "{text}"
+    );
     assert!(
         text.contains("not_affected — code_not_reachable: The service renders no template"),
         "{text}"
     );
-    assert!(text.contains("false_positive — urllib3 is vendored"), "{text}");
+    assert!(
+        text.contains("false_positive — urllib3 is vendored"),
+        "{text}"
+    );
     assert!(text.contains("resolved — no justification given"), "{text}");
 }
 
@@ -262,7 +295,10 @@ gates:
   sbom: { enabled: true, paths: ["sbom/**"] }
 "##,
     );
-    for rel in ["cyclonedx/empty.cdx.json", "cyclonedx/pip-audit-vulnerable.cdx.json"] {
+    for rel in [
+        "cyclonedx/empty.cdx.json",
+        "cyclonedx/pip-audit-vulnerable.cdx.json",
+    ] {
         let r = report(rel);
         assert_eq!(r.coverage.components, Some(0), "{rel}");
         let mut s = change(&["Cargo.lock"]);
@@ -270,21 +306,36 @@ gates:
         content(&mut s, "sbom/bom.cdx.json", Some(&data(rel)));
         let g = gate(&eval(&p, &s), GateKind::Sbom);
         assert_eq!(g.verdict, Verdict::Fail, "{rel}: {}", g.explanation);
-        assert!(g.explanation.contains("lists no components"), "{}", g.explanation);
+        assert!(
+            g.explanation.contains("lists no components"),
+            "{}",
+            g.explanation
+        );
     }
     // The VEX document lists three components: it is an SBOM of the sample product.
     let mut s = change(&["Cargo.lock"]);
     file(&mut s, "sbom/bom.cdx.json", FileStatus::Modified, None);
-    content(&mut s, "sbom/bom.cdx.json", Some(&data("cyclonedx/vex.cdx.json")));
+    content(
+        &mut s,
+        "sbom/bom.cdx.json",
+        Some(&data("cyclonedx/vex.cdx.json")),
+    );
     let g = gate(&eval(&p, &s), GateKind::Sbom);
     assert_eq!(g.verdict, Verdict::Pass, "{}", g.explanation);
     assert!(all_text(&g).contains("CycloneDX SBOM, 3 component(s)"));
     // 11: formats by their user-facing name.
     let mut s = change(&["Cargo.lock"]);
     file(&mut s, "sbom/audit.json", FileStatus::Modified, None);
-    content(&mut s, "sbom/audit.json", Some(&data("pip-audit/unauditable.json")));
+    content(
+        &mut s,
+        "sbom/audit.json",
+        Some(&data("pip-audit/unauditable.json")),
+    );
     let text = all_text(&gate(&eval(&p, &s), GateKind::Sbom));
-    assert!(text.contains("is a pip-audit JSON report, not an SBOM"), "{text}");
+    assert!(
+        text.contains("is a pip-audit JSON report, not an SBOM"),
+        "{text}"
+    );
     assert!(!text.contains("PipAudit"), "{text}");
 }
 
@@ -349,21 +400,37 @@ fn pytm_companion_files_are_attachments() {
     ];
     let mut with_model = companions.to_vec();
     with_model.push(("docs/threat-model/tm.json", model.clone()));
-    let g = gate(&eval(&tm_policy(), &tm_change(&with_model)), GateKind::ThreatModel);
+    let g = gate(
+        &eval(&tm_policy(), &tm_change(&with_model)),
+        GateKind::ThreatModel,
+    );
     assert_eq!(g.verdict, Verdict::Pass, "{}", g.explanation);
     assert!(all_text(&g).contains("attachment(s) of the threat model"));
 
     // Attachments alone are no update of the model.
-    let g = gate(&eval(&tm_policy(), &tm_change(&companions)), GateKind::ThreatModel);
+    let g = gate(
+        &eval(&tm_policy(), &tm_change(&companions)),
+        GateKind::ThreatModel,
+    );
     assert_eq!(g.verdict, Verdict::Fail, "{}", g.explanation);
     assert!(g.explanation.contains("not updated"), "{}", g.explanation);
 
     // A recognised model format that no longer parses still fails.
     let mut broken = companions.to_vec();
-    broken.push(("docs/threat-model/tm.json", model[..model.len() / 2].to_vec()));
-    let g = gate(&eval(&tm_policy(), &tm_change(&broken)), GateKind::ThreatModel);
+    broken.push((
+        "docs/threat-model/tm.json",
+        model[..model.len() / 2].to_vec(),
+    ));
+    let g = gate(
+        &eval(&tm_policy(), &tm_change(&broken)),
+        GateKind::ThreatModel,
+    );
     assert_eq!(g.verdict, Verdict::Fail, "{}", g.explanation);
-    assert!(g.explanation.contains("no longer parse"), "{}", g.explanation);
+    assert!(
+        g.explanation.contains("no longer parse"),
+        "{}",
+        g.explanation
+    );
 }
 
 // ---- 10: URL link patterns through the gate -------------------------------------------------
@@ -381,7 +448,10 @@ fn link_patterns_follow_url_rules_in_the_gate() {
     }
     for (bad, part) in [
         ("https://tm.example.com@evil.example/", "user information"),
-        ("https://tm.example.com.evil.example/models/1", "host `tm.example.com.evil.example`"),
+        (
+            "https://tm.example.com.evil.example/models/1",
+            "host `tm.example.com.evil.example`",
+        ),
         ("https://tm.example.com:8443/models/1", "port 8443"),
         ("https://tm.example.com/models%2F..%2Fadmin", "hides"),
     ] {

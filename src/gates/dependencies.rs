@@ -94,7 +94,11 @@ fn coverage_notes(snapshot: &Snapshot, details: &mut Vec<Node>, errors: &mut Vec
                     } else {
                         format!(
                             " in {}",
-                            s.packages.iter().map(|p| q(p)).collect::<Vec<_>>().join(", ")
+                            s.packages
+                                .iter()
+                                .map(|p| q(p))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     };
                     Node::leaf(NodeStatus::Info, format!("{}{on}: {}", q(&s.id), s.why()))

@@ -44,7 +44,12 @@ pub(crate) fn evaluate(gate: &SbomGate, snapshot: &Snapshot) -> Outcome {
                     None => {
                         details.push(Node::leaf(
                             NodeStatus::Pass,
-                            format!("{} updated ({} SBOM{})", q(&file.path), r.format, listed(&r)),
+                            format!(
+                                "{} updated ({} SBOM{})",
+                                q(&file.path),
+                                r.format,
+                                listed(&r)
+                            ),
                         ));
                         found.push(file.path.clone());
                     }

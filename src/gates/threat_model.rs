@@ -153,7 +153,10 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
                 format!(
                     "reference {} does not match an accepted pattern ({})",
                     q(&r),
-                    matched.err().map(|m| describe_misses(&m)).unwrap_or_default()
+                    matched
+                        .err()
+                        .map(|m| describe_misses(&m))
+                        .unwrap_or_default()
                 ),
             ));
         }

@@ -317,7 +317,10 @@ mod tests {
             ("https://evil.example/tm.example.com/", "host"),
             ("https://evil.example\\@tm.example.com/", "contains"),
             ("https://tm.example.com\\.evil.example/", "contains"),
-            ("https://tm.example.com:8443/models/1", "port 8443 is not 443"),
+            (
+                "https://tm.example.com:8443/models/1",
+                "port 8443 is not 443",
+            ),
             ("http://tm.example.com/models/1", "scheme `http`"),
             ("https://tm.example.com/models%2F..%2F..%2Fadmin", "hides"),
             ("https://tm.example.com/a/../../admin", "segments"),
@@ -346,8 +349,14 @@ mod tests {
         assert!(!ok("https://tm.example.com", "https://tm.example.com/x"));
         assert!(ok("*://tm.example.com/*", "http://tm.example.com/x"));
         assert!(!ok("*://tm.example.com/*", "ftp://tm.example.com/x"));
-        assert!(ok("https://tm.example.com:8443/*", "https://tm.example.com:8443/x"));
-        assert!(!ok("https://tm.example.com:8443/*", "https://tm.example.com/x"));
+        assert!(ok(
+            "https://tm.example.com:8443/*",
+            "https://tm.example.com:8443/x"
+        ));
+        assert!(!ok(
+            "https://tm.example.com:8443/*",
+            "https://tm.example.com/x"
+        ));
         let bad = match_link(&pat("https://tm.exa mple.com/*"), "https://x/");
         assert!(matches!(bad, Err(LinkMismatch::BadPattern(_))), "{bad:?}");
     }

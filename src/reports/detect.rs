@@ -358,9 +358,7 @@ fn npm_error(err: &Shallow, message: Option<&str>) -> Detected {
             .take(300)
             .collect()
     };
-    let text = |key: &str| {
-        err.child_str(key).map(clean).filter(|v| !v.is_empty())
-    };
+    let text = |key: &str| err.child_str(key).map(clean).filter(|v| !v.is_empty());
     let code = text("code").unwrap_or_else(|| "registry error".to_owned());
     // A registry error leaves `summary` empty and says what happened in `message`.
     let said = [
@@ -373,8 +371,12 @@ fn npm_error(err: &Shallow, message: Option<&str>) -> Detected {
     .collect::<Vec<_>>()
     .join(" ");
     let hint = match code.as_str() {
-        "ENOLOCK" => "commit the lockfile, or run `npm install --package-lock-only` before `npm audit`",
-        "ENOAUDIT" => "the configured registry does not support audits; audit against registry.npmjs.org",
+        "ENOLOCK" => {
+            "commit the lockfile, or run `npm install --package-lock-only` before `npm audit`"
+        }
+        "ENOAUDIT" => {
+            "the configured registry does not support audits; audit against registry.npmjs.org"
+        }
         _ => "fix the audit step so that `npm audit --json` writes its report",
     };
     Detected::Unsupported {

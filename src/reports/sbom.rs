@@ -296,7 +296,9 @@ pub(crate) fn cyclonedx_xml(
                 packages,
                 state,
                 justification: analysis.and_then(|a| text_of(a, "justification")),
-                detail: analysis.and_then(|a| text_of(a, "detail")).map(|d| clip(&d)),
+                detail: analysis
+                    .and_then(|a| text_of(a, "detail"))
+                    .map(|d| clip(&d)),
             });
             continue;
         }

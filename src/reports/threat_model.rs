@@ -60,9 +60,8 @@ impl ThreatModelKind {
 /// `tm.py`, a `.dot` data-flow diagram, a `.png` or `.svg` rendering, a PDF — is an
 /// attachment of the model: it is not read, so it can neither break the gate nor satisfy it.
 /// A file without an extension is read by content (it might be a model; fail closed).
-pub const THREAT_MODEL_EXTENSIONS: &[&str] = &[
-    "json", "yaml", "yml", "tm7", "xml", "md", "markdown", "otm",
-];
+pub const THREAT_MODEL_EXTENSIONS: &[&str] =
+    &["json", "yaml", "yml", "tm7", "xml", "md", "markdown", "otm"];
 
 /// True when `path` is an attachment of a threat model (see [`THREAT_MODEL_EXTENSIONS`]),
 /// not a file in one of the recognised formats.
