@@ -375,7 +375,7 @@ mod tests {
                 let authority = r["https://".len()..].split('/').next().unwrap_or("");
                 let host = authority.split(':').next().unwrap_or("");
                 prop_assert_eq!(host, "tm.example.com", "{}", r);
-                prop_assert!(!r.contains('@') && !r.contains('\\'), "{}", r);
+                prop_assert!(!authority.contains('@') && !r.contains('\\'), "{}", r);
             }
         }
 
