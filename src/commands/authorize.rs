@@ -289,8 +289,8 @@ pub fn may_record_threat_model(
     if !allowed || actor.bot {
         return Err(Refusal::ThreatModelNotAllowed);
     }
-    let patterns = crate::policy::GlobList::new(&policy.gates.threat_model.link_patterns);
-    if patterns.is_empty() || !patterns.is_match(reference) {
+    let patterns = &policy.gates.threat_model.link_patterns;
+    if patterns.is_empty() || crate::policy::check_link(patterns, reference).is_err() {
         return Err(Refusal::ReferenceNotAccepted(reference.to_string()));
     }
     Ok(())

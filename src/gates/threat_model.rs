@@ -1,9 +1,13 @@
 //! The `threat_model` gate: a security-relevant change must keep the threat model current
 //! (62443-4-1 SR-2, SD-1..SD-3) — by updating a threat-model file that still parses, or by
 //! referencing an accepted threat-model record.
+//!
+//! Files under the threat-model paths that are in no threat-model format (a pytm `tm.py`, a
+//! `.dot` diagram, a `.png`) are attachments: listed, not read, and neither an update nor a
+//! breakage. A file in a recognised format that no longer parses still fails the gate.
 
-use crate::policy::{FailMode, GlobList, ThreatModelGate};
-use crate::reports::parse_threat_model;
+use crate::policy::{FailMode, GlobList, ThreatModelGate, check_link, describe_misses};
+use crate::reports::{is_threat_model_attachment, parse_threat_model};
 use crate::snapshot::{FileStatus, Snapshot};
 
 use super::outcome::{Outcome, q};
@@ -33,11 +37,12 @@ pub fn references(snapshot: &Snapshot) -> Vec<String> {
 
 pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
     let tm_paths = GlobList::new(&gate.paths);
-    let patterns = GlobList::new(&gate.link_patterns);
+    let patterns = &gate.link_patterns;
     let mut details = Vec::new();
     let mut errors = Vec::new();
     let mut updated = Vec::new();
     let mut broken = Vec::new();
+    let mut attachments = Vec::new();
 
     for file in &snapshot.files {
         let now_in = tm_paths.is_match(&file.path);
@@ -46,6 +51,15 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
             .as_deref()
             .is_some_and(|p| tm_paths.is_match(p));
         if !now_in && !was_in {
+            continue;
+        }
+        if is_threat_model_attachment(&file.path)
+            && file
+                .previous_path
+                .as_deref()
+                .is_none_or(is_threat_model_attachment)
+        {
+            attachments.push(q(&file.path));
             continue;
         }
         if file.status == FileStatus::Removed {
@@ -90,7 +104,11 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
                     };
                     details.push(Node::leaf(
                         NodeStatus::Pass,
-                        format!("{} {how}updated ({kind:?}), and it parses", q(&file.path)),
+                        format!(
+                            "{} {how}updated ({}), and it parses",
+                            q(&file.path),
+                            kind.name()
+                        ),
                     ));
                     updated.push(file.path.clone());
                 }
@@ -105,9 +123,20 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
         }
     }
 
+    if !attachments.is_empty() {
+        details.push(Node::leaf(
+            NodeStatus::Info,
+            format!(
+                "{} changed: attachment(s) of the threat model (no threat-model format), not read and not counted as an update",
+                attachments.join(", ")
+            ),
+        ));
+    }
+
     let mut accepted = Vec::new();
     for r in references(snapshot) {
-        if !patterns.is_empty() && patterns.is_match(&r) {
+        let matched = check_link(patterns, &r);
+        if !patterns.is_empty() && matched.is_ok() {
             details.push(Node::leaf(
                 NodeStatus::Pass,
                 format!("references threat-model record {}", q(&r)),
@@ -121,7 +150,14 @@ pub(crate) fn evaluate(gate: &ThreatModelGate, snapshot: &Snapshot) -> Outcome {
         } else {
             details.push(Node::leaf(
                 NodeStatus::Fail,
-                format!("reference {} does not match an accepted pattern", q(&r)),
+                format!(
+                    "reference {} does not match an accepted pattern ({})",
+                    q(&r),
+                    matched
+                        .err()
+                        .map(|m| describe_misses(&m))
+                        .unwrap_or_default()
+                ),
             ));
         }
     }

@@ -6,6 +6,7 @@
 //! cannot weaken its own gates.
 
 mod glob;
+mod link;
 mod load;
 mod model;
 mod positions;
@@ -13,6 +14,7 @@ mod suggest;
 mod validate;
 
 pub use glob::{GlobError, GlobList, GlobPattern};
+pub use link::{LinkMismatch, check_link, describe_misses, match_link};
 pub use load::{
     MAX_POLICY_BYTES, MAX_POLICY_DEPTH, PolicyError, PolicyErrors, PolicyReport, PolicyWarning,
     check_policy, json_schema, parse_policy,

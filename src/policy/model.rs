@@ -129,7 +129,8 @@ pub struct ThreatModelGate {
     pub common: Common,
     /// Files whose change counts as a threat-model update.
     pub paths: Vec<GlobPattern>,
-    /// Accepted `Threat-Model:` references (URL globs, or `#*` for an issue of this repo).
+    /// Accepted `Threat-Model:` references: URL match patterns (see `policy::link`: scheme and
+    /// host exact, `*.` for subdomains, `*` in the path crossing `/`), or `#*` for an issue.
     pub link_patterns: Vec<GlobPattern>,
 }
 

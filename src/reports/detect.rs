@@ -344,6 +344,54 @@ fn unsupported(what: &str, reason: &str) -> Detected {
     }
 }
 
+/// npm's error document (`npm audit --json` without a lockfile, or when the registry refuses
+/// the audit): `{"error": {"code", "summary", "detail"}}`. The audit itself failed, so the
+/// document is no evidence of anything — least of all "no vulnerabilities" — and reading it
+/// is an error of the gate (fail closed).
+fn npm_error(err: &Shallow, message: Option<&str>) -> Detected {
+    let clean = |v: &str| -> String {
+        v.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect()
+    };
+    let text = |key: &str| err.child_str(key).map(clean).filter(|v| !v.is_empty());
+    let code = text("code").unwrap_or_else(|| "registry error".to_owned());
+    // A registry error leaves `summary` empty and says what happened in `message`.
+    let said = [
+        text("summary"),
+        text("detail"),
+        message.map(clean).filter(|m| !m.is_empty()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    let hint = match code.as_str() {
+        "ENOLOCK" => {
+            "commit the lockfile, or run `npm install --package-lock-only` before `npm audit`"
+        }
+        "ENOAUDIT" => {
+            "the configured registry does not support audits; audit against registry.npmjs.org"
+        }
+        _ => "fix the audit step so that `npm audit --json` writes its report",
+    };
+    Detected::Unsupported {
+        what: format!("npm error output ({code})"),
+        reason: format!(
+            "the audit itself failed, so no dependency was checked{}; {hint}",
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(" (npm said: {said})")
+            }
+        ),
+    }
+}
+
 /// The detection rules for JSON documents, most specific first.
 pub(crate) fn detect_json(p: &Probe) -> Detected {
     if let Some((_, first_keys)) = &p.array {
@@ -469,6 +517,11 @@ pub(crate) fn detect_json(p: &Probe) -> Detected {
                 None => Detected::Format(ReportFormat::GitlabSast),
             };
         }
+    }
+    if let Some(err @ Shallow::Object(keys, _)) = p.get("error")
+        && keys.iter().any(|k| k == "code" || k == "summary")
+    {
+        return npm_error(err, p.str("message"));
     }
     // Things that are clearly not scanner reports: say what they are.
     if (p.has("$schema") || p.has("$id"))

@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 /// - SARIF `level` when no `security-severity` is given: `error` high, `warning` medium,
 ///   `note` low, `none` note.
 /// - Scanner words: `critical` critical; `high`/`error` high; `medium`/`moderate` medium;
-///   `low` low; `info`/`informational`/`negligible`/`unknown`/`none` note.
-/// - Fail closed: a known vulnerability (a dependency finding) whose report states no severity
-///   — no word, `unknown`, no CVSS score or vector (pip-audit, unrated OSV records, Trivy
-///   `UNKNOWN`, VEX without ratings) — is rated `high`, never `note`.
+///   `low` low; `info`/`informational`/`negligible`/`none` note.
+/// - Fail closed, one rule for every kind of finding: a finding whose report states no
+///   severity — no word, or the word `unknown` (GitLab's `Unknown`, Trivy's `UNKNOWN`), and
+///   no CVSS score or vector (pip-audit, unrated OSV records, VEX without ratings) — is rated
+///   `high`, never `note`. SARIF's `level` is always a rating (`none` and `note` included; an
+///   absent level is `warning` by the SARIF specification), so it never falls under this rule.
 #[derive(
     Debug,
     Clone,
@@ -69,18 +71,25 @@ impl Severity {
         }
     }
 
-    /// Parses a scanner's severity word (case-insensitive); `None` for an unknown word.
+    /// Parses a scanner's severity word (case-insensitive); `None` for a word that is no
+    /// rating, `unknown` included — callers then rate the finding high (fail closed, see
+    /// [`Severity::from_word_or_high`]).
     pub fn from_word(word: &str) -> Option<Severity> {
         match word.trim().to_ascii_lowercase().as_str() {
             "critical" => Some(Severity::Critical),
             "high" | "error" | "severe" | "important" => Some(Severity::High),
             "medium" | "moderate" | "warning" => Some(Severity::Medium),
             "low" | "minor" => Some(Severity::Low),
-            "note" | "info" | "informational" | "negligible" | "unknown" | "none" => {
-                Some(Severity::Note)
-            }
+            "note" | "info" | "informational" | "negligible" | "none" => Some(Severity::Note),
             _ => None,
         }
+    }
+
+    /// The severity a scanner's word states, or [`Severity::High`] when the report gives no
+    /// word, `unknown`, or a word that is no rating: what nobody rated must not slip under a
+    /// `high` threshold (fail closed).
+    pub fn from_word_or_high(word: Option<&str>) -> Severity {
+        word.and_then(Severity::from_word).unwrap_or(Severity::High)
     }
 
     /// The lower-case name used in policies and JSON.

@@ -5,8 +5,8 @@
 //! The type comes from `scan.type`; older (2.x) reports have no `scan` and carry `category`
 //! per vulnerability instead. The per-vulnerability `category` wins, since some tools write a
 //! secret report with `scan.type: sast`. Identifiers of type `cwe` give the CWE, types `cve`,
-//! `ghsa`… and values shaped like advisory ids give the advisories. Severity `Unknown` on a
-//! dependency or container finding is rated high (fail closed).
+//! `ghsa`… and values shaped like advisory ids give the advisories. Severity `Unknown` (checkov writes
+//! it on every finding) or no severity is rated high on every kind of finding (fail closed).
 
 use serde_json::Value;
 
@@ -164,8 +164,7 @@ pub(crate) fn parse(
         let severity = if kind == FindingKind::Dependency {
             vuln_severity(vuln_word(word), &[], &[])
         } else {
-            word.and_then(Severity::from_word)
-                .unwrap_or(Severity::Medium)
+            Severity::from_word_or_high(word)
         };
         // `name` is a title for most analysers, but some write their rule id there.
         let title = s(v, "name").filter(|n| n.contains(char::is_whitespace));

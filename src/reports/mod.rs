@@ -15,10 +15,14 @@
 //!   without CVSS, Trivy `UNKNOWN`, CycloneDX VEX without ratings) is rated high: fail closed.
 //! - OSV-Scanner groups of aliases count once; npm 7 `via` strings (transitive) are not counted
 //!   again; Trivy `not_affected` and CycloneDX VEX `not_affected`/`false_positive`/`resolved`
-//!   are not findings; cargo-audit `warnings` (unmaintained, yanked) are not findings.
+//!   are not findings (VEX ones are kept in [`Report::coverage`] with their justification);
+//!   cargo-audit `warnings` (unmaintained, yanked) are not findings.
+//! - What a report did not audit (pip-audit `skip_reason`) and how many components an SBOM
+//!   lists are kept in [`Report::coverage`], for the gates to judge whether it is evidence.
 
 mod cargo_audit;
 mod code_scanning;
+mod coverage;
 mod cvss;
 mod detect;
 mod error;
@@ -37,13 +41,16 @@ mod sbom;
 mod threat_model;
 mod trivy;
 
+pub use coverage::{Coverage, SetAside, Skipped};
 pub use cvss::base_score as cvss_base_score;
 pub use error::{
     MAX_REPORT_BYTES, ReportError, SUPPORTED_REPORT_FORMATS, SUPPORTED_THREAT_MODEL_FORMATS,
 };
 pub use finding::{Finding, FindingKind, Package, Severity};
 pub use gzip::MAX_GZIP_RATIO;
-pub use threat_model::{ThreatModelKind, parse_threat_model};
+pub use threat_model::{
+    THREAT_MODEL_EXTENSIONS, ThreatModelKind, is_threat_model_attachment, parse_threat_model,
+};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,6 +113,9 @@ pub struct Report {
     /// incomplete, so the gate reading it cannot pass on it.
     #[serde(default)]
     pub failures: Vec<ToolFailure>,
+    /// What the report says it did not audit or set aside, and how much an SBOM lists.
+    #[serde(default, skip_serializing_if = "Coverage::is_empty")]
+    pub coverage: Coverage,
 }
 
 /// A result its tool marked as suppressed (`# nosec`, `// eslint-disable…`, `nosemgrep`, an
@@ -177,6 +187,13 @@ impl Report {
     /// True for SBOM formats.
     pub fn is_sbom(&self) -> bool {
         matches!(self.format, ReportFormat::CycloneDx | ReportFormat::Spdx)
+    }
+}
+
+impl std::fmt::Display for ReportFormat {
+    /// The user-facing name ("pip-audit JSON"), never the Rust variant name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -326,6 +343,10 @@ pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
                     findings: Vec::new(),
                     suppressed: Vec::new(),
                     failures: Vec::new(),
+                    coverage: Coverage {
+                        components: Some(sbom::spdx_tag_value_packages(text)),
+                        ..Coverage::default()
+                    },
                 });
             }
             Err(unknown(source, first_line(text)))
@@ -357,6 +378,7 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
                     ReportFormat::NpmAuditV6,
                     vec!["yarn audit".to_owned()],
                     npm::parse_v6(ctx, &root)?,
+                    Coverage::default(),
                 );
             }
             return Err(ReportError::from_json(source, None, None, &err));
@@ -383,6 +405,7 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         format: format.name(),
     };
     let one = |t: &str| vec![t.to_owned()];
+    let mut coverage = Coverage::default();
     let (tools, findings) = match format {
         ReportFormat::Sarif => return sarif::parse(source, json),
         ReportFormat::OsvScanner => (one(osv::TOOL), osv::parse(ctx, &root)?),
@@ -391,7 +414,10 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         ReportFormat::NpmAuditV6 => (one(npm::TOOL), npm::parse_v6(ctx, &root)?),
         ReportFormat::NpmAuditV7 => (one(npm::TOOL), npm::parse_v7(ctx, &root)?),
         ReportFormat::CargoAudit => (one(cargo_audit::TOOL), cargo_audit::parse(ctx, &root)?),
-        ReportFormat::PipAudit => (one(pip_audit::TOOL), pip_audit::parse(ctx, &root)?),
+        ReportFormat::PipAudit => (
+            one(pip_audit::TOOL),
+            pip_audit::parse(ctx, &root, &mut coverage)?,
+        ),
         ReportFormat::GitlabSast
         | ReportFormat::GitlabDependencyScanning
         | ReportFormat::GitlabSecretDetection
@@ -405,16 +431,19 @@ fn parse_json(source: &str, json: &[u8]) -> Result<Report, ReportError> {
         }
         ReportFormat::CycloneDx => (
             sbom::cyclonedx_tools(&root),
-            sbom::cyclonedx_json(ctx, &root)?,
+            sbom::cyclonedx_json(ctx, &root, &mut coverage)?,
         ),
-        ReportFormat::Spdx => (sbom::spdx_tools(&root), Vec::new()),
+        ReportFormat::Spdx => {
+            coverage.components = Some(sbom::spdx_json_packages(&root));
+            (sbom::spdx_tools(&root), Vec::new())
+        }
         ReportFormat::GithubCodeScanning => {
             let mut tools = Vec::new();
             let findings = code_scanning::parse(ctx, &root, &mut tools)?;
             (tools, findings)
         }
     };
-    finish(source, format, tools, findings)
+    finish(source, format, tools, findings, coverage)
 }
 
 /// Reads the open alerts of a GitHub code-scanning alert list (`GET …/code-scanning/alerts`,
@@ -430,7 +459,13 @@ pub fn parse_code_scanning_alerts(source: &str, alerts: &Value) -> Result<Report
     if tools.is_empty() {
         tools.push(code_scanning::TOOL.to_owned());
     }
-    finish(source, ReportFormat::GithubCodeScanning, tools, findings)
+    finish(
+        source,
+        ReportFormat::GithubCodeScanning,
+        tools,
+        findings,
+        Coverage::default(),
+    )
 }
 
 fn finish(
@@ -438,6 +473,7 @@ fn finish(
     format: ReportFormat,
     tools: Vec<String>,
     mut findings: Vec<Finding>,
+    coverage: Coverage,
 ) -> Result<Report, ReportError> {
     normalise::dedupe_fingerprints(&mut findings);
     Ok(Report {
@@ -447,6 +483,7 @@ fn finish(
         findings,
         suppressed: Vec::new(),
         failures: Vec::new(),
+        coverage,
     })
 }
 
@@ -481,10 +518,17 @@ fn parse_xml(source: &str, text: &str) -> Result<Report, ReportError> {
         .to_ascii_lowercase();
     match root.tag_name().name() {
         "bom" if ns.contains("cyclonedx") => {
-            let (tools, findings) = sbom::cyclonedx_xml(&doc);
-            finish(source, ReportFormat::CycloneDx, tools, findings)
+            let mut coverage = Coverage::default();
+            let (tools, findings) = sbom::cyclonedx_xml(&doc, &mut coverage);
+            finish(source, ReportFormat::CycloneDx, tools, findings, coverage)
         }
-        "RDF" if text.contains("spdx.org") => finish(source, ReportFormat::Spdx, vec!["SPDX".to_owned()], Vec::new()),
+        "RDF" if text.contains("spdx.org") => {
+            let coverage = Coverage {
+                components: Some(sbom::spdx_rdf_packages(&doc)),
+                ..Coverage::default()
+            };
+            finish(source, ReportFormat::Spdx, vec!["SPDX".to_owned()], Vec::new(), coverage)
+        }
         "ThreatModel" => Err(ReportError::Unsupported {
             source_name: source.to_owned(),
             what: "a Microsoft Threat Modeling Tool model".to_owned(),

@@ -4,27 +4,44 @@
 //! `vulns[]` entry. pip-audit reports no severity at all, so its findings are rated high (fail
 //! closed: a known vulnerability nobody rated must not slip under a `high` threshold); teams
 //! that want CVSS-based severities can run OSV-Scanner instead. Dependencies pip-audit could
-//! not audit (`skip_reason`) are not findings.
+//! not audit (`skip_reason`: not on PyPI, a local path, an editable install) are not findings:
+//! they go to the report's [`Coverage`], which counts the audited ones too, so that a run that
+//! audited nothing is not taken for a clean one.
 
 use serde_json::Value;
 
+use super::coverage::{Coverage, Skipped};
 use super::finding::{Finding, FindingKind, Package, Severity};
 use super::json::{Ctx, Draft, idx, join, s, strs};
 use super::normalise::{clip, push_unique};
 
 pub(crate) const TOOL: &str = "pip-audit";
 
-pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::ReportError> {
+pub(crate) fn parse(
+    ctx: Ctx<'_>,
+    root: &Value,
+    coverage: &mut Coverage,
+) -> Result<Vec<Finding>, super::ReportError> {
     let (deps, base): (&[Value], &str) = match root {
         Value::Array(a) => (a, ""),
         _ => (ctx.array(root, "dependencies", "")?, "dependencies"),
     };
     let mut out = Vec::new();
+    let mut audited = 0usize;
     for (i, dep) in deps.iter().enumerate() {
         let path = idx(base, i);
         ctx.expect_object(dep, &path)?;
         let name = s(dep, "name").ok_or_else(|| ctx.err(&join(&path, "name"), "is missing"))?;
         let version = s(dep, "version");
+        if let Some(reason) = s(dep, "skip_reason") {
+            coverage.skipped.push(Skipped {
+                name: name.to_owned(),
+                version: version.map(str::to_owned),
+                reason: reason.to_owned(),
+            });
+            continue;
+        }
+        audited += 1;
         for v in ctx.array(dep, "vulns", &path)? {
             let Some(id) = s(v, "id") else { continue };
             let mut advisories = vec![id.to_owned()];
@@ -58,5 +75,6 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
             );
         }
     }
+    coverage.audited = Some(audited);
     Ok(out)
 }

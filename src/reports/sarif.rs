@@ -389,6 +389,7 @@ fn stream_results(
         findings,
         suppressed,
         failures,
+        coverage: Default::default(),
     })
 }
 

@@ -4,14 +4,19 @@
 //! format `CycloneDx`/`Spdx`. CycloneDX may also carry vulnerabilities (VEX, or a scanner such
 //! as Trivy writing its results as CycloneDX): those become dependency findings, one per
 //! affected component, EXCEPT when the VEX analysis states `not_affected`, `false_positive`,
-//! `resolved` or `resolved_with_pedigree` — that statement is exactly what VEX is for. A
-//! vulnerability whose ratings give no severity is rated high (fail closed). SPDX documents
-//! carry no findings (their security external references are pointers, not results).
+//! `resolved` or `resolved_with_pedigree` — that statement is exactly what VEX is for; such a
+//! vulnerability is kept in the report's [`Coverage::suppressed`] with its justification and
+//! detail, so that the gate can count and list it. A vulnerability whose ratings give no
+//! severity is rated high (fail closed). SPDX documents carry no findings (their security
+//! external references are pointers, not results). Every SBOM's component (CycloneDX) or
+//! package (SPDX) count goes to [`Coverage::components`]: an SBOM listing none describes no
+//! product.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::coverage::{Coverage, SetAside};
 use super::error::ReportError;
 use super::finding::{Finding, FindingKind, Package, Severity};
 use super::json::{Ctx, Draft, idx, join, num, s, strs};
@@ -53,11 +58,47 @@ pub(crate) fn cyclonedx_tools(root: &Value) -> Vec<String> {
     out
 }
 
+/// Components in `list` and, recursively, their `components` (the JSON parser's nesting limit
+/// bounds the recursion).
+fn count_components(list: &[&Value]) -> usize {
+    list.iter()
+        .map(|c| {
+            let children: Vec<&Value> = c
+                .get("components")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            1 + count_components(&children)
+        })
+        .sum()
+}
+
+/// The affected components of a VEX statement as `name@version` (the `bom-ref` when the
+/// document does not list the component).
+fn affected_labels(refs: &[&str], components: &HashMap<String, &Value>) -> Vec<String> {
+    refs.iter()
+        .map(|r| match components.get(*r) {
+            Some(c) => {
+                let name = s(c, "name").unwrap_or(r);
+                s(c, "version").map_or(name.to_owned(), |v| format!("{name}@{v}"))
+            }
+            None => (*r).to_owned(),
+        })
+        .collect()
+}
+
 /// CycloneDX JSON.
-pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, ReportError> {
+pub(crate) fn cyclonedx_json(
+    ctx: Ctx<'_>,
+    root: &Value,
+    coverage: &mut Coverage,
+) -> Result<Vec<Finding>, ReportError> {
     // bom-ref → component, through nested components.
     let mut components: HashMap<String, &Value> = HashMap::new();
     let mut stack: Vec<&Value> = ctx.array(root, "components", "")?.iter().collect();
+    // The components the SBOM lists, nested ones included; `metadata.component` is the
+    // product the SBOM describes, not one of its parts.
+    coverage.components = Some(count_components(&stack));
     if let Some(c) = root.get("metadata").and_then(|m| m.get("component")) {
         stack.push(c);
     }
@@ -71,14 +112,31 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
     }
     let tool = cyclonedx_tools(root).join(", ");
     let mut out = Vec::new();
-    for (i, v) in ctx.array(root, "vulnerabilities", "")?.iter().enumerate() {
+    let vulnerabilities = ctx.array(root, "vulnerabilities", "")?;
+    coverage.vulnerability_analysis = !vulnerabilities.is_empty();
+    for (i, v) in vulnerabilities.iter().enumerate() {
         let path = idx("vulnerabilities", i);
         ctx.expect_object(v, &path)?;
-        let state = v.get("analysis").and_then(|a| s(a, "state")).unwrap_or("");
+        let analysis = v.get("analysis");
+        let state = analysis.and_then(|a| s(a, "state")).unwrap_or("");
+        let id = s(v, "id").ok_or_else(|| ctx.err(&join(&path, "id"), "is missing"))?;
         if NOT_EXPOSED.iter().any(|x| x.eq_ignore_ascii_case(state)) {
+            let refs: Vec<&str> = ctx
+                .array(v, "affects", &path)?
+                .iter()
+                .filter_map(|a| s(a, "ref"))
+                .collect();
+            coverage.suppressed.push(SetAside {
+                id: id.to_owned(),
+                packages: affected_labels(&refs, &components),
+                state: state.to_owned(),
+                justification: analysis
+                    .and_then(|a| s(a, "justification"))
+                    .map(str::to_owned),
+                detail: analysis.and_then(|a| s(a, "detail")).map(clip),
+            });
             continue;
         }
-        let id = s(v, "id").ok_or_else(|| ctx.err(&join(&path, "id"), "is missing"))?;
         let mut advisories = vec![id.to_owned()];
         for r in ctx.array(v, "references", &path)? {
             if let Some(rid) = s(r, "id") {
@@ -175,8 +233,22 @@ pub(crate) fn cyclonedx_json(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>,
 }
 
 /// CycloneDX XML (`<bom xmlns="http://cyclonedx.org/schema/bom/1.x">`), same rules as JSON.
-pub(crate) fn cyclonedx_xml(doc: &roxmltree::Document<'_>) -> (Vec<String>, Vec<Finding>) {
+pub(crate) fn cyclonedx_xml(
+    doc: &roxmltree::Document<'_>,
+    coverage: &mut Coverage,
+) -> (Vec<String>, Vec<Finding>) {
     let root = doc.root_element();
+    // Components under `<components>` at any depth; the `<metadata><component>` is the
+    // product itself.
+    coverage.components = Some(
+        root.descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "component")
+            .filter(|n| {
+                n.parent_element()
+                    .is_some_and(|p| p.tag_name().name() == "components")
+            })
+            .count(),
+    );
     let mut components: HashMap<String, roxmltree::Node<'_, '_>> = HashMap::new();
     for c in root
         .descendants()
@@ -200,13 +272,36 @@ pub(crate) fn cyclonedx_xml(doc: &roxmltree::Document<'_>) -> (Vec<String>, Vec<
         .descendants()
         .filter(|n| n.is_element() && n.tag_name().name() == "vulnerability")
     {
-        let state = child(v, "analysis")
+        coverage.vulnerability_analysis = true;
+        let analysis = child(v, "analysis");
+        let state = analysis
             .and_then(|a| text_of(a, "state"))
             .unwrap_or_default();
+        let Some(id) = text_of(v, "id") else { continue };
         if NOT_EXPOSED.iter().any(|x| x.eq_ignore_ascii_case(&state)) {
+            let packages = v
+                .descendants()
+                .filter(|n| n.is_element() && n.tag_name().name() == "target")
+                .filter_map(|t| text_of(t, "ref"))
+                .map(|r| match components.get(&r) {
+                    Some(c) => {
+                        let name = text_of(*c, "name").unwrap_or_else(|| r.clone());
+                        text_of(*c, "version").map_or(name.clone(), |ver| format!("{name}@{ver}"))
+                    }
+                    None => r,
+                })
+                .collect();
+            coverage.suppressed.push(SetAside {
+                id,
+                packages,
+                state,
+                justification: analysis.and_then(|a| text_of(a, "justification")),
+                detail: analysis
+                    .and_then(|a| text_of(a, "detail"))
+                    .map(|d| clip(&d)),
+            });
             continue;
         }
-        let Some(id) = text_of(v, "id") else { continue };
         let mut word: Option<Severity> = None;
         let mut scores = Vec::new();
         for r in v
@@ -297,6 +392,42 @@ pub(crate) fn spdx_tools(root: &Value) -> Vec<String> {
         out.push("SPDX".to_owned());
     }
     out
+}
+
+/// Packages in an SPDX JSON document: 2.x `packages`, or 3.0 JSON-LD `@graph` elements of a
+/// package type.
+pub(crate) fn spdx_json_packages(root: &Value) -> usize {
+    let v2 = root
+        .get("packages")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let v3 = root
+        .get("@graph")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            s(e, "type")
+                .or_else(|| s(e, "@type"))
+                .is_some_and(|t| t.ends_with("Package"))
+        })
+        .count();
+    v2 + v3
+}
+
+/// Packages in an SPDX RDF/XML document (`<spdx:Package>` elements).
+pub(crate) fn spdx_rdf_packages(doc: &roxmltree::Document<'_>) -> usize {
+    doc.root_element()
+        .descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == "Package")
+        .count()
+}
+
+/// Packages in an SPDX tag-value document (`PackageName:` lines).
+pub(crate) fn spdx_tag_value_packages(text: &str) -> usize {
+    text.lines()
+        .filter(|l| l.trim_start().starts_with("PackageName:"))
+        .count()
 }
 
 /// True when `text` is an SPDX tag-value document.

@@ -54,6 +54,28 @@ impl ThreatModelKind {
     }
 }
 
+/// File extensions of the recognised threat-model formats: JSON (Threat Dragon, OTM, pytm,
+/// Threat Composer, CycloneDX), YAML (Threagile, OTM), XML and `.tm7` (Microsoft TMT),
+/// Markdown. A file under the threat-model paths with any other extension — a pytm model's
+/// `tm.py`, a `.dot` data-flow diagram, a `.png` or `.svg` rendering, a PDF — is an
+/// attachment of the model: it is not read, so it can neither break the gate nor satisfy it.
+/// A file without an extension is read by content (it might be a model; fail closed).
+pub const THREAT_MODEL_EXTENSIONS: &[&str] =
+    &["json", "yaml", "yml", "tm7", "xml", "md", "markdown", "otm"];
+
+/// True when `path` is an attachment of a threat model (see [`THREAT_MODEL_EXTENSIONS`]),
+/// not a file in one of the recognised formats.
+pub fn is_threat_model_attachment(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        // `.hidden` files have no extension; `name.` neither.
+        Some((stem, ext)) if !stem.is_empty() && !ext.is_empty() => !THREAT_MODEL_EXTENSIONS
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(ext)),
+        _ => false,
+    }
+}
+
 fn not_tm(path: &str, reason: impl Into<String>) -> ReportError {
     ReportError::NotAThreatModel {
         source_name: path.to_owned(),

@@ -57,8 +57,7 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
                 Draft {
                     tool: TOOL.to_owned(),
                     rule: rule.to_owned(),
-                    severity: Severity::from_word(s(m, "Severity").unwrap_or(""))
-                        .unwrap_or(Severity::Medium),
+                    severity: Severity::from_word_or_high(s(m, "Severity")),
                     kind: FindingKind::Config,
                     cwe: Vec::new(),
                     file: file
@@ -81,8 +80,7 @@ pub(crate) fn parse(ctx: Ctx<'_>, root: &Value) -> Result<Vec<Finding>, super::R
                 Draft {
                     tool: TOOL.to_owned(),
                     rule: rule.to_owned(),
-                    severity: Severity::from_word(s(sec, "Severity").unwrap_or(""))
-                        .unwrap_or(Severity::High),
+                    severity: Severity::from_word_or_high(s(sec, "Severity")),
                     kind: FindingKind::Secret,
                     cwe: vec![798],
                     file: (!target.is_empty()).then(|| normalise_path(target, None)),

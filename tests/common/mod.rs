@@ -165,6 +165,7 @@ pub fn report(format: ReportFormat, tool: &str, findings: Vec<Finding>) -> Repor
         findings,
         suppressed: Vec::new(),
         failures: Vec::new(),
+        coverage: Default::default(),
     }
 }
 

@@ -114,5 +114,5 @@ SARIF_FORMATTER="$TOOLS/npm/node_modules/@microsoft/eslint-formatter-sarif/sarif
   echo "@microsoft/eslint-formatter-sarif $ESLINT_SARIF"
   echo "python $(python3 --version | awk '{print $2}')"
   echo "node $(node --version | tr -d v)"
-} >"$OUT/VERSIONS"
+} >"$OUT/VERSIONS.sarif"
 echo "sarif.sh: reports written to $OUT"

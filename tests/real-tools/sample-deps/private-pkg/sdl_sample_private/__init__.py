@@ -1,0 +1,1 @@
+"""Sample private package for sdl-gate's real-tool tests."""
