@@ -289,6 +289,7 @@ fn a_tools_own_json_gets_its_sarif_flag() {
         ("ruff/ruff.json", "ruff check --output-format sarif"),
         ("eslint/eslint.json", "-f @microsoft/eslint-formatter-sarif"),
         ("hadolint/hadolint.json", "hadolint -f sarif"),
+        ("checkov/checkov.json", "checkov -o sarif"),
     ] {
         let err = match parse_report(rel, &data(rel)) {
             Ok(r) => panic!("{rel} read as {}", r.format.name()),
