@@ -81,7 +81,7 @@ expect() { # expect STATUS METHOD PATH [curl args…]
   got="$(curl -sk -o /dev/null -w '%{http_code}' -X "$method" "$@" "https://127.0.0.1:$tls_port$path")"
   if [ "$got" != "$want" ]; then
     echo "deploy-check: $method $path through nginx answered $got, expected $want" >&2
-    tail -20 "$work/serve.log" "$work/error.log" >&2 || true
+    tail -n 20 "$work/serve.log" "$work/error.log" >&2 || true
     exit 1
   fi
   echo "ok: $method $path -> $got"
@@ -89,7 +89,8 @@ expect() { # expect STATUS METHOD PATH [curl args…]
 expect 200 GET /healthz
 expect 404 GET /metrics                       # internal: the proxy does not expose it
 expect 200 GET "/github/app-created?code=0a1b2c&state=s"
-expect 401 POST /webhooks/github -H 'X-GitHub-Event: ping' -H 'X-GitHub-Delivery: d1' --data '{}'
+expect 415 POST /webhooks/github -H 'X-GitHub-Event: ping' -H 'X-GitHub-Delivery: d0' --data 'payload=%7B%7D'  # form-encoded
+expect 401 POST /webhooks/github -H 'Content-Type: application/json' -H 'X-GitHub-Event: ping' -H 'X-GitHub-Delivery: d1' --data '{}'
 body='{"zen":"deploy-check","hook_id":1}'
 sig="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac deploy-check -r | cut -d' ' -f1)"
 expect 200 POST /webhooks/github -H 'Content-Type: application/json' -H 'X-GitHub-Event: ping' \
