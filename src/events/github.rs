@@ -55,8 +55,8 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
     let items = match event {
         "pull_request" if acted(PULL_REQUEST_ACTIONS) => {
             let number = match f.get("number") {
-                Some(_) => f.number("number")?,
-                None => f.number("pull_request.number")?,
+                Some(_) => f.change_number("number")?,
+                None => f.change_number("pull_request.number")?,
             };
             let detail = f
                 .str_opt("pull_request.head.sha")
@@ -64,7 +64,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             vec![change(&f, number, detail)?]
         }
         "pull_request_review" if acted(REVIEW_ACTIONS) => {
-            let number = f.number("pull_request.number")?;
+            let number = f.change_number("pull_request.number")?;
             let detail = json!({
                 "review_id": f.get("review.id"),
                 "author": f.get("review.user.login"),
@@ -77,7 +77,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             if f.get("issue.pull_request").is_none() {
                 return Ok(None);
             }
-            let number = f.number("issue.number")?;
+            let number = f.change_number("issue.number")?;
             let detail = json!({
                 "comment_id": f.number("comment.id")?,
                 "author": f.get("comment.user.login"),
@@ -104,7 +104,11 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     // A PR in another repository (its base is elsewhere): not ours to key here.
                     continue;
                 }
-                let Some(number) = pr.get("number").and_then(Value::as_u64) else {
+                let Some(number) = pr
+                    .get("number")
+                    .and_then(Value::as_u64)
+                    .filter(|n| (1..=super::MAX_CHANGE_NUMBER).contains(n))
+                else {
                     return Err(EventError::InvalidField {
                         event: event.to_owned(),
                         field,
@@ -267,6 +271,27 @@ mod tests {
         ] {
             assert_eq!(pull_of_ref(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn change_numbers_beyond_the_forges_range_are_refused_naming_the_field() {
+        for n in [json!(0), json!(2_147_483_648u64), json!(u64::MAX)] {
+            let mut body = pr("opened");
+            body["number"] = n.clone();
+            let err = extract("pull_request", &body).expect_err("refused");
+            assert!(
+                err.to_string().contains("`number`") && err.to_string().contains("2147483647"),
+                "{n}: {err}"
+            );
+        }
+        let mut body = pr("opened");
+        body["number"] = json!(2_147_483_647u64);
+        body["pull_request"]["number"] = json!(2_147_483_647u64);
+        assert!(
+            extract("pull_request", &body)
+                .expect("the largest is accepted")
+                .is_some()
+        );
     }
 
     #[test]

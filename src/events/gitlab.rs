@@ -35,7 +35,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             if !action.is_some_and(|a| MR_ACTIONS.contains(&a)) {
                 return Ok(None);
             }
-            let iid = f.number("object_attributes.iid")?;
+            let iid = f.change_number("object_attributes.iid")?;
             let detail = f
                 .str_opt("object_attributes.last_commit.id")
                 .map(|sha| json!({ "head_sha": sha }));
@@ -45,7 +45,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             if f.str_opt("object_attributes.noteable_type") != Some("MergeRequest") {
                 return Ok(None);
             }
-            let iid = f.number("merge_request.iid")?;
+            let iid = f.change_number("merge_request.iid")?;
             let action = f.str_opt("object_attributes.action").map(str::to_owned);
             let detail = json!({
                 "note_id": f.number("object_attributes.id")?,
@@ -108,6 +108,15 @@ fn change(f: &Fields<'_>, iid: u64, detail: Option<Value>) -> Result<WorkItem, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_iid_beyond_the_forges_range_is_refused_naming_the_field() {
+        let body = json!({"object_kind": "merge_request",
+            "project": {"path_with_namespace": "grp/proj"},
+            "object_attributes": {"iid": 4_294_967_296u64, "action": "open"}});
+        let err = extract("Merge Request Hook", &body).expect_err("refused");
+        assert!(err.to_string().contains("object_attributes.iid"), "{err}");
+    }
 
     #[test]
     fn merge_request_actions() {

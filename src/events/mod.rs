@@ -15,6 +15,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The largest pull request number or merge request IID accepted: GitHub and GitLab number
+/// changes with signed 32-bit integers.
+pub const MAX_CHANGE_NUMBER: u64 = i32::MAX as u64;
+
 /// The forge a delivery came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -226,6 +230,21 @@ impl<'a> Fields<'a> {
                 field: path,
                 expected: "a non-negative integer",
             }),
+        }
+    }
+
+    /// A pull request number or merge request IID: from 1 to [`MAX_CHANGE_NUMBER`]. Both forges
+    /// number changes with 32-bit integers, so anything beyond is not a change of theirs.
+    pub(crate) fn change_number(&self, path: &'static str) -> Result<u64, EventError> {
+        let n = self.number(path)?;
+        if (1..=MAX_CHANGE_NUMBER).contains(&n) {
+            Ok(n)
+        } else {
+            Err(EventError::InvalidField {
+                event: self.event.to_owned(),
+                field: path,
+                expected: "a change number from 1 to 2147483647",
+            })
         }
     }
 
