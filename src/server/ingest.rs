@@ -190,13 +190,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), IngestError> {
     Ok(())
 }
 
-/// The bytes a request reserves of the in-flight budget: its `Content-Length`, or the whole
-/// limit when it sends none (chunked).
-fn reservation(headers: &HeaderMap, limit: usize) -> usize {
-    header(headers, "content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(limit, |len| len.min(limit))
-        .max(1)
+/// The body length the request announces in `Content-Length`, when it sends a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -207,18 +203,9 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Reads at most `limit` bytes of body; larger bodies are refused without reading them all
-/// when `Content-Length` says so up front.
-pub async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    limit: usize,
-) -> Result<Bytes, IngestError> {
-    if let Some(len) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(IngestError::TooLarge { limit });
-    }
+/// Reads at most `limit` bytes of body (413 past it, for a chunked body that does not announce
+/// its length).
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes, IngestError> {
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes),
         Err(err) => {
@@ -235,20 +222,22 @@ pub async fn read_body(
     }
 }
 
-/// Reads the body within the limits: its share of the in-flight budget first (waiting at most
-/// [`Limits::budget_wait`]), then the bytes under [`Limits::read_timeout`]. The share is given
-/// back when the body is read (or refused).
+/// Reads the body within the limits. A body whose `Content-Length` is over the limit is
+/// refused without reading it. Otherwise the request first takes its share of the in-flight
+/// budget — the announced length, or the whole limit for a chunked body — waiting at most
+/// [`Limits::budget_wait`], then reads the bytes under [`Limits::read_timeout`]. The share is
+/// given back when the body is read (or refused).
 async fn read_bounded(
     headers: &HeaderMap,
     body: Body,
     limits: &Limits,
 ) -> Result<Bytes, IngestError> {
-    if let Some(len) = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok())
-        && len > limits.body as u64
-    {
+    let announced = content_length(headers);
+    if announced.is_some_and(|len| len > limits.body as u64) {
         return Err(IngestError::TooLarge { limit: limits.body });
     }
-    let share = u32::try_from(reservation(headers, limits.body)).unwrap_or(u32::MAX);
+    let share = announced.map_or(limits.body as u64, |len| len.max(1));
+    let share = u32::try_from(share).unwrap_or(u32::MAX);
     let _permit = match tokio::time::timeout(
         limits.budget_wait,
         limits.in_flight.acquire_many(share),
@@ -259,7 +248,7 @@ async fn read_bounded(
         // Timed out, or the budget was closed: either way not now.
         Ok(Err(_)) | Err(_) => return Err(IngestError::Busy),
     };
-    match tokio::time::timeout(limits.read_timeout, read_body(headers, body, limits.body)).await {
+    match tokio::time::timeout(limits.read_timeout, read_limited(body, limits.body)).await {
         Ok(read) => read,
         Err(_) => Err(IngestError::BodyTimeout(limits.read_timeout)),
     }
