@@ -21,6 +21,16 @@ fn data(rel: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
 }
 
+/// A file of the sample projects the tools ran on (`tests/real-tools/sample-deps/`).
+fn sample(rel: &str) -> Vec<u8> {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/real-tools/sample-deps"
+    ))
+    .join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
 fn report(rel: &str) -> Report {
     parse_report(rel, &data(rel)).unwrap_or_else(|e| panic!("{rel} does not parse: {e}"))
 }
@@ -394,7 +404,7 @@ fn pytm_companion_files_are_attachments() {
         Some(sdl_gate::reports::ThreatModelKind::Pytm)
     );
     let companions = [
-        ("docs/threat-model/tm.py", data("pytm/tm.py")),
+        ("docs/threat-model/tm.py", sample("threat-model/tm.py")),
         ("docs/threat-model/tm.dot", data("pytm/tm.dot")),
         ("docs/threat-model/tm.png", data("pytm/tm.png")),
     ];
