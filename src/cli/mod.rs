@@ -4,6 +4,7 @@
 mod action;
 mod check;
 mod config;
+mod demo;
 mod env_vars;
 mod gitlab_ci;
 mod jobs;
@@ -48,6 +49,9 @@ enum Command {
     /// Run the webhook service (GitHub App / GitLab bot).
     #[command(after_help = env_vars::help(&env_vars::serve()))]
     Serve(serve::ServeArgs),
+    /// See it work in a minute: a local GitHub with a sample pull request, this binary's
+    /// `serve` against it, and the check run and comment it writes (no network).
+    Demo(demo::DemoArgs),
     /// Inspect and retry jobs of the service's durable queue.
     Jobs(jobs::JobsArgs),
 }
@@ -62,5 +66,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Practices(args) => practices::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Jobs(args) => jobs::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
