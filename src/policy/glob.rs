@@ -1,7 +1,16 @@
 //! Glob patterns as a type: a pattern in a policy is checked when the policy is read, so every
 //! later user holds a pattern that is known to compile.
+//!
+//! Compiling is the expensive part (a regular expression per pattern, a regex set per list),
+//! so it happens once: a pattern compiles its own matcher on first use, and a list's set is
+//! kept in a small process-wide cache keyed by the patterns' text. The gates of one evaluation
+//! share the policy's `security_paths`, and the service evaluates the same policy again and
+//! again, so each distinct list is compiled once per process instead of once per gate and
+//! evaluation.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use schemars::JsonSchema;
@@ -14,7 +23,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct GlobPattern {
     text: String,
     glob: Glob,
-    matcher: GlobMatcher,
+    /// Compiled on first use: most patterns are only ever matched through a [`GlobList`].
+    matcher: OnceLock<GlobMatcher>,
 }
 
 /// A glob that does not compile.
@@ -49,7 +59,7 @@ impl GlobPattern {
         })?;
         Ok(GlobPattern {
             text: text.to_string(),
-            matcher: glob.compile_matcher(),
+            matcher: OnceLock::new(),
             glob,
         })
     }
@@ -75,7 +85,9 @@ impl GlobPattern {
 
     /// Does `candidate` match?
     pub fn is_match(&self, candidate: &str) -> bool {
-        self.matcher.is_match(candidate)
+        self.matcher
+            .get_or_init(|| self.glob.compile_matcher())
+            .is_match(candidate)
     }
 }
 
@@ -127,24 +139,61 @@ impl JsonSchema for GlobPattern {
 /// A compiled set of patterns, for matching many paths against many globs fast.
 #[derive(Debug, Clone)]
 pub struct GlobList {
-    set: globset::GlobSet,
+    set: Arc<globset::GlobSet>,
     patterns: Vec<GlobPattern>,
 }
 
-impl GlobList {
-    /// Builds the set from patterns that already compiled one by one.
-    pub fn new(patterns: &[GlobPattern]) -> Self {
-        let mut builder = globset::GlobSetBuilder::new();
-        for p in patterns {
-            builder.add(p.glob().clone());
+/// How many distinct compiled lists the process keeps (a policy has a handful; the service
+/// sees one policy per repository).
+const COMPILED_SETS: usize = 64;
+
+/// Compiled sets by the patterns' text, most recently used last.
+type SetCache = Mutex<VecDeque<(Vec<String>, Arc<globset::GlobSet>)>>;
+
+fn compiled_sets() -> &'static SetCache {
+    static CACHE: OnceLock<SetCache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(VecDeque::with_capacity(COMPILED_SETS)))
+}
+
+/// The compiled set for `patterns`, from the cache or compiled now.
+fn compiled_set(patterns: &[GlobPattern]) -> Arc<globset::GlobSet> {
+    let key: Vec<String> = patterns.iter().map(|p| p.text.clone()).collect();
+    let cache = compiled_sets();
+    {
+        let mut sets = cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = sets.iter().position(|(k, _)| *k == key)
+            && let Some(hit) = sets.remove(i)
+        {
+            let set = hit.1.clone();
+            sets.push_back(hit);
+            return set;
         }
-        // Each glob compiled on its own, so the set compiles too; fall back to linear
-        // matching over the individual matchers if the set ever refused.
-        let set = builder
+    }
+    let mut builder = globset::GlobSetBuilder::new();
+    for p in patterns {
+        builder.add(p.glob().clone());
+    }
+    // Each glob compiled on its own, so the set compiles too; fall back to linear matching over
+    // the individual matchers if the set ever refused.
+    let set = Arc::new(
+        builder
             .build()
-            .unwrap_or_else(|_| globset::GlobSet::empty());
+            .unwrap_or_else(|_| globset::GlobSet::empty()),
+    );
+    let mut sets = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if sets.len() >= COMPILED_SETS {
+        sets.pop_front();
+    }
+    sets.push_back((key, set.clone()));
+    set
+}
+
+impl GlobList {
+    /// Builds the set from patterns that already compiled one by one (compiled once per
+    /// distinct list in this process; see the module documentation).
+    pub fn new(patterns: &[GlobPattern]) -> Self {
         GlobList {
-            set,
+            set: compiled_set(patterns),
             patterns: patterns.to_vec(),
         }
     }
@@ -171,5 +220,67 @@ impl GlobList {
             .matches(candidate)
             .first()
             .and_then(|&i| self.patterns.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The compiled-set cache must never change an answer: a list is matched by its own
+    //! patterns, whatever was compiled before it and however often the cache turned over.
+
+    use super::*;
+
+    fn list(patterns: &[&str]) -> GlobList {
+        let compiled: Vec<GlobPattern> = patterns
+            .iter()
+            .map(|p| GlobPattern::new(p).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        GlobList::new(&compiled)
+    }
+
+    #[test]
+    fn lists_with_different_patterns_do_not_share_a_compiled_set() {
+        let auth = list(&["src/auth/**"]);
+        let crypto = list(&["src/crypto/**"]);
+        assert!(auth.is_match("src/auth/login.rs"));
+        assert!(!auth.is_match("src/crypto/aes.rs"));
+        assert!(crypto.is_match("src/crypto/aes.rs"));
+        assert!(!crypto.is_match("src/auth/login.rs"));
+        // Same patterns in another order: another list, and first_match names its own order.
+        let both = list(&["src/**", "src/auth/**"]);
+        let reversed = list(&["src/auth/**", "src/**"]);
+        assert_eq!(
+            both.first_match("src/auth/x.rs").map(GlobPattern::as_str),
+            Some("src/**")
+        );
+        assert_eq!(
+            reversed
+                .first_match("src/auth/x.rs")
+                .map(GlobPattern::as_str),
+            Some("src/auth/**")
+        );
+    }
+
+    #[test]
+    fn answers_survive_the_cache_turning_over() {
+        let first = list(&["keep/**"]);
+        for i in 0..(COMPILED_SETS * 2) {
+            let other = list(&[&format!("dir{i}/*.rs")]);
+            assert!(other.is_match(&format!("dir{i}/a.rs")));
+            assert!(!other.is_match("keep/a.rs"));
+        }
+        assert!(first.is_match("keep/x/y"));
+        let again = list(&["keep/**"]);
+        assert!(again.is_match("keep/x/y"));
+        assert!(!again.is_match("dir0/a.rs"));
+    }
+
+    #[test]
+    fn a_single_pattern_compiles_its_matcher_on_first_use_only() {
+        let p = GlobPattern::new("docs/**/*.md").unwrap_or_else(|e| panic!("{e}"));
+        assert!(p.matcher.get().is_none(), "not compiled by parsing");
+        assert!(p.is_match("docs/a/b.md"));
+        assert!(p.matcher.get().is_some());
+        assert!(!p.is_match("docs/a/b.rs"));
     }
 }
