@@ -258,3 +258,185 @@ async fn a_full_disk_is_refused_fast_and_heals_without_a_restart() {
     svc.shutdown().await;
     store.close().await;
 }
+
+/// A PostgreSQL 15 instance of the test's own (initdb + pg_ctl, on a free loopback port), never
+/// the machine's shared one; stopped and removed on drop.
+struct OwnPostgres {
+    dir: PathBuf,
+    port: u16,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn as_postgres(cmd: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(format!("{PG_BIN}/{cmd}"))
+        .args(args)
+        .output()
+        .map_err(|e| format!("running {cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl OwnPostgres {
+    fn create() -> Result<OwnPostgres, String> {
+        if !Path::new(PG_BIN).join("initdb").exists() {
+            return Err(format!("no {PG_BIN}/initdb"));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?.keep();
+        let status = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err("chown to postgres failed (not root?)".into());
+        }
+        let pg = OwnPostgres { dir, port };
+        let data = pg.data();
+        as_postgres("initdb", &["-D", &data, "-A", "trust", "-U", "postgres"])?;
+        pg.start()?;
+        Ok(pg)
+    }
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+    fn start(&self) -> Result<(), String> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log").display().to_string();
+        as_postgres(
+            "pg_ctl",
+            &["-D", &self.data(), "-o", &opts, "-l", &log, "-w", "start"],
+        )
+    }
+    fn stop(&self) -> Result<(), String> {
+        as_postgres("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"])
+    }
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn a_postgres_outage_is_refused_fast_and_heals_without_a_restart() {
+    let pg = match OwnPostgres::create() {
+        Ok(pg) => pg,
+        Err(why) => {
+            println!("SKIP PostgreSQL outage test: cannot run a PostgreSQL of its own ({why})");
+            return;
+        }
+    };
+    let url = pg.url();
+    let store = Store::connect(&url, 4).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let svc = spawn(store.clone(), Recorder::new(), config(fast_queue(), 1)).await;
+    let base = format!("http://{}", svc.addr);
+    let client = reqwest::Client::new();
+    let body = pr_payload("octo/repo", 1, "opened");
+    let mut acked = Vec::new();
+    until_accepted(&client, &base, "before", &body, &mut acked, ANSWER_BUDGET).await;
+    assert_eq!(readyz(&client, &base).await.0, 200);
+
+    pg.stop().expect("stop PostgreSQL");
+    let mut worst = Duration::ZERO;
+    for n in 0..3 {
+        let id = format!("down-{n}");
+        let started = Instant::now();
+        let (status, text) =
+            send_github(&client, &base, GITHUB_SECRET, "pull_request", &id, &body).await;
+        let took = started.elapsed();
+        worst = worst.max(took);
+        assert_eq!(status, 503, "{text}");
+        assert!(took < ANSWER_BUDGET, "503 took {took:?}");
+    }
+    let (ready, why, took) = readyz(&client, &base).await;
+    assert_eq!(ready, 503, "{why}");
+    assert!(took < ANSWER_BUDGET, "readyz took {took:?}");
+    println!(
+        "postgres down: webhook 503 in at most {worst:?}, readyz 503 in {took:?}: {}",
+        why.trim()
+    );
+
+    pg.start().expect("start PostgreSQL");
+    let recovered = until_accepted(
+        &client,
+        &base,
+        "after",
+        &body,
+        &mut acked,
+        Duration::from_secs(20),
+    )
+    .await;
+    println!("postgres: accepted again {recovered:?} after it was started");
+    let (ready, why, _) = readyz(&client, &base).await;
+    assert_eq!(ready, 200, "{why}");
+
+    let mut conn = url
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .expect("url")
+        .connect()
+        .await
+        .expect("check connection");
+    for id in &acked {
+        let stored: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE delivery_id = $1")
+                .bind(id)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count");
+        assert_eq!(stored, 1, "acknowledged delivery {id} is not stored");
+    }
+    svc.shutdown().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_at_start_up_names_the_host_and_the_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let url = format!("postgres://someone:hunter2@127.0.0.1:{port}/db");
+    let started = Instant::now();
+    let err = Store::connect(&url, 2)
+        .await
+        .expect_err("nothing listens there");
+    let message = err.to_string();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    assert!(!message.contains("hunter2"), "password in {message}");
+    assert!(!message.contains("pool timed out"), "{message}");
+    println!(
+        "unreachable at start-up ({:?}): {message}",
+        started.elapsed()
+    );
+}
