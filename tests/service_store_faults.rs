@@ -377,6 +377,7 @@ async fn a_postgres_outage_is_refused_fast_and_heals_without_a_restart() {
     let (ready, why, took) = readyz(&client, &base).await;
     assert_eq!(ready, 503, "{why}");
     assert!(took < ANSWER_BUDGET, "readyz took {took:?}");
+    assert!(why.contains("refused"), "the cause is named: {why}");
     println!(
         "postgres down: webhook 503 in at most {worst:?}, readyz 503 in {took:?}: {}",
         why.trim()

@@ -102,6 +102,8 @@ pub struct Store {
     /// The SQLite file's connect options, for the readiness write probe (its own connection
     /// with a short busy timeout, so a probe never waits behind or wedges the writer).
     probe: Option<SqliteConnectOptions>,
+    /// The PostgreSQL connect options, for naming the cause when `/readyz` finds it down.
+    pg_options: Option<PgConnectOptions>,
     /// The message of the last failed delivery commit, cleared by the next successful one;
     /// `/readyz` reports it.
     pub(crate) last_commit_error: Arc<Mutex<Option<String>>>,
@@ -120,6 +122,9 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Bytes the readiness probe writes (and deletes) after a failed commit: one large batch.
 const PROBE_BYTES: i64 = 1024 * 1024;
+
+/// How long `/readyz` tries a direct PostgreSQL connection to name an outage's cause.
+const PG_CAUSE_TIMEOUT: Duration = Duration::from_millis(400);
 
 /// Budget of the readiness checks (`/readyz`), each.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(1_500);
@@ -167,6 +172,7 @@ impl Store {
                 db: Db::Sqlite(write),
                 read: Db::Sqlite(read),
                 probe: Some(options),
+                pg_options: None,
                 last_commit_error: Arc::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -199,6 +205,7 @@ impl Store {
                 db: Db::Postgres(pool.clone()),
                 read: Db::Postgres(pool),
                 probe: None,
+                pg_options: Some(options),
                 last_commit_error: Arc::default(),
             })
         } else {
@@ -235,9 +242,22 @@ impl Store {
     /// connection can take the write lock (`BEGIN IMMEDIATE`), which fails on a read-only or
     /// locked file. The error names why.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
-        match tokio::time::timeout(READY_TIMEOUT, self.ping()).await {
-            Err(_) => return Err(StoreError::Timeout(READY_TIMEOUT)),
-            Ok(result) => result?,
+        let pinged = match tokio::time::timeout(READY_TIMEOUT, self.ping()).await {
+            Err(_) => Err(StoreError::Timeout(READY_TIMEOUT)),
+            Ok(result) => result,
+        };
+        if let Err(err) = pinged {
+            // The pool only says it timed out; one direct attempt names the cause (refused,
+            // authentication, DNS) when it fails fast.
+            if let Some(options) = &self.pg_options {
+                use sqlx::ConnectOptions;
+                if let Ok(Err(direct)) =
+                    tokio::time::timeout(PG_CAUSE_TIMEOUT, options.connect()).await
+                {
+                    return Err(StoreError::NotWritable(format!("{err}: {direct}")));
+                }
+            }
+            return Err(err);
         }
         let failed = self
             .last_commit_error
