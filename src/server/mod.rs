@@ -29,7 +29,10 @@ use tokio::task::JoinHandle;
 use crate::events::Forge;
 use crate::queue::{Processor, WorkerPool, spawn_workers};
 use crate::settings::{QueueSettings, Settings};
-use crate::store::{Committer, NewDelivery, Recorded, Store};
+use crate::store::{Committer, NewDelivery, Recorded, Store, StoreError};
+
+/// Longest a webhook waits for its delivery to be committed before answering 503.
+const STORE_BUDGET: Duration = Duration::from_millis(1_500);
 
 /// What the service needs besides the store and the processor.
 #[derive(Debug, Clone)]
@@ -218,11 +221,15 @@ fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.store.check_writable().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {err}\n"),
+            )
+                .into_response()
         }
     }
 }
@@ -327,7 +334,14 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
         payload,
         items: domain.items,
     };
-    match state.committer.submit(delivery).await {
+    // Fail fast: a sender gives up after 10 s and may not redeliver, so a store that cannot
+    // commit within the budget answers 503 (retry) instead of holding the request. A delivery
+    // that commits after the budget is only stored, never acknowledged; its retry is a duplicate.
+    let stored = match tokio::time::timeout(STORE_BUDGET, state.committer.submit(delivery)).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout(STORE_BUDGET)),
+    };
+    match stored {
         Ok(Recorded::New(_)) => {
             count(forge, &verified.event, "queued");
             wake_workers(state);

@@ -56,6 +56,7 @@ async fn writer(store: Store, debounce: Duration, mut rx: mpsc::Receiver<(NewDel
         }
         match store.record_deliveries(&batch, debounce).await {
             Ok(results) => {
+                store.note_commit(None);
                 for (reply, result) in replies.drain(..).zip(results) {
                     let _ = reply.send(Ok(result));
                 }
@@ -63,6 +64,7 @@ async fn writer(store: Store, debounce: Duration, mut rx: mpsc::Receiver<(NewDel
             Err(err) => {
                 tracing::error!(error = %err, deliveries = batch.len(), "storing deliveries failed");
                 let message = err.to_string();
+                store.note_commit(Some(message.clone()));
                 for reply in replies.drain(..) {
                     let _ = reply.send(Err(StoreError::Commit(message.clone())));
                 }

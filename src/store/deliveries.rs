@@ -261,11 +261,27 @@ impl Store {
                 // Deliveries are acknowledged on this commit: make it survive power loss too
                 // (job-state writes run with synchronous=NORMAL, see `Store::connect`).
                 let mut conn = pool.acquire().await?;
-                sqlx::query("PRAGMA synchronous = FULL")
+                if let Err(err) = sqlx::query("PRAGMA synchronous = FULL")
                     .execute(&mut *conn)
-                    .await?;
+                    .await
+                {
+                    // A connection that cannot even change a pragma is wedged (left inside a
+                    // transaction by an earlier failure): never hand it out again.
+                    conn.close_on_drop();
+                    return Err(err.into());
+                }
                 let result: Result<Vec<Recorded>, StoreError> =
                     async { record_batch!(&mut *conn, batch, debounce) }.await;
+                if result.is_err() {
+                    // A failed COMMIT (full disk, I/O error, lock) can leave SQLite inside the
+                    // transaction while sqlx believes it ended, so every later batch would fail
+                    // with "Safety level may not be changed inside a transaction". Roll back
+                    // explicitly (an error here only means no transaction was open) and replace
+                    // the connection, so the writer heals as soon as the cause goes away.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    conn.close_on_drop();
+                    return result;
+                }
                 if let Err(err) = sqlx::query("PRAGMA synchronous = NORMAL")
                     .execute(&mut *conn)
                     .await

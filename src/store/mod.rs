@@ -13,6 +13,7 @@ mod jobs;
 mod records;
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -44,6 +45,20 @@ pub enum StoreError {
     /// A stored row cannot be understood (written by a newer version, or edited by hand).
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// The database could not be reached at start-up (names the host and the cause).
+    #[error("cannot connect to the database at {host}: {cause}")]
+    Unreachable {
+        /// Host (and port) or file from the URL, without credentials.
+        host: String,
+        /// What the driver reported.
+        cause: String,
+    },
+    /// A write would fail now (for `/readyz`; names why).
+    #[error("the database cannot take writes: {0}")]
+    NotWritable(String),
+    /// The database did not answer in time.
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
     /// The database URL is neither `sqlite:` nor `postgres://`.
     #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
     UnsupportedUrl,
@@ -84,6 +99,14 @@ pub struct Store {
     pub(crate) db: Db,
     /// Reads. On SQLite a separate pool (WAL lets readers run beside the writer).
     pub(crate) read: Db,
+    /// The SQLite file's connect options, for the readiness write probe (its own connection
+    /// with a short busy timeout, so a probe never waits behind or wedges the writer).
+    probe: Option<SqliteConnectOptions>,
+    /// The PostgreSQL connect options, for naming the cause when `/readyz` finds it down.
+    pg_options: Option<PgConnectOptions>,
+    /// The message of the last failed delivery commit, cleared by the next successful one;
+    /// `/readyz` reports it.
+    pub(crate) last_commit_error: Arc<Mutex<Option<String>>>,
 }
 
 /// WAL size (pages) at which a commit checkpoints by itself, when the background checkpoint
@@ -92,6 +115,31 @@ const SQLITE_AUTOCHECKPOINT_PAGES: &str = "20000";
 
 /// How long SQLite waits for the write lock before failing a statement.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a PostgreSQL request waits for a connection (or to open one) before failing, so
+/// an outage refuses webhooks well inside a sender's 10 s delivery timeout.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Bytes the readiness probe writes (and deletes) after a failed commit: one large batch.
+const PROBE_BYTES: i64 = 1024 * 1024;
+
+/// How long `/readyz` tries a direct PostgreSQL connection to name an outage's cause.
+const PG_CAUSE_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Budget of the readiness checks (`/readyz`), each.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(1_500);
+
+/// The host part of a database URL, without user or password (for error messages).
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+    if host.is_empty() {
+        "localhost (default)".to_owned()
+    } else {
+        host.to_owned()
+    }
+}
 
 impl Store {
     /// Connects to `url` (`sqlite://file` is created if missing, WAL mode, deliveries committed
@@ -118,21 +166,47 @@ impl Store {
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(max_connections.max(2))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await?;
             Ok(Store {
                 db: Db::Sqlite(write),
                 read: Db::Sqlite(read),
+                probe: Some(options),
+                pg_options: None,
+                last_commit_error: Arc::default(),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections.max(2))
-                .connect_with(options)
-                .await?;
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                .connect_with(options.clone())
+                .await;
+            let pool = match pool {
+                Ok(pool) => pool,
+                Err(err) => {
+                    // "pool timed out" names no cause: one direct attempt says what failed
+                    // (refused, DNS, authentication, TLS).
+                    use sqlx::ConnectOptions;
+                    let cause =
+                        match tokio::time::timeout(POSTGRES_ACQUIRE_TIMEOUT, options.connect())
+                            .await
+                        {
+                            Ok(Err(direct)) => direct.to_string(),
+                            Ok(Ok(_)) | Err(_) => err.to_string(),
+                        };
+                    return Err(StoreError::Unreachable {
+                        host: url_host(url),
+                        cause,
+                    });
+                }
+            };
             Ok(Store {
                 db: Db::Postgres(pool.clone()),
                 read: Db::Postgres(pool),
+                probe: None,
+                pg_options: Some(options),
+                last_commit_error: Arc::default(),
             })
         } else {
             Err(StoreError::UnsupportedUrl)
@@ -161,6 +235,82 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(&self.read, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// Whether a write would succeed now (for `/readyz`), within [`READY_TIMEOUT`] per step:
+    /// the database answers, the last delivery commit did not fail, and (SQLite) a fresh
+    /// connection can take the write lock (`BEGIN IMMEDIATE`), which fails on a read-only or
+    /// locked file. The error names why.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let pinged = match tokio::time::timeout(READY_TIMEOUT, self.ping()).await {
+            Err(_) => Err(StoreError::Timeout(READY_TIMEOUT)),
+            Ok(result) => result,
+        };
+        if let Err(err) = pinged {
+            // The pool only says it timed out; one direct attempt names the cause (refused,
+            // authentication, DNS) when it fails fast.
+            if let Some(options) = &self.pg_options {
+                use sqlx::ConnectOptions;
+                if let Ok(Err(direct)) =
+                    tokio::time::timeout(PG_CAUSE_TIMEOUT, options.connect()).await
+                {
+                    return Err(StoreError::NotWritable(format!("{err}: {direct}")));
+                }
+            }
+            return Err(err);
+        }
+        let failed = self
+            .last_commit_error
+            .lock()
+            .map(|guard| guard.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        if let Some(options) = &self.probe {
+            let options = options.clone().busy_timeout(Duration::from_millis(200));
+            let probe = async {
+                use sqlx::ConnectOptions;
+                let mut conn = options.connect().await?;
+                if failed.is_some() {
+                    // The last commit failed (full disk?): only a real durable write of the
+                    // size of a large batch shows the cause is gone (a one-page write still
+                    // fits in the reused WAL on a full disk).
+                    sqlx::query("INSERT INTO write_probe (filler) VALUES (zeroblob($1))")
+                        .bind(PROBE_BYTES)
+                        .execute(&mut conn)
+                        .await?;
+                    sqlx::query("DELETE FROM write_probe")
+                        .execute(&mut conn)
+                        .await?;
+                } else {
+                    sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await?;
+                    sqlx::query("ROLLBACK").execute(&mut conn).await?;
+                }
+                sqlx::Connection::close(conn).await
+            };
+            match tokio::time::timeout(READY_TIMEOUT, probe).await {
+                Err(_) => return Err(StoreError::Timeout(READY_TIMEOUT)),
+                Ok(Err(err)) => {
+                    let why = match failed {
+                        Some(last) => format!("{err} (the last delivery commit failed: {last})"),
+                        None => err.to_string(),
+                    };
+                    return Err(StoreError::NotWritable(why));
+                }
+                Ok(Ok(())) => {}
+            }
+        }
+        // The database took a write (SQLite) or answers (PostgreSQL, where a failed commit is
+        // a lost connection that the pool replaces): the writer is healthy again.
+        self.note_commit(None);
+        Ok(())
+    }
+
+    /// Records the outcome of a delivery commit for [`Store::check_writable`].
+    pub(crate) fn note_commit(&self, outcome: Option<String>) {
+        let mut guard = self
+            .last_commit_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = outcome;
     }
 
     /// Copies the SQLite write-ahead log into the database file without blocking writers
