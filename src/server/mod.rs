@@ -8,6 +8,7 @@
 mod app_created;
 pub mod ingest;
 pub mod metrics;
+pub mod readiness;
 pub mod signature;
 
 use std::net::SocketAddr;
@@ -50,6 +51,9 @@ pub struct ServiceConfig {
     pub in_flight_bytes: usize,
     /// How long a webhook body may take to arrive.
     pub body_read_timeout: Duration,
+    /// Parts besides the store that `/readyz` reports (e.g. a GitLab connection still being
+    /// made); clone it before [`start`] to mark them.
+    pub readiness: readiness::Readiness,
 }
 
 impl ServiceConfig {
@@ -64,6 +68,7 @@ impl ServiceConfig {
             body_limit: ingest::MAX_BODY_BYTES,
             in_flight_bytes: ingest::IN_FLIGHT_BYTES,
             body_read_timeout: ingest::BODY_READ_TIMEOUT,
+            readiness: readiness::Readiness::new(),
         }
     }
 }
@@ -80,6 +85,7 @@ struct AppState {
     last_wake: Arc<std::sync::atomic::AtomicU64>,
     started: Instant,
     limits: ingest::Limits,
+    readiness: readiness::Readiness,
 }
 
 /// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
@@ -144,6 +150,7 @@ pub fn start<P: Processor>(
             read_timeout: config.body_read_timeout,
             ..ingest::Limits::new(config.body_limit, config.in_flight_bytes)
         },
+        readiness: config.readiness,
     };
     let app = router(state);
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
@@ -219,11 +226,16 @@ fn router(state: AppState) -> Router {
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(()) => {}
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response();
         }
+    }
+    // The other parts (a forge connection still being made): 503 naming each one.
+    match state.readiness.report() {
+        None => (StatusCode::OK, "ready\n").into_response(),
+        Some(report) => (StatusCode::SERVICE_UNAVAILABLE, report).into_response(),
     }
 }
 
