@@ -205,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
             in_flight_bytes: sdl_gate::server::ingest::IN_FLIGHT_BYTES,
             body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
             readiness: sdl_gate::server::readiness::Readiness::new(),
+            connections: sdl_gate::server::conn::ConnLimits::for_process(),
         },
     )?;
     let url = format!("http://{}/webhooks/github", svc.addr);

@@ -6,6 +6,7 @@
 //! product does not act on.
 
 mod app_created;
+pub mod conn;
 pub mod ingest;
 pub mod metrics;
 pub mod readiness;
@@ -54,6 +55,8 @@ pub struct ServiceConfig {
     /// Parts besides the store that `/readyz` reports (e.g. a GitLab connection still being
     /// made); clone it before [`start`] to mark them.
     pub readiness: readiness::Readiness,
+    /// Header/idle timeout and connection cap (see [`conn`]).
+    pub connections: conn::ConnLimits,
 }
 
 impl ServiceConfig {
@@ -69,6 +72,7 @@ impl ServiceConfig {
             in_flight_bytes: ingest::IN_FLIGHT_BYTES,
             body_read_timeout: ingest::BODY_READ_TIMEOUT,
             readiness: readiness::Readiness::new(),
+            connections: conn::ConnLimits::for_process(),
         }
     }
 }
@@ -156,8 +160,9 @@ pub fn start<P: Processor>(
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
     let (stop, stop_rx) = oneshot::channel::<()>();
     let grace = config.shutdown_grace;
+    let connections = config.connections;
     let task = tokio::spawn(async move {
-        lifecycle(listener, app, stop_rx, workers, writer, grace).await;
+        lifecycle(listener, app, connections, stop_rx, workers, writer, grace).await;
         checkpoints.abort();
     });
     Ok(RunningService {
@@ -171,19 +176,21 @@ pub fn start<P: Processor>(
 async fn lifecycle(
     listener: TcpListener,
     app: Router,
+    connections: conn::ConnLimits,
     stop: oneshot::Receiver<()>,
     workers: WorkerPool,
     writer: JoinHandle<()>,
     grace: Duration,
 ) {
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
-        .await;
-    if let Err(err) = served {
-        tracing::error!(error = %err, "HTTP server failed");
-    }
+    tracing::info!(
+        max_connections = connections.max_connections,
+        header_read_timeout_secs = connections.header_read_timeout.as_secs(),
+        "connection bounds"
+    );
+    conn::serve(listener, app, connections, async {
+        let _ = stop.await;
+    })
+    .await;
     tracing::info!("stopped accepting requests; finishing in-flight jobs");
     workers.shutdown(grace).await;
     // The router (and every Committer clone in it) is gone: the writer drains and stops.

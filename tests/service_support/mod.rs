@@ -158,6 +158,7 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
         in_flight_bytes: sdl_gate::server::ingest::IN_FLIGHT_BYTES,
         body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
         readiness: sdl_gate::server::readiness::Readiness::new(),
+        connections: sdl_gate::server::conn::ConnLimits::for_process(),
     }
 }
 
