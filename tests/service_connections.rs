@@ -144,3 +144,91 @@ async fn healthz_answers_quickly_with_idle_connections_beyond_the_cap() {
     assert!(closed >= 3 * CAP, "only {closed} shed");
     svc.shutdown().await;
 }
+
+/// The case: the real binary under `RLIMIT_NOFILE=1024` (so the cap is derived from the
+/// limit at start-up) and 1,100 idle connections; `/healthz` must answer within 100 ms.
+#[tokio::test]
+async fn the_real_binary_under_a_1024_fd_limit_keeps_healthz_fast() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let db = sqlite_db();
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" serve"])
+        .arg(env!("CARGO_BIN_EXE_sdl-gate"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info")
+        .env("SDL_GATE_LISTEN", "127.0.0.1:0")
+        .env("SDL_GATE_DATABASE_URL", &db.url)
+        .env("SDL_GATE_WORKERS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sdl-gate serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stderr = child.stderr.take().expect("stderr");
+    let child = Kill(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("max_connections") || line.contains("listening on http://") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let mut cap_line = String::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve did not start");
+        if line.contains("max_connections") {
+            cap_line = line;
+        } else if let Some(pos) = line.find("listening on http://") {
+            break line[pos + "listening on http://".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+        }
+    };
+    // The bounds are logged by the server task, around the "listening" line.
+    while cap_line.is_empty() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the connection bounds are logged");
+        if line.contains("max_connections") {
+            cap_line = line;
+        }
+    }
+    assert!(cap_line.contains("max_connections=896"), "{cap_line}");
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(TcpStream::connect(&addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut worst = Duration::ZERO;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut s = TcpStream::connect(&addr).await.expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = tokio::time::timeout(Duration::from_secs(5), read_to_close(&mut s))
+            .await
+            .expect("/healthz answered within 5 s");
+        worst = worst.max(started.elapsed());
+        let text = String::from_utf8_lossy(&answer).to_string();
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    }
+    eprintln!(
+        "/healthz under RLIMIT_NOFILE=1024 with 1,100 idle connections: worst of 5 {worst:?}"
+    );
+    assert!(worst < Duration::from_millis(100), "{worst:?}");
+    drop(child);
+}

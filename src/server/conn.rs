@@ -54,6 +54,27 @@ impl ConnLimits {
             max_connections: default_max_connections(),
         }
     }
+
+    /// These limits with the configured timeout and, when set, connection cap. A cap above
+    /// what the fd limit allows is lowered to it (with a warning): beyond it `accept` fails.
+    pub fn with_settings(self, header_read_timeout: Duration, max: Option<usize>) -> ConnLimits {
+        let max_connections = match max {
+            None => self.max_connections,
+            Some(wanted) if wanted > self.max_connections => {
+                tracing::warn!(
+                    wanted,
+                    allowed = self.max_connections,
+                    "SDL_GATE_MAX_CONNECTIONS is above what RLIMIT_NOFILE allows; using the lower figure"
+                );
+                self.max_connections
+            }
+            Some(wanted) => wanted,
+        };
+        ConnLimits {
+            header_read_timeout,
+            max_connections,
+        }
+    }
 }
 
 /// The soft `RLIMIT_NOFILE` of this process, read from `/proc/self/limits` (Linux); `None`

@@ -72,7 +72,8 @@ impl ServiceConfig {
             in_flight_bytes: ingest::IN_FLIGHT_BYTES,
             body_read_timeout: ingest::BODY_READ_TIMEOUT,
             readiness: readiness::Readiness::new(),
-            connections: conn::ConnLimits::for_process(),
+            connections: conn::ConnLimits::for_process()
+                .with_settings(settings.header_read_timeout, settings.max_connections),
         }
     }
 }
