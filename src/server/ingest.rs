@@ -84,6 +84,13 @@ pub struct Verified {
     pub domain: Option<DomainEvent>,
 }
 
+impl Verified {
+    /// The body as the payload to store (it parsed as JSON, so it is UTF-8).
+    pub fn into_payload(self) -> String {
+        String::from_utf8(self.body.to_vec()).unwrap_or_default()
+    }
+}
+
 /// Why a delivery was refused. Each maps to one HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
