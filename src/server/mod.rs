@@ -327,24 +327,12 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
         )
             .into_response();
     };
-    let payload = match String::from_utf8(verified.body.to_vec()) {
-        Ok(p) => p,
-        // Unreachable in practice: the body parsed as JSON, which is UTF-8.
-        Err(_) => {
-            count(forge, &verified.event, "bad_request");
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({ "error": "body is not UTF-8" })),
-            )
-                .into_response();
-        }
-    };
     let delivery = NewDelivery {
         forge,
         delivery_id: verified.delivery_id.clone(),
         event: verified.event.clone(),
         action: domain.action.clone(),
-        payload,
+        payload: verified.body,
         items: domain.items,
     };
     match state.committer.submit(delivery).await {
