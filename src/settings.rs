@@ -31,6 +31,12 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Seconds in-flight jobs get to finish on SIGTERM before they are released.
     pub shutdown_grace: Duration,
+    /// Time a request head (or the next one on an idle kept-alive connection) may take to
+    /// arrive (`SDL_GATE_HEADER_READ_TIMEOUT_SECS`).
+    pub header_read_timeout: Duration,
+    /// Open client connections before the oldest is shed (`SDL_GATE_MAX_CONNECTIONS`); `None`:
+    /// derived from the file-descriptor limit at start-up (`server::conn`).
+    pub max_connections: Option<usize>,
     /// GitHub App settings, `None` when GitHub is disabled.
     pub github: Option<GitHubSettings>,
     /// GitLab bot settings, `None` when GitLab is disabled.
@@ -133,6 +139,8 @@ pub const DEFAULT_BACKOFF_CAP_SECS: u64 = 600;
 pub const DEFAULT_POLL_INTERVAL_MS: u64 = 500;
 /// Default shutdown grace.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
+/// Default header (and idle keep-alive) read timeout.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
 /// Default minutes between reconciliation sweeps.
 pub const DEFAULT_RECONCILE_INTERVAL_MINUTES: u64 = 15;
 /// Default bound of pull requests per fan-out and per reconciliation sweep.
@@ -197,6 +205,8 @@ struct FileSettings {
     workers: Option<usize>,
     log_format: Option<LogFormat>,
     shutdown_grace_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
     #[serde(default)]
     queue: FileQueue,
     #[serde(default)]
@@ -393,6 +403,31 @@ impl Settings {
             )?,
             DEFAULT_SHUTDOWN_GRACE_SECS,
         );
+        let header_read_timeout = secs(
+            num(
+                var("SDL_GATE_HEADER_READ_TIMEOUT_SECS"),
+                file.header_read_timeout_secs,
+                "SDL_GATE_HEADER_READ_TIMEOUT_SECS",
+            )?,
+            DEFAULT_HEADER_READ_TIMEOUT_SECS,
+        );
+        if header_read_timeout < Duration::from_secs(1) {
+            return Err(SettingsError::Invalid {
+                name: "SDL_GATE_HEADER_READ_TIMEOUT_SECS",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        let max_connections = num(
+            var("SDL_GATE_MAX_CONNECTIONS"),
+            file.max_connections,
+            "SDL_GATE_MAX_CONNECTIONS",
+        )?;
+        if max_connections == Some(0) {
+            return Err(SettingsError::Invalid {
+                name: "SDL_GATE_MAX_CONNECTIONS",
+                message: "must be at least 1".to_owned(),
+            });
+        }
 
         let reconcile_minutes = num(
             var("SDL_GATE_RECONCILE_INTERVAL"),
@@ -450,6 +485,8 @@ impl Settings {
             log_format,
             queue,
             shutdown_grace,
+            header_read_timeout,
+            max_connections,
             github,
             gitlab,
             test_processor: var("SDL_GATE_TEST_PROCESSOR"),

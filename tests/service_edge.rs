@@ -81,7 +81,7 @@ async fn a_body_that_stalls_is_dropped_after_the_read_timeout() {
     let mut cfg = config(fast_queue(), 1);
     cfg.body_read_timeout = Duration::from_millis(500);
     let svc = spawn(store.clone(), Recorder::new(), cfg).await;
-    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: slow-1\r\nx-hub-signature-256: sha256=00\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
+    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: slow-1\r\nx-hub-signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n";
     let (status, took, _conn) = raw(svc.addr, head, b"{\"zen\":").await;
     assert_eq!(status, 408);
     assert!(
@@ -102,7 +102,7 @@ async fn bodies_read_at_once_share_one_budget_and_a_signed_delivery_gets_through
     cfg.body_read_timeout = Duration::from_secs(3);
     let svc = spawn(store.clone(), Recorder::new(), cfg).await;
     // Two unsigned uploads that announce the limit and stall hold the whole budget.
-    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: big\r\nx-hub-signature-256: sha256=00\r\ncontent-type: application/json\r\ncontent-length: 1048576\r\n\r\n";
+    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: big\r\nx-hub-signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\ncontent-type: application/json\r\ncontent-length: 1048576\r\n\r\n";
     let mut held = Vec::new();
     for _ in 0..2 {
         let mut s = TcpStream::connect(svc.addr).await.expect("connect");

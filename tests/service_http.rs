@@ -218,7 +218,7 @@ async fn github_authentication_limits_and_errors() {
 async fn send_chunked(addr: std::net::SocketAddr, total: usize) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: a8\r\nx-hub-signature-256: sha256=00\r\ntransfer-encoding: chunked\r\n\r\n";
+    let head = "POST /webhooks/github HTTP/1.1\r\nhost: x\r\nx-github-event: pull_request\r\nx-github-delivery: a8\r\nx-hub-signature-256: sha256=0000000000000000000000000000000000000000000000000000000000000000\r\ntransfer-encoding: chunked\r\n\r\n";
     s.write_all(head.as_bytes()).await.unwrap();
     let chunk = vec![b'x'; 1024 * 1024];
     let mut sent = 0;

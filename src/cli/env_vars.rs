@@ -5,9 +5,9 @@
 
 use sdl_gate::settings::{
     DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_SECS, DEFAULT_DATABASE_URL, DEFAULT_DEBOUNCE_MS,
-    DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_LEASE_SECS, DEFAULT_LISTEN,
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS, DEFAULT_RECONCILE_INTERVAL_MINUTES,
-    DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_WORKERS,
+    DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_HEADER_READ_TIMEOUT_SECS,
+    DEFAULT_LEASE_SECS, DEFAULT_LISTEN, DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS,
+    DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_WORKERS,
 };
 
 /// One variable: its name, its default as the user would write it (empty: none), and what it
@@ -101,6 +101,16 @@ pub fn serve() -> Vec<EnvVar> {
             "SDL_GATE_SHUTDOWN_GRACE_SECS",
             some(DEFAULT_SHUTDOWN_GRACE_SECS),
             "time in-flight jobs get on SIGTERM",
+        ),
+        var(
+            "SDL_GATE_HEADER_READ_TIMEOUT_SECS",
+            some(DEFAULT_HEADER_READ_TIMEOUT_SECS),
+            "time a request head, or an idle kept-alive connection, gets before it is closed",
+        ),
+        var(
+            "SDL_GATE_MAX_CONNECTIONS",
+            None,
+            "open connections before the oldest is closed (default: the fd limit minus a margin)",
         ),
         var(
             "SDL_GATE_GITHUB_APP_ID",

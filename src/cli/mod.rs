@@ -10,6 +10,7 @@ mod gitlab_ci;
 mod jobs;
 mod practices;
 mod serve;
+mod serve_gitlab;
 mod workspace;
 
 use std::process::ExitCode;

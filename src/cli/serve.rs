@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use sdl_gate::events::Forge;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
-use sdl_gate::forge::gitlab::{GitlabConfig, connect as connect_gitlab};
+use sdl_gate::forge::gitlab::GitlabConfig;
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
@@ -21,6 +22,8 @@ use sdl_gate::worker::{
     Clock, ExpiryScheduler, ForgeProcessor, GithubProcessor, GitlabProcessor, expiry,
 };
 use secrecy::ExposeSecret;
+
+use super::serve_gitlab::LazyGitlab;
 use tracing_subscriber::EnvFilter;
 
 /// Arguments of `sdl-gate serve`.
@@ -34,7 +37,8 @@ pub struct ServeArgs {
 /// The processor chosen at start-up.
 enum ServeProcessor {
     Unconfigured(UnconfiguredProcessor),
-    Forges(Box<ForgeProcessor>),
+    /// GitHub (if configured) in `forges`; GitLab (if configured) connects in the background.
+    Forges(Box<ForgeProcessor>, Option<LazyGitlab>),
     Record(RecordProcessor),
 }
 
@@ -42,7 +46,10 @@ impl Processor for ServeProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         match self {
             ServeProcessor::Unconfigured(p) => p.process(job).await,
-            ServeProcessor::Forges(p) => p.process(job).await,
+            ServeProcessor::Forges(_, Some(gitlab)) if job.key.forge == Forge::GitLab => {
+                gitlab.process(job).await
+            }
+            ServeProcessor::Forges(p, _) => p.process(job).await,
             ServeProcessor::Record(p) => p.process(job).await,
         }
     }
@@ -83,6 +90,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     store.migrate().await.context("migrating the database")?;
     let mut reconciler = None;
     let mut scheduler = None;
+    let mut gitlab_connect = None;
+    let mut lazy_gitlab = None;
+    let config = ServiceConfig::from_settings(&settings);
+    let readiness = config.readiness.clone();
     let processor = match settings.test_processor.as_deref() {
         None if settings.github.is_none() && settings.gitlab.is_none() => {
             ServeProcessor::Unconfigured(UnconfiguredProcessor)
@@ -116,22 +127,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 );
             }
             if let Some(gl) = &settings.gitlab {
-                let forge = connect_gitlab(GitlabConfig::new(gl.url.clone(), gl.token.clone()))
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "SDL_GATE_GITLAB_URL / SDL_GATE_GITLAB_TOKEN: connecting to GitLab at {}",
-                            gl.url
-                        )
-                    })?;
-                tracing::info!(bot = %forge.bot(), "GitLab bot connected");
-                forges.gitlab = Some(
-                    GitlabProcessor::new(forge, store.clone(), settings.public_url.clone())
-                        .with_clock(clock)
-                        .with_expiry(handle),
-                );
+                // In the background: an unreachable GitLab must not stop the GitHub App.
+                let gitlab = LazyGitlab::default();
+                let (store, public_url) = (store.clone(), settings.public_url.clone());
+                gitlab_connect = Some(gitlab.spawn_connect(
+                    GitlabConfig::new(gl.url.clone(), gl.token.clone()),
+                    readiness.clone(),
+                    move |forge| {
+                        GitlabProcessor::new(forge, store, public_url)
+                            .with_clock(clock)
+                            .with_expiry(handle)
+                    },
+                ));
+                lazy_gitlab = Some(gitlab);
             }
-            ServeProcessor::Forges(Box::new(forges))
+            ServeProcessor::Forges(Box::new(forges), lazy_gitlab)
         }
         Some(spec) => {
             tracing::warn!(
@@ -143,12 +153,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding SDL_GATE_LISTEN {}", settings.listen))?;
-    let service = server::start(
-        listener,
-        store.clone(),
-        Arc::new(processor),
-        ServiceConfig::from_settings(&settings),
-    )?;
+    let service = server::start(listener, store.clone(), Arc::new(processor), config)?;
     tracing::info!(
         addr = %service.addr,
         backend = ?store.backend(),
@@ -161,6 +166,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!("shutdown signal received");
     if let Some(task) = reconciling {
         task.stop().await;
+    }
+    if let Some(task) = gitlab_connect {
+        task.abort();
     }
     service.shutdown().await;
     if let Some(s) = scheduler {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
@@ -78,10 +78,17 @@ pub struct Verified {
     pub delivery_id: String,
     /// The event name header.
     pub event: String,
-    /// The raw body (valid UTF-8 JSON).
-    pub body: Bytes,
+    /// The raw body (valid UTF-8 JSON), read once and stored as is.
+    pub body: String,
     /// The acted-on event, or `None` when the product does not act on it (ping included).
     pub domain: Option<DomainEvent>,
+}
+
+impl Verified {
+    /// The body as the payload to store (it parsed as JSON, so it is UTF-8).
+    pub fn into_payload(self) -> String {
+        self.body
+    }
 }
 
 /// Why a delivery was refused. Each maps to one HTTP status.
@@ -203,23 +210,30 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Reads at most `limit` bytes of body (413 past it, for a chunked body that does not announce
-/// its length).
-async fn read_limited(body: Body, limit: usize) -> Result<Bytes, IngestError> {
-    match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok(bytes),
-        Err(err) => {
-            let inner = err.into_inner();
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
-            while let Some(e) = source {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    return Err(IngestError::TooLarge { limit });
-                }
-                source = e.source();
-            }
-            Err(IngestError::BodyRead(inner.to_string()))
+/// Reads the body frame by frame into one buffer sized from `Content-Length` (413 past
+/// `limit`, for a chunked body that does not announce its length), handing each frame to
+/// `on_frame` (the streaming signature check) as it arrives.
+async fn read_limited(
+    mut body: Body,
+    limit: usize,
+    announced: Option<u64>,
+    on_frame: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<Vec<u8>, IngestError> {
+    use http_body_util::BodyExt;
+    let capacity = announced.map_or(16 * 1024, |len| usize::try_from(len).unwrap_or(limit));
+    let mut buf = Vec::with_capacity(capacity.min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| IngestError::BodyRead(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        if buf.len() + data.len() > limit {
+            return Err(IngestError::TooLarge { limit });
         }
+        on_frame(&data);
+        buf.extend_from_slice(&data);
     }
+    Ok(buf)
 }
 
 /// Reads the body within the limits. A body whose `Content-Length` is over the limit is
@@ -231,7 +245,8 @@ async fn read_bounded(
     headers: &HeaderMap,
     body: Body,
     limits: &Limits,
-) -> Result<Bytes, IngestError> {
+    on_frame: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<Vec<u8>, IngestError> {
     let announced = content_length(headers);
     if announced.is_some_and(|len| len > limits.body as u64) {
         return Err(IngestError::TooLarge { limit: limits.body });
@@ -248,7 +263,8 @@ async fn read_bounded(
         // Timed out, or the budget was closed: either way not now.
         Ok(Err(_)) | Err(_) => return Err(IngestError::Busy),
     };
-    match tokio::time::timeout(limits.read_timeout, read_limited(body, limits.body)).await {
+    let read = read_limited(body, limits.body, announced, on_frame);
+    match tokio::time::timeout(limits.read_timeout, read).await {
         Ok(read) => read,
         Err(_) => Err(IngestError::BodyTimeout(limits.read_timeout)),
     }
@@ -273,14 +289,32 @@ pub async fn ingest(
             return Err(IngestError::Unauthorized("token does not match"));
         }
     }
-    let body = read_bounded(headers, body, limits).await?;
-    let (event, delivery_id) = match forge {
+    // GitHub signs the body: a missing or malformed signature is refused before reading it,
+    // a well-formed one is checked over the body as it arrives.
+    let mut verifier = match forge {
         Forge::GitHub => {
             let signature = header(headers, "x-hub-signature-256")
                 .ok_or(IngestError::Unauthorized("missing X-Hub-Signature-256"))?;
-            if !signature::verify_github(secrets, signature, &body) {
-                return Err(IngestError::Unauthorized("signature does not match"));
-            }
+            Some(
+                signature::GithubVerifier::new(secrets, signature)
+                    .ok_or(IngestError::Unauthorized("signature does not match"))?,
+            )
+        }
+        Forge::GitLab => None,
+    };
+    let body = read_bounded(headers, body, limits, &mut |frame| {
+        if let Some(v) = verifier.as_mut() {
+            v.update(frame);
+        }
+    })
+    .await?;
+    if let Some(v) = verifier
+        && !v.verify()
+    {
+        return Err(IngestError::Unauthorized("signature does not match"));
+    }
+    let (event, delivery_id) = match forge {
+        Forge::GitHub => {
             let event = header(headers, "x-github-event")
                 .ok_or(IngestError::MissingHeader("X-GitHub-Event"))?;
             let delivery = header(headers, "x-github-delivery")
@@ -317,6 +351,10 @@ pub async fn ingest(
         Forge::GitHub => events::github::extract(event, &payload)?,
         Forge::GitLab => events::gitlab::extract(event, &payload)?,
     };
+    // serde_json checked the UTF-8 (strings) and the syntax (everything else is ASCII): this
+    // validates again without copying.
+    let body = String::from_utf8(body)
+        .map_err(|_| IngestError::BodyRead("the body is not UTF-8".to_owned()))?;
     Ok(Verified {
         forge,
         delivery_id: delivery_id.to_owned(),

@@ -6,8 +6,10 @@
 //! product does not act on.
 
 mod app_created;
+pub mod conn;
 pub mod ingest;
 pub mod metrics;
+pub mod readiness;
 pub mod signature;
 
 use std::net::SocketAddr;
@@ -53,6 +55,11 @@ pub struct ServiceConfig {
     pub in_flight_bytes: usize,
     /// How long a webhook body may take to arrive.
     pub body_read_timeout: Duration,
+    /// Parts besides the store that `/readyz` reports (e.g. a GitLab connection still being
+    /// made); clone it before [`start`] to mark them.
+    pub readiness: readiness::Readiness,
+    /// Header/idle timeout and connection cap (see [`conn`]).
+    pub connections: conn::ConnLimits,
 }
 
 impl ServiceConfig {
@@ -67,6 +74,9 @@ impl ServiceConfig {
             body_limit: ingest::MAX_BODY_BYTES,
             in_flight_bytes: ingest::IN_FLIGHT_BYTES,
             body_read_timeout: ingest::BODY_READ_TIMEOUT,
+            readiness: readiness::Readiness::new(),
+            connections: conn::ConnLimits::for_process()
+                .with_settings(settings.header_read_timeout, settings.max_connections),
         }
     }
 }
@@ -83,6 +93,7 @@ struct AppState {
     last_wake: Arc<std::sync::atomic::AtomicU64>,
     started: Instant,
     limits: ingest::Limits,
+    readiness: readiness::Readiness,
 }
 
 /// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
@@ -147,13 +158,15 @@ pub fn start<P: Processor>(
             read_timeout: config.body_read_timeout,
             ..ingest::Limits::new(config.body_limit, config.in_flight_bytes)
         },
+        readiness: config.readiness,
     };
     let app = router(state);
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
     let (stop, stop_rx) = oneshot::channel::<()>();
     let grace = config.shutdown_grace;
+    let connections = config.connections;
     let task = tokio::spawn(async move {
-        lifecycle(listener, app, stop_rx, workers, writer, grace).await;
+        lifecycle(listener, app, connections, stop_rx, workers, writer, grace).await;
         checkpoints.abort();
     });
     Ok(RunningService {
@@ -167,19 +180,21 @@ pub fn start<P: Processor>(
 async fn lifecycle(
     listener: TcpListener,
     app: Router,
+    connections: conn::ConnLimits,
     stop: oneshot::Receiver<()>,
     workers: WorkerPool,
     writer: JoinHandle<()>,
     grace: Duration,
 ) {
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = stop.await;
-        })
-        .await;
-    if let Err(err) = served {
-        tracing::error!(error = %err, "HTTP server failed");
-    }
+    tracing::info!(
+        max_connections = connections.max_connections,
+        header_read_timeout_secs = connections.header_read_timeout.as_secs(),
+        "connection bounds"
+    );
+    conn::serve(listener, app, connections, async {
+        let _ = stop.await;
+    })
+    .await;
     tracing::info!("stopped accepting requests; finishing in-flight jobs");
     workers.shutdown(grace).await;
     // The router (and every Committer clone in it) is gone: the writer drains and stops.
@@ -221,16 +236,18 @@ fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.check_writable().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {err}\n"),
-            )
-                .into_response()
-        }
+    if let Err(err) = state.store.check_writable().await {
+        tracing::warn!(error = %err, "readiness check failed");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {err}\n"),
+        )
+            .into_response();
+    }
+    // The other parts (a forge connection still being made): 503 naming each one.
+    match state.readiness.report() {
+        None => (StatusCode::OK, "ready\n").into_response(),
+        Some(report) => (StatusCode::SERVICE_UNAVAILABLE, report).into_response(),
     }
 }
 
@@ -314,24 +331,12 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
         )
             .into_response();
     };
-    let payload = match String::from_utf8(verified.body.to_vec()) {
-        Ok(p) => p,
-        // Unreachable in practice: the body parsed as JSON, which is UTF-8.
-        Err(_) => {
-            count(forge, &verified.event, "bad_request");
-            return (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({ "error": "body is not UTF-8" })),
-            )
-                .into_response();
-        }
-    };
     let delivery = NewDelivery {
         forge,
         delivery_id: verified.delivery_id.clone(),
         event: verified.event.clone(),
         action: domain.action.clone(),
-        payload,
+        payload: verified.body,
         items: domain.items,
     };
     // Fail fast: a sender gives up after 10 s and may not redeliver, so a store that cannot

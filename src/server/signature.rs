@@ -7,27 +7,53 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+/// GitHub's `X-Hub-Signature-256` checked over the body as it arrives: one HMAC-SHA256 state
+/// per configured secret, fed each frame, compared in constant time (against every secret) at
+/// the end. The body is hashed once, while it is read, and not copied for it.
+pub struct GithubVerifier {
+    given: [u8; 32],
+    macs: Vec<Hmac<Sha256>>,
+}
+
+impl GithubVerifier {
+    /// A verifier for `header` (`sha256=<64 hex digits>`), or `None` when it is malformed.
+    pub fn new(secrets: &[SecretString], header: &str) -> Option<GithubVerifier> {
+        let hex_sig = header.trim().strip_prefix("sha256=")?;
+        let mut given = [0u8; 32];
+        hex::decode_to_slice(hex_sig, &mut given).ok()?;
+        let macs = secrets
+            .iter()
+            .filter_map(|s| Hmac::<Sha256>::new_from_slice(s.expose_secret().as_bytes()).ok())
+            .collect();
+        Some(GithubVerifier { given, macs })
+    }
+
+    /// Feeds the next bytes of the body.
+    pub fn update(&mut self, chunk: &[u8]) {
+        for mac in &mut self.macs {
+            mac.update(chunk);
+        }
+    }
+
+    /// Whether the body fed so far matches under one of the secrets (all are compared).
+    pub fn verify(self) -> bool {
+        let mut ok = Choice::from(0);
+        for mac in self.macs {
+            ok |= mac.finalize().into_bytes().as_slice().ct_eq(&self.given);
+        }
+        ok.into()
+    }
+}
+
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under one of `secrets`.
 pub fn verify_github(secrets: &[SecretString], header: &str, body: &[u8]) -> bool {
-    let Some(hex_sig) = header.trim().strip_prefix("sha256=") else {
-        return false;
-    };
-    let Ok(given) = hex::decode(hex_sig) else {
-        return false;
-    };
-    if given.len() != 32 {
-        return false;
+    match GithubVerifier::new(secrets, header) {
+        Some(mut v) => {
+            v.update(body);
+            v.verify()
+        }
+        None => false,
     }
-    let mut ok = Choice::from(0);
-    for secret in secrets {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()) else {
-            continue;
-        };
-        mac.update(body);
-        let expected = mac.finalize().into_bytes();
-        ok |= expected.as_slice().ct_eq(&given);
-    }
-    ok.into()
 }
 
 /// Whether `token` equals one of `secrets`. Both sides are hashed first so the comparison

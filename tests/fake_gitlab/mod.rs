@@ -768,6 +768,11 @@ impl FakeGitlab {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
+        FakeGitlab::start_on(listener)
+    }
+
+    /// Starts the fake on a listener the test bound (e.g. a port a service was already told).
+    pub fn start_on(listener: tokio::net::TcpListener) -> FakeGitlab {
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State::default()));
         lock(&state).user(BOT);
