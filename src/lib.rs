@@ -15,8 +15,10 @@ pub mod commands;
 pub mod events;
 #[cfg(feature = "service")]
 pub mod forge;
+pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
+pub mod metrics;
 pub mod patch;
 pub mod policy;
 pub mod practices;

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::gates::GateKind;
+use crate::gate_kind::GateKind;
 use crate::snapshot::{Login, Sha};
 
 /// One waiver of one gate on one change request.

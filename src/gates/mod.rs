@@ -17,6 +17,7 @@ mod security_review;
 pub mod threat_model;
 mod trigger;
 
+pub use crate::gate_kind::{GateKind, UnknownGate};
 pub use result::*;
 
 use chrono::{DateTime, Utc};

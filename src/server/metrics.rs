@@ -11,7 +11,7 @@
 //!   `parked`, `lost_lease`, `released`); `sdl_gate_jobs_parked_total`;
 //! - `sdl_gate_evaluation_duration_seconds` — processing time of one job;
 //! - `sdl_gate_forge_requests_total{forge,status}` — forge API calls, recorded by the forge
-//!   clients through [`forge_request`].
+//!   clients through [`crate::metrics::forge_request`].
 
 use std::fmt::Write;
 use std::sync::OnceLock;
@@ -63,15 +63,9 @@ fn describe() {
         "Processing time of one job"
     );
     metrics::describe_counter!(
-        "sdl_gate_forge_requests_total",
+        crate::metrics::FORGE_REQUESTS_TOTAL,
         "Forge API requests by forge and HTTP status"
     );
-}
-
-/// Counts one forge API request (for the GitHub / GitLab clients).
-pub fn forge_request(forge: &'static str, status: u16) {
-    metrics::counter!("sdl_gate_forge_requests_total", "forge" => forge, "status" => status.to_string())
-        .increment(1);
 }
 
 /// The full `/metrics` text: the recorder's metrics plus the queue depth gauge.

@@ -231,7 +231,7 @@ impl Http {
                 })?;
             let (parts, body) = response.into_parts();
             // Every answer is counted, whatever its status (`sdl_gate_forge_requests_total`).
-            crate::server::metrics::forge_request("github", parts.status.as_u16());
+            crate::metrics::forge_request("github", parts.status.as_u16());
             let bytes = collect(body).await.map_err(|e| ForgeError::Transient {
                 what: format!("{what}: reading the body: {e}"),
             })?;

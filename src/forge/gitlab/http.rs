@@ -180,7 +180,7 @@ impl Http {
             Ok(Ok(r)) => r,
         };
         let status = rsp.status().as_u16();
-        crate::server::metrics::forge_request("gitlab", status);
+        crate::metrics::forge_request("gitlab", status);
         let headers = rsp.headers().clone();
         let body = rsp.into_body().to_vec();
         if !(200..300).contains(&status) {
