@@ -18,6 +18,7 @@ pub mod forge;
 pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
+#[cfg(feature = "service")]
 pub mod metrics;
 pub mod patch;
 pub mod policy;
