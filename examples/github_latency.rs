@@ -206,6 +206,7 @@ async fn main() -> anyhow::Result<()> {
             body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
             readiness: sdl_gate::server::readiness::Readiness::new(),
             connections: sdl_gate::server::conn::ConnLimits::for_process(),
+            retention: None,
         },
     )?;
     let url = format!("http://{}/webhooks/github", svc.addr);

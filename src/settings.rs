@@ -37,6 +37,9 @@ pub struct Settings {
     /// Open client connections before the oldest is shed (`SDL_GATE_MAX_CONNECTIONS`); `None`:
     /// derived from the file-descriptor limit at start-up (`server::conn`).
     pub max_connections: Option<usize>,
+    /// How long deliveries and processed job events are kept (`SDL_GATE_RETENTION_DAYS`);
+    /// `None` keeps them for ever (0). Evaluations and waivers are never pruned.
+    pub retention: Option<Duration>,
     /// GitHub App settings, `None` when GitHub is disabled.
     pub github: Option<GitHubSettings>,
     /// GitLab bot settings, `None` when GitLab is disabled.
@@ -141,6 +144,8 @@ pub const DEFAULT_POLL_INTERVAL_MS: u64 = 500;
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 20;
 /// Default header (and idle keep-alive) read timeout.
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default days deliveries and processed job events are kept.
+pub const DEFAULT_RETENTION_DAYS: u64 = 30;
 /// Default minutes between reconciliation sweeps.
 pub const DEFAULT_RECONCILE_INTERVAL_MINUTES: u64 = 15;
 /// Default bound of pull requests per fan-out and per reconciliation sweep.
@@ -207,6 +212,7 @@ struct FileSettings {
     shutdown_grace_secs: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    retention_days: Option<f64>,
     #[serde(default)]
     queue: FileQueue,
     #[serde(default)]
@@ -428,6 +434,11 @@ impl Settings {
                 message: "must be at least 1".to_owned(),
             });
         }
+        let retention = retention(num(
+            var("SDL_GATE_RETENTION_DAYS"),
+            file.retention_days,
+            "SDL_GATE_RETENTION_DAYS",
+        )?)?;
 
         let reconcile_minutes = num(
             var("SDL_GATE_RECONCILE_INTERVAL"),
@@ -487,6 +498,7 @@ impl Settings {
             shutdown_grace,
             header_read_timeout,
             max_connections,
+            retention,
             github,
             gitlab,
             test_processor: var("SDL_GATE_TEST_PROCESSOR"),
@@ -547,6 +559,22 @@ where
             }),
         None => Ok(file),
     }
+}
+
+/// `SDL_GATE_RETENTION_DAYS` (a fraction of a day is allowed, for trials) as a duration;
+/// 0 keeps everything.
+fn retention(days: Option<f64>) -> Result<Option<Duration>, SettingsError> {
+    let days = days.unwrap_or(DEFAULT_RETENTION_DAYS as f64);
+    if !(0.0..=36_500.0).contains(&days) {
+        return Err(SettingsError::Invalid {
+            name: "SDL_GATE_RETENTION_DAYS",
+            message: format!("`{days}` is not a number of days from 0 (keep for ever) to 36500"),
+        });
+    }
+    if days == 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Duration::from_secs_f64(days * 86_400.0)))
 }
 
 fn partial(forge: &'static str, settings: &[(&'static str, bool)]) -> Result<bool, SettingsError> {
@@ -657,6 +685,22 @@ mod tests {
         assert_eq!(s.database_url.expose_secret(), DEFAULT_DATABASE_URL);
         assert!(s.github.is_none() && s.gitlab.is_none());
         assert!(s.forge_summary()[0].contains("SDL_GATE_GITHUB_APP_ID"));
+    }
+
+    #[test]
+    fn retention_defaults_to_30_days_0_keeps_for_ever_and_nonsense_is_named() {
+        let s = Settings::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(s.retention, Some(Duration::from_secs(30 * 86_400)));
+        let s = Settings::from_sources(None, &env(&[("SDL_GATE_RETENTION_DAYS", "0")])).unwrap();
+        assert_eq!(s.retention, None);
+        let s = Settings::from_sources(None, &env(&[("SDL_GATE_RETENTION_DAYS", "0.5")])).unwrap();
+        assert_eq!(s.retention, Some(Duration::from_secs(43_200)));
+        for bad in ["-1", "forever", "NaN"] {
+            let err = Settings::from_sources(None, &env(&[("SDL_GATE_RETENTION_DAYS", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("SDL_GATE_RETENTION_DAYS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -76,3 +76,88 @@ fn jobs_reads_an_existing_database() {
     assert!(out.starts_with("    ID  STATE"), "{out}");
     assert_eq!(out.lines().count(), 1, "an empty queue: {out}");
 }
+
+#[test]
+fn jobs_prune_deletes_handled_deliveries_and_keeps_open_ones() {
+    use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+    use sdl_gate::store::NewDelivery;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("sdl-gate.db");
+    let url = format!("sqlite://{}", db.display());
+    let delivery = |id: &str, number: u64| NewDelivery {
+        forge: Forge::GitHub,
+        delivery_id: id.to_owned(),
+        event: "pull_request".to_owned(),
+        action: Some("opened".to_owned()),
+        payload: "{}".to_owned(),
+        items: vec![WorkItem {
+            key: WorkKey {
+                forge: Forge::GitHub,
+                repository: "o/r".to_owned(),
+                target: Target::Change(number),
+            },
+            detail: None,
+        }],
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    runtime.block_on(async {
+        let store = sdl_gate::store::Store::connect(&url, 2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.migrate().await.unwrap_or_else(|e| panic!("{e}"));
+        let batch = [delivery("a", 1), delivery("b", 1), delivery("c", 2)];
+        store
+            .record_deliveries(&batch, std::time::Duration::ZERO)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let lease = std::time::Duration::from_secs(30);
+        // #1 is handled, #2 still waits.
+        while let Some(job) = store
+            .claim("t", lease)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+        {
+            if job.key.target == Target::Change(1) {
+                store
+                    .complete_success(&job, lease)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                store.release(&job).await.unwrap_or_else(|e| panic!("{e}"));
+                break;
+            }
+        }
+        store.close().await;
+    });
+    // The default retention (30 days) keeps everything this fresh.
+    let o = jobs(dir.path(), &["prune"], Some(&url));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        out.contains("pruned 0 handled job events and 0 deliveries"),
+        "{out}"
+    );
+
+    let o = jobs(dir.path(), &["prune", "--older-than-days", "0"], Some(&url));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        out.contains("pruned 2 handled job events and 2 deliveries"),
+        "{out}"
+    );
+
+    let o = jobs(dir.path(), &["prune", "--older-than-days=-1"], Some(&url));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--older-than-days"), "{}", stderr(&o));
+
+    let o = jobs(dir.path(), &["list"], Some(&url));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("github:o/r#2") || l.contains("o/r") && l.contains("pending")),
+        "#2 is still queued: {out}"
+    );
+}

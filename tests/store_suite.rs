@@ -632,3 +632,114 @@ async fn a_claim_of_a_huge_backlog_is_bounded_and_loses_nothing() {
         assert_eq!(jobs[0].state, "done");
     }
 }
+
+#[tokio::test]
+async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
+    for db in all_dbs("retention_prunes").await {
+        let store = open(&db).await;
+        let l = &db.label;
+        let mut batch: Vec<_> = (0..5)
+            .map(|i| delivery(&format!("p{i}"), "o/r", 1))
+            .collect();
+        batch.push(delivery("open", "o/r", 2));
+        // One delivery feeding two jobs: it stays while either still needs it.
+        let mut shared = delivery("shared", "o/r", 3);
+        let mut four = shared.items[0].clone();
+        four.key.target = Target::Change(4);
+        shared.items.push(four);
+        batch.push(shared);
+        record(&store, &batch).await;
+        assert_eq!(store.delivery_count().await.unwrap(), 7, "{l}");
+        store
+            .remember_installation(Forge::GitHub, "o/r", 77)
+            .await
+            .unwrap();
+        let sha = Sha::new("0123456789abcdef0123456789abcdef01234567");
+        let evaluation = json!({"gates": []});
+        store
+            .insert_evaluation(&NewEvaluation {
+                forge: Forge::GitHub,
+                repository: "o/r",
+                number: 1,
+                head_sha: &sha,
+                verdict: Verdict::Pass,
+                evaluated_at: Utc::now(),
+                result: &evaluation,
+            })
+            .await
+            .unwrap();
+
+        // #1 and #3 are handled; #2 and #4 are given back with their events open.
+        let mut open_jobs = Vec::new();
+        while let Some(job) = store.claim("w", LEASE).await.unwrap() {
+            match job.key.target {
+                Target::Change(1) | Target::Change(3) => {
+                    store.complete_success(&job, LEASE).await.unwrap();
+                }
+                _ => open_jobs.push(job),
+            }
+        }
+        assert_eq!(open_jobs.len(), 2, "{l}");
+
+        let before = sdl_gate::store::now_ms() - 86_400_000;
+        let nothing = store.prune(before, 2, Duration::ZERO).await.unwrap();
+        assert!(nothing.is_empty(), "{l}: nothing is a day old: {nothing:?}");
+
+        let cutoff = sdl_gate::store::now_ms() + 1_000;
+        let pruned = store.prune(cutoff, 2, Duration::ZERO).await.unwrap();
+        assert_eq!(pruned.job_events, 6, "{l}: #1's five events and #3's one");
+        assert_eq!(
+            pruned.deliveries, 5,
+            "{l}: #1's deliveries; `shared` still feeds #4"
+        );
+        assert!(pruned.batches >= 4, "{l}: in batches of two: {pruned:?}");
+        assert_eq!(store.delivery_count().await.unwrap(), 2, "{l}");
+        for job in &open_jobs {
+            for event in &job.events {
+                assert!(
+                    store
+                        .delivery_payload(event.delivery_pk)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                    "{l}: an open event keeps its delivery"
+                );
+            }
+        }
+        assert!(
+            store
+                .prune(cutoff, 2, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{l}: a second run finds nothing"
+        );
+        // The evidence and the installation survive the deliveries.
+        assert_eq!(
+            store
+                .evaluations(Forge::GitHub, "o/r", 1, 10)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{l}"
+        );
+        assert_eq!(
+            store.installation_of(Forge::GitHub, "o/r").await.unwrap(),
+            Some(77),
+            "{l}"
+        );
+
+        // Once the open jobs run, nothing of theirs is needed either.
+        for job in &open_jobs {
+            store.release(job).await.unwrap();
+        }
+        while let Some(job) = store.claim("w", LEASE).await.unwrap() {
+            store.complete_success(&job, LEASE).await.unwrap();
+        }
+        let cutoff = sdl_gate::store::now_ms() + 1_000;
+        let rest = store.prune(cutoff, 500, Duration::ZERO).await.unwrap();
+        assert_eq!((rest.job_events, rest.deliveries), (2, 2), "{l}");
+        assert_eq!(store.delivery_count().await.unwrap(), 0, "{l}");
+    }
+}

@@ -7,7 +7,8 @@ use sdl_gate::settings::{
     DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_SECS, DEFAULT_DATABASE_URL, DEFAULT_DEBOUNCE_MS,
     DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_HEADER_READ_TIMEOUT_SECS,
     DEFAULT_LEASE_SECS, DEFAULT_LISTEN, DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS,
-    DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_SHUTDOWN_GRACE_SECS, DEFAULT_WORKERS,
+    DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_RETENTION_DAYS, DEFAULT_SHUTDOWN_GRACE_SECS,
+    DEFAULT_WORKERS,
 };
 
 /// One variable: its name, its default as the user would write it (empty: none), and what it
@@ -111,6 +112,11 @@ pub fn serve() -> Vec<EnvVar> {
             "SDL_GATE_MAX_CONNECTIONS",
             None,
             "open connections before the oldest is closed (default: the fd limit minus a margin)",
+        ),
+        var(
+            "SDL_GATE_RETENTION_DAYS",
+            some(DEFAULT_RETENTION_DAYS),
+            "days raw deliveries and handled job events are kept (0: for ever); evidence is never pruned",
         ),
         var(
             "SDL_GATE_GITHUB_APP_ID",

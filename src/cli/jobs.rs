@@ -1,5 +1,5 @@
 //! `sdl-gate jobs`: inspect the durable queue from the database (parked jobs above all) and
-//! put a parked job back in line.
+//! put a parked job back in line, or prune what retention would.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use sdl_gate::settings::Settings;
-use sdl_gate::store::Store;
+use sdl_gate::store::{DEFAULT_PRUNE_BATCH, Store, now_ms, time_of};
 use secrecy::ExposeSecret;
+use std::time::Duration;
 
 /// Arguments of `sdl-gate jobs`.
 #[derive(Debug, Args)]
@@ -38,6 +39,14 @@ enum JobsCommand {
     Retry {
         /// The job id shown by `jobs list`.
         id: i64,
+    },
+    /// Delete the raw deliveries and handled job events older than the retention period now
+    /// (the service does it hourly). Open events and their deliveries, evaluations, waivers and
+    /// threat-model references are kept.
+    Prune {
+        /// Keep this many days (a fraction is allowed) instead of SDL_GATE_RETENTION_DAYS.
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: Option<f64>,
     },
 }
 
@@ -91,6 +100,43 @@ pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
                             j.run_after.format("%Y-%m-%d %H:%M:%S"),
                             j.key,
                             j.last_error.as_deref().unwrap_or("")
+                        );
+                    }
+                }
+                ExitCode::SUCCESS
+            }
+            JobsCommand::Prune { older_than_days } => {
+                let keep = match older_than_days {
+                    Some(days) if days.is_finite() && days >= 0.0 => {
+                        Some(Duration::from_secs_f64(days * 86_400.0))
+                    }
+                    Some(days) => {
+                        eprintln!("sdl-gate: --older-than-days {days}: expected a number of days, 0 or more");
+                        return Ok(ExitCode::from(2));
+                    }
+                    None => settings.retention,
+                };
+                match keep {
+                    None => {
+                        println!(
+                            "retention is off (SDL_GATE_RETENTION_DAYS=0): nothing pruned; \
+                             give --older-than-days to prune anyway"
+                        );
+                    }
+                    Some(keep) => {
+                        let cutoff = now_ms()
+                            .saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                        let pruned = store
+                            .prune(cutoff, DEFAULT_PRUNE_BATCH, Duration::ZERO)
+                            .await
+                            .context("pruning")?;
+                        println!(
+                            "pruned {} handled job events and {} deliveries from before {} \
+                             ({} batches); evaluations and waivers are kept",
+                            pruned.job_events,
+                            pruned.deliveries,
+                            time_of(cutoff).format("%Y-%m-%d %H:%M:%S UTC"),
+                            pruned.batches
                         );
                     }
                 }

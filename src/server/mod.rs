@@ -60,6 +60,8 @@ pub struct ServiceConfig {
     pub readiness: readiness::Readiness,
     /// Header/idle timeout and connection cap (see [`conn`]).
     pub connections: conn::ConnLimits,
+    /// How long deliveries and handled job events are kept; `None`: for ever.
+    pub retention: Option<Duration>,
 }
 
 impl ServiceConfig {
@@ -77,6 +79,7 @@ impl ServiceConfig {
             readiness: readiness::Readiness::new(),
             connections: conn::ConnLimits::for_process()
                 .with_settings(settings.header_read_timeout, settings.max_connections),
+            retention: settings.retention,
         }
     }
 }
@@ -162,12 +165,18 @@ pub fn start<P: Processor>(
     };
     let app = router(state);
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
+    let pruner = config
+        .retention
+        .map(|keep| crate::store::spawn_pruner(store.clone(), keep));
     let (stop, stop_rx) = oneshot::channel::<()>();
     let grace = config.shutdown_grace;
     let connections = config.connections;
     let task = tokio::spawn(async move {
         lifecycle(listener, app, connections, stop_rx, workers, writer, grace).await;
         checkpoints.abort();
+        if let Some(pruner) = pruner {
+            pruner.abort();
+        }
     });
     Ok(RunningService {
         addr,

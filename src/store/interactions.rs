@@ -252,13 +252,17 @@ impl Store {
             .collect()
     }
 
-    /// The GitHub App installation `repository` was last seen through: `installation.id` of
-    /// its newest stored delivery that names one.
+    /// The GitHub App installation `repository` was last seen through: the one remembered
+    /// ([`Store::remember_installation`]), else `installation.id` of its newest stored delivery
+    /// that names one (deliveries stored before installations were remembered).
     pub async fn installation_of(
         &self,
         forge: Forge,
         repository: &str,
     ) -> Result<Option<u64>, StoreError> {
+        if let Some(id) = self.remembered_installation(forge, repository).await? {
+            return Ok(Some(id));
+        }
         let q = "SELECT d.payload FROM deliveries d \
                  JOIN job_events e ON e.delivery_pk = d.id JOIN jobs j ON j.id = e.job_id \
                  WHERE j.forge = $1 AND j.repository = $2 ORDER BY d.id DESC LIMIT 20";

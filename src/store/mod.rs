@@ -11,6 +11,7 @@ mod deliveries;
 mod interactions;
 mod jobs;
 mod records;
+mod retention;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,7 @@ pub use deliveries::{InternalWork, NewDelivery, Recorded};
 pub use interactions::{CommentClaim, StoredThreatModelRef, ThreatModelRef, WaiverExpiry};
 pub use jobs::{Completion, JobSummary, QueueDepth};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
+pub use retention::{DEFAULT_PRUNE_BATCH, PRUNE_EVERY, Pruned, spawn_pruner};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -106,8 +106,13 @@ impl GithubProcessor {
             let id = payload
                 .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
                 .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
-            if id.is_some() {
-                return Ok(id);
+            if let Some(id) = id {
+                // Kept apart from the deliveries, which retention prunes.
+                self.store
+                    .remember_installation(ForgeName::GitHub, &job.key.repository, id)
+                    .await
+                    .map_err(|e| retry(format!("remembering the installation: {e}")))?;
+                return Ok(Some(id));
             }
         }
         // Work the service gave itself may not name one (a waiver expiring after a restart):

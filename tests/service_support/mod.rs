@@ -159,6 +159,7 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
         body_read_timeout: sdl_gate::server::ingest::BODY_READ_TIMEOUT,
         readiness: sdl_gate::server::readiness::Readiness::new(),
         connections: sdl_gate::server::conn::ConnLimits::for_process(),
+        retention: None,
     }
 }
 
