@@ -24,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::gates::{Evaluation, OverallVerdict};
-use crate::policy::{CommentMode, GlobList, GlobPattern, Policy, parse_policy};
+use crate::policy::{CommentMode, GlobList, GlobPattern, Policy, parse_policy_cached};
 use crate::snapshot::{FileContent, FileStatus, Login, Sha, Snapshot, TeamSlug};
 use crate::waivers::Waiver;
 
@@ -533,7 +533,7 @@ pub async fn evaluate_change<F: Forge>(
             forge.publish_no_policy(change, &head, &defaults).await?,
         ));
     };
-    let policy = match parse_policy(&file.path, &file.text) {
+    let policy = match parse_policy_cached(&file.path, &file.text) {
         Ok(p) => p,
         Err(e) => {
             let notice = Notice::invalid_policy(&file, &e.to_string());

@@ -5,6 +5,7 @@
 //! always read from the base branch of a change, never from the change itself, so a change
 //! cannot weaken its own gates.
 
+mod cache;
 mod glob;
 mod link;
 mod load;
@@ -13,6 +14,7 @@ mod positions;
 mod suggest;
 mod validate;
 
+pub use cache::{CACHED_POLICIES, CachedPolicy, parse_policy_cached};
 pub use glob::{GlobError, GlobList, GlobPattern};
 pub use link::{LinkMismatch, check_link, describe_misses, match_link};
 pub use load::{

@@ -25,7 +25,7 @@ use crate::commands::{
 };
 use crate::events::Forge as ForgeName;
 use crate::forge::{ChangeHead, ChangeRef, Forge, Interact, Reaction};
-use crate::policy::{Policy, parse_policy};
+use crate::policy::{Policy, parse_policy, parse_policy_cached};
 use crate::queue::{Job, JobEvent, ProcessError};
 use crate::render::replies;
 use crate::snapshot::{ForgeKind, Login, Snapshot};
@@ -96,7 +96,7 @@ fn comment_of(event: &JobEvent) -> Option<CommentEvent> {
 enum PolicyState {
     Missing,
     Invalid,
-    Valid(Box<Policy>),
+    Valid(std::sync::Arc<Policy>),
 }
 
 /// What one command did.
@@ -377,8 +377,8 @@ impl<F: Forge + Interact> Context<'_, F> {
                 .map_err(to_process_error)?
             {
                 None => PolicyState::Missing,
-                Some(file) => match parse_policy(&file.path, &file.text) {
-                    Ok(p) => PolicyState::Valid(Box::new(p)),
+                Some(file) => match parse_policy_cached(&file.path, &file.text) {
+                    Ok(p) => PolicyState::Valid(p),
                     Err(_) => PolicyState::Invalid,
                 },
             };

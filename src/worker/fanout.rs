@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::events::{Forge as ForgeName, Target, WorkItem, WorkKey};
 use crate::forge::github::{GithubForge, OpenPull};
 use crate::forge::{ChangeRef, Forge as _, ForgeError};
-use crate::policy::{POLICY_PATHS, parse_policy};
+use crate::policy::{POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
 use crate::store::{InternalWork, Store, StoreError};
@@ -289,7 +289,7 @@ impl GithubProcessor {
         let change = ChangeRef::new(repository, 0, Some(installation));
         match self.forge.policy(&change, branch).await {
             Ok(None) => Ok(false),
-            Ok(Some(file)) => Ok(parse_policy(&file.path, &file.text)
+            Ok(Some(file)) => Ok(parse_policy_cached(&file.path, &file.text)
                 .map(|p| p.gates.sast.code_scanning)
                 .unwrap_or(true)),
             Err(e) => Err(to_process_error(e)),

@@ -26,7 +26,7 @@ use crate::commands::{
 use crate::events::{Forge as ForgeName, Target};
 use crate::forge::gitlab::{Emoji, GitlabForge};
 use crate::forge::{ChangeRef, Forge, ForgeError, Outcome, Records, evaluate_change};
-use crate::policy::{Policy, parse_policy};
+use crate::policy::{Policy, parse_policy_cached};
 use crate::queue::{Job, JobEvent, ProcessError, Processor};
 use crate::render::replies;
 use crate::snapshot::{Login, Snapshot, TeamSlug};
@@ -204,7 +204,7 @@ impl GitlabProcessor {
         self.forge.award(change, note.id, Emoji::Eyes).await?;
         let head = self.forge.head(change).await?;
         let policy = match self.forge.policy(change, &head.base_ref).await? {
-            Some(file) => match parse_policy(&file.path, &file.text) {
+            Some(file) => match parse_policy_cached(&file.path, &file.text) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     tracing::info!(error = %e, "policy does not parse; commands refused");
