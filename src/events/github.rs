@@ -81,6 +81,9 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             let detail = json!({
                 "comment_id": f.number("comment.id")?,
                 "author": f.get("comment.user.login"),
+                // Bots (the App itself among them) never run commands.
+                "bot": f.get("comment.user.type").and_then(|t| t.as_str())
+                    .map(|t| t.eq_ignore_ascii_case("bot")),
                 "body": f.get("comment.body"),
                 "created_at": f.get("comment.created_at"),
                 "updated_at": f.get("comment.updated_at"),
@@ -322,6 +325,14 @@ mod tests {
         assert_eq!(detail["body"], "/sdl waive sast");
         assert_eq!(detail["comment_id"], 99);
         assert_eq!(detail["author"], "alice");
+        assert_eq!(
+            detail["bot"],
+            serde_json::Value::Null,
+            "no user type: unknown"
+        );
+        body["comment"]["user"]["type"] = json!("Bot");
+        let ev = extract("issue_comment", &body).unwrap().unwrap();
+        assert_eq!(ev.items[0].detail.as_ref().unwrap()["bot"], true);
     }
 
     #[test]

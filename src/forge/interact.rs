@@ -1,7 +1,8 @@
 //! The conversation side of a forge, for `/sdl` comment commands: acknowledge a comment with
 //! a reaction, reply on the change, find an earlier reply, and read a commenter's repository
 //! permission. Kept apart from [`super::Forge`] (which evaluates and publishes) so a forge
-//! can evaluate without conversing, and the GitLab notes can implement the same four calls.
+//! can evaluate without conversing; GitHub comments and GitLab notes implement the same calls,
+//! so one command loop (`worker::commands`) serves both forges.
 
 use std::future::Future;
 
@@ -64,4 +65,11 @@ pub trait Interact: Send + Sync {
         change: &ChangeRef,
         login: &Login,
     ) -> impl Future<Output = Result<Option<Permission>, ForgeError>> + Send;
+
+    /// Whether `login` is this service's own account on the forge (its comments are never
+    /// commands). GitHub marks the App's comments as a bot's in the delivery instead.
+    fn is_self(&self, login: &Login) -> bool {
+        let _ = login;
+        false
+    }
 }

@@ -1,5 +1,8 @@
-//! `/sdl` comment commands in the running service: the `issue_comment` events of a job are
-//! read here, before the change is evaluated, and each one is acted on.
+//! `/sdl` comment commands in the running service, for both forges: the comment events of a
+//! job (GitHub `issue_comment`, GitLab `Note Hook`) are read here, before the change is
+//! evaluated, and each one is acted on through [`Interact`] (GitLab: award emoji for reactions,
+//! notes for replies, access levels for permissions). GitLab sends no hook when a note is
+//! deleted, so there only an edit revokes what a note granted.
 //!
 //! - `created`: comments by bots (the App itself included) are never commands. Every other
 //!   comment is parsed; one with commands gets 👀, then each command runs (help and explain
@@ -60,35 +63,62 @@ pub(crate) struct AfterComments {
     pub ack_after: Vec<u64>,
 }
 
-/// An `issue_comment` event's comment, from the job event's detail.
+/// A comment event (GitHub `issue_comment`, GitLab `Note Hook`), from the job event's detail,
+/// in GitHub's terms: `action` is `created`, `edited` or `deleted`.
 #[derive(Debug)]
 struct CommentEvent {
     id: u64,
     author: String,
     body: String,
     action: String,
+    /// What the delivery said of the author's account: `Some(true)` for a bot; `None` when it
+    /// did not say (GitLab; GitHub events stored before the flag was kept).
+    bot: Option<bool>,
 }
 
+/// Whether a job event is a comment on the change (of either forge).
+fn is_comment(event: &JobEvent) -> bool {
+    event.event == "issue_comment" || event.event == "Note Hook"
+}
+
+/// The comment of a comment event; `None` for a GitLab system note (not a person's words) or
+/// a detail without a comment id.
 fn comment_of(event: &JobEvent) -> Option<CommentEvent> {
     let d = event.detail.as_ref()?;
-    Some(CommentEvent {
-        id: d.get("comment_id").and_then(Value::as_u64)?,
-        author: d
-            .get("author")
+    let text = |key: &str| {
+        d.get(key)
             .and_then(Value::as_str)
             .unwrap_or_default()
-            .to_string(),
-        body: d
-            .get("body")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        action: d
+            .to_string()
+    };
+    let (id, action) = if event.event == "Note Hook" {
+        if d.get("system").and_then(Value::as_bool) == Some(true) {
+            return None;
+        }
+        // Older GitLab sends no action on a new note; GitLab sends no hook on a deleted note.
+        let action = match d.get("action").and_then(Value::as_str) {
+            None | Some("create") => "created",
+            Some("update") => "edited",
+            Some(other) => other,
+        };
+        (d.get("note_id").and_then(Value::as_u64)?, action.to_owned())
+    } else {
+        let action = d
             .get("action")
             .and_then(Value::as_str)
             .or(event.action.as_deref())
-            .unwrap_or_default()
-            .to_string(),
+            .unwrap_or_default();
+        (
+            d.get("comment_id").and_then(Value::as_u64)?,
+            action.to_owned(),
+        )
+    };
+    Some(CommentEvent {
+        id,
+        author: text("author"),
+        body: text("body"),
+        action,
+        bot: d.get("bot").and_then(Value::as_bool),
     })
 }
 
@@ -129,13 +159,12 @@ impl<F: Forge + Interact> Context<'_, F> {
             policy: None,
         };
         for event in &job.events {
-            if event.event != "issue_comment" {
+            if !is_comment(event) {
                 after.evaluate = true;
                 continue;
             }
             let Some(comment) = comment_of(event) else {
-                tracing::warn!(job = %job.key, delivery = %event.delivery_id, "issue_comment event without a comment id; evaluating");
-                after.evaluate = true;
+                tracing::debug!(job = %job.key, delivery = %event.delivery_id, "a system note or a comment without an id: not a command");
                 continue;
             };
             match comment.action.as_str() {
@@ -168,11 +197,19 @@ impl<F: Forge + Interact> Context<'_, F> {
         Ok(())
     }
 
-    /// Whether the comment's author is a bot: a `[bot]` login, or `type: Bot` in the
-    /// delivery (the App's own comments among them).
+    /// Whether the comment's author is a bot: a `[bot]` login (or a GitLab token bot), this
+    /// service's own account, or `type: Bot` in the delivery (the App's own comments among
+    /// them; read back from the stored delivery for events stored before it was kept).
     async fn by_bot(&self, event: &JobEvent, comment: &CommentEvent) -> Result<bool, ProcessError> {
-        if comment.author.is_empty() || Login::new(comment.author.as_str()).is_bot() {
+        let login = Login::new(comment.author.as_str());
+        if comment.author.is_empty() || login.is_bot() || self.forge.is_self(&login) {
             return Ok(true);
+        }
+        if let Some(bot) = comment.bot {
+            return Ok(bot);
+        }
+        if event.event != "issue_comment" {
+            return Ok(false);
         }
         let payload = self
             .store
@@ -814,5 +851,27 @@ mod tests {
             (5, "carol", "/sdl help", "created")
         );
         assert!(comment_of(&event(serde_json::json!({"author": "x"}))).is_none());
+    }
+
+    #[test]
+    fn gitlab_notes_read_as_comments_and_system_notes_do_not() {
+        let mut ev = event(serde_json::json!({
+            "note_id": 9, "author": "carol", "body": "/sdl recheck", "system": false
+        }));
+        ev.event = "Note Hook".into();
+        ev.action = None;
+        let c = comment_of(&ev).unwrap_or_else(|| panic!("a note"));
+        assert_eq!((c.id, c.action.as_str(), c.bot), (9, "created", None));
+        ev.detail = Some(serde_json::json!({
+            "note_id": 9, "author": "carol", "body": "x", "action": "update"
+        }));
+        assert_eq!(comment_of(&ev).map(|c| c.action), Some("edited".to_owned()));
+        ev.detail = Some(serde_json::json!({
+            "note_id": 10, "author": "carol", "body": "merged", "system": true
+        }));
+        assert!(
+            comment_of(&ev).is_none(),
+            "a system note is nobody's command"
+        );
     }
 }

@@ -1,19 +1,19 @@
-//! The glue between the durable queue and a forge: a [`Processor`] that turns one queued job
-//! for a GitHub pull request into one evaluation — head, base-branch policy, snapshot, the
-//! store's waivers, evaluate, publish — and records the result for `/sdl status` and the
-//! evidence ledger.
+//! The glue between the durable queue and a forge: a [`Processor`] per forge that turns one
+//! queued job for a pull or merge request into its `/sdl` commands and one evaluation — head,
+//! base-branch policy, snapshot, the store's waivers, evaluate, publish — recorded for
+//! `/sdl status` and the evidence ledger. That path is one for both forges ([`change`],
+//! [`commands`]); the processors only add what one forge alone has.
 //!
 //! The queue knows no forge and the forge knows no queue; this module is the only place that
 //! knows both, and maps forge errors onto the queue's retry rules. GitLab merge requests have
-//! their own processor in [`gitlab`]; [`dispatch::ForgeProcessor`] sends each job to the
-//! processor of its forge.
+//! their own processor in [`gitlab`] (the same change path); [`dispatch::ForgeProcessor`] sends
+//! each job to the processor of its forge.
 //!
 //! Jobs that are not one pull request (a commit, a repository, an installation) are fanned
 //! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
 //! pull requests whose webhooks were lost.
 //!
-//! Before a pull request is evaluated, its `issue_comment` events run as `/sdl` commands
-//! ([`commands`]); waivers' expiries are scheduled with [`expiry`]; time comes from a
+//! Before a change is evaluated, its comment events run as `/sdl` commands ([`commands`]); waivers' expiries are scheduled with [`expiry`]; time comes from a
 //! [`Clock`] so tests can move it.
 
 pub mod dispatch;
@@ -21,6 +21,7 @@ pub mod fanout;
 pub mod gitlab;
 pub mod reconcile;
 
+mod change;
 pub mod clock;
 mod commands;
 pub mod expiry;
@@ -30,11 +31,9 @@ pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
 
 use crate::events::{Forge as ForgeName, Target};
 use crate::forge::github::GithubForge;
-use crate::forge::{ChangeRef, ForgeError, Outcome, Records, evaluate_change};
-use crate::policy::CommentMode;
+use crate::forge::{ChangeRef, ForgeError};
 use crate::queue::{Job, ProcessError, Processor};
-use crate::snapshot::ForgeKind;
-use crate::store::{NewEvaluation, Store};
+use crate::store::Store;
 
 pub use dispatch::ForgeProcessor;
 pub use gitlab::GitlabProcessor;
@@ -78,13 +77,14 @@ impl GithubProcessor {
         self
     }
 
-    fn commands(&self) -> commands::Context<'_, GithubForge> {
-        commands::Context {
+    fn change_job(&self) -> change::ChangeJob<'_, GithubForge> {
+        change::ChangeJob {
             forge: &self.forge,
             store: &self.store,
             clock: &self.clock,
+            expiry: self.expiry.as_ref(),
+            public_url: self.public_url.as_deref(),
             forge_name: ForgeName::GitHub,
-            forge_kind: ForgeKind::Github,
         }
     }
 
@@ -144,97 +144,6 @@ pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
     }
 }
 
-impl GithubProcessor {
-    /// Evaluates one pull request and publishes and records the result; a pull request that
-    /// is gone ends the job.
-    async fn evaluate_pull(
-        &self,
-        job: &Job,
-        number: u64,
-        installation: Option<u64>,
-    ) -> Result<(), ProcessError> {
-        self.evaluate_pull_with(job, number, installation, None)
-            .await
-    }
-
-    /// [`Self::evaluate_pull`], publishing the sticky comment as `comment_mode` says when
-    /// given (`/sdl status`).
-    async fn evaluate_pull_with(
-        &self,
-        job: &Job,
-        number: u64,
-        installation: Option<u64>,
-        comment_mode: Option<CommentMode>,
-    ) -> Result<(), ProcessError> {
-        let repository = &job.key.repository;
-        let change = ChangeRef::new(repository.clone(), number, installation);
-        let now = self.clock.now();
-        let waivers: Vec<_> = self
-            .store
-            .waivers(ForgeName::GitHub, repository, number)
-            .await
-            .map_err(|e| retry(format!("reading waivers: {e}")))?
-            .into_iter()
-            .map(|w| w.waiver)
-            .collect();
-        if let Some(expiry) = &self.expiry {
-            let change = Due {
-                forge: ForgeName::GitHub,
-                repository: repository.clone(),
-                number,
-                at: now,
-                installation,
-            };
-            expiry.schedule_waivers(&change, &waivers, now);
-        }
-        let threat_model_refs = self
-            .store
-            .threat_model_refs(ForgeName::GitHub, repository, number)
-            .await
-            .map_err(|e| retry(format!("reading threat-model references: {e}")))?
-            .into_iter()
-            .filter(|r| r.reference.revoked.is_none())
-            .map(|r| r.reference.reference)
-            .collect();
-        let records = Records {
-            details_url: self.public_url.as_ref().map(|u| {
-                format!(
-                    "{}/changes/github/{repository}/{number}",
-                    u.trim_end_matches('/'),
-                )
-            }),
-            waivers,
-            threat_model_refs,
-            comment_mode,
-        };
-        let outcome = match evaluate_change(&self.forge, &change, &records, now).await {
-            Ok(o) => o,
-            Err(ForgeError::NotFound { what }) => {
-                tracing::info!(job = %job.key, %what, "pull request gone; job ends");
-                return Ok(());
-            }
-            Err(e) => return Err(to_process_error(e)),
-        };
-        if let Outcome::Evaluated { evaluation, .. } = outcome {
-            let result = crate::render::json(&evaluation);
-            let head = crate::snapshot::Sha::new(evaluation.head_sha.as_str());
-            self.store
-                .insert_evaluation(&NewEvaluation {
-                    forge: ForgeName::GitHub,
-                    repository,
-                    number,
-                    head_sha: &head,
-                    verdict: evaluation.verdict,
-                    evaluated_at: evaluation.evaluated_at,
-                    result: &result,
-                })
-                .await
-                .map_err(|e| retry(format!("recording the evaluation: {e}")))?;
-        }
-        Ok(())
-    }
-}
-
 impl Processor for GithubProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         if job.key.forge != ForgeName::GitHub {
@@ -245,18 +154,7 @@ impl Processor for GithubProcessor {
             Target::Change(number) => {
                 let installation = self.installation(job).await?;
                 let change = ChangeRef::new(job.key.repository.clone(), *number, installation);
-                let commands = self.commands();
-                let after = commands.handle(job, &change).await?;
-                if !after.evaluate {
-                    return Ok(());
-                }
-                if after.force_comment {
-                    self.evaluate_pull_with(job, *number, installation, Some(CommentMode::Always))
-                        .await?;
-                } else {
-                    self.evaluate_pull(job, *number, installation).await?;
-                }
-                commands.acknowledge(&change, &after.ack_after).await
+                self.change_job().run(job, &change).await
             }
             Target::Commit(sha) => self.commit_job(job, sha).await,
             Target::Repository => self.repository_job(job).await,

@@ -11,6 +11,7 @@
 //! URL-encoded as the project id, so no project-id lookup is needed.
 
 mod http;
+mod interact;
 mod model;
 mod publish;
 mod snapshot;
@@ -21,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::commands::Permission;
 use crate::gates::Evaluation;
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
@@ -206,38 +206,6 @@ impl GitlabForge {
     /// The user id of `login`, `None` when GitLab knows no such user.
     pub async fn user_id(&self, login: &Login) -> Result<Option<u64>, ForgeError> {
         snapshot::user_id(self, login).await
-    }
-
-    /// `login`'s access level on the change's project (inherited from groups included) as a
-    /// [`Permission`]; `None` when they are not a member.
-    pub async fn permission(
-        &self,
-        change: &ChangeRef,
-        login: &Login,
-    ) -> Result<Option<Permission>, ForgeError> {
-        snapshot::permission(self, change, login).await
-    }
-
-    /// Awards `emoji` to a note of the change (once: awarding it again is not an error).
-    pub async fn award(
-        &self,
-        change: &ChangeRef,
-        note_id: u64,
-        emoji: Emoji,
-    ) -> Result<(), ForgeError> {
-        publish::award(self, change, note_id, emoji).await
-    }
-
-    /// Posts `body` as a reply note for the command note `note_id`, unless a reply with the
-    /// same `key` was already posted (a retried job posts no second reply).
-    pub async fn reply(
-        &self,
-        change: &ChangeRef,
-        note_id: u64,
-        key: &str,
-        body: &str,
-    ) -> Result<u64, ForgeError> {
-        publish::reply(self, change, note_id, key, body).await
     }
 
     /// Sets the `sdl-gate` status of `sha` to `pending` unless the commit already has one.

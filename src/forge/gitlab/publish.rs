@@ -369,35 +369,33 @@ pub(crate) async fn award(
     }
 }
 
-/// The hidden line that marks a reply.
-fn reply_marker(note_id: u64, key: &str) -> String {
-    format!("<!-- sdl-gate:reply:{note_id}:{key} -->")
-}
-
-/// Posts a reply once per (note, key).
-pub(crate) async fn reply(
+/// Posts `body` as a new note on the merge request; returns its id.
+pub(crate) async fn post_note(
     forge: &GitlabForge,
     change: &ChangeRef,
-    note_id: u64,
-    key: &str,
     body: &str,
 ) -> Result<u64, ForgeError> {
-    let marker = reply_marker(note_id, key);
-    let existing = notes(forge, change).await?.into_iter().find(|n| {
-        n.author.id == forge.bot_id && n.body.as_deref().is_some_and(|b| b.contains(&marker))
-    });
-    if let Some(n) = existing {
-        return Ok(n.id);
-    }
     let path = format!("{}/merge_requests/{}/notes", project(change), change.number);
     let what = format!("POST /{path}");
-    let payload = json!({ "body": format!("{body}\n{marker}\n") });
+    let payload = json!({ "body": body });
     Ok(forge
         .http
         .call(Method::POST, &path, Some(&payload), &what)
         .await?
         .json::<model::Created>(&what)?
         .id)
+}
+
+/// The id of a note of the bot's on the merge request whose body starts with `marker`.
+pub(crate) async fn find_note(
+    forge: &GitlabForge,
+    change: &ChangeRef,
+    marker: &str,
+) -> Result<Option<u64>, ForgeError> {
+    Ok(notes(forge, change).await?.into_iter().find_map(|n| {
+        let ours = !n.system && n.author.id == forge.bot_id;
+        (ours && n.body.as_deref().is_some_and(|b| b.starts_with(marker))).then_some(n.id)
+    }))
 }
 
 #[cfg(test)]

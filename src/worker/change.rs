@@ -1,0 +1,156 @@
+//! One change request's job, the same on both forges: its `/sdl` commands first (one command
+//! loop, [`super::commands`]), then — when an event or a command asks for it — one evaluation:
+//! the store's records (waivers, whose expiries are scheduled on the way, and threat-model
+//! references), [`evaluate_change`] (head, base policy, snapshot, evaluate, publish), and the
+//! evaluation recorded; then 👍 on the commands that waited for it (`status`, `recheck`).
+//!
+//! The GitHub and GitLab processors only say which forge this is; what only GitHub does
+//! (fan-out, reconciliation, code-scanning triggers) stays in their own modules.
+
+use chrono::{DateTime, Utc};
+
+use crate::events::Forge as ForgeName;
+use crate::forge::{ChangeRef, Forge, ForgeError, Interact, Outcome, Records, evaluate_change};
+use crate::policy::CommentMode;
+use crate::queue::{Job, ProcessError};
+use crate::snapshot::{ForgeKind, Sha};
+use crate::store::{NewEvaluation, Store};
+
+use super::clock::Clock;
+use super::commands;
+use super::expiry::{Due, ExpiryHandle};
+use super::{retry, to_process_error};
+
+/// What a change's job runs with: the forge client and the service's parts.
+pub(crate) struct ChangeJob<'a, F> {
+    /// The forge, for reading, conversing and publishing.
+    pub forge: &'a F,
+    /// Records and the queue.
+    pub store: &'a Store,
+    /// Now.
+    pub clock: &'a Clock,
+    /// Told of every waiver in force, so the change is evaluated again when one expires.
+    pub expiry: Option<&'a ExpiryHandle>,
+    /// The service's address for the details link (`SDL_GATE_PUBLIC_URL`).
+    pub public_url: Option<&'a str>,
+    /// Which forge.
+    pub forge_name: ForgeName,
+}
+
+impl<F: Forge + Interact> ChangeJob<'_, F> {
+    fn commands(&self) -> commands::Context<'_, F> {
+        commands::Context {
+            forge: self.forge,
+            store: self.store,
+            clock: self.clock,
+            forge_name: self.forge_name,
+            forge_kind: match self.forge_name {
+                ForgeName::GitHub => ForgeKind::Github,
+                ForgeName::GitLab => ForgeKind::Gitlab,
+            },
+        }
+    }
+
+    /// Runs the job of `change`: its commands, then the evaluation they or its other events
+    /// ask for.
+    pub(crate) async fn run(&self, job: &Job, change: &ChangeRef) -> Result<(), ProcessError> {
+        let commands = self.commands();
+        let after = commands.handle(job, change).await?;
+        if !after.evaluate {
+            return Ok(());
+        }
+        let mode = after.force_comment.then_some(CommentMode::Always);
+        if self.evaluate(job, change, mode).await? {
+            commands.acknowledge(change, &after.ack_after).await?;
+        }
+        Ok(())
+    }
+
+    /// What the store holds for the change, read before each evaluation at `now`; its future
+    /// waivers are scheduled for expiry on the way.
+    async fn records(
+        &self,
+        change: &ChangeRef,
+        now: DateTime<Utc>,
+        comment_mode: Option<CommentMode>,
+    ) -> Result<Records, ProcessError> {
+        let (repository, number) = (change.repository.as_str(), change.number);
+        let waivers: Vec<_> = self
+            .store
+            .waivers(self.forge_name, repository, number)
+            .await
+            .map_err(|e| retry(format!("reading waivers: {e}")))?
+            .into_iter()
+            .map(|w| w.waiver)
+            .collect();
+        if let Some(expiry) = self.expiry {
+            let due = Due {
+                forge: self.forge_name,
+                repository: repository.to_owned(),
+                number,
+                at: now,
+                installation: change.installation,
+            };
+            expiry.schedule_waivers(&due, &waivers, now);
+        }
+        let threat_model_refs = self
+            .store
+            .threat_model_refs(self.forge_name, repository, number)
+            .await
+            .map_err(|e| retry(format!("reading threat-model references: {e}")))?
+            .into_iter()
+            .filter(|r| r.reference.revoked.is_none())
+            .map(|r| r.reference.reference)
+            .collect();
+        Ok(Records {
+            details_url: self.public_url.map(|u| {
+                format!(
+                    "{}/changes/{}/{repository}/{number}",
+                    u.trim_end_matches('/'),
+                    self.forge_name.as_str()
+                )
+            }),
+            waivers,
+            threat_model_refs,
+            comment_mode,
+        })
+    }
+
+    /// Evaluates the change, publishes and records the result, the sticky comment as
+    /// `comment_mode` says when given (`/sdl status`). `false` when the change is gone (the
+    /// job then ends).
+    pub(crate) async fn evaluate(
+        &self,
+        job: &Job,
+        change: &ChangeRef,
+        comment_mode: Option<CommentMode>,
+    ) -> Result<bool, ProcessError> {
+        let now = self.clock.now();
+        let records = self.records(change, now, comment_mode).await?;
+        let outcome = match evaluate_change(self.forge, change, &records, now).await {
+            Ok(o) => o,
+            Err(ForgeError::NotFound { what }) => {
+                tracing::info!(job = %job.key, %what, "change request gone; job ends");
+                return Ok(false);
+            }
+            Err(e) => return Err(to_process_error(e)),
+        };
+        if let Outcome::Evaluated { evaluation, .. } = outcome {
+            let result = crate::render::json(&evaluation);
+            let head = Sha::new(evaluation.head_sha.as_str());
+            self.store
+                .insert_evaluation(&NewEvaluation {
+                    forge: self.forge_name,
+                    repository: &change.repository,
+                    number: change.number,
+                    head_sha: &head,
+                    verdict: evaluation.verdict,
+                    evaluated_at: evaluation.evaluated_at,
+                    result: &result,
+                })
+                .await
+                .map_err(|e| retry(format!("recording the evaluation: {e}")))?;
+        }
+        Ok(true)
+    }
+}
