@@ -808,3 +808,221 @@ async fn a_rate_limited_request_is_retried_after_the_wait_gitlab_asks_for() {
     assert_eq!(bot.sticky(11).len(), 1, "one note despite the retry");
     bot.fake.assert_no_unknown();
 }
+
+/// The policy of the parity scenarios: a passing change unless a command says otherwise.
+const PARITY_POLICY: &str = r##"
+version: 1
+security_paths: ["src/auth/**"]
+gates:
+  threat_model:
+    link_patterns: ["https://tm.example.com/*"]
+  security_review:
+    reviewers: { users: ["dave"] }
+  sast:
+    enabled: false
+waivers:
+  min_permission: maintain
+"##;
+
+fn awards(bot: &Bot, note: u64) -> Vec<String> {
+    bot.fake
+        .note(PROJECT, note)
+        .map(|n| n.awards.into_iter().map(|a| a.0).collect())
+        .unwrap_or_default()
+}
+
+/// The bot's notes that answer commands (everything but the sticky note).
+fn replies(bot: &Bot, iid: u64) -> Vec<String> {
+    bot.fake
+        .bot_notes(PROJECT, iid)
+        .into_iter()
+        .filter(|n| !n.body.starts_with("<!-- sdl-gate:summary -->") && !n.body.starts_with("/sdl"))
+        .map(|n| n.body)
+        .collect()
+}
+
+fn journal_has(bot: &Bot, part: &str) -> usize {
+    bot.fake
+        .journal()
+        .iter()
+        .filter(|c| c.path.contains(part))
+        .count()
+}
+
+/// The rows of the parity table (issue "One engine for both forges") on GitLab: the command
+/// rules are GitHub's, through the one command loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_commands_follow_the_same_rules_as_github() {
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x70);
+    fake.merge_request(PROJECT, 20, "bob", &head, &["docs/readme.md"]);
+    fake.member(PROJECT, "carol", 40);
+    fake.group("acme/security", &["dave"]);
+    let bot = Bot::start(fake).await;
+
+    // `/sdl help` without a policy shows the defaults (it used to refuse every command).
+    let help = bot.fake.human_note(PROJECT, 20, "carol", "/sdl help");
+    bot.hook(
+        "Note Hook",
+        "p-help",
+        &note_hook(20, help, "carol", "/sdl help"),
+    )
+    .await;
+    let answers = replies(&bot, 20);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert!(
+        answers[0].contains("the table shows the defaults"),
+        "{}",
+        answers[0]
+    );
+    assert!(answers[0].starts_with(&format!("<!-- sdl-gate:reply:{help} -->")));
+    assert_eq!(awards(&bot, help), ["eyes", "thumbsup"]);
+    // Help needs no permission or team look-up.
+    assert_eq!(
+        journal_has(&bot, "/members/"),
+        0,
+        "no member look-up for help"
+    );
+
+    // The bot's own notes and a token bot's are never commands.
+    for (key, user) in [("p-self", BOT), ("p-token", "project_50_bot_0123abcd")] {
+        let note = bot.fake.human_note(PROJECT, 20, user, "/sdl recheck");
+        bot.hook("Note Hook", key, &note_hook(20, note, user, "/sdl recheck"))
+            .await;
+        assert!(
+            awards(&bot, note).is_empty(),
+            "{user}: {:?}",
+            awards(&bot, note)
+        );
+    }
+    assert_eq!(replies(&bot, 20).len(), 1);
+
+    bot.fake.put_file(
+        PROJECT,
+        "main",
+        ".gitlab/sdl-gate.yml",
+        PARITY_POLICY.as_bytes(),
+    );
+    // A passing change gets no sticky note by default (comment: on_failure)...
+    bot.hook("Merge Request Hook", "p-open", &mr_hook(20, "open", &head))
+        .await;
+    let (_, result) = bot.latest_verdict(20).await;
+    assert_eq!(bot.status(&head).status, "success", "{result}");
+    assert!(bot.sticky(20).is_empty());
+    // ...and `/sdl status` posts it anyway (it used to behave as recheck), then 👍.
+    let status = bot.fake.human_note(PROJECT, 20, "carol", "/sdl status");
+    bot.hook(
+        "Note Hook",
+        "p-status",
+        &note_hook(20, status, "carol", "/sdl status"),
+    )
+    .await;
+    assert_eq!(bot.sticky(20).len(), 1, "status forces the sticky note");
+    assert_eq!(awards(&bot, status), ["eyes", "thumbsup"]);
+
+    // `/sdl threat-model` is recorded and fed to the gate (it used to be refused on GitLab).
+    let text = "/sdl threat-model https://tm.example.com/TM-20";
+    let tm = bot.fake.human_note(PROJECT, 20, "carol", text);
+    bot.hook("Note Hook", "p-tm", &note_hook(20, tm, "carol", text))
+        .await;
+    let refs = bot
+        .store
+        .threat_model_refs(Forge::GitLab, PROJECT, 20)
+        .await
+        .unwrap_or_default();
+    assert_eq!(refs.len(), 1, "{:?}", replies(&bot, 20));
+    assert_eq!(refs[0].reference.reference, "https://tm.example.com/TM-20");
+    assert_eq!(refs[0].reference.comment_id, Some(tm));
+
+    // A refused emoji does not stop the command (it used to park the job).
+    let waive_text = "/sdl waive security_review reviewed in the design meeting of 2026-11-30";
+    let waive = bot.fake.human_note(PROJECT, 20, "carol", waive_text);
+    bot.fake.fault(
+        Some(reqwest::Method::POST),
+        &format!("/notes/{waive}/award_emoji"),
+        10,
+        fake_gitlab::FaultKind::Status(403),
+    );
+    bot.hook(
+        "Note Hook",
+        "p-waive",
+        &note_hook(20, waive, "carol", waive_text),
+    )
+    .await;
+    let waivers = bot
+        .store
+        .waivers(Forge::GitLab, PROJECT, 20)
+        .await
+        .unwrap_or_default();
+    assert_eq!(waivers.len(), 1, "granted although every emoji was refused");
+    assert!(awards(&bot, waive).is_empty());
+
+    // Editing the note that granted it revokes it, warns and replies once.
+    let before = replies(&bot, 20).len();
+    for key in ["p-edit-1", "p-edit-2"] {
+        let mut edited = note_hook(20, waive, "carol", "(edited)");
+        edited["object_attributes"]["action"] = json!("update");
+        bot.hook("Note Hook", key, &edited).await;
+    }
+    let waivers = bot
+        .store
+        .waivers(Forge::GitLab, PROJECT, 20)
+        .await
+        .unwrap_or_default();
+    assert_eq!(waivers[0].waiver.revoked.as_deref(), Some("comment edited"));
+    let after = replies(&bot, 20);
+    assert_eq!(
+        after.len(),
+        before + 1,
+        "one reply for two edits: {after:?}"
+    );
+    assert!(after[after.len() - 1].contains(&format!("Comment {waive} was edited")));
+    bot.fake.assert_no_unknown();
+}
+
+/// The crash-resume rule on GitLab: a note whose handling was started by an earlier run (the
+/// claim in the store) and whose reply exists already gets no second reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_note_posts_no_second_reply() {
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x71);
+    fake.merge_request(PROJECT, 21, "bob", &head, &["docs/readme.md"]);
+    fake.put_file(
+        PROJECT,
+        "main",
+        ".gitlab/sdl-gate.yml",
+        PARITY_POLICY.as_bytes(),
+    );
+    let bot = Bot::start(fake).await;
+    let help = bot.fake.human_note(PROJECT, 21, "carol", "/sdl help");
+    // The earlier run: claimed the note and posted its reply, then crashed.
+    let claim = bot
+        .store
+        .claim_comment(Forge::GitLab, PROJECT, 21, help, Utc::now())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claim, sdl_gate::store::CommentClaim::New);
+    bot.fake.human_note(
+        PROJECT,
+        21,
+        BOT,
+        &format!("<!-- sdl-gate:reply:{help} -->\nthe earlier run's reply"),
+    );
+    bot.hook(
+        "Note Hook",
+        "r-help",
+        &note_hook(21, help, "carol", "/sdl help"),
+    )
+    .await;
+    let answers = replies(&bot, 21);
+    assert_eq!(answers.len(), 1, "no second reply: {answers:?}");
+    assert_eq!(awards(&bot, help), ["eyes", "thumbsup"], "the run finished");
+    // Done now: a redelivery under another key runs nothing again.
+    bot.hook(
+        "Note Hook",
+        "r-help-again",
+        &note_hook(21, help, "carol", "/sdl help"),
+    )
+    .await;
+    assert_eq!(replies(&bot, 21).len(), 1);
+}
