@@ -218,6 +218,35 @@ impl PublishOptions {
     }
 }
 
+/// What to do with the sticky comment for one evaluation: the one rule both forges follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickyPlan {
+    /// Leave it alone (`comment: never`).
+    Skip,
+    /// Update it if it exists, post none (a passing change under `on_failure`, a quiet draft:
+    /// an existing comment must not keep saying the change fails).
+    UpdateOnly,
+    /// Update it, or post it when there is none.
+    Post,
+}
+
+impl StickyPlan {
+    /// The plan for `eval` under `opts`.
+    pub fn of(eval: &Evaluation, opts: &PublishOptions) -> StickyPlan {
+        let quiet_draft = eval.draft && !opts.enforce_on_drafts;
+        let post = match opts.comment {
+            CommentMode::Never => return StickyPlan::Skip,
+            CommentMode::Always => true,
+            CommentMode::OnFailure => eval.verdict == OverallVerdict::Fail,
+        };
+        if post && !quiet_draft {
+            StickyPlan::Post
+        } else {
+            StickyPlan::UpdateOnly
+        }
+    }
+}
+
 /// The conclusion of the `sdl-gate` check, forge-neutral.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conclusion {
@@ -565,6 +594,85 @@ pub async fn evaluate_change<F: Forge>(
 mod tests {
     use super::*;
     use crate::snapshot::{ChangedFile, ForgeKind};
+
+    #[test]
+    fn one_rule_decides_the_sticky_comment() {
+        let policy =
+            crate::policy::parse_policy("p", "version: 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let snap = Snapshot::new(ForgeKind::Github, "acme/plc", 1, "bob", "abc");
+        let mut eval = crate::gates::evaluate(&policy, &snap, chrono::Utc::now());
+        let opts = |comment, enforce_on_drafts| PublishOptions {
+            comment,
+            enforce_on_drafts,
+            ..PublishOptions::default()
+        };
+        for (verdict, draft, mode, enforce, plan) in [
+            (
+                OverallVerdict::Fail,
+                false,
+                CommentMode::OnFailure,
+                false,
+                StickyPlan::Post,
+            ),
+            (
+                OverallVerdict::Pass,
+                false,
+                CommentMode::OnFailure,
+                false,
+                StickyPlan::UpdateOnly,
+            ),
+            (
+                OverallVerdict::Pending,
+                false,
+                CommentMode::OnFailure,
+                false,
+                StickyPlan::UpdateOnly,
+            ),
+            (
+                OverallVerdict::Pass,
+                false,
+                CommentMode::Always,
+                false,
+                StickyPlan::Post,
+            ),
+            (
+                OverallVerdict::Fail,
+                false,
+                CommentMode::Never,
+                false,
+                StickyPlan::Skip,
+            ),
+            (
+                OverallVerdict::Fail,
+                true,
+                CommentMode::OnFailure,
+                false,
+                StickyPlan::UpdateOnly,
+            ),
+            (
+                OverallVerdict::Fail,
+                true,
+                CommentMode::OnFailure,
+                true,
+                StickyPlan::Post,
+            ),
+            (
+                OverallVerdict::Pass,
+                true,
+                CommentMode::Always,
+                false,
+                StickyPlan::UpdateOnly,
+            ),
+        ] {
+            eval.verdict = verdict;
+            eval.draft = draft;
+            assert_eq!(
+                StickyPlan::of(&eval, &opts(mode, enforce)),
+                plan,
+                "{verdict:?} draft={draft} {mode:?} enforce={enforce}"
+            );
+        }
+    }
 
     #[test]
     fn contents_beyond_the_bound_are_recorded_as_unread() {

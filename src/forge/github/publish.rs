@@ -33,10 +33,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::forge::{
-    ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published,
+    ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published, StickyPlan,
 };
-use crate::gates::{Evaluation, OverallVerdict};
-use crate::policy::CommentMode;
+use crate::gates::Evaluation;
 use crate::render::{self, COMMENT_MARKER, annotations::Annotation};
 use crate::snapshot::Sha;
 
@@ -414,18 +413,13 @@ pub(crate) async fn publish(
         (Some(id), created)
     };
 
-    let (comment_id, comment) = if opts.comment == CommentMode::Never {
-        (None, CommentAction::Skipped)
-    } else {
-        let quiet_draft = eval.draft && !opts.enforce_on_drafts;
-        let create = !quiet_draft
-            && match opts.comment {
-                CommentMode::Always => true,
-                CommentMode::OnFailure => eval.verdict == OverallVerdict::Fail,
-                CommentMode::Never => false,
-            };
-        let body = render::comment(eval, opts.details_url.as_deref());
-        upsert_sticky(forge, inst, change, &body, create).await?
+    let (comment_id, comment) = match StickyPlan::of(eval, opts) {
+        StickyPlan::Skip => (None, CommentAction::Skipped),
+        plan => {
+            let body = render::comment(eval, opts.details_url.as_deref());
+            let create = plan == StickyPlan::Post;
+            upsert_sticky(forge, inst, change, &body, create).await?
+        }
     };
     Ok(Published {
         check_id,

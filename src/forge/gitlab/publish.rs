@@ -22,10 +22,9 @@ use http::Method;
 use serde_json::json;
 
 use crate::forge::{
-    ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published,
+    ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published, StickyPlan,
 };
-use crate::gates::{Evaluation, OverallVerdict};
-use crate::policy::CommentMode;
+use crate::gates::Evaluation;
 use crate::render::{self, COMMENT_MARKER};
 use crate::snapshot::Sha;
 
@@ -289,18 +288,13 @@ pub(crate) async fn publish(
         )
         .await?
     };
-    let (comment_id, comment) = if opts.comment == CommentMode::Never {
-        (None, CommentAction::Skipped)
-    } else {
-        let quiet_draft = eval.draft && !opts.enforce_on_drafts;
-        let create = !quiet_draft
-            && match opts.comment {
-                CommentMode::Always => true,
-                CommentMode::OnFailure => eval.verdict == OverallVerdict::Fail,
-                CommentMode::Never => false,
-            };
-        let body = render::comment(eval, opts.details_url.as_deref());
-        upsert_sticky(forge, change, &body, create).await?
+    let (comment_id, comment) = match StickyPlan::of(eval, opts) {
+        StickyPlan::Skip => (None, CommentAction::Skipped),
+        plan => {
+            let body = render::comment(eval, opts.details_url.as_deref());
+            let create = plan == StickyPlan::Post;
+            upsert_sticky(forge, change, &body, create).await?
+        }
     };
     Ok(Published {
         check_id: None,
