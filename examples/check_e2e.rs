@@ -5,7 +5,8 @@
 //! curve shows whether the cost is linear in files and results.
 //!
 //! Run with `cargo build --release && cargo run --release --example check_e2e`; pass
-//! `--bin PATH` for another binary and `--runs N` (default 7) for more samples.
+//! `--bin PATH` for another binary and `--runs N` (default 7) for more samples; `--write DIR`
+//! only writes the reference inputs into DIR (to profile one run, e.g. under `perf record`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -100,14 +101,9 @@ fn children_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Writes the inputs of `size` into `dir` and runs `check` on them `runs` times; returns the
-/// median wall time, the median CPU time and the exit code.
-fn measure(
-    bin: &Path,
-    dir: &Path,
-    size: Size,
-    runs: usize,
-) -> Result<(Duration, Duration, i32), String> {
+/// Writes the policy, the changed-file list and the SARIF log of `size` into `dir`.
+fn write_inputs(dir: &Path, size: Size) -> Result<(PathBuf, PathBuf, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let policy = dir.join("sdl-gate.yml");
     let changed = dir.join("changed.txt");
     let sarif = dir.join("codeql.sarif");
@@ -117,6 +113,18 @@ fn measure(
     write(&policy, policy_text(size.globs))?;
     write(&changed, changed_text(size))?;
     write(&sarif, sarif_text(size))?;
+    Ok((policy, changed, sarif))
+}
+
+/// Writes the inputs of `size` into `dir` and runs `check` on them `runs` times; returns the
+/// median wall time, the median CPU time and the exit code.
+fn measure(
+    bin: &Path,
+    dir: &Path,
+    size: Size,
+    runs: usize,
+) -> Result<(Duration, Duration, i32), String> {
+    let (policy, changed, sarif) = write_inputs(dir, size)?;
     let mut walls = Vec::with_capacity(runs);
     let mut cpus = Vec::with_capacity(runs);
     let mut code = -1;
@@ -151,6 +159,7 @@ fn measure(
 fn main() -> Result<(), String> {
     let mut bin = PathBuf::from("target/release/sdl-gate");
     let mut runs = 7_usize;
+    let mut write_to: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -162,8 +171,21 @@ fn main() -> Result<(), String> {
                     .filter(|n| *n > 0)
                     .ok_or("--runs needs a number above 0")?
             }
+            "--write" => {
+                write_to = Some(PathBuf::from(args.next().ok_or("--write needs a folder")?))
+            }
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    let reference = Size {
+        files: 3_000,
+        globs: 200,
+        results: 25_000,
+    };
+    if let Some(dir) = write_to {
+        write_inputs(&dir, reference)?;
+        println!("wrote the reference inputs to {}", dir.display());
+        return Ok(());
     }
     if !bin.exists() {
         return Err(format!(
@@ -172,11 +194,6 @@ fn main() -> Result<(), String> {
         ));
     }
     let dir = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
-    let reference = Size {
-        files: 3_000,
-        globs: 200,
-        results: 25_000,
-    };
     let mut sizes = vec![reference];
     for files in [750, 1_500, 6_000, 12_000] {
         sizes.push(Size { files, ..reference });

@@ -1,7 +1,7 @@
 //! sdl-gate: enforces the IEC 62443-4-1 secure development lifecycle on pull requests and
 //! merge requests, and keeps the evidence.
 //!
-//! The pure core — [`policy`], [`practices`], [`snapshot`], [`reports`], [`gates`],
+//! The pure core — [`policy`], [`practices`], [`publication`], [`snapshot`], [`reports`], [`gates`],
 //! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`] and [`render`] — does no
 //! I/O and knows no forge; it is all the library has without the `service` feature (on by
 //! default), which adds the modules below and their crates (sqlx, axum, tokio, the clients).
@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod patch;
 pub mod policy;
 pub mod practices;
+pub mod publication;
 #[cfg(feature = "service")]
 pub mod queue;
 pub mod render;

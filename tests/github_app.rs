@@ -14,13 +14,13 @@ use secrecy::SecretString;
 use fake_github::{APP_ID, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::{
-    ChangeRef, CommentAction, Conclusion, Forge, ForgeError, Needs, Outcome, PublishOptions,
-    Records, evaluate_change,
+    ChangeRef, CommentAction, Conclusion, Forge, ForgeError, Needs, Publication, PublishOptions,
 };
 use sdl_gate::gates::{GateKind, OverallVerdict, Verdict, evaluate};
 use sdl_gate::policy::{CommentMode, parse_policy};
 use sdl_gate::render::COMMENT_MARKER;
 use sdl_gate::snapshot::{CheckState, FileStatus, ReviewState};
+use sdl_gate::worker::{Outcome, Records, evaluate_change};
 
 const REPO: &str = "acme/widget";
 
@@ -120,7 +120,7 @@ async fn snapshot_reads_paginated_files_reviews_checks_statuses_and_the_base_pol
     assert_eq!(h.labels, vec!["security".to_string()]);
 
     let file = gh
-        .policy(&c, &h.base_ref)
+        .policy(&c, &h.base_ref, &sdl_gate::policy::POLICY_PATHS)
         .await
         .expect("policy")
         .expect("a policy exists");
@@ -775,7 +775,7 @@ async fn comment_mode_never_and_always() {
         ..PublishOptions::default()
     };
     let p = gh
-        .publish(&change(22), &eval, &never)
+        .publish(&change(22), &Publication::of(&eval, &never))
         .await
         .expect("publish");
     assert_eq!(p.comment, CommentAction::Skipped);
@@ -785,12 +785,12 @@ async fn comment_mode_never_and_always() {
         ..PublishOptions::default()
     };
     let p = gh
-        .publish(&change(22), &eval, &always)
+        .publish(&change(22), &Publication::of(&eval, &always))
         .await
         .expect("publish");
     assert_eq!(p.comment, CommentAction::Created);
     let p = gh
-        .publish(&change(22), &eval, &always)
+        .publish(&change(22), &Publication::of(&eval, &always))
         .await
         .expect("publish");
     assert_eq!(p.comment, CommentAction::Unchanged, "same body: no edit");
@@ -800,7 +800,7 @@ async fn comment_mode_never_and_always() {
     let mut eval2 = eval.clone();
     eval2.gates[0].explanation.push_str(" (changed)");
     let p = gh
-        .publish(&change(22), &eval2, &always)
+        .publish(&change(22), &Publication::of(&eval2, &always))
         .await
         .expect("publish");
     assert_eq!(p.comment, CommentAction::Created);
@@ -856,12 +856,14 @@ async fn annotations_go_in_batches_of_50_and_are_not_sent_twice() {
         FaultKind::Status(502),
     );
     let err = gh
-        .publish(&change(30), &eval, &opts)
+        .publish(&change(30), &Publication::of(&eval, &opts))
         .await
         .expect_err("502");
     assert!(matches!(err, ForgeError::Transient { .. }), "{err}");
     let mark = fake.mark();
-    gh.publish(&change(30), &eval, &opts).await.expect("retry");
+    gh.publish(&change(30), &Publication::of(&eval, &opts))
+        .await
+        .expect("retry");
     let writes: Vec<_> = fake.calls_since(mark);
     assert_eq!(
         writes.len(),
@@ -888,7 +890,9 @@ async fn annotations_go_in_batches_of_50_and_are_not_sent_twice() {
 
     // Publishing the same evaluation again sends nothing (GitHub would append duplicates).
     let mark = fake.mark();
-    gh.publish(&change(30), &eval, &opts).await.expect("again");
+    gh.publish(&change(30), &Publication::of(&eval, &opts))
+        .await
+        .expect("again");
     assert!(
         fake.calls_since(mark).is_empty(),
         "{:?}",
@@ -896,7 +900,9 @@ async fn annotations_go_in_batches_of_50_and_are_not_sent_twice() {
     );
     // A fresh process re-lists and still does not re-send them.
     let gh2 = forge(&fake);
-    gh2.publish(&change(30), &eval, &opts).await.expect("again");
+    gh2.publish(&change(30), &Publication::of(&eval, &opts))
+        .await
+        .expect("again");
     assert_eq!(
         fake.check_runs(REPO, &head, "sdl-gate")[0]
             .annotations
@@ -1115,15 +1121,18 @@ async fn an_evaluation_that_differs_only_in_its_time_writes_nothing() {
         comment: CommentMode::Always,
         ..PublishOptions::default()
     };
-    gh.publish(&change(44), &evaluate(&policy, &snap, t0), &always)
-        .await
-        .expect("publish");
+    gh.publish(
+        &change(44),
+        &Publication::of(&evaluate(&policy, &snap, t0), &always),
+    )
+    .await
+    .expect("publish");
     let later = evaluate(&policy, &snap, t0 + chrono::Duration::minutes(7));
     let gh2 = forge(&fake); // no hints: re-lists
     gh2.head(&change(44)).await.expect("head");
     let mark = fake.mark();
     let p = gh2
-        .publish(&change(44), &later, &always)
+        .publish(&change(44), &Publication::of(&later, &always))
         .await
         .expect("publish");
     let writes: Vec<_> = fake

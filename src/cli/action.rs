@@ -228,7 +228,8 @@ async fn run_with(
             details_url: None,
             skip_check_run: !inputs.check_run,
         };
-        if let Err(e) = forge.publish(&change, &eval, &opts).await {
+        let publication = sdl_gate::publication::Publication::of(&eval, &opts);
+        if let Err(e) = forge.publish(&change, &publication).await {
             notes.push(format!("could not post the check run or comment ({e}); on pull requests from forks the token is read-only"));
         }
     }

@@ -10,11 +10,16 @@
 use chrono::{DateTime, Utc};
 
 use crate::events::Forge as ForgeName;
-use crate::forge::{ChangeRef, Forge, ForgeError, Interact, Outcome, Records, evaluate_change};
-use crate::policy::CommentMode;
+use crate::forge::{
+    ChangeRef, ChangeState, Forge, ForgeError, Interact, Needs, Notice, Publication,
+    PublishOptions, Published,
+};
+use crate::gates::Evaluation;
+use crate::policy::{CommentMode, POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::{ForgeKind, Sha};
 use crate::store::{NewEvaluation, Store};
+use crate::waivers::Waiver;
 
 use super::clock::Clock;
 use super::commands;
@@ -153,4 +158,88 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
         }
         Ok(true)
     }
+}
+
+/// What [`evaluate_change`] did.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The change is closed or merged; nothing was published.
+    Closed,
+    /// No policy: a neutral check run says how to add one.
+    NoPolicy(Published),
+    /// The policy does not parse: a failing check run says why.
+    InvalidPolicy(Published),
+    /// Evaluated and published.
+    Evaluated {
+        /// The evaluation (for the evidence ledger).
+        evaluation: Box<Evaluation>,
+        /// What was published.
+        published: Published,
+    },
+}
+
+/// What the service knows about a change beyond the forge: its own records.
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// The service's page for this evaluation, linked from the check run and the comment.
+    pub details_url: Option<String>,
+    /// Waivers given on this change (from the store).
+    pub waivers: Vec<Waiver>,
+    /// Threat-model references recorded with `/sdl threat-model` (from the store).
+    pub threat_model_refs: Vec<String>,
+    /// Publish the sticky comment this way instead of as the policy says (`/sdl status`
+    /// forces `always`).
+    pub comment_mode: Option<CommentMode>,
+}
+
+/// One evaluation of one change, as the worker runs it: head → base policy → snapshot (plus
+/// the service's `records`) → evaluate → publish.
+pub async fn evaluate_change<F: Forge>(
+    forge: &F,
+    change: &ChangeRef,
+    records: &Records,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ForgeError> {
+    let details_url = records.details_url.clone();
+    let head = forge.head(change).await?;
+    if head.state != ChangeState::Open {
+        return Ok(Outcome::Closed);
+    }
+    let defaults = PublishOptions {
+        details_url: details_url.clone(),
+        ..PublishOptions::default()
+    };
+    let Some(file) = forge.policy(change, &head.base_ref, &POLICY_PATHS).await? else {
+        return Ok(Outcome::NoPolicy(
+            forge.publish_no_policy(change, &head, &defaults).await?,
+        ));
+    };
+    let policy = match parse_policy_cached(&file.path, &file.text) {
+        Ok(p) => p,
+        Err(e) => {
+            let notice = Notice::invalid_policy(&file.path, &file.git_ref, &e.to_string());
+            let published = forge
+                .publish_notice(change, &head.head_sha, &notice, &defaults)
+                .await?;
+            return Ok(Outcome::InvalidPolicy(published));
+        }
+    };
+    let needs = Needs::from_policy(&policy);
+    let mut snapshot = forge.snapshot(change, &head, &needs).await?;
+    snapshot.waivers.extend(records.waivers.iter().cloned());
+    snapshot
+        .threat_model_refs
+        .extend(records.threat_model_refs.iter().cloned());
+    let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
+    let mut opts = PublishOptions::from_policy(&policy, details_url);
+    if let Some(mode) = records.comment_mode {
+        opts.comment = mode;
+    }
+    let published = forge
+        .publish(change, &Publication::of(&evaluation, &opts))
+        .await?;
+    Ok(Outcome::Evaluated {
+        evaluation: Box::new(evaluation),
+        published,
+    })
 }

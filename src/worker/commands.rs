@@ -409,7 +409,7 @@ impl<F: Forge + Interact> Context<'_, F> {
             let base = self.head(change, lazy).await?.base_ref.clone();
             let state = match self
                 .forge
-                .policy(change, &base)
+                .policy(change, &base, &crate::policy::POLICY_PATHS)
                 .await
                 .map_err(to_process_error)?
             {

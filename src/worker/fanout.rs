@@ -287,7 +287,7 @@ impl GithubProcessor {
             return Ok(true);
         };
         let change = ChangeRef::new(repository, 0, Some(installation));
-        match self.forge.policy(&change, branch).await {
+        match self.forge.policy(&change, branch, &POLICY_PATHS).await {
             Ok(None) => Ok(false),
             Ok(Some(file)) => Ok(parse_policy_cached(&file.path, &file.text)
                 .map(|p| p.gates.sast.code_scanning)

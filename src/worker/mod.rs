@@ -26,6 +26,7 @@ pub mod clock;
 mod commands;
 pub mod expiry;
 
+pub use change::{Outcome, Records, evaluate_change};
 pub use clock::Clock;
 pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
 

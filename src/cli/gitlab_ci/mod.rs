@@ -136,7 +136,10 @@ async fn job<F: Forge>(
 
     // The policy: from the target branch, never from the MR's head.
     let api_policy = match forge {
-        Some(f) => match f.policy(&change, &head.base_ref).await {
+        Some(f) => match f
+            .policy(&change, &head.base_ref, &sdl_gate::policy::POLICY_PATHS)
+            .await
+        {
             Ok(Some(p)) => Some(p),
             Ok(None) => {
                 return Err(Misconfigured(format!(
@@ -222,7 +225,8 @@ async fn job<F: Forge>(
             details_url: ctx.job_url.clone(),
             skip_check_run: !settings.status,
         };
-        match f.publish(&change, &eval, &opts).await {
+        let publication = sdl_gate::publication::Publication::of(&eval, &opts);
+        match f.publish(&change, &publication).await {
             Ok(p) => println!(
                 "sdl-gate: published the commit status{} and the note ({:?})",
                 p.check_id.map(|id| format!(" {id}")).unwrap_or_default(),

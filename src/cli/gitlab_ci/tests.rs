@@ -6,9 +6,9 @@
 use std::sync::Mutex;
 
 use sdl_gate::forge::{
-    ChangeHead, ChangeState, CommentAction, ForgeError, Notice, PolicyFile, Published,
+    ChangeHead, ChangeState, CommentAction, Conclusion, ForgeError, Notice, PolicyFile,
+    Publication, Published, StickyPlan,
 };
-use sdl_gate::gates::OverallVerdict;
 use sdl_gate::snapshot::{ChangedFile, ForgeKind, Login, Snapshot, TeamSlug};
 
 use super::client::connect_failed;
@@ -25,7 +25,7 @@ struct Recording {
     policy: Option<PolicyFile>,
     files: Vec<&'static str>,
     publish_fails: bool,
-    published: Mutex<Vec<(ChangeRef, String, OverallVerdict, PublishOptions)>>,
+    published: Mutex<Vec<(ChangeRef, Publication)>>,
 }
 
 impl Recording {
@@ -61,7 +61,12 @@ impl Forge for Recording {
             head_branch: None,
         })
     }
-    async fn policy(&self, _: &ChangeRef, _: &str) -> Result<Option<PolicyFile>, ForgeError> {
+    async fn policy(
+        &self,
+        _: &ChangeRef,
+        _: &str,
+        _: &[&str],
+    ) -> Result<Option<PolicyFile>, ForgeError> {
         Ok(self.policy.clone())
     }
     async fn snapshot(
@@ -87,8 +92,7 @@ impl Forge for Recording {
     async fn publish(
         &self,
         change: &ChangeRef,
-        eval: &Evaluation,
-        opts: &PublishOptions,
+        publication: &Publication,
     ) -> Result<Published, ForgeError> {
         if self.publish_fails {
             return Err(ForgeError::Forbidden {
@@ -96,17 +100,12 @@ impl Forge for Recording {
             });
         }
         if let Ok(mut p) = self.published.lock() {
-            p.push((
-                change.clone(),
-                eval.head_sha.clone(),
-                eval.verdict,
-                opts.clone(),
-            ));
+            p.push((change.clone(), publication.clone()));
         }
         Ok(Published {
             check_id: Some(1),
             check_created: true,
-            conclusion: sdl_gate::forge::Conclusion::of(eval, opts),
+            conclusion: publication.conclusion,
             comment_id: None,
             comment: CommentAction::Skipped,
         })
@@ -176,18 +175,23 @@ async fn api_policy_and_snapshot_are_used_and_the_status_is_published_for_the_pi
         .map(|p| p.clone())
         .unwrap_or_default();
     assert_eq!(published.len(), 1);
-    let (change, sha, verdict, opts) = &published[0];
+    let (change, publication) = &published[0];
     assert_eq!(change.repository, "acme/plc");
     assert_eq!(change.number, 7);
     assert_eq!(
-        sha, HEAD,
+        publication.head_sha.as_str(),
+        HEAD,
         "the status goes on the commit the pipeline tested"
     );
-    assert_eq!(*verdict, OverallVerdict::Pass);
-    assert!(!opts.skip_check_run);
-    assert_eq!(opts.comment, CommentMode::OnFailure, "the policy's default");
+    assert_eq!(publication.conclusion, Conclusion::Success);
+    assert!(!publication.skip_check_run);
     assert_eq!(
-        opts.details_url.as_deref(),
+        publication.sticky,
+        StickyPlan::UpdateOnly,
+        "the policy's default (on_failure): a passing change posts no note"
+    );
+    assert_eq!(
+        publication.details_url.as_deref(),
         Some("https://gitlab.example.com/acme/plc/-/jobs/9")
     );
     let result = fs::read_to_string(dir.path().join(RESULT_FILE)).unwrap_or_default();

@@ -32,11 +32,11 @@ use secrecy::SecretString;
 
 pub use listing::{InstallationRef, OpenPull, PullListing};
 
-use crate::gates::Evaluation;
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
 use super::{
-    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
+    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, Publication,
+    PublishOptions, Published,
 };
 
 /// The default API base URL.
@@ -291,8 +291,9 @@ impl Forge for GithubForge {
         &self,
         change: &ChangeRef,
         base_ref: &str,
+        paths: &[&str],
     ) -> Result<Option<PolicyFile>, ForgeError> {
-        snapshot::policy(self, change, base_ref).await
+        snapshot::policy(self, change, base_ref, paths).await
     }
 
     async fn snapshot(
@@ -307,10 +308,9 @@ impl Forge for GithubForge {
     async fn publish(
         &self,
         change: &ChangeRef,
-        eval: &Evaluation,
-        opts: &PublishOptions,
+        publication: &Publication,
     ) -> Result<Published, ForgeError> {
-        publish::publish(self, change, eval, opts).await
+        publish::publish(self, change, publication).await
     }
 
     async fn team_member(

@@ -35,8 +35,7 @@ use sha2::{Digest, Sha256};
 use crate::forge::{
     ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published, StickyPlan,
 };
-use crate::gates::Evaluation;
-use crate::render::{self, COMMENT_MARKER, annotations::Annotation};
+use crate::publication::{Annotation, COMMENT_MARKER, Publication, same_report};
 use crate::snapshot::Sha;
 
 use super::http::encode;
@@ -73,7 +72,7 @@ fn unchanged(hint: &RunHint, c: &RunContent) -> bool {
         && hint
             .summary
             .as_deref()
-            .is_some_and(|s| crate::render::same_report(s, &c.summary))
+            .is_some_and(|s| same_report(s, &c.summary))
         && hint.text.as_deref() == c.text.as_deref()
         && (c.details_url.is_none() || hint.details_url == c.details_url)
 }
@@ -331,7 +330,7 @@ async fn upsert_sticky(
     let payload: Value = json!({ "body": body });
     for use_hints in [true, false] {
         match find_sticky(forge, inst, change, use_hints).await? {
-            Some(h) if crate::render::same_report(&h.body, body) => {
+            Some(h) if same_report(&h.body, body) => {
                 return Ok((Some(h.id), CommentAction::Unchanged));
             }
             Some(h) => {
@@ -386,39 +385,36 @@ async fn upsert_sticky(
     Ok((None, CommentAction::Skipped))
 }
 
-/// Publishes `eval`: check run, then sticky comment.
+/// Publishes `publication`: check run, then sticky comment.
 pub(crate) async fn publish(
     forge: &GithubForge,
     change: &ChangeRef,
-    eval: &Evaluation,
-    opts: &PublishOptions,
+    publication: &Publication,
 ) -> Result<Published, ForgeError> {
     let inst = installation(change)?;
-    let sha = Sha::new(&eval.head_sha);
-    let conclusion = Conclusion::of(eval, opts);
-    let batches = render::annotations::batches(eval);
+    let p = publication;
+    let conclusion = p.conclusion;
     let content = RunContent {
         conclusion,
-        title: render::title(eval),
-        summary: render::check_summary(eval),
-        text: Some(render::check_text(eval)),
-        external_id: fingerprint(&batches),
-        batches,
-        details_url: opts.details_url.clone(),
+        title: p.title.clone(),
+        summary: p.summary.clone(),
+        text: Some(p.text.clone()),
+        external_id: fingerprint(&p.annotations),
+        batches: p.annotations.clone(),
+        details_url: p.details_url.clone(),
     };
-    let (check_id, check_created) = if opts.skip_check_run {
+    let (check_id, check_created) = if p.skip_check_run {
         (None, false)
     } else {
-        let (id, created) = upsert_run(forge, inst, change, &sha, content).await?;
+        let (id, created) = upsert_run(forge, inst, change, &p.head_sha, content).await?;
         (Some(id), created)
     };
 
-    let (comment_id, comment) = match StickyPlan::of(eval, opts) {
+    let (comment_id, comment) = match p.sticky {
         StickyPlan::Skip => (None, CommentAction::Skipped),
         plan => {
-            let body = render::comment(eval, opts.details_url.as_deref());
             let create = plan == StickyPlan::Post;
-            upsert_sticky(forge, inst, change, &body, create).await?
+            upsert_sticky(forge, inst, change, &p.sticky_body, create).await?
         }
     };
     Ok(Published {

@@ -25,7 +25,6 @@ use http::Method;
 use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
-use crate::policy::POLICY_PATHS;
 use crate::snapshot::{
     ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
     Sha, Snapshot, TeamSlug,
@@ -144,13 +143,14 @@ async fn read_file(
     }
 }
 
-/// The policy on `base_ref`: the first of [`POLICY_PATHS`] that exists.
+/// The policy on `base_ref`: the first of `paths` that exists.
 pub(crate) async fn policy(
     forge: &GithubForge,
     change: &ChangeRef,
     base_ref: &str,
+    paths: &[&str],
 ) -> Result<Option<PolicyFile>, ForgeError> {
-    policy_at(forge, change, base_ref, &POLICY_PATHS).await
+    policy_at(forge, change, base_ref, paths).await
 }
 
 /// The first of `paths` that exists on `base_ref`.

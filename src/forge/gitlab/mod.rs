@@ -22,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::gates::Evaluation;
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
 use super::{
-    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, PublishOptions, Published,
+    ChangeHead, ChangeRef, Forge, ForgeError, Needs, Notice, PolicyFile, Publication,
+    PublishOptions, Published,
 };
 
 pub use publish::Emoji;
@@ -223,8 +223,9 @@ impl Forge for GitlabForge {
         &self,
         change: &ChangeRef,
         base_ref: &str,
+        paths: &[&str],
     ) -> Result<Option<PolicyFile>, ForgeError> {
-        snapshot::policy(self, change, base_ref).await
+        snapshot::policy(self, change, base_ref, paths).await
     }
 
     async fn snapshot(
@@ -241,10 +242,9 @@ impl Forge for GitlabForge {
     async fn publish(
         &self,
         change: &ChangeRef,
-        eval: &Evaluation,
-        opts: &PublishOptions,
+        publication: &Publication,
     ) -> Result<Published, ForgeError> {
-        publish::publish(self, change, eval, opts).await
+        publish::publish(self, change, publication).await
     }
 
     async fn publish_notice(

@@ -24,8 +24,7 @@ use serde_json::json;
 use crate::forge::{
     ChangeRef, CommentAction, Conclusion, ForgeError, Notice, PublishOptions, Published, StickyPlan,
 };
-use crate::gates::Evaluation;
-use crate::render::{self, COMMENT_MARKER};
+use crate::publication::{COMMENT_MARKER, Publication, same_report};
 use crate::snapshot::Sha;
 
 use super::http::encode;
@@ -225,7 +224,7 @@ async fn upsert_sticky(
     let base = format!("{}/merge_requests/{}/notes", project(change), change.number);
     for use_hints in [true, false] {
         match find_sticky(forge, change, use_hints).await? {
-            Some((id, old)) if crate::render::same_report(&old, body) => {
+            Some((id, old)) if same_report(&old, body) => {
                 return Ok((Some(id), CommentAction::Unchanged));
             }
             Some((id, _)) => {
@@ -264,36 +263,34 @@ async fn upsert_sticky(
     Ok((None, CommentAction::Skipped))
 }
 
-/// Publishes `eval`: the commit status, then the sticky note.
+/// Publishes `publication`: the commit status, then the sticky note.
 pub(crate) async fn publish(
     forge: &GitlabForge,
     change: &ChangeRef,
-    eval: &Evaluation,
-    opts: &PublishOptions,
+    publication: &Publication,
 ) -> Result<Published, ForgeError> {
-    let sha = Sha::new(&eval.head_sha);
-    let conclusion = Conclusion::of(eval, opts);
-    let check_created = if opts.skip_check_run {
+    let p = publication;
+    let conclusion = p.conclusion;
+    let check_created = if p.skip_check_run {
         false
     } else {
         upsert_status(
             forge,
             change,
-            &sha,
+            &p.head_sha,
             StatusHint {
                 status: gitlab_state(conclusion).into(),
-                description: description(&render::title(eval)),
-                target_url: opts.details_url.clone(),
+                description: description(&p.title),
+                target_url: p.details_url.clone(),
             },
         )
         .await?
     };
-    let (comment_id, comment) = match StickyPlan::of(eval, opts) {
+    let (comment_id, comment) = match p.sticky {
         StickyPlan::Skip => (None, CommentAction::Skipped),
         plan => {
-            let body = render::comment(eval, opts.details_url.as_deref());
             let create = plan == StickyPlan::Post;
-            upsert_sticky(forge, change, &body, create).await?
+            upsert_sticky(forge, change, &p.sticky_body, create).await?
         }
     };
     Ok(Published {

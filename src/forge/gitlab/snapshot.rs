@@ -27,7 +27,6 @@ use crate::commands::Permission;
 use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
-use crate::policy::POLICY_PATHS;
 use crate::reports::parse_report;
 use crate::snapshot::{
     ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
@@ -173,13 +172,14 @@ async fn read_file(
     }
 }
 
-/// The policy on the target branch: the first of [`POLICY_PATHS`] that exists.
+/// The policy on the target branch: the first of `paths` that exists.
 pub(crate) async fn policy(
     forge: &GitlabForge,
     change: &ChangeRef,
     base_ref: &str,
+    paths: &[&str],
 ) -> Result<Option<PolicyFile>, ForgeError> {
-    for path in POLICY_PATHS {
+    for path in paths {
         if let Some(bytes) = read_file(forge, change, path, base_ref).await? {
             return Ok(Some(PolicyFile {
                 path: path.to_string(),
