@@ -9,13 +9,13 @@
 //! Invalid policies are kept too (as their first error): a broken policy on the default
 //! branch is reported on every open change, and each report would otherwise parse it again.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 
 use super::load::{PolicyError, parse_policy};
 use super::model::Policy;
+use super::recent::Recent;
 
 /// How many distinct policies the process keeps (one per repository or organisation policy
 /// in use; the oldest unused one goes first).
@@ -25,11 +25,10 @@ pub const CACHED_POLICIES: usize = 256;
 pub type CachedPolicy = Result<Arc<Policy>, Arc<PolicyError>>;
 
 type Key = [u8; 32];
-type Cache = Mutex<VecDeque<(Key, CachedPolicy)>>;
 
-fn cache() -> &'static Cache {
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(VecDeque::with_capacity(CACHED_POLICIES)))
+fn cache() -> &'static Recent<Key, CachedPolicy> {
+    static CACHE: OnceLock<Recent<Key, CachedPolicy>> = OnceLock::new();
+    CACHE.get_or_init(|| Recent::new(CACHED_POLICIES))
 }
 
 /// The SHA-256 of `path` and `text`, which identifies a policy (the path appears in its error
@@ -46,27 +45,13 @@ fn key(path: &str, text: &str) -> Key {
 /// process (see the module documentation).
 pub fn parse_policy_cached(path: &str, text: &str) -> CachedPolicy {
     let key = key(path, text);
-    let cache = cache();
-    {
-        let mut entries = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = entries.iter().position(|(k, _)| *k == key)
-            && let Some(hit) = entries.remove(i)
-        {
-            let policy = hit.1.clone();
-            entries.push_back(hit);
-            return policy;
-        }
+    if let Some(policy) = cache().get(&key) {
+        return policy;
     }
     // Parsed outside the lock: another thread may parse the same policy meanwhile, which costs
     // time but never a wrong answer.
     let parsed: CachedPolicy = parse_policy(path, text).map(Arc::new).map_err(Arc::new);
-    let mut entries = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if !entries.iter().any(|(k, _)| *k == key) {
-        if entries.len() >= CACHED_POLICIES {
-            entries.pop_front();
-        }
-        entries.push_back((key, parsed.clone()));
-    }
+    cache().put(key, parsed.clone());
     parsed
 }
 
@@ -126,7 +111,7 @@ mod tests {
             let p = parse_policy_cached("turnover.yml", &text).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(p.security_labels, vec![format!("l{i}")]);
         }
-        let len = cache().lock().unwrap_or_else(|p| p.into_inner()).len();
+        let len = cache().len();
         assert!(len <= CACHED_POLICIES, "{len}");
         let again = parse_policy_cached("turnover.yml", POLICY).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(

@@ -8,13 +8,14 @@
 //! again, so each distinct list is compiled once per process instead of once per gate and
 //! evaluation.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::recent::Recent;
 
 /// A path or URL glob (`src/auth/**`, `**/*.tm7`, `https://tm.example.com/*`).
 ///
@@ -147,27 +148,17 @@ pub struct GlobList {
 /// sees one policy per repository).
 const COMPILED_SETS: usize = 64;
 
-/// Compiled sets by the patterns' text, most recently used last.
-type SetCache = Mutex<VecDeque<(Vec<String>, Arc<globset::GlobSet>)>>;
-
-fn compiled_sets() -> &'static SetCache {
-    static CACHE: OnceLock<SetCache> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(VecDeque::with_capacity(COMPILED_SETS)))
+/// Compiled sets by the patterns' text.
+fn compiled_sets() -> &'static Recent<Vec<String>, Arc<globset::GlobSet>> {
+    static CACHE: OnceLock<Recent<Vec<String>, Arc<globset::GlobSet>>> = OnceLock::new();
+    CACHE.get_or_init(|| Recent::new(COMPILED_SETS))
 }
 
 /// The compiled set for `patterns`, from the cache or compiled now.
 fn compiled_set(patterns: &[GlobPattern]) -> Arc<globset::GlobSet> {
     let key: Vec<String> = patterns.iter().map(|p| p.text.clone()).collect();
-    let cache = compiled_sets();
-    {
-        let mut sets = cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(i) = sets.iter().position(|(k, _)| *k == key)
-            && let Some(hit) = sets.remove(i)
-        {
-            let set = hit.1.clone();
-            sets.push_back(hit);
-            return set;
-        }
+    if let Some(set) = compiled_sets().get(&key) {
+        return set;
     }
     let mut builder = globset::GlobSetBuilder::new();
     for p in patterns {
@@ -180,11 +171,7 @@ fn compiled_set(patterns: &[GlobPattern]) -> Arc<globset::GlobSet> {
             .build()
             .unwrap_or_else(|_| globset::GlobSet::empty()),
     );
-    let mut sets = cache.lock().unwrap_or_else(|p| p.into_inner());
-    if sets.len() >= COMPILED_SETS {
-        sets.pop_front();
-    }
-    sets.push_back((key, set.clone()));
+    compiled_sets().put(key, set.clone());
     set
 }
 

@@ -11,6 +11,7 @@ mod link;
 mod load;
 mod model;
 mod positions;
+mod recent;
 mod suggest;
 mod validate;
 

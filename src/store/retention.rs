@@ -103,17 +103,14 @@ impl Store {
             if ids.is_empty() {
                 break;
             }
-            let list = id_list(&ids);
-            let query = match &self.db {
-                Db::Sqlite(_) => DELETE_EVENTS_SQLITE,
-                Db::Postgres(_) => DELETE_EVENTS_POSTGRES,
-            };
-            let done = on_pool!(&self.db, pool => sqlx::query(query)
-                .bind(&list)
-                .bind(cutoff_ms)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()))?;
+            let done = self
+                .delete_ids(
+                    DELETE_EVENTS_SQLITE,
+                    DELETE_EVENTS_POSTGRES,
+                    &ids,
+                    cutoff_ms,
+                )
+                .await?;
             pruned.job_events += done;
             pruned.batches += 1;
             if done == 0 {
@@ -141,17 +138,14 @@ impl Store {
                 .map(|r| r.id)
                 .collect();
             if !ids.is_empty() {
-                let list = id_list(&ids);
-                let query = match &self.db {
-                    Db::Sqlite(_) => DELETE_DELIVERIES_SQLITE,
-                    Db::Postgres(_) => DELETE_DELIVERIES_POSTGRES,
-                };
-                let done = on_pool!(&self.db, pool => sqlx::query(query)
-                    .bind(&list)
-                    .bind(cutoff_ms)
-                    .execute(pool)
-                    .await
-                    .map(|r| r.rows_affected()))?;
+                let done = self
+                    .delete_ids(
+                        DELETE_DELIVERIES_SQLITE,
+                        DELETE_DELIVERIES_POSTGRES,
+                        &ids,
+                        cutoff_ms,
+                    )
+                    .await?;
                 pruned.deliveries += done;
                 pruned.batches += 1;
                 tokio::time::sleep(pause).await;
@@ -161,6 +155,28 @@ impl Store {
             }
         }
         Ok(pruned)
+    }
+
+    /// Runs one of the delete statements (`$1` the ids as a JSON list, `$2` the cutoff) in its
+    /// own transaction; how many rows went.
+    async fn delete_ids(
+        &self,
+        sqlite: &'static str,
+        postgres: &'static str,
+        ids: &[i64],
+        cutoff_ms: i64,
+    ) -> Result<u64, StoreError> {
+        let query = match &self.db {
+            Db::Sqlite(_) => sqlite,
+            Db::Postgres(_) => postgres,
+        };
+        let list = id_list(ids);
+        Ok(on_pool!(&self.db, pool => sqlx::query(query)
+            .bind(&list)
+            .bind(cutoff_ms)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?)
     }
 
     /// Remembers that `repository` is reached through App installation `installation` (the
