@@ -140,8 +140,22 @@ impl JsonSchema for GlobPattern {
 /// A compiled set of patterns, for matching many paths against many globs fast.
 #[derive(Debug, Clone)]
 pub struct GlobList {
-    set: Arc<globset::GlobSet>,
+    set: Arc<SetMatcher>,
     patterns: Vec<GlobPattern>,
+}
+
+/// The patterns of a list as one automaton. globset would give each `**/*.ext`-style pattern
+/// its own regex and try them one by one (200 patterns: 200 regex compilations at load and up
+/// to 200 regex runs per path); one regex set over the same regexes (each glob's own, from
+/// `Glob::regex`) compiles once and answers "any match?" in one pass.
+#[derive(Debug)]
+enum SetMatcher {
+    /// The usual case.
+    Regex(regex::bytes::RegexSet),
+    /// The regex set refused (a size limit): globset's own set.
+    Glob(globset::GlobSet),
+    /// Neither compiled: each pattern's own matcher, one by one.
+    Each,
 }
 
 /// How many distinct compiled lists the process keeps (a policy has a handful; the service
@@ -149,27 +163,31 @@ pub struct GlobList {
 const COMPILED_SETS: usize = 64;
 
 /// Compiled sets by the patterns' text.
-fn compiled_sets() -> &'static Recent<Vec<String>, Arc<globset::GlobSet>> {
-    static CACHE: OnceLock<Recent<Vec<String>, Arc<globset::GlobSet>>> = OnceLock::new();
+fn compiled_sets() -> &'static Recent<Vec<String>, Arc<SetMatcher>> {
+    static CACHE: OnceLock<Recent<Vec<String>, Arc<SetMatcher>>> = OnceLock::new();
     CACHE.get_or_init(|| Recent::new(COMPILED_SETS))
 }
 
 /// The compiled set for `patterns`, from the cache or compiled now.
-fn compiled_set(patterns: &[GlobPattern]) -> Arc<globset::GlobSet> {
+fn compiled_set(patterns: &[GlobPattern]) -> Arc<SetMatcher> {
     let key: Vec<String> = patterns.iter().map(|p| p.text.clone()).collect();
     if let Some(set) = compiled_sets().get(&key) {
         return set;
     }
-    let mut builder = globset::GlobSetBuilder::new();
-    for p in patterns {
-        builder.add(p.glob().clone());
-    }
-    // Each glob compiled on its own, so the set compiles too; fall back to linear matching over
-    // the individual matchers if the set ever refused.
     let set = Arc::new(
-        builder
-            .build()
-            .unwrap_or_else(|_| globset::GlobSet::empty()),
+        match regex::bytes::RegexSet::new(patterns.iter().map(|p| p.glob().regex())) {
+            Ok(set) => SetMatcher::Regex(set),
+            Err(_) => {
+                let mut builder = globset::GlobSetBuilder::new();
+                for p in patterns {
+                    builder.add(p.glob().clone());
+                }
+                match builder.build() {
+                    Ok(set) => SetMatcher::Glob(set),
+                    Err(_) => SetMatcher::Each,
+                }
+            }
+        },
     );
     compiled_sets().put(key, set.clone());
     set
@@ -192,21 +210,21 @@ impl GlobList {
 
     /// Does any pattern match?
     pub fn is_match(&self, candidate: &str) -> bool {
-        if self.set.is_empty() && !self.patterns.is_empty() {
-            return self.patterns.iter().any(|p| p.is_match(candidate));
+        match &*self.set {
+            SetMatcher::Regex(set) => set.is_match(candidate.as_bytes()),
+            SetMatcher::Glob(set) => set.is_match(candidate),
+            SetMatcher::Each => self.patterns.iter().any(|p| p.is_match(candidate)),
         }
-        self.set.is_match(candidate)
     }
 
     /// The first pattern that matches, for explanations.
     pub fn first_match(&self, candidate: &str) -> Option<&GlobPattern> {
-        if self.set.is_empty() && !self.patterns.is_empty() {
-            return self.patterns.iter().find(|p| p.is_match(candidate));
-        }
-        self.set
-            .matches(candidate)
-            .first()
-            .and_then(|&i| self.patterns.get(i))
+        let first = match &*self.set {
+            SetMatcher::Regex(set) => set.matches(candidate.as_bytes()).iter().next(),
+            SetMatcher::Glob(set) => set.matches(candidate).first().copied(),
+            SetMatcher::Each => return self.patterns.iter().find(|p| p.is_match(candidate)),
+        };
+        first.and_then(|i| self.patterns.get(i))
     }
 }
 
@@ -223,6 +241,71 @@ mod tests {
             .map(|p| GlobPattern::new(p).unwrap_or_else(|e| panic!("{e}")))
             .collect();
         GlobList::new(&compiled)
+    }
+
+    #[test]
+    fn the_set_answers_as_each_pattern_does() {
+        let patterns = [
+            "src/auth/**",
+            "**/*.tm7",
+            "docs/threat-model/*.md",
+            "src/{crypto,tls}/**/*.rs",
+            "lib/[abc]?.c",
+            "**/Cargo.lock",
+            "*.yml",
+            "büro/**",
+            "a\\*b",
+            "**",
+        ];
+        let paths = [
+            "src/auth/login.rs",
+            "src/auth",
+            "x/y/model.tm7",
+            "model.tm7",
+            "docs/threat-model/tm.md",
+            "docs/threat-model/sub/tm.md",
+            "src/tls/x/y.rs",
+            "src/crypto/aes.rs",
+            "src/crypto/aes.c",
+            "lib/a1.c",
+            "lib/d1.c",
+            "lib/a12.c",
+            "Cargo.lock",
+            "x/Cargo.lock",
+            "ci.yml",
+            ".github/ci.yml",
+            "büro/plan.md",
+            "a*b",
+            "axb",
+            "",
+        ];
+        // Every pair of patterns (and each alone), against every path.
+        let compiled: Vec<GlobPattern> = patterns
+            .iter()
+            .map(|p| GlobPattern::new(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+            .collect();
+        for i in 0..compiled.len() {
+            for j in i..compiled.len() {
+                let subset = vec![compiled[i].clone(), compiled[j].clone()];
+                let set = GlobList::new(&subset);
+                assert!(matches!(*set.set, SetMatcher::Regex(_)), "one regex set");
+                for path in paths {
+                    let each = subset.iter().find(|p| p.is_match(path));
+                    assert_eq!(
+                        set.is_match(path),
+                        each.is_some(),
+                        "{:?} on {path:?}",
+                        [patterns[i], patterns[j]]
+                    );
+                    assert_eq!(
+                        set.first_match(path).map(GlobPattern::as_str),
+                        each.map(GlobPattern::as_str),
+                        "{:?} on {path:?}",
+                        [patterns[i], patterns[j]]
+                    );
+                }
+            }
+        }
     }
 
     #[test]
