@@ -12,6 +12,8 @@
 pub mod action;
 pub mod commands;
 #[cfg(feature = "service")]
+pub mod engine;
+#[cfg(feature = "service")]
 pub mod events;
 #[cfg(feature = "service")]
 pub mod forge;

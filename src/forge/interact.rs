@@ -2,7 +2,7 @@
 //! a reaction, reply on the change, find an earlier reply, and read a commenter's repository
 //! permission. Kept apart from [`super::Forge`] (which evaluates and publishes) so a forge
 //! can evaluate without conversing; GitHub comments and GitLab notes implement the same calls,
-//! so one command loop (`worker::commands`) serves both forges.
+//! so one command loop (`engine::commands`) serves both forges.
 
 use std::future::Future;
 

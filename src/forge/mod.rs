@@ -1,7 +1,7 @@
 //! The forge seam: adapters for GitHub and GitLab that read and publish, and know no policy,
 //! gate or renderer (nothing here imports `gates`, `policy`, `render` or `server`).
 //!
-//! The engine (`worker::change`) evaluates one change request with these calls on [`Forge`]:
+//! The engine (`engine`) evaluates one change request with these calls on [`Forge`]:
 //!
 //! 1. [`Forge::head`] — the change at its current head (author, head commit, base branch…);
 //! 2. [`Forge::policy`] — the first of the given policy paths on the **base** branch, so a

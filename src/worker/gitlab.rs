@@ -1,5 +1,5 @@
 //! The GitLab processor: a queued job for a merge request runs through the same change path as
-//! a GitHub pull request ([`super::change`]: the `/sdl` commands of its Note Hooks through the
+//! a GitHub pull request ([`crate::engine`]: the `/sdl` commands of its Note Hooks through the
 //! one command loop, then one evaluation, recorded). GitLab access levels
 //! (`/projects/:id/members/all/:user_id`) stand for repository permissions, groups for teams,
 //! award emoji for reactions and notes for replies ([`crate::forge::Interact`]).
@@ -14,8 +14,8 @@ use crate::forge::gitlab::GitlabForge;
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::Store;
 
-use super::change::ChangeJob;
 use super::{Clock, ExpiryHandle};
+use crate::engine::ChangeJob;
 
 /// Evaluates GitLab merge request jobs and runs their `/sdl` commands with the bot's client.
 #[derive(Debug)]

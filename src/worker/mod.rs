@@ -1,11 +1,11 @@
 //! The glue between the durable queue and a forge: a [`Processor`] per forge that turns one
 //! queued job for a pull or merge request into its `/sdl` commands and one evaluation — head,
 //! base-branch policy, snapshot, the store's waivers, evaluate, publish — recorded for
-//! `/sdl status` and the evidence ledger. That path is one for both forges ([`change`],
-//! [`commands`]); the processors only add what one forge alone has.
+//! `/sdl status` and the evidence ledger. That path is one for both forges, the
+//! [`crate::engine`]; the processors only add what one forge alone has.
 //!
-//! The queue knows no forge and the forge knows no queue; this module is the only place that
-//! knows both, and maps forge errors onto the queue's retry rules. GitLab merge requests have
+//! The queue knows no forge and the forge knows no queue; the engine and this module are where
+//! they meet (the engine maps forge errors onto the queue's retry rules). GitLab merge requests have
 //! their own processor in [`gitlab`] (the same change path); [`dispatch::ForgeProcessor`] sends
 //! each job to the processor of its forge.
 //!
@@ -13,26 +13,21 @@
 //! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
 //! pull requests whose webhooks were lost.
 //!
-//! Before a change is evaluated, its comment events run as `/sdl` commands ([`commands`]); waivers' expiries are scheduled with [`expiry`]; time comes from a
-//! [`Clock`] so tests can move it.
+//! The engine's clock and waiver-expiry scheduler are re-exported here ([`Clock`], [`expiry`])
+//! for the service's wiring.
 
 pub mod dispatch;
 pub mod fanout;
 pub mod gitlab;
 pub mod reconcile;
 
-mod change;
-pub mod clock;
-mod commands;
-pub mod expiry;
-
-pub use change::{Outcome, Records, evaluate_change};
-pub use clock::Clock;
-pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
+pub use crate::engine::{Clock, Due, ExpiryHandle, ExpiryScheduler};
+pub use crate::engine::{Outcome, Records, clock, evaluate_change, expiry};
+pub(crate) use crate::engine::{retry, to_process_error};
 
 use crate::events::{Forge as ForgeName, Target};
+use crate::forge::ChangeRef;
 use crate::forge::github::GithubForge;
-use crate::forge::{ChangeRef, ForgeError};
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::Store;
 
@@ -78,8 +73,8 @@ impl GithubProcessor {
         self
     }
 
-    fn change_job(&self) -> change::ChangeJob<'_, GithubForge> {
-        change::ChangeJob {
+    fn change_job(&self) -> crate::engine::ChangeJob<'_, GithubForge> {
+        crate::engine::ChangeJob {
             forge: &self.forge,
             store: &self.store,
             clock: &self.clock,
@@ -122,26 +117,6 @@ impl GithubProcessor {
             .installation_of(ForgeName::GitHub, &job.key.repository)
             .await
             .map_err(|e| retry(format!("looking up the installation: {e}")))
-    }
-}
-
-pub(crate) fn retry(reason: String) -> ProcessError {
-    ProcessError::Retry {
-        after: None,
-        reason,
-    }
-}
-
-/// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
-/// the rest park the job (they need a person).
-pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
-    match e {
-        ForgeError::RateLimited { retry_after } => ProcessError::Retry {
-            after: Some(retry_after),
-            reason: "rate limited".into(),
-        },
-        e if e.is_retryable() => retry(e.to_string()),
-        e => ProcessError::Permanent(e.to_string()),
     }
 }
 

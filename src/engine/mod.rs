@@ -1,11 +1,13 @@
-//! One change request's job, the same on both forges: its `/sdl` commands first (one command
-//! loop, [`super::commands`]), then — when an event or a command asks for it — one evaluation:
-//! the store's records (waivers, whose expiries are scheduled on the way, and threat-model
-//! references), [`evaluate_change`] (head, base policy, snapshot, evaluate, publish), and the
-//! evaluation recorded; then 👍 on the commands that waited for it (`status`, `recheck`).
+//! The engine: one change request's job, the same on both forges. Its `/sdl` commands first
+//! (one command loop, `commands`), then — when an event or a command asks for it — one
+//! evaluation: the store's records (waivers, whose expiries are scheduled on the way by
+//! [`expiry`], and threat-model references), [`evaluate_change`] (head, base policy, snapshot,
+//! evaluate, publish a rendered `Publication`), and the evaluation recorded; then 👍 on the
+//! commands that waited for it (`status`, `recheck`). Time comes from a [`Clock`].
 //!
-//! The GitHub and GitLab processors only say which forge this is; what only GitHub does
-//! (fan-out, reconciliation, code-scanning triggers) stays in their own modules.
+//! It knows forges only through the `Forge` and `Interact` adapters and imports nothing from
+//! `worker`: the GitHub and GitLab processors there say which forge a job is for, and what only
+//! GitHub does (fan-out, reconciliation, code-scanning triggers) stays beside them.
 
 use chrono::{DateTime, Utc};
 
@@ -21,13 +23,15 @@ use crate::snapshot::{ForgeKind, Sha};
 use crate::store::{NewEvaluation, Store};
 use crate::waivers::Waiver;
 
-use super::clock::Clock;
-use super::commands;
-use super::expiry::{Due, ExpiryHandle};
-use super::{retry, to_process_error};
+pub mod clock;
+mod commands;
+pub mod expiry;
+
+pub use clock::Clock;
+pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
 
 /// What a change's job runs with: the forge client and the service's parts.
-pub(crate) struct ChangeJob<'a, F> {
+pub struct ChangeJob<'a, F> {
     /// The forge, for reading, conversing and publishing.
     pub forge: &'a F,
     /// Records and the queue.
@@ -242,4 +246,25 @@ pub async fn evaluate_change<F: Forge>(
         evaluation: Box::new(evaluation),
         published,
     })
+}
+
+/// A transient failure: the queue tries the job again after its backoff.
+pub(crate) fn retry(reason: String) -> ProcessError {
+    ProcessError::Retry {
+        after: None,
+        reason,
+    }
+}
+
+/// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
+/// the rest park the job (they need a person).
+pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
+    match e {
+        ForgeError::RateLimited { retry_after } => ProcessError::Retry {
+            after: Some(retry_after),
+            reason: "rate limited".into(),
+        },
+        e if e.is_retryable() => retry(e.to_string()),
+        e => ProcessError::Permanent(e.to_string()),
+    }
 }
