@@ -1026,3 +1026,57 @@ async fn a_resumed_note_posts_no_second_reply() {
     .await;
     assert_eq!(replies(&bot, 21).len(), 1);
 }
+
+/// A lost answer (the write took effect, the bot saw a 502): the retry finds what the lost
+/// request made instead of making it twice, as on GitHub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_to_a_write_is_retried_without_a_duplicate() {
+    let fake = FakeGitlab::start().await;
+    let head = sha(0x72);
+    fake.merge_request(PROJECT, 22, "bob", &head, &["src/auth/login.rs"]);
+    fake.put_file(PROJECT, "main", ".gitlab/sdl-gate.yml", POLICY.as_bytes());
+    fake.fault(
+        Some(reqwest::Method::POST),
+        "/merge_requests/22/notes",
+        1,
+        fake_gitlab::FaultKind::StatusAfterApply(502),
+    );
+    let bot = Bot::start(fake).await;
+    bot.hook(
+        "Merge Request Hook",
+        "mr-22-open",
+        &mr_hook(22, "open", &head),
+    )
+    .await;
+    assert_eq!(bot.status(&head).status, "failed");
+    assert_eq!(
+        bot.sticky(22).len(),
+        1,
+        "one sticky note despite the lost answer"
+    );
+    let posts = bot
+        .fake
+        .journal()
+        .iter()
+        .filter(|c| c.method == "POST" && c.path.ends_with("/merge_requests/22/notes"))
+        .count();
+    assert_eq!(posts, 1, "the retry found the note the lost request made");
+    assert!(
+        bot.fake
+            .journal()
+            .iter()
+            .any(|c| c.status == 502 && c.path.ends_with("/merge_requests/22/notes")),
+        "the answer was lost"
+    );
+    let evaluations = bot
+        .store
+        .evaluations(Forge::GitLab, PROJECT, 22, 10)
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        evaluations.len(),
+        1,
+        "recorded once, by the attempt that succeeded"
+    );
+    bot.fake.assert_no_unknown();
+}

@@ -61,6 +61,8 @@ impl Call {
 pub enum FaultKind {
     /// Answer this status without touching state.
     Status(u16),
+    /// Apply the request, then answer this status (the response is "lost").
+    StatusAfterApply(u16),
     /// `429` with `Retry-After`.
     TooManyRequests { retry_after: u64 },
 }
@@ -346,6 +348,29 @@ fn job_json(p: &ProjectRec, pl: &PipelineRec, j: &JobRec) -> Value {
         "web_url": format!("https://gitlab.example.com/{}/-/jobs/{}", p.path, j.id),
         "artifacts": artifacts, "artifacts_expire_at": null
     })
+}
+
+/// Authenticates and routes one request against the state.
+fn route_request(
+    g: &mut State,
+    method: &Method,
+    raw: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: Option<&Value>,
+) -> Answer {
+    if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(BOT_TOKEN) {
+        return json_response(401, json!({"message": "401 Unauthorized"}));
+    }
+    let Some(rest) = raw.strip_prefix("/api/v4/") else {
+        return (599, Vec::new(), b"unknown".to_vec());
+    };
+    let segs: Vec<String> = rest.split('/').map(pct_decode).collect();
+    let q = query_map(query);
+    match route(g, method, &segs, &q, body.unwrap_or(&Value::Null)) {
+        Some(a) => a,
+        None => (599, Vec::new(), b"unknown route".to_vec()),
+    }
 }
 
 fn json_response(status: u16, body: Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
@@ -702,12 +727,24 @@ async fn handle(
         body: parsed.clone(),
         status: 0,
     };
+    let mut lost: Option<u16> = None;
     let answer: Answer = 'answer: {
         if let Some(f) = g.faults.iter_mut().find(|f| {
             f.times > 0 && f.method.as_ref().is_none_or(|m| *m == method) && raw.contains(&f.path)
         }) {
             f.times -= 1;
             break 'answer match f.kind {
+                FaultKind::StatusAfterApply(s) => {
+                    lost = Some(s);
+                    break 'answer route_request(
+                        &mut g,
+                        &method,
+                        &raw,
+                        &query,
+                        &headers,
+                        parsed.as_ref(),
+                    );
+                }
                 FaultKind::Status(s) => json_response(s, json!({"message": "scripted fault"})),
                 FaultKind::TooManyRequests { retry_after } => (
                     429,
@@ -716,24 +753,12 @@ async fn handle(
                 ),
             };
         }
-        if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(BOT_TOKEN) {
-            break 'answer json_response(401, json!({"message": "401 Unauthorized"}));
-        }
-        let Some(rest) = raw.strip_prefix("/api/v4/") else {
-            break 'answer (599, Vec::new(), b"unknown".to_vec());
-        };
-        let segs: Vec<String> = rest.split('/').map(pct_decode).collect();
-        let q = query_map(&query);
-        match route(
-            &mut g,
-            &method,
-            &segs,
-            &q,
-            parsed.as_ref().unwrap_or(&Value::Null),
-        ) {
-            Some(a) => a,
-            None => (599, Vec::new(), b"unknown route".to_vec()),
-        }
+        route_request(&mut g, &method, &raw, &query, &headers, parsed.as_ref())
+    };
+    // The request took effect; its answer is replaced, as by a proxy that lost it.
+    let answer = match lost {
+        Some(s) if answer.0 < 300 => json_response(s, json!({"message": "answer lost"})),
+        _ => answer,
     };
     call.status = answer.0;
     if answer.0 == 599 {
