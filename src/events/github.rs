@@ -197,7 +197,26 @@ fn change(f: &Fields<'_>, number: u64, detail: Option<Value>) -> Result<WorkItem
     item(f, Target::Change(number), detail)
 }
 
+/// A work item for `target`. Every App delivery names its installation; it goes into the
+/// detail (`installation`), so the processor knows which installation to act through without
+/// reading the raw delivery back.
 fn item(f: &Fields<'_>, target: Target, detail: Option<Value>) -> Result<WorkItem, EventError> {
+    let detail = match f.get("installation.id").and_then(Value::as_u64) {
+        None => detail,
+        Some(id) => {
+            let mut d = match detail {
+                Some(Value::Object(map)) => map,
+                Some(other) => {
+                    let mut map = serde_json::Map::new();
+                    map.insert("value".to_owned(), other);
+                    map
+                }
+                None => serde_json::Map::new(),
+            };
+            d.insert("installation".to_owned(), Value::from(id));
+            Some(Value::Object(d))
+        }
+    };
     Ok(WorkItem {
         key: WorkKey {
             forge: Forge::GitHub,
@@ -330,6 +349,19 @@ mod tests {
             serde_json::Value::Null,
             "no user type: unknown"
         );
+        assert_eq!(
+            detail["installation"],
+            serde_json::Value::Null,
+            "none named"
+        );
+        body["installation"] = json!({"id": 4242});
+        let ev = extract("issue_comment", &body).unwrap().unwrap();
+        let detail = ev.items[0].detail.as_ref().unwrap();
+        assert_eq!(
+            detail["installation"], 4242,
+            "the installation travels in the detail"
+        );
+        assert_eq!(detail["comment_id"], 99, "beside the comment");
         body["comment"]["user"]["type"] = json!("Bot");
         let ev = extract("issue_comment", &body).unwrap().unwrap();
         assert_eq!(ev.items[0].detail.as_ref().unwrap()["bot"], true);

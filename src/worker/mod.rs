@@ -90,9 +90,24 @@ impl GithubProcessor {
         self
     }
 
-    /// The App installation of the job: `installation.id` of its newest delivery that names
-    /// one (every App delivery does).
+    /// The App installation of the job: the `installation` its newest event's detail names
+    /// (every App delivery has one), else `installation.id` of its newest stored delivery that
+    /// names one (events stored before the detail carried it), else the one remembered for the
+    /// repository.
     async fn installation(&self, job: &Job) -> Result<Option<u64>, ProcessError> {
+        let named = job.events.iter().rev().find_map(|e| {
+            e.detail
+                .as_ref()
+                .and_then(|d| d.get("installation"))
+                .and_then(serde_json::Value::as_u64)
+        });
+        if let Some(id) = named {
+            self.store
+                .remember_installation(ForgeName::GitHub, &job.key.repository, id)
+                .await
+                .map_err(|e| retry(format!("remembering the installation: {e}")))?;
+            return Ok(Some(id));
+        }
         for event in job.events.iter().rev() {
             let payload = self
                 .store
