@@ -729,6 +729,18 @@ async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
             Some(77),
             "{l}"
         );
+        // The same again writes nothing; a moved repository is remembered anew.
+        for id in [77, 78] {
+            store
+                .remember_installation(Forge::GitHub, "o/r", id)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.installation_of(Forge::GitHub, "o/r").await.unwrap(),
+            Some(78),
+            "{l}"
+        );
 
         // Once the open jobs run, nothing of theirs is needed either.
         for job in &open_jobs {

@@ -182,13 +182,17 @@ impl Store {
     /// Remembers that `repository` is reached through App installation `installation` (the
     /// processors call it whenever a delivery names one), so work the service gives itself
     /// later (a waiver expiring after a restart) finds it after the deliveries are pruned.
-    /// Writes only when the installation changed.
+    /// Writes only when the installation changed: the processors call it on every job, and a
+    /// read (on SQLite, off the single writer) is all an unchanged one costs.
     pub async fn remember_installation(
         &self,
         forge: Forge,
         repository: &str,
         installation: u64,
     ) -> Result<(), StoreError> {
+        if self.remembered_installation(forge, repository).await? == Some(installation) {
+            return Ok(());
+        }
         let id = i64::try_from(installation)
             .map_err(|_| StoreError::Corrupt(format!("installation id {installation}")))?;
         on_pool!(&self.db, pool => sqlx::query(REMEMBER_INSTALLATION)

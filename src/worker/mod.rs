@@ -95,36 +95,34 @@ impl GithubProcessor {
     /// names one (events stored before the detail carried it), else the one remembered for the
     /// repository.
     async fn installation(&self, job: &Job) -> Result<Option<u64>, ProcessError> {
-        let named = job.events.iter().rev().find_map(|e| {
+        let mut named = job.events.iter().rev().find_map(|e| {
             e.detail
                 .as_ref()
                 .and_then(|d| d.get("installation"))
                 .and_then(serde_json::Value::as_u64)
         });
+        if named.is_none() {
+            for event in job.events.iter().rev() {
+                let payload = self
+                    .store
+                    .delivery_payload(event.delivery_pk)
+                    .await
+                    .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+                named = payload
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
+                    .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
+                if named.is_some() {
+                    break;
+                }
+            }
+        }
         if let Some(id) = named {
+            // Kept apart from the deliveries, which retention prunes.
             self.store
                 .remember_installation(ForgeName::GitHub, &job.key.repository, id)
                 .await
                 .map_err(|e| retry(format!("remembering the installation: {e}")))?;
             return Ok(Some(id));
-        }
-        for event in job.events.iter().rev() {
-            let payload = self
-                .store
-                .delivery_payload(event.delivery_pk)
-                .await
-                .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
-            let id = payload
-                .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-                .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
-            if let Some(id) = id {
-                // Kept apart from the deliveries, which retention prunes.
-                self.store
-                    .remember_installation(ForgeName::GitHub, &job.key.repository, id)
-                    .await
-                    .map_err(|e| retry(format!("remembering the installation: {e}")))?;
-                return Ok(Some(id));
-            }
         }
         // Work the service gave itself may not name one (a waiver expiring after a restart):
         // the repository's last delivery does.
