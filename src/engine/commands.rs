@@ -164,7 +164,14 @@ impl<F: Forge + Interact> Context<'_, F> {
                 continue;
             }
             let Some(comment) = comment_of(event) else {
-                tracing::debug!(job = %job.key, delivery = %event.delivery_id, "a system note or a comment without an id: not a command");
+                if event.event == "Note Hook" {
+                    // A system note (a push, an approval…): nobody's command, and the event
+                    // that caused it arrives on its own.
+                    tracing::debug!(job = %job.key, delivery = %event.delivery_id, "system note: not a command");
+                } else {
+                    tracing::warn!(job = %job.key, delivery = %event.delivery_id, "comment event without a comment id; evaluating");
+                    after.evaluate = true;
+                }
                 continue;
             };
             match comment.action.as_str() {
