@@ -149,9 +149,15 @@ fn jobs_prune_deletes_handled_deliveries_and_keeps_open_ones() {
         "{out}"
     );
 
-    let o = jobs(dir.path(), &["prune", "--older-than-days=-1"], Some(&url));
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--older-than-days"), "{}", stderr(&o));
+    for bad in [
+        "--older-than-days=-1",
+        "--older-than-days=1e300",
+        "--older-than-days=NaN",
+    ] {
+        let o = jobs(dir.path(), &["prune", bad], Some(&url));
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--older-than-days"), "{}", stderr(&o));
+    }
 
     let o = jobs(dir.path(), &["list"], Some(&url));
     let out = String::from_utf8_lossy(&o.stdout);

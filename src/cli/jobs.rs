@@ -107,11 +107,12 @@ pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
             }
             JobsCommand::Prune { older_than_days } => {
                 let keep = match older_than_days {
-                    Some(days) if days.is_finite() && days >= 0.0 => {
+                    // The range SDL_GATE_RETENTION_DAYS accepts (and no overflow to panic on).
+                    Some(days) if (0.0..=36_500.0).contains(&days) => {
                         Some(Duration::from_secs_f64(days * 86_400.0))
                     }
                     Some(days) => {
-                        eprintln!("sdl-gate: --older-than-days {days}: expected a number of days, 0 or more");
+                        eprintln!("sdl-gate: --older-than-days {days}: expected a number of days from 0 to 36500");
                         return Ok(ExitCode::from(2));
                     }
                     None => settings.retention,
