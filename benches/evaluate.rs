@@ -4,6 +4,7 @@
 //!
 //! Run with `cargo bench --bench evaluate`.
 
+use sdl_gate::forge_name::ForgeName;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -18,7 +19,7 @@ use sdl_gate::policy::parse_policy;
 use sdl_gate::render;
 use sdl_gate::reports::parse_report;
 use sdl_gate::snapshot::{
-    ChangedFile, Check, CheckState, ForgeKind, Login, Review, ReviewState, Sha, Snapshot,
+    ChangedFile, Check, CheckState, Login, Review, ReviewState, Sha, Snapshot,
 };
 
 /// Counts live and peak heap bytes.
@@ -109,7 +110,7 @@ fn sarif_text() -> String {
 
 fn snapshot() -> Snapshot {
     let mut s = Snapshot::new(
-        ForgeKind::Github,
+        Some(ForgeName::GitHub),
         "acme/plc",
         1,
         "bob",

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+use sdl_gate::events::{Target, WorkItem, WorkKey};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::store::{NewDelivery, Store};
 use serde_json::json;
 
@@ -85,14 +86,14 @@ fn event(pr: u64, i: usize) -> NewDelivery {
         )
     };
     NewDelivery {
-        forge: Forge::GitHub,
+        forge: ForgeName::GitHub,
         delivery_id: format!("pr{pr}-{i}"),
         event: event.into(),
         action: Some(action.into()),
         payload: json!({"number": pr, "installation": {"id": 1}}).to_string(),
         items: vec![WorkItem {
             key: WorkKey {
-                forge: Forge::GitHub,
+                forge: ForgeName::GitHub,
                 repository: "cost/repo".into(),
                 target: Target::Change(pr),
             },

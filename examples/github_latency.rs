@@ -24,11 +24,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 use fake_github::{APP_ID, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
+use sdl_gate::engine::GithubProcessor;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::QueueSettings;
 use sdl_gate::store::Store;
-use sdl_gate::worker::GithubProcessor;
 use secrecy::SecretString;
 
 #[derive(Debug, Parser)]

@@ -16,7 +16,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue};
 use http_body::Frame;
-use sdl_gate::events::Forge;
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::server::ingest;
 use secrecy::SecretString;
 
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rt.block_on(async {
         for _ in 0..n {
             let verified = ingest::ingest(
-                Forge::GitHub,
+                ForgeName::GitHub,
                 Some(&secrets),
                 &headers,
                 Body::new(frames()),

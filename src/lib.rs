@@ -10,6 +10,7 @@
 //! receive them, keep them durably and run them; [`settings`] configures the service.
 
 pub mod action;
+pub mod capabilities;
 pub mod commands;
 #[cfg(feature = "service")]
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod engine;
 pub mod events;
 #[cfg(feature = "service")]
 pub mod forge;
+pub mod forge_name;
 pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
@@ -38,5 +40,3 @@ pub mod snapshot;
 #[cfg(feature = "service")]
 pub mod store;
 pub mod waivers;
-#[cfg(feature = "service")]
-pub mod worker;

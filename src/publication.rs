@@ -9,6 +9,7 @@ use crate::gates::{Evaluation, OverallVerdict};
 use crate::policy::{CommentMode, GlobList, GlobPattern, Policy};
 use crate::snapshot::{FileContent, FileStatus, Sha, Snapshot, TeamSlug};
 
+pub use crate::capabilities::Capabilities;
 pub use crate::render::annotations::{Annotation, Level};
 pub use crate::render::{COMMENT_MARKER, same_report};
 
@@ -108,6 +109,8 @@ pub struct PublishOptions {
     /// Leave the check run alone (the Action without `check-run: true`: the workflow job's
     /// own status is the check).
     pub skip_check_run: bool,
+    /// What the forge published to can show.
+    pub capabilities: Capabilities,
 }
 
 impl PublishOptions {
@@ -118,6 +121,7 @@ impl PublishOptions {
             enforce_on_drafts: policy.report.enforce_on_drafts,
             details_url,
             skip_check_run: false,
+            capabilities: Capabilities::default(),
         }
     }
 }
@@ -267,15 +271,29 @@ pub struct Publication {
 }
 
 impl Publication {
-    /// `eval` rendered as `opts` asks.
+    /// `eval` rendered as `opts` asks, and only what the forge can show: without check runs
+    /// the summary, text and annotations stay empty (the sticky comment carries them).
     pub fn of(eval: &Evaluation, opts: &PublishOptions) -> Publication {
+        let check_runs = opts.capabilities.check_runs;
         Publication {
             head_sha: Sha::new(&eval.head_sha),
             conclusion: Conclusion::of(eval, opts),
             title: crate::render::title(eval),
-            summary: crate::render::check_summary(eval),
-            text: crate::render::check_text(eval),
-            annotations: crate::render::annotations::batches(eval),
+            summary: if check_runs {
+                crate::render::check_summary(eval)
+            } else {
+                String::new()
+            },
+            text: if check_runs {
+                crate::render::check_text(eval)
+            } else {
+                String::new()
+            },
+            annotations: if check_runs {
+                crate::render::annotations::batches(eval)
+            } else {
+                Vec::new()
+            },
             sticky: StickyPlan::of(eval, opts),
             sticky_body: crate::render::comment(eval, opts.details_url.as_deref()),
             details_url: opts.details_url.clone(),
@@ -287,13 +305,14 @@ impl Publication {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{ChangedFile, ForgeKind};
+    use crate::forge_name::ForgeName;
+    use crate::snapshot::ChangedFile;
 
     #[test]
     fn one_rule_decides_the_sticky_comment() {
         let policy =
             crate::policy::parse_policy("p", "version: 1\n").unwrap_or_else(|e| panic!("{e}"));
-        let snap = Snapshot::new(ForgeKind::Github, "acme/plc", 1, "bob", "abc");
+        let snap = Snapshot::new(Some(ForgeName::GitHub), "acme/plc", 1, "bob", "abc");
         let mut eval = crate::gates::evaluate(&policy, &snap, chrono::Utc::now());
         let opts = |comment, enforce_on_drafts| PublishOptions {
             comment,
@@ -369,12 +388,38 @@ mod tests {
     }
 
     #[test]
+    fn a_forge_without_check_runs_gets_no_check_run_text() {
+        let policy =
+            crate::policy::parse_policy("p", "version: 1\n").unwrap_or_else(|e| panic!("{e}"));
+        let snap = Snapshot::new(Some(ForgeName::GitLab), "grp/plc", 1, "bob", "abc");
+        let eval = crate::gates::evaluate(&policy, &snap, chrono::Utc::now());
+        let on = |capabilities| {
+            Publication::of(
+                &eval,
+                &PublishOptions {
+                    capabilities,
+                    ..PublishOptions::default()
+                },
+            )
+        };
+        let (github, gitlab) = (on(Capabilities::GITHUB), on(Capabilities::GITLAB));
+        assert!(!github.summary.is_empty() && !github.text.is_empty());
+        assert!(gitlab.summary.is_empty() && gitlab.text.is_empty());
+        assert!(gitlab.annotations.is_empty());
+        // What both forges show is the same.
+        assert_eq!(github.title, gitlab.title);
+        assert_eq!(github.sticky_body, gitlab.sticky_body);
+        assert_eq!(github.conclusion, gitlab.conclusion);
+        assert_eq!(github.sticky, gitlab.sticky);
+    }
+
+    #[test]
     fn contents_beyond_the_bound_are_recorded_as_unread() {
         let needs = Needs {
             contents: vec![GlobPattern::new("docs/tm/**").unwrap_or_else(|e| panic!("{e}"))],
             ..Needs::default()
         };
-        let mut snap = Snapshot::new(ForgeKind::Github, "acme/plc", 1, "bob", "abc");
+        let mut snap = Snapshot::new(Some(ForgeName::GitHub), "acme/plc", 1, "bob", "abc");
         snap.files.push(ChangedFile::modified("src/main.rs"));
         let mut gone = ChangedFile::modified("docs/tm/old.md");
         gone.status = FileStatus::Removed;

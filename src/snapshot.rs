@@ -11,6 +11,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::forge_name::ForgeName;
+
 use crate::reports::Report;
 use crate::waivers::Waiver;
 
@@ -158,18 +160,6 @@ impl fmt::Display for Sha {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Which forge a change request lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ForgeKind {
-    /// github.com or GitHub Enterprise Server.
-    Github,
-    /// gitlab.com or a self-managed GitLab.
-    Gitlab,
-    /// No forge: `sdl-gate check` on the command line.
-    Local,
 }
 
 /// How a file was touched by the change.
@@ -383,8 +373,8 @@ pub enum CodeScanning {
 /// Everything the gates look at, for one change request at one head commit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// Which forge.
-    pub forge: ForgeKind,
+    /// Which forge; `None` for a local check (`sdl-gate check` on the command line).
+    pub forge: Option<ForgeName>,
     /// `owner/name` on GitHub, the project path on GitLab.
     pub repository: String,
     /// PR or MR number (IID on GitLab); 0 for a local check.
@@ -455,7 +445,13 @@ fn known() -> bool {
 
 impl Snapshot {
     /// An empty change by `author` at `head_sha`, for builders and tests to fill in.
-    pub fn new(forge: ForgeKind, repository: &str, number: u64, author: &str, head: &str) -> Self {
+    pub fn new(
+        forge: Option<ForgeName>,
+        repository: &str,
+        number: u64,
+        author: &str,
+        head: &str,
+    ) -> Self {
         Snapshot {
             forge,
             repository: repository.to_string(),

@@ -79,20 +79,21 @@ fn jobs_reads_an_existing_database() {
 
 #[test]
 fn jobs_prune_deletes_handled_deliveries_and_keeps_open_ones() {
-    use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+    use sdl_gate::events::{Target, WorkItem, WorkKey};
+    use sdl_gate::forge_name::ForgeName;
     use sdl_gate::store::NewDelivery;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let db = dir.path().join("sdl-gate.db");
     let url = format!("sqlite://{}", db.display());
     let delivery = |id: &str, number: u64| NewDelivery {
-        forge: Forge::GitHub,
+        forge: ForgeName::GitHub,
         delivery_id: id.to_owned(),
         event: "pull_request".to_owned(),
         action: Some("opened".to_owned()),
         payload: "{}".to_owned(),
         items: vec![WorkItem {
             key: WorkKey {
-                forge: Forge::GitHub,
+                forge: ForgeName::GitHub,
                 repository: "o/r".to_owned(),
                 target: Target::Change(number),
             },

@@ -504,11 +504,17 @@ fn unwaive_and_threat_model_rules() {
 
 #[test]
 fn replies_quote_explain_and_escape() {
+    use sdl_gate::capabilities::Capabilities;
     use sdl_gate::render::replies;
-    let help = replies::help(&base_policy());
+    let help = replies::help(&base_policy(), Capabilities::GITHUB);
     assert!(help.contains("members of acme/security"), "{help}");
     assert!(help.contains("at most 30 days"));
     assert!(help.contains("never the change's author"));
+    assert!(help.contains("Editing or deleting a comment that granted a waiver revokes"));
+    // GitLab reports no deleted note: its help must not promise that deleting revokes.
+    let gitlab = replies::help(&base_policy(), Capabilities::GITLAB);
+    assert!(gitlab.contains("deleting it does not"), "{gitlab}");
+    assert!(!gitlab.contains("Editing or deleting"), "{gitlab}");
 
     let err = match one("/sdl wave sast @team <b>") {
         Err(e) => e,

@@ -15,10 +15,10 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use fake_github::AlertRec;
+use sdl_gate::engine::{Outcome, Records, evaluate_change};
 use sdl_gate::forge::ChangeRef;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::gitlab::{GitlabConfig, connect};
-use sdl_gate::worker::{Outcome, Records, evaluate_change};
 
 const REPO: &str = "acme/plc";
 const NUMBER: u64 = 7;

@@ -12,6 +12,7 @@ use http::Method;
 use secrecy::SecretString;
 
 use fake_github::{APP_ID, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
+use sdl_gate::engine::{Outcome, Records, evaluate_change};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::{
     ChangeRef, CommentAction, Conclusion, Forge, ForgeError, Needs, Publication, PublishOptions,
@@ -20,7 +21,6 @@ use sdl_gate::gates::{GateKind, OverallVerdict, Verdict, evaluate};
 use sdl_gate::policy::{CommentMode, parse_policy};
 use sdl_gate::render::COMMENT_MARKER;
 use sdl_gate::snapshot::{CheckState, FileStatus, ReviewState};
-use sdl_gate::worker::{Outcome, Records, evaluate_change};
 
 const REPO: &str = "acme/widget";
 

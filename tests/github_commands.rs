@@ -6,7 +6,7 @@
 //! Time: the processor and the expiry scheduler read a [`Clock`] the tests shift forward (a
 //! waiver's expiry is days away). tokio's paused time is not used here: with real HTTP and
 //! sqlx connection pools under a paused clock their timeouts fire at once; the scheduler's
-//! timing itself is tested under `tokio::time::pause` in `src/worker/expiry.rs`.
+//! timing itself is tested under `tokio::time::pause` in `src/engine/expiry.rs`.
 
 mod fake_github;
 mod service_support;
@@ -20,12 +20,12 @@ use fake_github::{
     APP_ID, APP_SLUG, CommentRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
     sha,
 };
-use sdl_gate::events::Forge;
+use sdl_gate::engine::{Clock, ExpiryScheduler, GithubProcessor};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::gates::GateKind;
 use sdl_gate::server::RunningService;
 use sdl_gate::store::Store;
-use sdl_gate::worker::{Clock, ExpiryScheduler, GithubProcessor};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use service_support::{
@@ -113,7 +113,7 @@ impl Env {
         cfg.api_url = self.fake.url.clone();
         cfg.timeout = Duration::from_secs(5);
         let forge = GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"));
-        let dues = sdl_gate::worker::expiry::load(&self.store, clock.now())
+        let dues = sdl_gate::engine::expiry::load(&self.store, clock.now())
             .await
             .unwrap_or_else(|e| panic!("loading expiries: {e}"));
         let (scheduler, handle) = ExpiryScheduler::spawn(
@@ -241,7 +241,7 @@ impl Env {
 
     async fn waivers(&self) -> Vec<sdl_gate::waivers::Waiver> {
         self.store
-            .waivers(Forge::GitHub, REPO, PR)
+            .waivers(ForgeName::GitHub, REPO, PR)
             .await
             .unwrap_or_else(|e| panic!("waivers: {e}"))
             .into_iter()
@@ -683,7 +683,7 @@ gates:
     );
     let refs = env
         .store
-        .threat_model_refs(Forge::GitHub, REPO, PR)
+        .threat_model_refs(ForgeName::GitHub, REPO, PR)
         .await
         .unwrap_or_default();
     assert_eq!(refs.len(), 1);

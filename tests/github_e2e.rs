@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fake_github::{APP_ID, FakeGithub, INSTALLATION, PullBuilder, TEST_KEY_PEM, sha};
-use sdl_gate::events::Forge;
+use sdl_gate::engine::GithubProcessor;
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::gates::OverallVerdict;
-use sdl_gate::worker::GithubProcessor;
 use secrecy::SecretString;
 use service_support::{
     GITHUB_SECRET, config, fast_queue, open, send_github, spawn, sqlite_db, wait_drained,
@@ -107,7 +107,7 @@ async fn webhooks_in_check_run_comment_and_stored_evaluation_out() {
     assert_eq!(comments.len(), 1);
     assert!(comments[0].body.starts_with("<!-- sdl-gate:summary -->"));
     let evals = store
-        .evaluations(Forge::GitHub, REPO, 21, 10)
+        .evaluations(ForgeName::GitHub, REPO, 21, 10)
         .await
         .unwrap_or_default();
     assert!(!evals.is_empty(), "the evaluation is stored");
@@ -158,7 +158,7 @@ async fn webhooks_in_check_run_comment_and_stored_evaluation_out() {
         comments[0].body
     );
     let evals = store
-        .evaluations(Forge::GitHub, REPO, 21, 10)
+        .evaluations(ForgeName::GitHub, REPO, 21, 10)
         .await
         .unwrap_or_default();
     assert_eq!(evals.first().map(|e| e.verdict), Some(OverallVerdict::Pass));

@@ -18,14 +18,14 @@ use fake_github::{
     APP_ID, AlertRec, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
     Upload, sha,
 };
-use sdl_gate::events::Forge;
+use sdl_gate::engine::GithubProcessor;
+use sdl_gate::engine::github::fanout::FanoutSettings;
+use sdl_gate::engine::github::reconcile::{ReconcileSettings, Reconciler};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::server::RunningService;
 use sdl_gate::settings::QueueSettings;
 use sdl_gate::store::Store;
-use sdl_gate::worker::GithubProcessor;
-use sdl_gate::worker::fanout::FanoutSettings;
-use sdl_gate::worker::reconcile::{ReconcileSettings, Reconciler};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use service_support::{
@@ -222,7 +222,7 @@ impl World {
     /// How many evaluations of `repo`#`number` are stored.
     async fn evaluation_count(&self, repo: &str, number: u64) -> usize {
         self.store
-            .evaluations(Forge::GitHub, repo, number, 1000)
+            .evaluations(ForgeName::GitHub, repo, number, 1000)
             .await
             .unwrap_or_else(|e| panic!("evaluations: {e}"))
             .len()
@@ -232,7 +232,7 @@ impl World {
     async fn gate_verdicts(&self, repo: &str, number: u64) -> Value {
         let evals = self
             .store
-            .evaluations(Forge::GitHub, repo, number, 1)
+            .evaluations(ForgeName::GitHub, repo, number, 1)
             .await
             .unwrap_or_else(|e| panic!("evaluations: {e}"));
         let eval = evals
@@ -1182,7 +1182,7 @@ async fn code_scanning_alerts_decide_the_sast_gate() {
     );
     let stored = w
         .store
-        .evaluations(Forge::GitHub, "acme/noscan", 43, 1)
+        .evaluations(ForgeName::GitHub, "acme/noscan", 43, 1)
         .await
         .unwrap_or_else(|e| panic!("evaluations: {e}"));
     let sast = stored[0].result["gates"]
@@ -1223,7 +1223,7 @@ fn sql_injection_alert() -> AlertRec {
 async fn stored_sast(w: &World, number: u64) -> String {
     let stored = w
         .store
-        .evaluations(Forge::GitHub, REPO, number, 1)
+        .evaluations(ForgeName::GitHub, REPO, number, 1)
         .await
         .unwrap_or_else(|e| panic!("evaluations: {e}"));
     stored

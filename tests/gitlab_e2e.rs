@@ -17,12 +17,12 @@ use std::time::Duration;
 use chrono::Utc;
 
 use fake_gitlab::{BOT, BOT_TOKEN, FakeGitlab, sha};
-use sdl_gate::events::Forge;
+use sdl_gate::engine::{Clock, ExpiryScheduler, ForgeProcessor, GitlabProcessor};
 use sdl_gate::forge::gitlab::{GitlabConfig, connect};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::gates::OverallVerdict;
 use sdl_gate::server::RunningService;
 use sdl_gate::store::Store;
-use sdl_gate::worker::{Clock, ExpiryScheduler, ForgeProcessor, GitlabProcessor};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use service_support::{
@@ -181,7 +181,7 @@ impl Bot {
     async fn latest_verdict(&self, iid: u64) -> (OverallVerdict, Value) {
         let evals = self
             .store
-            .evaluations(Forge::GitLab, PROJECT, iid, 50)
+            .evaluations(ForgeName::GitLab, PROJECT, iid, 50)
             .await
             .unwrap_or_else(|e| panic!("evaluations: {e}"));
         let newest = evals
@@ -299,7 +299,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     );
     let evaluations = bot
         .store
-        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .evaluations(ForgeName::GitLab, PROJECT, 7, 50)
         .await
         .unwrap_or_default();
     assert_eq!(
@@ -367,7 +367,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     );
     assert!(
         bot.store
-            .waivers(Forge::GitLab, PROJECT, 7)
+            .waivers(ForgeName::GitLab, PROJECT, 7)
             .await
             .unwrap_or_default()
             .is_empty()
@@ -384,7 +384,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     .await;
     let waivers = bot
         .store
-        .waivers(Forge::GitLab, PROJECT, 7)
+        .waivers(ForgeName::GitLab, PROJECT, 7)
         .await
         .unwrap_or_default();
     assert_eq!(waivers.len(), 1, "one waiver stored");
@@ -411,7 +411,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     // GitLab retries the note delivery: nothing happens twice.
     let evals_before = bot
         .store
-        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .evaluations(ForgeName::GitLab, PROJECT, 7, 50)
         .await
         .unwrap_or_default()
         .len();
@@ -425,7 +425,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     .await;
     assert_eq!(
         bot.store
-            .waivers(Forge::GitLab, PROJECT, 7)
+            .waivers(ForgeName::GitLab, PROJECT, 7)
             .await
             .unwrap_or_default()
             .len(),
@@ -435,7 +435,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     assert_eq!(post_notes(&bot.fake), posts_before);
     let evals_after = bot
         .store
-        .evaluations(Forge::GitLab, PROJECT, 7, 50)
+        .evaluations(ForgeName::GitLab, PROJECT, 7, 50)
         .await
         .unwrap_or_default()
         .len();
@@ -450,7 +450,7 @@ async fn merge_request_from_red_to_green_through_approvals_and_a_maintainers_wai
     bot.hook("Note Hook", "note-waive-edit", &edited).await;
     let waivers = bot
         .store
-        .waivers(Forge::GitLab, PROJECT, 7)
+        .waivers(ForgeName::GitLab, PROJECT, 7)
         .await
         .unwrap_or_default();
     assert!(
@@ -927,7 +927,7 @@ async fn gitlab_commands_follow_the_same_rules_as_github() {
         .await;
     let refs = bot
         .store
-        .threat_model_refs(Forge::GitLab, PROJECT, 20)
+        .threat_model_refs(ForgeName::GitLab, PROJECT, 20)
         .await
         .unwrap_or_default();
     assert_eq!(refs.len(), 1, "{:?}", replies(&bot, 20));
@@ -951,7 +951,7 @@ async fn gitlab_commands_follow_the_same_rules_as_github() {
     .await;
     let waivers = bot
         .store
-        .waivers(Forge::GitLab, PROJECT, 20)
+        .waivers(ForgeName::GitLab, PROJECT, 20)
         .await
         .unwrap_or_default();
     assert_eq!(waivers.len(), 1, "granted although every emoji was refused");
@@ -966,7 +966,7 @@ async fn gitlab_commands_follow_the_same_rules_as_github() {
     }
     let waivers = bot
         .store
-        .waivers(Forge::GitLab, PROJECT, 20)
+        .waivers(ForgeName::GitLab, PROJECT, 20)
         .await
         .unwrap_or_default();
     assert_eq!(waivers[0].waiver.revoked.as_deref(), Some("comment edited"));
@@ -998,7 +998,7 @@ async fn a_resumed_note_posts_no_second_reply() {
     // The earlier run: claimed the note and posted its reply, then crashed.
     let claim = bot
         .store
-        .claim_comment(Forge::GitLab, PROJECT, 21, help, Utc::now())
+        .claim_comment(ForgeName::GitLab, PROJECT, 21, help, Utc::now())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(claim, sdl_gate::store::CommentClaim::New);
@@ -1070,7 +1070,7 @@ async fn a_lost_answer_to_a_write_is_retried_without_a_duplicate() {
     );
     let evaluations = bot
         .store
-        .evaluations(Forge::GitLab, PROJECT, 22, 10)
+        .evaluations(ForgeName::GitLab, PROJECT, 22, 10)
         .await
         .unwrap_or_default();
     assert_eq!(

@@ -52,3 +52,55 @@ fn forge_adapters_import_no_policy_gate_renderer_or_server() {
         crossings.join("\n")
     );
 }
+
+/// The shared change path (`src/engine/*.rs`, not its `github/` part nor the per-forge
+/// processors beside it) names no forge adapter: what one forge cannot do comes from its
+/// `Capabilities`, not from a branch on which forge it is.
+#[test]
+fn the_shared_engine_names_no_forge_adapter() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/engine");
+    let beside = ["dispatch.rs", "gitlab.rs"];
+    let mut crossings = Vec::new();
+    let mut checked = 0;
+    let entries = std::fs::read_dir(&root).unwrap_or_else(|e| panic!("{}: {e}", root.display()));
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() || !name.ends_with(".rs") || beside.contains(&name.as_str()) {
+            continue;
+        }
+        checked += 1;
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if code.starts_with("pub use ") || code.starts_with("pub mod ") {
+                continue; // the module's own table of contents
+            }
+            for bad in [
+                "forge::github",
+                "forge::gitlab",
+                "engine::github",
+                "github::",
+                "gitlab::",
+                "ForgeName::GitHub =>",
+                "ForgeName::GitLab =>",
+            ] {
+                if code.contains(bad) {
+                    crossings.push(format!(
+                        "{}:{}: {bad}: {}",
+                        path.display(),
+                        i + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(checked >= 4, "the engine sources were found ({checked})");
+    assert!(
+        crossings.is_empty(),
+        "the shared engine reaches into one forge:\n{}",
+        crossings.join("\n")
+    );
+}

@@ -410,7 +410,7 @@ async fn a_crashed_workers_job_is_picked_up_after_its_lease() {
     for db in all_dbs("a_crashed_workers_job").await {
         let store = open(&db).await;
         let d = NewDelivery {
-            forge: sdl_gate::events::Forge::GitHub,
+            forge: sdl_gate::forge_name::ForgeName::GitHub,
             delivery_id: "c1".into(),
             event: "pull_request".into(),
             action: Some("opened".into()),

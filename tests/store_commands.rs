@@ -7,7 +7,8 @@ mod service_support;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+use sdl_gate::events::{Target, WorkItem, WorkKey};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::gates::{GateKind, OverallVerdict};
 use sdl_gate::snapshot::{Login, Sha};
 use sdl_gate::store::{CommentClaim, NewDelivery, NewEvaluation, ThreatModelRef};
@@ -39,7 +40,7 @@ fn waiver(gate: GateKind, comment: u64, expires: DateTime<Utc>) -> Waiver {
 async fn a_comment_is_claimed_once_and_resumed_until_done() {
     for db in all_dbs("a_comment_is_claimed_once").await {
         let store = open(&db).await;
-        let claim = |id| store.claim_comment(Forge::GitHub, "o/r", 3, id, t(0));
+        let claim = |id| store.claim_comment(ForgeName::GitHub, "o/r", 3, id, t(0));
         assert_eq!(
             claim(11).await.ok(),
             Some(CommentClaim::New),
@@ -53,7 +54,7 @@ async fn a_comment_is_claimed_once_and_resumed_until_done() {
             db.label
         );
         store
-            .finish_comment(Forge::GitHub, "o/r", 11, t(1))
+            .finish_comment(ForgeName::GitHub, "o/r", 11, t(1))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.label));
         assert_eq!(
@@ -64,7 +65,7 @@ async fn a_comment_is_claimed_once_and_resumed_until_done() {
         );
         // Same id in another repository: a different comment.
         let other = store
-            .claim_comment(Forge::GitHub, "o/other", 3, 11, t(0))
+            .claim_comment(ForgeName::GitHub, "o/other", 3, 11, t(0))
             .await
             .ok();
         assert_eq!(other, Some(CommentClaim::New), "{}", db.label);
@@ -84,11 +85,11 @@ async fn threat_model_references_are_stored_and_revoked() {
             revoked: None,
         };
         let id = store
-            .insert_threat_model_ref(Forge::GitHub, "o/r", 5, &r)
+            .insert_threat_model_ref(ForgeName::GitHub, "o/r", 5, &r)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.label));
         let got = store
-            .threat_model_refs(Forge::GitHub, "o/r", 5)
+            .threat_model_refs(ForgeName::GitHub, "o/r", 5)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.label));
         assert_eq!(got.len(), 1);
@@ -107,13 +108,13 @@ async fn threat_model_references_are_stored_and_revoked() {
             "revoking twice changes nothing"
         );
         let got = store
-            .threat_model_refs(Forge::GitHub, "o/r", 5)
+            .threat_model_refs(ForgeName::GitHub, "o/r", 5)
             .await
             .unwrap_or_default();
         assert_eq!(got[0].reference.revoked.as_deref(), Some("comment deleted"));
         assert!(
             store
-                .threat_model_refs(Forge::GitHub, "o/r", 6)
+                .threat_model_refs(ForgeName::GitHub, "o/r", 6)
                 .await
                 .unwrap_or_default()
                 .is_empty()
@@ -130,7 +131,7 @@ async fn start_up_loads_future_expiries_and_missed_ones_not_evaluated_since() {
             let store = store.clone();
             async move {
                 store
-                    .insert_waiver(Forge::GitHub, "o/r", n, &w)
+                    .insert_waiver(ForgeName::GitHub, "o/r", n, &w)
                     .await
                     .unwrap_or_else(|e| panic!("{e}"))
             }
@@ -151,7 +152,7 @@ async fn start_up_loads_future_expiries_and_missed_ones_not_evaluated_since() {
         for (n, at) in [(2u64, t(85)), (3, t(85))] {
             store
                 .insert_evaluation(&NewEvaluation {
-                    forge: Forge::GitHub,
+                    forge: ForgeName::GitHub,
                     repository: "o/r",
                     number: n,
                     head_sha: &Sha::new("a".repeat(40)),
@@ -176,14 +177,14 @@ async fn the_installation_comes_from_the_newest_delivery_naming_one() {
     for db in all_dbs("installation_of").await {
         let store = open(&db).await;
         let delivery = |id: &str, payload: serde_json::Value| NewDelivery {
-            forge: Forge::GitHub,
+            forge: ForgeName::GitHub,
             delivery_id: id.into(),
             event: "pull_request".into(),
             action: Some("opened".into()),
             payload: payload.to_string(),
             items: vec![WorkItem {
                 key: WorkKey {
-                    forge: Forge::GitHub,
+                    forge: ForgeName::GitHub,
                     repository: "o/r".into(),
                     target: Target::Change(1),
                 },
@@ -191,7 +192,7 @@ async fn the_installation_comes_from_the_newest_delivery_naming_one() {
             }],
         };
         assert_eq!(
-            store.installation_of(Forge::GitHub, "o/r").await.ok(),
+            store.installation_of(ForgeName::GitHub, "o/r").await.ok(),
             Some(None)
         );
         store
@@ -206,13 +207,13 @@ async fn the_installation_comes_from_the_newest_delivery_naming_one() {
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.label));
         assert_eq!(
-            store.installation_of(Forge::GitHub, "o/r").await.ok(),
+            store.installation_of(ForgeName::GitHub, "o/r").await.ok(),
             Some(Some(6)),
             "{}",
             db.label
         );
         assert_eq!(
-            store.installation_of(Forge::GitHub, "o/x").await.ok(),
+            store.installation_of(ForgeName::GitHub, "o/x").await.ok(),
             Some(None)
         );
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use sdl_gate::events::{Forge, Target, WorkItem, WorkKey};
+use sdl_gate::events::{Target, WorkItem, WorkKey};
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::gates::{GateKind, OverallVerdict as Verdict};
 use sdl_gate::snapshot::{Login, Sha};
 use sdl_gate::store::{Completion, NewDelivery, NewEvaluation, Recorded, Store};
@@ -21,14 +22,14 @@ const LEASE: Duration = Duration::from_secs(30);
 
 fn delivery(id: &str, repo: &str, number: u64) -> NewDelivery {
     NewDelivery {
-        forge: Forge::GitHub,
+        forge: ForgeName::GitHub,
         delivery_id: id.to_owned(),
         event: "pull_request".to_owned(),
         action: Some("synchronize".to_owned()),
         payload: format!("{{\"n\":{number}}}"),
         items: vec![WorkItem {
             key: WorkKey {
-                forge: Forge::GitHub,
+                forge: ForgeName::GitHub,
                 repository: repo.to_owned(),
                 target: Target::Change(number),
             },
@@ -426,9 +427,9 @@ async fn evaluations_and_waivers_round_trip() {
         let result = json!({"gates": [{"gate": "sast", "verdict": "fail"}]});
         let empty = json!({});
         for (forge, verdict, result) in [
-            (Forge::GitHub, Verdict::Fail, &result),
-            (Forge::GitHub, Verdict::Pass, &empty),
-            (Forge::GitLab, Verdict::Pending, &empty),
+            (ForgeName::GitHub, Verdict::Fail, &result),
+            (ForgeName::GitHub, Verdict::Pass, &empty),
+            (ForgeName::GitLab, Verdict::Pending, &empty),
         ] {
             let e = NewEvaluation {
                 forge,
@@ -442,7 +443,7 @@ async fn evaluations_and_waivers_round_trip() {
             store.insert_evaluation(&e).await.unwrap();
         }
         let evals = store
-            .evaluations(Forge::GitHub, "o/r", 5, 10)
+            .evaluations(ForgeName::GitHub, "o/r", 5, 10)
             .await
             .unwrap();
         assert_eq!(evals.len(), 2, "{}", db.label);
@@ -462,19 +463,19 @@ async fn evaluations_and_waivers_round_trip() {
             revoked: None,
         };
         let id = store
-            .insert_waiver(Forge::GitHub, "o/r", 5, &waiver)
+            .insert_waiver(ForgeName::GitHub, "o/r", 5, &waiver)
             .await
             .unwrap();
-        let stored = store.waivers(Forge::GitHub, "o/r", 5).await.unwrap();
+        let stored = store.waivers(ForgeName::GitHub, "o/r", 5).await.unwrap();
         assert_eq!(stored.len(), 1);
         assert_eq!(stored[0].waiver, waiver, "{}", db.label);
         assert!(store.revoke_waiver(id, "comment edited", t).await.unwrap());
         assert!(!store.revoke_waiver(id, "twice", t).await.unwrap());
-        let stored = store.waivers(Forge::GitHub, "o/r", 5).await.unwrap();
+        let stored = store.waivers(ForgeName::GitHub, "o/r", 5).await.unwrap();
         assert_eq!(stored[0].waiver.revoked.as_deref(), Some("comment edited"));
         assert!(
             store
-                .waivers(Forge::GitHub, "o/r", 6)
+                .waivers(ForgeName::GitHub, "o/r", 6)
                 .await
                 .unwrap()
                 .is_empty()
@@ -651,14 +652,14 @@ async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
         record(&store, &batch).await;
         assert_eq!(store.delivery_count().await.unwrap(), 7, "{l}");
         store
-            .remember_installation(Forge::GitHub, "o/r", 77)
+            .remember_installation(ForgeName::GitHub, "o/r", 77)
             .await
             .unwrap();
         let sha = Sha::new("0123456789abcdef0123456789abcdef01234567");
         let evaluation = json!({"gates": []});
         store
             .insert_evaluation(&NewEvaluation {
-                forge: Forge::GitHub,
+                forge: ForgeName::GitHub,
                 repository: "o/r",
                 number: 1,
                 head_sha: &sha,
@@ -717,7 +718,7 @@ async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
         // The evidence and the installation survive the deliveries.
         assert_eq!(
             store
-                .evaluations(Forge::GitHub, "o/r", 1, 10)
+                .evaluations(ForgeName::GitHub, "o/r", 1, 10)
                 .await
                 .unwrap()
                 .len(),
@@ -725,19 +726,25 @@ async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
             "{l}"
         );
         assert_eq!(
-            store.installation_of(Forge::GitHub, "o/r").await.unwrap(),
+            store
+                .installation_of(ForgeName::GitHub, "o/r")
+                .await
+                .unwrap(),
             Some(77),
             "{l}"
         );
         // The same again writes nothing; a moved repository is remembered anew.
         for id in [77, 78] {
             store
-                .remember_installation(Forge::GitHub, "o/r", id)
+                .remember_installation(ForgeName::GitHub, "o/r", id)
                 .await
                 .unwrap();
         }
         assert_eq!(
-            store.installation_of(Forge::GitHub, "o/r").await.unwrap(),
+            store
+                .installation_of(ForgeName::GitHub, "o/r")
+                .await
+                .unwrap(),
             Some(78),
             "{l}"
         );

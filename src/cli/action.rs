@@ -9,6 +9,7 @@
 //! Without a token, or with a fork's read-only token, it evaluates what it can and says in
 //! the summary what it could not check; a gate that cannot decide fails closed.
 
+use sdl_gate::forge_name::ForgeName;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
@@ -27,7 +28,7 @@ use sdl_gate::gates::evaluate;
 use sdl_gate::policy::check_policy;
 use sdl_gate::render;
 use sdl_gate::reports::parse_report;
-use sdl_gate::snapshot::{ForgeKind, Login, Sha, Snapshot};
+use sdl_gate::snapshot::{Login, Sha, Snapshot};
 
 use super::workspace::find_files;
 
@@ -158,7 +159,7 @@ async fn run_with(
                 "could not read files, reviews and checks through the API ({e}): the gates that need them cannot pass"
             ));
             let mut s = Snapshot::new(
-                ForgeKind::Github,
+                Some(ForgeName::GitHub),
                 &ctx.repository,
                 pr.number,
                 head.author.as_str(),
@@ -227,6 +228,7 @@ async fn run_with(
             enforce_on_drafts: policy.report.enforce_on_drafts,
             details_url: None,
             skip_check_run: !inputs.check_run,
+            capabilities: sdl_gate::publication::Capabilities::GITHUB,
         };
         let publication = sdl_gate::publication::Publication::of(&eval, &opts);
         if let Err(e) = forge.publish(&change, &publication).await {

@@ -19,8 +19,7 @@ use sdl_gate::policy::{GlobList, Policy, check_policy};
 use sdl_gate::render;
 use sdl_gate::reports::{ReportFormat, parse_report};
 use sdl_gate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
-    Snapshot,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, Review, ReviewState, Snapshot,
 };
 
 /// The largest file `check` reads (policy, reports, touched files), in bytes.
@@ -242,7 +241,7 @@ fn build_snapshot(args: &CheckArgs, policy: &Policy) -> anyhow::Result<Snapshot>
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "local".into());
-    let mut snap = Snapshot::new(ForgeKind::Local, &repo_name, 0, &args.author, &args.head);
+    let mut snap = Snapshot::new(None, &repo_name, 0, &args.author, &args.head);
     snap.files = changed_files(&args.changed_files, &args.repo)?;
     snap.contents = contents(policy, &snap.files, &args.repo);
     snap.labels = args.label.clone();

@@ -8,19 +8,19 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use sdl_gate::events::Forge;
+use sdl_gate::engine::github::fanout::FanoutSettings;
+use sdl_gate::engine::github::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
+use sdl_gate::engine::{
+    Clock, ExpiryScheduler, ForgeProcessor, GithubProcessor, GitlabProcessor, expiry,
+};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::gitlab::GitlabConfig;
+use sdl_gate::forge_name::ForgeName;
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LogFormat, Settings};
 use sdl_gate::store::Store;
-use sdl_gate::worker::fanout::FanoutSettings;
-use sdl_gate::worker::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
-use sdl_gate::worker::{
-    Clock, ExpiryScheduler, ForgeProcessor, GithubProcessor, GitlabProcessor, expiry,
-};
 use secrecy::ExposeSecret;
 
 use super::serve_gitlab::LazyGitlab;
@@ -46,7 +46,7 @@ impl Processor for ServeProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         match self {
             ServeProcessor::Unconfigured(p) => p.process(job).await,
-            ServeProcessor::Forges(_, Some(gitlab)) if job.key.forge == Forge::GitLab => {
+            ServeProcessor::Forges(_, Some(gitlab)) if job.key.forge == ForgeName::GitLab => {
                 gitlab.process(job).await
             }
             ServeProcessor::Forges(p, _) => p.process(job).await,

@@ -11,10 +11,10 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use sdl_gate::engine::GitlabProcessor;
 use sdl_gate::forge::gitlab::{GitlabConfig, GitlabForge, connect as connect_gitlab};
 use sdl_gate::queue::{Job, ProcessError, Processor};
 use sdl_gate::server::readiness::Readiness;
-use sdl_gate::worker::GitlabProcessor;
 use tokio::task::JoinHandle;
 
 /// The readiness part this module marks.
@@ -41,6 +41,7 @@ impl LazyGitlab {
             None => Err(ProcessError::Retry {
                 after: Some(JOB_RETRY_AFTER),
                 reason: "GitLab is not connected yet (see /readyz); retrying later".to_owned(),
+                source: None,
             }),
         }
     }

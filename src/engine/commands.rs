@@ -26,16 +26,16 @@ use crate::commands::{
     Actor, Command, Permission, Refusal, grant_waiver, may_record_threat_model, may_unwaive,
     parse_comment,
 };
-use crate::events::Forge as ForgeName;
 use crate::forge::{ChangeHead, ChangeRef, Forge, Interact, Reaction};
+use crate::forge_name::ForgeName;
 use crate::policy::{Policy, parse_policy, parse_policy_cached};
 use crate::queue::{Job, JobEvent, ProcessError};
 use crate::render::replies;
-use crate::snapshot::{ForgeKind, Login, Snapshot};
+use crate::snapshot::{Login, Snapshot};
 use crate::store::{CommentClaim, Store, ThreatModelRef};
 
 use super::clock::Clock;
-use super::{retry, to_process_error};
+use super::to_process_error;
 
 /// What the handler needs from the processor.
 pub(crate) struct Context<'a, F> {
@@ -45,10 +45,8 @@ pub(crate) struct Context<'a, F> {
     pub store: &'a Store,
     /// Now.
     pub clock: &'a Clock,
-    /// Which forge, in the store's terms.
+    /// Which forge.
     pub forge_name: ForgeName,
-    /// Which forge, in the snapshot's terms.
-    pub forge_kind: ForgeKind,
 }
 
 /// What a job's comments ask of the evaluation that follows them.
@@ -222,7 +220,9 @@ impl<F: Forge + Interact> Context<'_, F> {
             .store
             .delivery_payload(event.delivery_pk)
             .await
-            .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+            .map_err(|e| {
+                ProcessError::retry_because(format!("reading delivery {}", event.delivery_id), e)
+            })?;
         Ok(payload
             .and_then(|p| serde_json::from_str::<Value>(&p).ok())
             .and_then(|v| {
@@ -273,7 +273,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                 now,
             )
             .await
-            .map_err(|e| retry(format!("claiming comment {}: {e}", comment.id)))?;
+            .map_err(|e| {
+                ProcessError::retry_because(format!("claiming comment {}", comment.id), e)
+            })?;
         if claim == CommentClaim::Done {
             // Handled by an earlier run; its evaluation may not have happened (a crash right
             // after), so ask for one again when it mattered.
@@ -342,7 +344,12 @@ impl<F: Forge + Interact> Context<'_, F> {
                 self.clock.now(),
             )
             .await
-            .map_err(|e| retry(format!("recording comment {} as handled: {e}", comment.id)))?;
+            .map_err(|e| {
+                ProcessError::retry_because(
+                    format!("recording comment {} as handled", comment.id),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
@@ -389,7 +396,7 @@ impl<F: Forge + Interact> Context<'_, F> {
         }
         lazy.head
             .as_ref()
-            .ok_or_else(|| retry("the change head was not read".into()))
+            .ok_or_else(|| ProcessError::retry("the change head was not read"))
     }
 
     /// The base branch's policy for a command that needs one, or the reply refusing `text`
@@ -430,7 +437,7 @@ impl<F: Forge + Interact> Context<'_, F> {
         }
         lazy.policy
             .as_ref()
-            .ok_or_else(|| retry("the policy was not read".into()))
+            .ok_or_else(|| ProcessError::retry("the policy was not read"))
     }
 
     /// The change as the authorisation rules see it: author, head, the store's waivers.
@@ -440,7 +447,7 @@ impl<F: Forge + Interact> Context<'_, F> {
         head: &ChangeHead,
     ) -> Result<Snapshot, ProcessError> {
         let mut snap = Snapshot::new(
-            self.forge_kind,
+            Some(self.forge_name),
             &change.repository,
             change.number,
             head.author.as_str(),
@@ -450,7 +457,7 @@ impl<F: Forge + Interact> Context<'_, F> {
             .store
             .waivers(self.forge_name, &change.repository, change.number)
             .await
-            .map_err(|e| retry(format!("reading waivers: {e}")))?
+            .map_err(|e| ProcessError::retry_because("reading waivers", e))?
             .into_iter()
             .map(|w| w.waiver)
             .collect();
@@ -534,12 +541,12 @@ impl<F: Forge + Interact> Context<'_, F> {
         match cmd {
             Command::Help => {
                 let part = match self.policy(change, lazy).await? {
-                    PolicyState::Valid(p) => replies::help(p),
+                    PolicyState::Valid(p) => replies::help(p, self.forge.capabilities()),
                     PolicyState::Missing | PolicyState::Invalid => {
                         match parse_policy("defaults", "version: 1\n") {
                             Ok(p) => format!(
                                 "{}\n_This repository has no valid sdl-gate policy on its base branch; the table shows the defaults._\n",
-                                replies::help(&p)
+                                replies::help(&p, self.forge.capabilities())
                             ),
                             Err(_) => {
                                 "This repository has no valid sdl-gate policy on its base branch.\n"
@@ -598,7 +605,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                                 &waiver,
                             )
                             .await
-                            .map_err(|e| retry(format!("storing the waiver: {e}")))?;
+                            .map_err(|e| ProcessError::retry_because("storing the waiver", e))?;
                         tracing::info!(
                             repository = %change.repository,
                             number = change.number,
@@ -658,7 +665,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                     .store
                     .waivers(self.forge_name, &change.repository, change.number)
                     .await
-                    .map_err(|e| retry(format!("reading waivers: {e}")))?;
+                    .map_err(|e| ProcessError::retry_because("reading waivers", e))?;
                 let mut count = 0;
                 for w in stored.iter().filter(|w| {
                     w.waiver.gate == *gate
@@ -669,7 +676,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                         .store
                         .revoke_waiver(w.id, &reason, now)
                         .await
-                        .map_err(|e| retry(format!("revoking a waiver: {e}")))?
+                        .map_err(|e| ProcessError::retry_because("revoking a waiver", e))?
                     {
                         count += 1;
                     }
@@ -704,7 +711,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                     .store
                     .threat_model_refs(self.forge_name, &change.repository, change.number)
                     .await
-                    .map_err(|e| retry(format!("reading threat-model references: {e}")))?;
+                    .map_err(|e| {
+                        ProcessError::retry_because("reading threat-model references", e)
+                    })?;
                 let again = claim == CommentClaim::Resumed
                     && stored.iter().any(|r| {
                         r.reference.comment_id == Some(comment.id) && r.reference.revoked.is_none()
@@ -725,7 +734,9 @@ impl<F: Forge + Interact> Context<'_, F> {
                             },
                         )
                         .await
-                        .map_err(|e| retry(format!("storing the threat-model reference: {e}")))?;
+                        .map_err(|e| {
+                            ProcessError::retry_because("storing the threat-model reference", e)
+                        })?;
                 }
                 after.evaluate = true;
                 Ok((
@@ -747,12 +758,12 @@ impl<F: Forge + Interact> Context<'_, F> {
             .store
             .waivers(self.forge_name, &change.repository, change.number)
             .await
-            .map_err(|e| retry(format!("reading waivers: {e}")))?;
+            .map_err(|e| ProcessError::retry_because("reading waivers", e))?;
         let refs = self
             .store
             .threat_model_refs(self.forge_name, &change.repository, change.number)
             .await
-            .map_err(|e| retry(format!("reading threat-model references: {e}")))?;
+            .map_err(|e| ProcessError::retry_because("reading threat-model references", e))?;
         let waivers: Vec<_> = waivers
             .into_iter()
             .filter(|w| w.waiver.comment_id == Some(comment.id))
@@ -779,7 +790,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                 .store
                 .revoke_waiver(w.id, &reason, now)
                 .await
-                .map_err(|e| retry(format!("revoking a waiver: {e}")))?
+                .map_err(|e| ProcessError::retry_because("revoking a waiver", e))?
             {
                 revoked.push(format!(
                     "the waiver of `{}` by {}",
@@ -793,7 +804,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                 .store
                 .revoke_threat_model_ref(r.id, &reason, now)
                 .await
-                .map_err(|e| retry(format!("revoking a threat-model reference: {e}")))?
+                .map_err(|e| ProcessError::retry_because("revoking a threat-model reference", e))?
             {
                 revoked.push(format!(
                     "the threat-model reference {}",

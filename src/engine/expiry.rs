@@ -20,7 +20,8 @@ use serde_json::json;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::events::{Forge, Target, WorkItem, WorkKey};
+use crate::events::{Target, WorkItem, WorkKey};
+use crate::forge_name::ForgeName;
 use crate::store::{InternalWork, Store, StoreError};
 use crate::waivers::Waiver;
 
@@ -39,7 +40,7 @@ pub const MISSED_LOOKBACK_DAYS: i64 = 30;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
     /// The forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The repository path.
     pub repository: String,
     /// PR / MR number.
@@ -226,24 +227,24 @@ async fn run<S: ExpirySink>(
 
 /// The expiries to schedule at start-up: every unrevoked waiver that expires after `now`,
 /// and those that expired in the last [`MISSED_LOOKBACK_DAYS`] days without an evaluation
-/// of their change since (due at once). GitHub installations are looked up per repository.
+/// of their change since (due at once). The installation to act as (GitHub) is looked up once
+/// per repository.
 pub async fn load(store: &Store, now: DateTime<Utc>) -> Result<Vec<Due>, StoreError> {
     let rows = store
         .waiver_expiries(now, now - chrono::Duration::days(MISSED_LOOKBACK_DAYS))
         .await?;
-    let mut installations: HashMap<(Forge, String), Option<u64>> = HashMap::new();
+    let mut installations: HashMap<(ForgeName, String), Option<u64>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let installation = match r.forge {
-            Forge::GitHub => match installations.get(&(r.forge, r.repository.clone())) {
-                Some(i) => *i,
-                None => {
-                    let i = store.installation_of(r.forge, &r.repository).await?;
-                    installations.insert((r.forge, r.repository.clone()), i);
-                    i
-                }
-            },
-            Forge::GitLab => None,
+        // Only GitHub changes are reached through an installation; for GitLab none is
+        // remembered and this is `None`.
+        let installation = match installations.get(&(r.forge, r.repository.clone())) {
+            Some(i) => *i,
+            None => {
+                let i = store.installation_of(r.forge, &r.repository).await?;
+                installations.insert((r.forge, r.repository.clone()), i);
+                i
+            }
         };
         out.push(Due {
             forge: r.forge,
@@ -307,7 +308,7 @@ mod tests {
 
     fn due(number: u64, at: DateTime<Utc>) -> Due {
         Due {
-            forge: Forge::GitHub,
+            forge: ForgeName::GitHub,
             repository: "acme/plc".into(),
             number,
             at,

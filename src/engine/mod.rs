@@ -5,30 +5,39 @@
 //! evaluate, publish a rendered `Publication`), and the evaluation recorded; then 👍 on the
 //! commands that waited for it (`status`, `recheck`). Time comes from a [`Clock`].
 //!
-//! It knows forges only through the `Forge` and `Interact` adapters and imports nothing from
-//! `worker`: the GitHub and GitLab processors there say which forge a job is for, and what only
-//! GitHub does (fan-out, reconciliation, code-scanning triggers) stays beside them.
+//! The shared path knows forges only through the `Forge` and `Interact` adapters. Beside it:
+//! [`gitlab::GitlabProcessor`] and [`github::GithubProcessor`] say which forge a job is for and
+//! how it reaches the change (GitHub: as which App installation); what only GitHub does —
+//! fan-out of commit, repository and installation jobs, reconciliation — lives in [`github`]
+//! and is never called from the shared path; [`dispatch::ForgeProcessor`] sends each job to
+//! the processor of its forge.
 
 use chrono::{DateTime, Utc};
 
-use crate::events::Forge as ForgeName;
 use crate::forge::{
     ChangeRef, ChangeState, Forge, ForgeError, Interact, Needs, Notice, Publication,
     PublishOptions, Published,
 };
+use crate::forge_name::ForgeName;
 use crate::gates::Evaluation;
 use crate::policy::{CommentMode, POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
-use crate::snapshot::{ForgeKind, Sha};
+use crate::snapshot::Sha;
 use crate::store::{NewEvaluation, Store};
 use crate::waivers::Waiver;
 
 pub mod clock;
 mod commands;
+pub mod dispatch;
 pub mod expiry;
+pub mod github;
+pub mod gitlab;
 
 pub use clock::Clock;
+pub use dispatch::ForgeProcessor;
 pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
+pub use github::GithubProcessor;
+pub use gitlab::GitlabProcessor;
 
 /// What a change's job runs with: the forge client and the service's parts.
 pub struct ChangeJob<'a, F> {
@@ -53,10 +62,6 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             store: self.store,
             clock: self.clock,
             forge_name: self.forge_name,
-            forge_kind: match self.forge_name {
-                ForgeName::GitHub => ForgeKind::Github,
-                ForgeName::GitLab => ForgeKind::Gitlab,
-            },
         }
     }
 
@@ -88,7 +93,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .store
             .waivers(self.forge_name, repository, number)
             .await
-            .map_err(|e| retry(format!("reading waivers: {e}")))?
+            .map_err(|e| ProcessError::retry_because("reading waivers", e))?
             .into_iter()
             .map(|w| w.waiver)
             .collect();
@@ -106,7 +111,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .store
             .threat_model_refs(self.forge_name, repository, number)
             .await
-            .map_err(|e| retry(format!("reading threat-model references: {e}")))?
+            .map_err(|e| ProcessError::retry_because("reading threat-model references", e))?
             .into_iter()
             .filter(|r| r.reference.revoked.is_none())
             .map(|r| r.reference.reference)
@@ -158,7 +163,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
                     result: &result,
                 })
                 .await
-                .map_err(|e| retry(format!("recording the evaluation: {e}")))?;
+                .map_err(|e| ProcessError::retry_because("recording the evaluation", e))?;
         }
         Ok(true)
     }
@@ -209,8 +214,10 @@ pub async fn evaluate_change<F: Forge>(
     if head.state != ChangeState::Open {
         return Ok(Outcome::Closed);
     }
+    let capabilities = forge.capabilities();
     let defaults = PublishOptions {
         details_url: details_url.clone(),
+        capabilities,
         ..PublishOptions::default()
     };
     let Some(file) = forge.policy(change, &head.base_ref, &POLICY_PATHS).await? else {
@@ -236,6 +243,7 @@ pub async fn evaluate_change<F: Forge>(
         .extend(records.threat_model_refs.iter().cloned());
     let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
     let mut opts = PublishOptions::from_policy(&policy, details_url);
+    opts.capabilities = capabilities;
     if let Some(mode) = records.comment_mode {
         opts.comment = mode;
     }
@@ -248,23 +256,63 @@ pub async fn evaluate_change<F: Forge>(
     })
 }
 
-/// A transient failure: the queue tries the job again after its backoff.
-pub(crate) fn retry(reason: String) -> ProcessError {
-    ProcessError::Retry {
-        after: None,
-        reason,
-    }
-}
-
-/// Maps a forge error onto the queue: rate limits wait as told, transient errors back off,
-/// the rest park the job (they need a person).
+/// Maps a forge error onto the queue, keeping it as the cause: rate limits wait as told,
+/// transient errors back off, the rest park the job (they need a person).
 pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {
     match e {
         ForgeError::RateLimited { retry_after } => ProcessError::Retry {
             after: Some(retry_after),
             reason: "rate limited".into(),
+            source: Some(crate::queue::Cause::new(e)),
         },
-        e if e.is_retryable() => retry(e.to_string()),
-        e => ProcessError::Permanent(e.to_string()),
+        e if e.is_retryable() => ProcessError::retry_because("calling the forge", e),
+        e => ProcessError::permanent_because("calling the forge", e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forge_failure_keeps_its_error_as_the_cause() {
+        let err = to_process_error(ForgeError::Transient {
+            what: "GET /projects/1: 502".into(),
+        });
+        let ProcessError::Retry {
+            after: None,
+            source: Some(cause),
+            ..
+        } = &err
+        else {
+            panic!("a transient forge error is retried with its cause: {err:?}");
+        };
+        assert!(matches!(
+            cause.error().downcast_ref::<ForgeError>(),
+            Some(ForgeError::Transient { what }) if what == "GET /projects/1: 502"
+        ));
+        assert_eq!(
+            err.describe(),
+            "calling the forge: transient forge failure: GET /projects/1: 502"
+        );
+
+        let limited = to_process_error(ForgeError::RateLimited {
+            retry_after: std::time::Duration::from_secs(7),
+        });
+        assert!(matches!(
+            limited,
+            ProcessError::Retry { after: Some(d), .. } if d.as_secs() == 7
+        ));
+        let parked = to_process_error(ForgeError::Unauthorized {
+            what: "token".into(),
+        });
+        assert!(matches!(
+            parked,
+            ProcessError::Permanent {
+                source: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(parked.describe(), "calling the forge: unauthorized: token");
     }
 }

@@ -18,7 +18,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DomainEvent, EventError, Fields, Forge, Target, WorkItem, WorkKey};
+use super::{DomainEvent, EventError, Fields, ForgeName, Target, WorkItem, WorkKey};
 
 const PULL_REQUEST_ACTIONS: &[&str] = &[
     "opened",
@@ -170,7 +170,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 .to_owned();
             vec![WorkItem {
                 key: WorkKey {
-                    forge: Forge::GitHub,
+                    forge: ForgeName::GitHub,
                     repository: account,
                     target: Target::Installation(id),
                 },
@@ -219,7 +219,7 @@ fn item(f: &Fields<'_>, target: Target, detail: Option<Value>) -> Result<WorkIte
     };
     Ok(WorkItem {
         key: WorkKey {
-            forge: Forge::GitHub,
+            forge: ForgeName::GitHub,
             repository: f.string("repository.full_name")?.to_owned(),
             target,
         },

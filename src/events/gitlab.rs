@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DomainEvent, EventError, Fields, Forge, Target, WorkItem, WorkKey};
+use super::{DomainEvent, EventError, Fields, ForgeName, Target, WorkItem, WorkKey};
 
 const MR_ACTIONS: &[&str] = &[
     "open",
@@ -97,7 +97,7 @@ fn change(f: &Fields<'_>, iid: u64, detail: Option<Value>) -> Result<WorkItem, E
     };
     Ok(WorkItem {
         key: WorkKey {
-            forge: Forge::GitLab,
+            forge: ForgeName::GitLab,
             repository: repository.to_owned(),
             target: Target::Change(iid),
         },

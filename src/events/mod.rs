@@ -15,44 +15,11 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::forge_name::ForgeName;
+
 /// The largest pull request number or merge request IID accepted: GitHub and GitLab number
 /// changes with signed 32-bit integers.
 pub const MAX_CHANGE_NUMBER: u64 = i32::MAX as u64;
-
-/// The forge a delivery came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Forge {
-    /// github.com or GitHub Enterprise Server.
-    GitHub,
-    /// gitlab.com or a self-managed GitLab.
-    GitLab,
-}
-
-impl Forge {
-    /// The lower-case name stored in the database and used in metrics labels.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Forge::GitHub => "github",
-            Forge::GitLab => "gitlab",
-        }
-    }
-
-    /// Parses the stored name back.
-    pub fn parse(name: &str) -> Option<Forge> {
-        match name {
-            "github" => Some(Forge::GitHub),
-            "gitlab" => Some(Forge::GitLab),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Forge {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What a unit of work is about, inside one repository.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,7 +72,7 @@ impl Target {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WorkKey {
     /// Which forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// `owner/name` (GitHub) or `group/project` path (GitLab); for installations, the
     /// account the app is installed on.
     pub repository: String,

@@ -26,7 +26,7 @@ use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 
 pub use crate::patch::{PatchError, changed_lines};
 pub use crate::publication::{
-    Conclusion, MAX_CONTENTS, Needs, Notice, Publication, PublishOptions, StickyPlan,
+    Capabilities, Conclusion, MAX_CONTENTS, Needs, Notice, Publication, PublishOptions, StickyPlan,
 };
 pub use interact::{Interact, Reaction};
 
@@ -214,6 +214,9 @@ impl ForgeError {
 /// Every method is safe to call again after any error: reads have no effect and publishing
 /// finds what an earlier attempt created instead of creating it twice.
 pub trait Forge: Send + Sync {
+    /// What this forge can show and tell (check runs, hooks for deleted comments).
+    fn capabilities(&self) -> Capabilities;
+
     /// The change at its current head.
     fn head(
         &self,

@@ -71,7 +71,9 @@ pub struct JobEvent {
     pub received_at: DateTime<Utc>,
 }
 
-/// Why processing a job failed.
+/// Why processing a job failed: what the job was doing (`reason`) and, when another error
+/// caused it, that error kept whole (`source`), so the log and `sdl-gate jobs list` show the
+/// whole chain and callers can still inspect the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProcessError {
     /// Transient (forge 5xx, rate limit, network): retry, after `after` if the forge said
@@ -80,13 +82,115 @@ pub enum ProcessError {
     Retry {
         /// How long to wait, when known.
         after: Option<Duration>,
-        /// What went wrong (logged and stored with the job).
+        /// What the job was doing when it failed.
         reason: String,
+        /// The error that caused it.
+        #[source]
+        source: Option<Cause>,
     },
     /// Will not succeed by retrying (e.g. the repository is gone): park the job.
-    #[error("permanent failure: {0}")]
-    Permanent(String),
+    #[error("permanent failure: {reason}")]
+    Permanent {
+        /// What the job was doing, or why it cannot be done.
+        reason: String,
+        /// The error that caused it.
+        #[source]
+        source: Option<Cause>,
+    },
 }
+
+impl ProcessError {
+    /// A transient failure with no cause beyond `reason`, retried after the backoff.
+    pub fn retry(reason: impl Into<String>) -> Self {
+        ProcessError::Retry {
+            after: None,
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A transient failure while doing `reason`, caused by `source`.
+    pub fn retry_because(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ProcessError::Retry {
+            after: None,
+            reason: reason.into(),
+            source: Some(Cause::new(source)),
+        }
+    }
+
+    /// A failure retrying cannot mend.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        ProcessError::Permanent {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    /// A failure retrying cannot mend while doing `reason`, caused by `source`.
+    pub fn permanent_because(
+        reason: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ProcessError::Permanent {
+            reason: reason.into(),
+            source: Some(Cause::new(source)),
+        }
+    }
+
+    /// The reason and every cause under it, `reason: cause: cause of the cause`: what is
+    /// stored with the job and logged.
+    pub fn describe(&self) -> String {
+        let (ProcessError::Retry { reason, .. } | ProcessError::Permanent { reason, .. }) = self;
+        let mut text = reason.clone();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
+}
+
+/// The error under a [`ProcessError`], shared so the failure stays `Clone`. Two causes are
+/// equal when they read the same (errors do not compare otherwise).
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Keeps `error` as a cause.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(std::sync::Arc::new(error))
+    }
+
+    /// The error itself, to inspect or downcast.
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for Cause {}
 
 /// What a worker does with a job. Implementations must be idempotent: a job can run again
 /// after a crash between its effects and the commit of its completion.

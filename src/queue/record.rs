@@ -85,13 +85,7 @@ impl Processor for RecordProcessor {
             file.sync_data()
         })
         .await
-        .map_err(|e| ProcessError::Retry {
-            after: None,
-            reason: format!("record task failed: {e}"),
-        })?
-        .map_err(|e| ProcessError::Retry {
-            after: None,
-            reason: format!("cannot append to record file: {e}"),
-        })
+        .map_err(|e| ProcessError::retry_because("record task failed", e))?
+        .map_err(|e| ProcessError::retry_because("cannot append to record file", e))
     }
 }

@@ -206,19 +206,22 @@ impl<P: Processor> Worker<P> {
                     tracing::error!(job = %job.key, error = %err, "recording job success failed; it will run again")
                 }
             },
-            Some(Err(ProcessError::Retry { after, reason })) => {
-                let delay = after.unwrap_or_else(|| {
-                    backoff_delay(
-                        job.attempt,
-                        self.settings.backoff_base,
-                        self.settings.backoff_cap,
-                        &mut rand::rng(),
-                    )
-                });
-                self.record_failure(&job, &reason, false, delay).await;
-            }
-            Some(Err(ProcessError::Permanent(reason))) => {
-                self.record_failure(&job, &reason, true, Duration::ZERO)
+            Some(Err(err)) => {
+                let (permanent, delay) = match &err {
+                    ProcessError::Retry { after, .. } => (
+                        false,
+                        after.unwrap_or_else(|| {
+                            backoff_delay(
+                                job.attempt,
+                                self.settings.backoff_base,
+                                self.settings.backoff_cap,
+                                &mut rand::rng(),
+                            )
+                        }),
+                    ),
+                    ProcessError::Permanent { .. } => (true, Duration::ZERO),
+                };
+                self.record_failure(&job, &err.describe(), permanent, delay)
                     .await;
             }
         }

@@ -4,14 +4,15 @@
 
 use std::fmt::Write as _;
 
+use crate::capabilities::Capabilities;
 use crate::commands::{CommandError, Refusal, who_may_waive};
 use crate::policy::Policy;
 use crate::waivers::Waiver;
 
 use super::escape;
 
-/// The `/sdl help` reply.
-pub fn help(policy: &Policy) -> String {
+/// The `/sdl help` reply, for a forge that can do what `capabilities` says.
+pub fn help(policy: &Policy, capabilities: Capabilities) -> String {
     let waivers = escape::line(&who_may_waive(policy), 400);
     let gates = match &policy.waivers.gates {
         Some(g) => g
@@ -67,7 +68,15 @@ pub fn help(policy: &Policy) -> String {
     for (cmd, what, who) in rows {
         let _ = writeln!(out, "| `{cmd}` | {what} | {who} |");
     }
-    out.push_str("\nCommands are lines that start with `/sdl`; lines in code blocks or quotes are ignored. Editing or deleting a comment that granted a waiver revokes the waiver.\n");
+    out.push_str(
+        "\nCommands are lines that start with `/sdl`; lines in code blocks or quotes are ignored. ",
+    );
+    out.push_str(if capabilities.deleted_comment_hooks {
+        "Editing or deleting a comment that granted a waiver revokes the waiver.\n"
+    } else {
+        // GitLab sends no hook for a deleted note: promising it would be false.
+        "Editing a comment that granted a waiver revokes the waiver; deleting it does not (this forge does not report deletions): use `/sdl unwaive GATE`.\n"
+    });
     out
 }
 

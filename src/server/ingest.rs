@@ -21,7 +21,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::events::{self, DomainEvent, EventError, Forge};
+use crate::events::{self, DomainEvent, EventError};
+use crate::forge_name::ForgeName;
 
 use super::signature;
 
@@ -73,7 +74,7 @@ impl Limits {
 #[derive(Debug, Clone)]
 pub struct Verified {
     /// The forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The forge's delivery id (dedupe key).
     pub delivery_id: String,
     /// The event name header.
@@ -96,7 +97,7 @@ impl Verified {
 pub enum IngestError {
     /// The forge is not configured on this service (404).
     #[error("{0} webhooks are not enabled on this service")]
-    Disabled(Forge),
+    Disabled(ForgeName),
     /// The body exceeds [`MAX_BODY_BYTES`] (413).
     #[error("payload larger than {limit} bytes")]
     TooLarge {
@@ -273,7 +274,7 @@ async fn read_bounded(
 /// The whole ingestion pipeline for one request. `secrets` is `None` when the forge is
 /// disabled.
 pub async fn ingest(
-    forge: Forge,
+    forge: ForgeName,
     secrets: Option<&[SecretString]>,
     headers: &HeaderMap,
     body: Body,
@@ -282,7 +283,7 @@ pub async fn ingest(
     let secrets = secrets.ok_or(IngestError::Disabled(forge))?;
     check_content_type(headers)?;
     // GitLab authenticates with a header: check it before reading any body.
-    if forge == Forge::GitLab {
+    if forge == ForgeName::GitLab {
         let token = header(headers, "x-gitlab-token")
             .ok_or(IngestError::Unauthorized("missing X-Gitlab-Token"))?;
         if !signature::verify_gitlab(secrets, token) {
@@ -292,7 +293,7 @@ pub async fn ingest(
     // GitHub signs the body: a missing or malformed signature is refused before reading it,
     // a well-formed one is checked over the body as it arrives.
     let mut verifier = match forge {
-        Forge::GitHub => {
+        ForgeName::GitHub => {
             let signature = header(headers, "x-hub-signature-256")
                 .ok_or(IngestError::Unauthorized("missing X-Hub-Signature-256"))?;
             Some(
@@ -300,7 +301,7 @@ pub async fn ingest(
                     .ok_or(IngestError::Unauthorized("signature does not match"))?,
             )
         }
-        Forge::GitLab => None,
+        ForgeName::GitLab => None,
     };
     let body = read_bounded(headers, body, limits, &mut |frame| {
         if let Some(v) = verifier.as_mut() {
@@ -314,14 +315,14 @@ pub async fn ingest(
         return Err(IngestError::Unauthorized("signature does not match"));
     }
     let (event, delivery_id) = match forge {
-        Forge::GitHub => {
+        ForgeName::GitHub => {
             let event = header(headers, "x-github-event")
                 .ok_or(IngestError::MissingHeader("X-GitHub-Event"))?;
             let delivery = header(headers, "x-github-delivery")
                 .ok_or(IngestError::MissingHeader("X-GitHub-Delivery"))?;
             (event, delivery)
         }
-        Forge::GitLab => {
+        ForgeName::GitLab => {
             let event = header(headers, "x-gitlab-event")
                 .ok_or(IngestError::MissingHeader("X-Gitlab-Event"))?;
             // `Idempotency-Key` stays the same across GitLab's retries of one delivery;
@@ -347,9 +348,9 @@ pub async fn ingest(
         message: e.to_string(),
     })?;
     let domain = match forge {
-        Forge::GitHub if event == "ping" => None,
-        Forge::GitHub => events::github::extract(event, &payload)?,
-        Forge::GitLab => events::gitlab::extract(event, &payload)?,
+        ForgeName::GitHub if event == "ping" => None,
+        ForgeName::GitHub => events::github::extract(event, &payload)?,
+        ForgeName::GitLab => events::gitlab::extract(event, &payload)?,
     };
     // serde_json checked the UTF-8 (strings) and the syntax (everything else is ASCII): this
     // validates again without copying.

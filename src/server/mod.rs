@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::events::Forge;
+use crate::forge_name::ForgeName;
 use crate::queue::{Processor, WorkerPool, spawn_workers};
 use crate::settings::{QueueSettings, Settings};
 use crate::store::{Committer, NewDelivery, Recorded, Store, StoreError};
@@ -271,22 +271,22 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 
 async fn github_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let secrets = state.github.clone();
-    webhook(state, Forge::GitHub, secrets, headers, body).await
+    webhook(state, ForgeName::GitHub, secrets, headers, body).await
 }
 
 async fn gitlab_webhook(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let secrets = state.gitlab.clone();
-    webhook(state, Forge::GitLab, secrets, headers, body).await
+    webhook(state, ForgeName::GitLab, secrets, headers, body).await
 }
 
-fn count(forge: Forge, event: &str, outcome: &'static str) {
+fn count(forge: ForgeName, event: &str, outcome: &'static str) {
     ::metrics::counter!("sdl_gate_deliveries_total", "forge" => forge.as_str(), "event" => event.to_owned(), "outcome" => outcome)
         .increment(1);
 }
 
 async fn webhook(
     state: AppState,
-    forge: Forge,
+    forge: ForgeName,
     secrets: Option<Arc<[SecretString]>>,
     headers: HeaderMap,
     body: Body,

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::events::{Forge, WorkItem};
+use crate::events::WorkItem;
+use crate::forge_name::ForgeName;
 use crate::queue::coalescing_kind;
 
 use super::{Db, Store, StoreError, ms, now_ms};
@@ -12,7 +13,7 @@ use super::{Db, Store, StoreError, ms, now_ms};
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
     /// Which forge sent it.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The forge's delivery id (`X-GitHub-Delivery`, GitLab `Idempotency-Key`).
     pub delivery_id: String,
     /// The event name.
@@ -317,7 +318,7 @@ impl Store {
 #[derive(Debug, Clone)]
 pub struct InternalWork {
     /// The forge the work is for.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The event name, e.g. `sdl-gate.reconcile`; must start with `sdl-gate.`.
     pub event: &'static str,
     /// Context for the processor, stored as the delivery's payload (e.g. the installation).

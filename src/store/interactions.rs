@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::events::Forge;
+use crate::forge_name::ForgeName;
 use crate::snapshot::{Login, Sha};
 
 use super::{Store, StoreError, on_pool, time_of};
@@ -52,7 +52,7 @@ pub struct StoredThreatModelRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaiverExpiry {
     /// The forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The repository path.
     pub repository: String,
     /// PR / MR number.
@@ -89,7 +89,7 @@ impl Store {
     /// runs got.
     pub async fn claim_comment(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number: u64,
         comment_id: u64,
@@ -126,7 +126,7 @@ impl Store {
     /// Records that every command of comment `comment_id` was run.
     pub async fn finish_comment(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         comment_id: u64,
         at: DateTime<Utc>,
@@ -148,7 +148,7 @@ impl Store {
     /// Stores a threat-model reference for one change; returns its row id.
     pub async fn insert_threat_model_ref(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number: u64,
         r: &ThreatModelRef,
@@ -174,7 +174,7 @@ impl Store {
     /// Every threat-model reference (revoked ones included) of one change, oldest first.
     pub async fn threat_model_refs(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number: u64,
     ) -> Result<Vec<StoredThreatModelRef>, StoreError> {
@@ -242,7 +242,7 @@ impl Store {
         rows.into_iter()
             .map(|r| {
                 Ok(WaiverExpiry {
-                    forge: Forge::parse(&r.forge)
+                    forge: ForgeName::parse(&r.forge)
                         .ok_or_else(|| StoreError::Corrupt(format!("forge `{}`", r.forge)))?,
                     repository: r.repository,
                     number: u64::try_from(r.number).unwrap_or_default(),
@@ -257,7 +257,7 @@ impl Store {
     /// that names one (deliveries stored before installations were remembered).
     pub async fn installation_of(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
     ) -> Result<Option<u64>, StoreError> {
         if let Some(id) = self.remembered_installation(forge, repository).await? {

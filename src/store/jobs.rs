@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::events::{Forge, Target, WorkKey};
+use crate::events::{Target, WorkKey};
+use crate::forge_name::ForgeName;
 use crate::queue::{CLAIM_EVENTS_MAX, CLAIM_KINDS_MAX, Job, JobEvent};
 
 use super::{Db, Store, StoreError, ms, now_ms, on_pool, time_of};
@@ -254,7 +255,7 @@ impl Store {
             }
         };
         let Some(row) = row else { return Ok(None) };
-        let forge = Forge::parse(&row.forge)
+        let forge = ForgeName::parse(&row.forge)
             .ok_or_else(|| StoreError::Corrupt(format!("job {}: forge `{}`", row.id, row.forge)))?;
         let target = Target::from_parts(&row.target_kind, &row.target_value).ok_or_else(|| {
             StoreError::Corrupt(format!("job {}: target `{}`", row.id, row.target_kind))

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::events::Forge;
+use crate::forge_name::ForgeName;
 use crate::gates::{GateKind, OverallVerdict};
 use crate::snapshot::{Login, Sha};
 use crate::waivers::Waiver;
@@ -16,7 +16,7 @@ pub struct StoredEvaluation {
     /// Row id (increasing with time).
     pub id: i64,
     /// The forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The repository path.
     pub repository: String,
     /// PR / MR number.
@@ -35,7 +35,7 @@ pub struct StoredEvaluation {
 #[derive(Debug, Clone, Copy)]
 pub struct NewEvaluation<'a> {
     /// The forge.
-    pub forge: Forge,
+    pub forge: ForgeName,
     /// The repository path.
     pub repository: &'a str,
     /// PR / MR number.
@@ -121,7 +121,7 @@ impl Store {
     /// The evaluations of one change request, newest first, at most `limit`.
     pub async fn evaluations(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number_: u64,
         limit: i64,
@@ -140,7 +140,7 @@ impl Store {
             .map(|r| {
                 Ok(StoredEvaluation {
                     id: r.id,
-                    forge: Forge::parse(&r.forge)
+                    forge: ForgeName::parse(&r.forge)
                         .ok_or_else(|| StoreError::Corrupt(format!("forge `{}`", r.forge)))?,
                     repository: r.repository,
                     number: u64::try_from(r.number).unwrap_or_default(),
@@ -157,7 +157,7 @@ impl Store {
     /// Stores a waiver for one change request; returns its row id.
     pub async fn insert_waiver(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number_: u64,
         waiver: &Waiver,
@@ -185,7 +185,7 @@ impl Store {
     /// Every waiver (revoked ones included) of one change request, oldest first.
     pub async fn waivers(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         number_: u64,
     ) -> Result<Vec<StoredWaiver>, StoreError> {

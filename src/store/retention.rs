@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use crate::events::Forge;
+use crate::forge_name::ForgeName;
 
 use super::{Db, Store, StoreError, now_ms, on_pool};
 
@@ -186,7 +186,7 @@ impl Store {
     /// read (on SQLite, off the single writer) is all an unchanged one costs.
     pub async fn remember_installation(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
         installation: u64,
     ) -> Result<(), StoreError> {
@@ -209,7 +209,7 @@ impl Store {
     /// The installation last remembered for `repository` ([`Store::remember_installation`]).
     pub(crate) async fn remembered_installation(
         &self,
-        forge: Forge,
+        forge: ForgeName,
         repository: &str,
     ) -> Result<Option<u64>, StoreError> {
         let id: Option<i64> = on_pool!(&self.read, pool => sqlx::query_scalar(INSTALLATION)

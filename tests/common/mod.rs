@@ -7,13 +7,14 @@
 )]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use sdl_gate::forge_name::ForgeName;
 
 use sdl_gate::gates::{Evaluation, GateKind, GateResult, evaluate};
 use sdl_gate::policy::{Policy, parse_policy};
 use sdl_gate::reports::{Finding, FindingKind, Package, Report, ReportFormat, Severity};
 use sdl_gate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
-    Sha, Snapshot,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, Review, ReviewState, Sha,
+    Snapshot,
 };
 use sdl_gate::waivers::Waiver;
 
@@ -67,7 +68,7 @@ waivers: { teams: ["acme/security"], users: [], max_days: 30, min_reason_length:
 
 /// A change by `bob` at [`HEAD`] touching `paths` (modified).
 pub fn change(paths: &[&str]) -> Snapshot {
-    let mut s = Snapshot::new(ForgeKind::Github, "acme/plc", 7, "bob", HEAD);
+    let mut s = Snapshot::new(Some(ForgeName::GitHub), "acme/plc", 7, "bob", HEAD);
     s.files = paths.iter().map(|p| ChangedFile::modified(*p)).collect();
     s.teams.insert(
         "acme/security".into(),

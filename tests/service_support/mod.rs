@@ -285,10 +285,9 @@ impl Processor for Recorder {
             Behaviour::Retry(after) => Err(ProcessError::Retry {
                 after,
                 reason: "scripted transient failure".to_owned(),
+                source: None,
             }),
-            Behaviour::Permanent => Err(ProcessError::Permanent(
-                "scripted permanent failure".to_owned(),
-            )),
+            Behaviour::Permanent => Err(ProcessError::permanent("scripted permanent failure")),
         }
     }
 }

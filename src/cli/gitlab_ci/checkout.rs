@@ -3,6 +3,7 @@
 //! touched threat models at the head commit; and the report artifacts earlier jobs left in
 //! the project directory, minus files committed in the repository.
 
+use sdl_gate::forge_name::ForgeName;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use sdl_gate::forge::{ChangeHead, ChangeState, Needs, PolicyFile};
 use sdl_gate::gitlab_ci::{self as ci, CiContext, OUTPUT_FILES, Settings};
 use sdl_gate::policy::{GlobList, POLICY_PATHS, Policy};
 use sdl_gate::reports::{MAX_REPORT_BYTES, parse_report};
-use sdl_gate::snapshot::{FileContent, FileStatus, ForgeKind, Login, Sha, Snapshot};
+use sdl_gate::snapshot::{FileContent, FileStatus, Login, Sha, Snapshot};
 
 use super::Misconfigured;
 use crate::cli::workspace::find_files;
@@ -229,7 +230,7 @@ pub(super) fn snapshot_from_git(
     needs: &Needs,
 ) -> Snapshot {
     let mut s = Snapshot::new(
-        ForgeKind::Gitlab,
+        Some(ForgeName::GitLab),
         &ctx.project_path,
         ctx.mr_iid,
         head.author.as_str(),

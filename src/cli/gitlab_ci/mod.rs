@@ -224,6 +224,7 @@ async fn job<F: Forge>(
             enforce_on_drafts: policy.report.enforce_on_drafts,
             details_url: ctx.job_url.clone(),
             skip_check_run: !settings.status,
+            capabilities: sdl_gate::publication::Capabilities::GITLAB,
         };
         let publication = sdl_gate::publication::Publication::of(&eval, &opts);
         match f.publish(&change, &publication).await {

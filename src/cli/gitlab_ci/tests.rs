@@ -3,13 +3,14 @@
 //! read through the API, what is published, and that a refused write does not change the
 //! verdict.
 
+use sdl_gate::forge_name::ForgeName;
 use std::sync::Mutex;
 
 use sdl_gate::forge::{
     ChangeHead, ChangeState, CommentAction, Conclusion, ForgeError, Notice, PolicyFile,
     Publication, Published, StickyPlan,
 };
-use sdl_gate::snapshot::{ChangedFile, ForgeKind, Login, Snapshot, TeamSlug};
+use sdl_gate::snapshot::{ChangedFile, Login, Snapshot, TeamSlug};
 
 use super::client::connect_failed;
 use super::*;
@@ -45,6 +46,10 @@ impl Recording {
 }
 
 impl Forge for Recording {
+    fn capabilities(&self) -> sdl_gate::publication::Capabilities {
+        sdl_gate::publication::Capabilities::GITLAB
+    }
+
     async fn head(&self, _: &ChangeRef) -> Result<ChangeHead, ForgeError> {
         Ok(ChangeHead {
             title: "From the API".into(),
@@ -76,7 +81,7 @@ impl Forge for Recording {
         _: &Needs,
     ) -> Result<Snapshot, ForgeError> {
         let mut s = Snapshot::new(
-            ForgeKind::Gitlab,
+            Some(ForgeName::GitLab),
             &change.repository,
             change.number,
             head.author.as_str(),

@@ -283,6 +283,10 @@ impl GithubForge {
 }
 
 impl Forge for GithubForge {
+    fn capabilities(&self) -> super::Capabilities {
+        super::Capabilities::GITHUB
+    }
+
     async fn head(&self, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
         snapshot::head(self, change).await
     }

@@ -16,6 +16,7 @@
 //! | `GET /repos/{o}/{r}/git/commits/{sha}` | then, only when an analysis is not of GitHub's current test merge; cached |
 //! | `GET /repos/{o}/{r}/code-scanning/alerts?ref=refs/pull/{n}/merge&state=open&per_page=100` | then, when every analysis is of the head; one page per 100 open alerts, up to 3,000 |
 
+use crate::forge_name::ForgeName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -26,8 +27,8 @@ use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
-    Sha, Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, Review, ReviewState, Sha,
+    Snapshot, TeamSlug,
 };
 
 use super::http::{encode, encode_path};
@@ -333,7 +334,7 @@ pub(crate) async fn snapshot(
     let (files, reviews, runs, scanning) = (files?, reviews?, runs?, scanning?);
 
     let mut snap = Snapshot::new(
-        ForgeKind::Github,
+        Some(ForgeName::GitHub),
         &change.repository,
         n,
         head.author.as_str(),

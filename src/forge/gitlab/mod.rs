@@ -215,6 +215,10 @@ impl GitlabForge {
 }
 
 impl Forge for GitlabForge {
+    fn capabilities(&self) -> super::Capabilities {
+        super::Capabilities::GITLAB
+    }
+
     async fn head(&self, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
         snapshot::head(self, change).await
     }

@@ -18,6 +18,7 @@
 //! `container_scanning`, `cyclonedx`) of the head pipeline's jobs are parsed with
 //! [`parse_report`]; one that is declared but cannot be read is a report error (fail closed).
 
+use crate::forge_name::ForgeName;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
@@ -29,8 +30,8 @@ use crate::forge::{
 };
 use crate::reports::parse_report;
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, ForgeKind, Login, Review, ReviewState,
-    Sha, Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, Review, ReviewState, Sha,
+    Snapshot, TeamSlug,
 };
 
 use super::http::encode;
@@ -350,7 +351,7 @@ pub(crate) async fn snapshot(
     let (diffs, approvals, statuses, mr) = (diffs?, approvals?, statuses?, mr?);
 
     let mut snap = Snapshot::new(
-        ForgeKind::Gitlab,
+        Some(ForgeName::GitLab),
         &change.repository,
         n,
         head.author.as_str(),

@@ -15,15 +15,17 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::events::{Forge as ForgeName, Target, WorkItem, WorkKey};
+use crate::events::{Target, WorkItem, WorkKey};
 use crate::forge::github::{GithubForge, OpenPull};
 use crate::forge::{ChangeRef, Forge as _, ForgeError};
+use crate::forge_name::ForgeName;
 use crate::policy::{POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
 use crate::store::{InternalWork, Store, StoreError};
 
-use super::{GithubProcessor, retry, to_process_error};
+use super::GithubProcessor;
+use crate::engine::to_process_error;
 
 /// Event name of a pull request job caused by a `status` event on its head commit.
 pub const STATUS_EVENT: &str = "sdl-gate.status";
@@ -228,7 +230,12 @@ impl GithubProcessor {
                 .store
                 .delivery_payload(event.delivery_pk)
                 .await
-                .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+                .map_err(|e| {
+                    ProcessError::retry_because(
+                        format!("reading delivery {}", event.delivery_id),
+                        e,
+                    )
+                })?;
             let value = payload
                 .and_then(|p| serde_json::from_str::<Value>(&p).ok())
                 .unwrap_or(Value::Null);
@@ -241,7 +248,7 @@ impl GithubProcessor {
     pub(super) async fn commit_job(&self, job: &Job, sha: &str) -> Result<(), ProcessError> {
         let repository = &job.key.repository;
         let Some(installation) = self.installation(job).await? else {
-            return Err(ProcessError::Permanent(format!(
+            return Err(ProcessError::permanent(format!(
                 "{}: no GitHub App installation id in its deliveries",
                 job.key
             )));
@@ -271,7 +278,7 @@ impl GithubProcessor {
             self.fanout.debounce,
         )
         .await
-        .map_err(|e| retry(format!("enqueueing pull requests: {e}")))
+        .map_err(|e| ProcessError::retry_because("enqueueing pull requests", e))
     }
 
     /// Whether the policy on `branch` (the default branch) judges code-scanning alerts;
@@ -332,7 +339,7 @@ impl GithubProcessor {
             return Ok(());
         }
         let Some(installation) = installation else {
-            return Err(ProcessError::Permanent(format!(
+            return Err(ProcessError::permanent(format!(
                 "{}: no GitHub App installation id in its deliveries",
                 job.key
             )));
@@ -412,7 +419,7 @@ impl GithubProcessor {
             self.fanout.debounce,
         )
         .await
-        .map_err(|e| retry(format!("enqueueing pull requests: {e}")))
+        .map_err(|e| ProcessError::retry_because("enqueueing pull requests", e))
     }
 
     /// Installation bookkeeping: logged; a new installation, an unsuspended one or added
@@ -473,7 +480,7 @@ impl GithubProcessor {
             self.fanout.debounce,
         )
         .await
-        .map_err(|e| retry(format!("enqueueing repositories: {e}")))
+        .map_err(|e| ProcessError::retry_because("enqueueing repositories", e))
     }
 }
 

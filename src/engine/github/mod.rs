@@ -1,38 +1,23 @@
-//! The glue between the durable queue and a forge: a [`Processor`] per forge that turns one
-//! queued job for a pull or merge request into its `/sdl` commands and one evaluation — head,
-//! base-branch policy, snapshot, the store's waivers, evaluate, publish — recorded for
-//! `/sdl status` and the evidence ledger. That path is one for both forges, the
-//! [`crate::engine`]; the processors only add what one forge alone has.
+//! What only GitHub has, beside the shared change path: the GitHub App's [`GithubProcessor`]
+//! (which App installation a job acts as, remembered apart from the deliveries retention
+//! prunes), the fan-out of jobs that are not one pull request — a commit, a repository, an
+//! installation — into pull request jobs ([`fanout`]), and the periodic sweep of installed
+//! repositories for pull requests whose webhooks were lost ([`reconcile`]).
 //!
-//! The queue knows no forge and the forge knows no queue; the engine and this module are where
-//! they meet (the engine maps forge errors onto the queue's retry rules). GitLab merge requests have
-//! their own processor in [`gitlab`] (the same change path); [`dispatch::ForgeProcessor`] sends
-//! each job to the processor of its forge.
-//!
-//! Jobs that are not one pull request (a commit, a repository, an installation) are fanned
-//! out into pull request jobs by [`fanout`]; [`reconcile`] sweeps installed repositories for
-//! pull requests whose webhooks were lost.
-//!
-//! The engine's clock and waiver-expiry scheduler are re-exported here ([`Clock`], [`expiry`])
-//! for the service's wiring.
+//! A pull request job itself runs through [`crate::engine::ChangeJob`], as a GitLab merge
+//! request does.
 
-pub mod dispatch;
 pub mod fanout;
-pub mod gitlab;
 pub mod reconcile;
 
-pub use crate::engine::{Clock, Due, ExpiryHandle, ExpiryScheduler};
-pub use crate::engine::{Outcome, Records, clock, evaluate_change, expiry};
-pub(crate) use crate::engine::{retry, to_process_error};
+use crate::engine::{Clock, ExpiryHandle};
 
-use crate::events::{Forge as ForgeName, Target};
+use crate::events::Target;
 use crate::forge::ChangeRef;
 use crate::forge::github::GithubForge;
+use crate::forge_name::ForgeName;
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::Store;
-
-pub use dispatch::ForgeProcessor;
-pub use gitlab::GitlabProcessor;
 
 /// Evaluates GitHub pull request jobs with the App's client.
 #[derive(Debug)]
@@ -107,7 +92,12 @@ impl GithubProcessor {
                     .store
                     .delivery_payload(event.delivery_pk)
                     .await
-                    .map_err(|e| retry(format!("reading delivery {}: {e}", event.delivery_id)))?;
+                    .map_err(|e| {
+                        ProcessError::retry_because(
+                            format!("reading delivery {}", event.delivery_id),
+                            e,
+                        )
+                    })?;
                 named = payload
                     .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
                     .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
@@ -121,7 +111,7 @@ impl GithubProcessor {
             self.store
                 .remember_installation(ForgeName::GitHub, &job.key.repository, id)
                 .await
-                .map_err(|e| retry(format!("remembering the installation: {e}")))?;
+                .map_err(|e| ProcessError::retry_because("remembering the installation", e))?;
             return Ok(Some(id));
         }
         // Work the service gave itself may not name one (a waiver expiring after a restart):
@@ -129,7 +119,7 @@ impl GithubProcessor {
         self.store
             .installation_of(ForgeName::GitHub, &job.key.repository)
             .await
-            .map_err(|e| retry(format!("looking up the installation: {e}")))
+            .map_err(|e| ProcessError::retry_because("looking up the installation", e))
     }
 }
 

@@ -2,10 +2,10 @@
 //! processor of its forge; a job of a forge that is not configured completes with a warning
 //! (its webhook endpoint is off, so only stale rows can get here).
 
-use crate::events::Forge as ForgeName;
+use crate::forge_name::ForgeName;
 use crate::queue::{Job, ProcessError, Processor};
 
-use super::GithubProcessor;
+use super::github::GithubProcessor;
 use super::gitlab::GitlabProcessor;
 
 /// Dispatches jobs by `job.key.forge`.

@@ -8,14 +8,14 @@
 //! deleted note that granted a waiver is not noticed (an edit is); and it has no per-commit
 //! check runs, so the verdict is a commit status plus the sticky note.
 
-use crate::events::{Forge as ForgeName, Target};
+use crate::events::Target;
 use crate::forge::ChangeRef;
 use crate::forge::gitlab::GitlabForge;
+use crate::forge_name::ForgeName;
 use crate::queue::{Job, ProcessError, Processor};
 use crate::store::Store;
 
-use super::{Clock, ExpiryHandle};
-use crate::engine::ChangeJob;
+use super::{ChangeJob, Clock, ExpiryHandle};
 
 /// Evaluates GitLab merge request jobs and runs their `/sdl` commands with the bot's client.
 #[derive(Debug)]
