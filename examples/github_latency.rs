@@ -13,6 +13,8 @@
 //! ```
 //! A measurement, not a test: it asserts nothing and prints numbers.
 
+#[path = "../tests/fake_forge/mod.rs"]
+mod fake_forge;
 #[path = "../tests/fake_github/mod.rs"]
 mod fake_github;
 

@@ -3,6 +3,7 @@
 //! loopback. Asserts the job summary, the outputs file, the annotations on stdout, what was
 //! published, and the exit codes.
 
+mod fake_forge;
 mod fake_github;
 
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 //! must give the same JSON result once what legitimately differs (times, links, the forge's
 //! name) is taken out. Guards against one front end drifting from the others.
 
+mod fake_forge;
 mod fake_github;
 mod fake_gitlab;
 

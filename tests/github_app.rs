@@ -3,6 +3,7 @@
 //! refresh, and the request budget of one evaluation.
 
 mod common;
+mod fake_forge;
 mod fake_github;
 
 use std::time::Duration;

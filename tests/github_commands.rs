@@ -8,6 +8,7 @@
 //! sqlx connection pools under a paused clock their timeouts fire at once; the scheduler's
 //! timing itself is tested under `tokio::time::pause` in `src/engine/expiry.rs`.
 
+mod fake_forge;
 mod fake_github;
 mod service_support;
 

@@ -3,6 +3,7 @@
 //! fake GitHub, and out come one `sdl-gate` check run, one sticky comment and a stored
 //! evaluation — and a re-evaluation after an approval and a threat-model link turns it green.
 
+mod fake_forge;
 mod fake_github;
 mod service_support;
 

@@ -3,6 +3,7 @@
 //! every field the real answer has, the fake has too, with the same JSON type (recursively,
 //! nulls excepted). Skipped, with a message, when the fixtures are not there.
 
+mod fake_forge;
 mod fake_github;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 //! Skipped, with the reason printed, when the description is not installed (run
 //! `.ci/openapi.sh`); under `CI=true` the skip is a failure.
 
+mod fake_forge;
 mod fake_github;
 
 use serde_json::{Value, json};

@@ -6,6 +6,7 @@
 //! pull request, no policy, drafts, injected 5xx, rate limits, token expiry, `status` and
 //! `push` fan-out, installation events and reconciliation after missed deliveries.
 
+mod fake_forge;
 mod fake_github;
 mod service_support;
 

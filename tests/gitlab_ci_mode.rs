@@ -4,6 +4,7 @@
 //! "earlier stages" in the project directory and no GitLab token. Asserts the exit codes,
 //! the JUnit and code quality reports, the JSON result and the Markdown summary.
 
+mod fake_forge;
 mod fake_gitlab;
 
 use std::path::{Path, PathBuf};

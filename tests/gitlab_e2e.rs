@@ -7,6 +7,7 @@
 //! Time: the processor and the waiver expiry scheduler read a [`Clock`] a test can shift
 //! forward (a waiver's expiry is days away), as in `github_commands.rs`.
 
+mod fake_forge;
 mod fake_gitlab;
 mod service_support;
 

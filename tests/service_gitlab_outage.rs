@@ -3,6 +3,7 @@
 //! GitLab as not ready; once a (fake) GitLab comes up on the configured port, the background
 //! connection succeeds and `/readyz` turns ready without a restart.
 
+mod fake_forge;
 mod fake_gitlab;
 mod service_support;
 

@@ -10,9 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use sdl_gate::engine::github::fanout::FanoutSettings;
 use sdl_gate::engine::github::reconcile::{ReconcileSettings, ReconcileTask, Reconciler};
-use sdl_gate::engine::{
-    Clock, ExpiryScheduler, ForgeProcessor, GithubProcessor, GitlabProcessor, expiry,
-};
+use sdl_gate::engine::{Clock, ForgeProcessor, Wiring, expiry};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::gitlab::GitlabConfig;
 use sdl_gate::forge_name::ForgeName;
@@ -102,13 +100,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             let mut forges = ForgeProcessor::default();
             // Waivers expire without any forge event: the scheduler enqueues their changes'
             // re-evaluation, starting with those missed while the service was down.
-            let clock = Clock::system();
-            let dues = expiry::load(&store, clock.now())
-                .await
-                .context("loading the waivers' expiries")?;
-            tracing::info!(waivers = dues.len(), "waiver expiries scheduled");
-            let (sched, handle) =
-                ExpiryScheduler::spawn(store.clone(), clock.clone(), expiry::DEFAULT_TICK, dues);
+            let (wiring, sched) = Wiring::start(
+                store.clone(),
+                Clock::system(),
+                settings.public_url.clone(),
+                expiry::DEFAULT_TICK,
+            )
+            .await
+            .context("loading the waivers' expiries")?;
             scheduler = Some(sched);
             if let Some(gh) = &settings.github {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
@@ -116,28 +115,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
                 let forge = GithubForge::new(config.clone())
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
                 reconciler = reconciler_for(gh, config, &store)?;
-                forges.github = Some(
-                    GithubProcessor::new(forge, store.clone(), settings.public_url.clone())
-                        .with_fanout(FanoutSettings {
-                            max_pulls: gh.fanout_max_pulls,
-                            ..FanoutSettings::default()
-                        })
-                        .with_clock(clock.clone())
-                        .with_expiry(handle.clone()),
-                );
+                forges.github = Some(wiring.github(
+                    forge,
+                    FanoutSettings {
+                        max_pulls: gh.fanout_max_pulls,
+                        ..FanoutSettings::default()
+                    },
+                ));
             }
             if let Some(gl) = &settings.gitlab {
                 // In the background: an unreachable GitLab must not stop the GitHub App.
                 let gitlab = LazyGitlab::default();
-                let (store, public_url) = (store.clone(), settings.public_url.clone());
                 gitlab_connect = Some(gitlab.spawn_connect(
                     GitlabConfig::new(gl.url.clone(), gl.token.clone()),
                     readiness.clone(),
-                    move |forge| {
-                        GitlabProcessor::new(forge, store, public_url)
-                            .with_clock(clock)
-                            .with_expiry(handle)
-                    },
+                    move |forge| wiring.gitlab(forge),
                 ));
                 lazy_gitlab = Some(gitlab);
             }

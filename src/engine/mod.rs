@@ -32,12 +32,14 @@ pub mod dispatch;
 pub mod expiry;
 pub mod github;
 pub mod gitlab;
+pub mod wiring;
 
 pub use clock::Clock;
 pub use dispatch::ForgeProcessor;
 pub use expiry::{Due, ExpiryHandle, ExpiryScheduler};
 pub use github::GithubProcessor;
 pub use gitlab::GitlabProcessor;
+pub use wiring::Wiring;
 
 /// What a change's job runs with: the forge client and the service's parts.
 pub struct ChangeJob<'a, F> {

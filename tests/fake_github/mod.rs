@@ -29,7 +29,6 @@ pub use code_scanning::{AlertRec, Upload};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -51,62 +50,8 @@ pub const INSTALLATION: u64 = 777;
 pub const TEST_KEY_PEM: &str = include_str!("../data/test-only-github-app-key.pem");
 const TEST_PUB_PEM: &str = include_str!("../data/test-only-github-app-key.pub.pem");
 
-/// One journaled request.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub body: Option<Value>,
-    pub status: u16,
-}
-
-impl Call {
-    /// `METHOD /path` for messages.
-    pub fn line(&self) -> String {
-        if self.query.is_empty() {
-            format!("{} {} -> {}", self.method, self.path, self.status)
-        } else {
-            format!(
-                "{} {}?{} -> {}",
-                self.method, self.path, self.query, self.status
-            )
-        }
-    }
-}
-
-/// What a scripted fault does.
-#[derive(Debug, Clone)]
-pub enum FaultKind {
-    /// Answer this status (5xx) without touching state.
-    Status(u16),
-    /// Apply the request, then answer this status (the response is "lost").
-    StatusAfterApply(u16),
-    /// `403` with `x-ratelimit-remaining: 0` and a reset this many seconds ahead.
-    PrimaryRateLimit { reset_in: i64 },
-    /// `429` with `retry-after`.
-    TooManyRequests { retry_after: u64 },
-    /// `403` secondary rate limit with `retry-after`.
-    SecondaryRateLimit { retry_after: u64 },
-    /// `401 Bad credentials` (as for a revoked token).
-    Unauthorized,
-    /// Wait before answering.
-    Delay(Duration),
-    /// `200` with a body that is not JSON.
-    BadBody,
-    /// With probability `percent`/100 answer `status` (deterministic pseudo-random).
-    Random { percent: u32, status: u16 },
-}
-
-/// A scripted fault on requests whose method matches and whose path contains `path`.
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub method: Option<Method>,
-    pub path: String,
-    /// How many times it fires (`usize::MAX`: always).
-    pub times: usize,
-    pub kind: FaultKind,
-}
+pub use crate::fake_forge::{Call, Fault, FaultKind};
+use crate::fake_forge::take_fault;
 
 /// A changed file of a pull request.
 #[derive(Debug, Clone)]
@@ -1261,30 +1206,10 @@ async fn handle(
     // Faults first (delays outside the lock).
     let fault = {
         let mut st = lock(&state);
-        let mut chosen = None;
-        let mut i = 0;
-        while i < st.faults.len() {
-            let f = &st.faults[i];
-            let hit = f.method.as_ref().is_none_or(|m| *m == method)
-                && path.contains(&f.path)
-                && f.times > 0;
-            if hit {
-                let kind = f.kind.clone();
-                let fire = match kind {
-                    FaultKind::Random { percent, .. } => st.roll() < percent,
-                    _ => true,
-                };
-                if fire {
-                    let f = &mut st.faults[i];
-                    if f.times != usize::MAX {
-                        f.times -= 1;
-                    }
-                    chosen = Some(kind);
-                    break;
-                }
-            }
-            i += 1;
-        }
+        // Taken out for the call, so that `roll` may borrow the state.
+        let mut faults = std::mem::take(&mut st.faults);
+        let chosen = take_fault(&mut faults, &method, &path, || st.roll());
+        st.faults = faults;
         chosen
     };
     if let Some(FaultKind::Delay(d)) = &fault {

@@ -6,7 +6,9 @@
 //! - Every request is journaled (method, path, query, body, status).
 //! - A request it does not know is answered `599` and recorded; [`FakeGitlab::assert_no_unknown`]
 //!   fails the test.
-//! - Faults are scripted per route: a status N times, or a 429 with `Retry-After`.
+//! - Faults are scripted per route with the fault kinds the fake GitHub has (`fake_forge`):
+//!   5xx before or after the change is applied, rate limits, 401, delays, bodies that are not
+//!   JSON.
 //! - Authentication is real: every request needs `PRIVATE-TOKEN: `[`BOT_TOKEN`]; `GET /user`
 //!   (which the `gitlab` crate calls when it connects) answers the bot user.
 //!
@@ -32,49 +34,8 @@ pub const BOT_TOKEN: &str = "glpat-test-only-bot-token";
 /// The bot's user name.
 pub const BOT: &str = "sdl-gate-bot";
 
-/// One journaled request.
-#[derive(Debug, Clone)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub body: Option<Value>,
-    pub status: u16,
-}
-
-impl Call {
-    /// `METHOD /path?query -> status` for messages.
-    pub fn line(&self) -> String {
-        if self.query.is_empty() {
-            format!("{} {} -> {}", self.method, self.path, self.status)
-        } else {
-            format!(
-                "{} {}?{} -> {}",
-                self.method, self.path, self.query, self.status
-            )
-        }
-    }
-}
-
-/// What a scripted fault does.
-#[derive(Debug, Clone)]
-pub enum FaultKind {
-    /// Answer this status without touching state.
-    Status(u16),
-    /// Apply the request, then answer this status (the response is "lost").
-    StatusAfterApply(u16),
-    /// `429` with `Retry-After`.
-    TooManyRequests { retry_after: u64 },
-}
-
-/// A scripted fault on requests whose method matches and whose path contains `path`.
-#[derive(Debug, Clone)]
-pub struct Fault {
-    pub method: Option<Method>,
-    pub path: String,
-    pub times: usize,
-    pub kind: FaultKind,
-}
+pub use crate::fake_forge::{Call, Fault, FaultKind};
+use crate::fake_forge::take_fault;
 
 /// A file of a merge request's diff.
 #[derive(Debug, Clone)]
@@ -719,6 +680,13 @@ async fn handle(
     } else {
         serde_json::from_slice(&body).ok()
     };
+    let fault = {
+        let mut g = lock(&st);
+        take_fault(&mut g.faults, &method, &raw, || 0)
+    };
+    if let Some(FaultKind::Delay(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
     let mut g = lock(&st);
     let mut call = Call {
         method: method.to_string(),
@@ -727,33 +695,45 @@ async fn handle(
         body: parsed.clone(),
         status: 0,
     };
+    let retry_after = |secs: u64| {
+        (
+            429,
+            vec![("retry-after".into(), secs.to_string())],
+            b"Retry later".to_vec(),
+        )
+    };
     let mut lost: Option<u16> = None;
-    let answer: Answer = 'answer: {
-        if let Some(f) = g.faults.iter_mut().find(|f| {
-            f.times > 0 && f.method.as_ref().is_none_or(|m| *m == method) && raw.contains(&f.path)
-        }) {
-            f.times -= 1;
-            break 'answer match f.kind {
-                FaultKind::StatusAfterApply(s) => {
-                    lost = Some(s);
-                    break 'answer route_request(
-                        &mut g,
-                        &method,
-                        &raw,
-                        &query,
-                        &headers,
-                        parsed.as_ref(),
-                    );
-                }
-                FaultKind::Status(s) => json_response(s, json!({"message": "scripted fault"})),
-                FaultKind::TooManyRequests { retry_after } => (
-                    429,
-                    vec![("retry-after".into(), retry_after.to_string())],
-                    b"Retry later".to_vec(),
-                ),
-            };
+    let answer: Answer = match fault {
+        Some(FaultKind::Status(s)) => json_response(s, json!({"message": "scripted fault"})),
+        Some(FaultKind::StatusAfterApply(s)) => {
+            lost = Some(s);
+            route_request(&mut g, &method, &raw, &query, &headers, parsed.as_ref())
         }
-        route_request(&mut g, &method, &raw, &query, &headers, parsed.as_ref())
+        Some(FaultKind::TooManyRequests { retry_after: secs })
+        | Some(FaultKind::SecondaryRateLimit { retry_after: secs }) => retry_after(secs),
+        // GitLab's own limit: 429 with the `RateLimit-*` headers and `Retry-After`.
+        Some(FaultKind::PrimaryRateLimit { reset_in }) => {
+            let reset = chrono::Utc::now().timestamp() + reset_in;
+            let mut a = retry_after(u64::try_from(reset_in.max(0)).unwrap_or(0));
+            a.1.extend([
+                ("ratelimit-limit".into(), "2000".into()),
+                ("ratelimit-remaining".into(), "0".into()),
+                ("ratelimit-reset".into(), reset.to_string()),
+            ]);
+            a
+        }
+        Some(FaultKind::Unauthorized) => json_response(401, json!({"message": "401 Unauthorized"})),
+        Some(FaultKind::BadBody) => (
+            200,
+            vec![("content-type".into(), "text/html".into())],
+            b"<html>upstream proxy error</html>".to_vec(),
+        ),
+        Some(FaultKind::Random { status, .. }) => {
+            json_response(status, json!({"message": "scripted fault"}))
+        }
+        Some(FaultKind::Delay(_)) | None => {
+            route_request(&mut g, &method, &raw, &query, &headers, parsed.as_ref())
+        }
     };
     // The request took effect; its answer is replaced, as by a proxy that lost it.
     let answer = match lost {
