@@ -50,8 +50,8 @@ pub const INSTALLATION: u64 = 777;
 pub const TEST_KEY_PEM: &str = include_str!("../data/test-only-github-app-key.pem");
 const TEST_PUB_PEM: &str = include_str!("../data/test-only-github-app-key.pub.pem");
 
-pub use crate::fake_forge::{Call, Fault, FaultKind};
 use crate::fake_forge::take_fault;
+pub use crate::fake_forge::{Call, Fault, FaultKind};
 
 /// A changed file of a pull request.
 #[derive(Debug, Clone)]

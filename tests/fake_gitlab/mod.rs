@@ -34,8 +34,8 @@ pub const BOT_TOKEN: &str = "glpat-test-only-bot-token";
 /// The bot's user name.
 pub const BOT: &str = "sdl-gate-bot";
 
-pub use crate::fake_forge::{Call, Fault, FaultKind};
 use crate::fake_forge::take_fault;
+pub use crate::fake_forge::{Call, Fault, FaultKind};
 
 /// A file of a merge request's diff.
 #[derive(Debug, Clone)]
