@@ -18,6 +18,8 @@
 
 use serde_json::{Value, json};
 
+use crate::policy::POLICY_PATHS;
+
 use super::{DomainEvent, EventError, Fields, ForgeName, Target, WorkItem, WorkKey};
 
 const PULL_REQUEST_ACTIONS: &[&str] = &[
@@ -142,14 +144,21 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 .or_else(|| f.str_opt("repository.master_branch"));
             match default {
                 Some(branch) if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) => {
-                    let detail = f.str_opt("after").map(|sha| json!({ "after": sha }));
-                    vec![item(&f, Target::Repository, detail)?]
+                    let mut detail = fanout_inputs(event, payload);
+                    if let (Some(sha), Some(d)) = (f.str_opt("after"), detail.as_object_mut()) {
+                        d.insert("after".to_owned(), json!(sha));
+                    }
+                    vec![item(&f, Target::Repository, Some(detail))?]
                 }
                 _ => Vec::new(),
             }
         }
         "code_scanning_alert" if acted(ALERT_USER_ACTIONS) => {
-            let detail = json!({ "alert": f.get("alert.number"), "action": action });
+            let mut detail = fanout_inputs(event, payload);
+            if let Some(d) = detail.as_object_mut() {
+                d.insert("alert".to_owned(), f.get("alert.number").cloned().into());
+                d.insert("action".to_owned(), json!(action));
+            }
             vec![item(&f, Target::Repository, Some(detail))?]
         }
         "code_scanning_alert" if acted(ALERT_ANALYSIS_ACTIONS) => {
@@ -174,7 +183,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     repository: account,
                     target: Target::Installation(id),
                 },
-                detail: None,
+                detail: Some(fanout_inputs(event, payload)),
             }]
         }
         _ => Vec::new(),
@@ -184,6 +193,91 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
         action,
         items,
     }))
+}
+
+/// The key in a work item's detail that says it carries the fan-out's inputs.
+pub const FANOUT_INPUTS: &str = "fanout";
+
+/// What the fan-out of a repository or installation job needs from a delivery, read once
+/// here instead of from the raw delivery later (which retention prunes): the installation,
+/// for `push` whether it may have touched the policy, for `code_scanning_alert` the default
+/// branch, for `installation` / `installation_repositories` the repositories it names (absent
+/// when the payload lists none). Marked with [`FANOUT_INPUTS`].
+pub fn fanout_inputs(event: &str, payload: &Value) -> Value {
+    let mut d = serde_json::Map::new();
+    d.insert(FANOUT_INPUTS.to_owned(), json!(1));
+    if let Some(id) = payload.pointer("/installation/id").and_then(Value::as_u64) {
+        d.insert("installation".to_owned(), json!(id));
+    }
+    match event {
+        "push" => {
+            d.insert(
+                "touches_policy".to_owned(),
+                json!(push_touches_policy(payload)),
+            );
+        }
+        "code_scanning_alert" => {
+            if let Some(b) = payload.pointer("/repository/default_branch") {
+                d.insert("default_branch".to_owned(), b.clone());
+            }
+        }
+        "installation" | "installation_repositories" => {
+            let field = if event == "installation" {
+                "repositories"
+            } else {
+                "repositories_added"
+            };
+            if let Some(names) = repository_names(payload, field) {
+                d.insert("repositories".to_owned(), json!(names));
+            }
+        }
+        _ => {}
+    }
+    Value::Object(d)
+}
+
+/// GitHub lists at most this many commits in a push payload we trust as complete; a push
+/// with this many or more may have touched the policy in a commit not shown.
+pub const PUSH_COMMITS_SHOWN: usize = 20;
+
+/// Whether a `push` payload may have changed the policy file: a listed commit added,
+/// modified or removed one of [`POLICY_PATHS`], or the payload cannot tell (no commit
+/// list, a file list missing, a force push, a new branch, a list that may be cut) — then
+/// the answer is yes, since re-evaluating costs requests but missing a change costs
+/// correctness.
+pub fn push_touches_policy(payload: &Value) -> bool {
+    let flag = |name: &str| payload.get(name).and_then(Value::as_bool).unwrap_or(false);
+    if flag("forced") || flag("created") {
+        return true;
+    }
+    let Some(commits) = payload.get("commits").and_then(Value::as_array) else {
+        return true;
+    };
+    if commits.is_empty() || commits.len() >= PUSH_COMMITS_SHOWN {
+        return true;
+    }
+    commits.iter().any(|c| {
+        ["added", "modified", "removed"].iter().any(|field| {
+            match c.get(*field).and_then(Value::as_array) {
+                None => true,
+                Some(paths) => paths
+                    .iter()
+                    .any(|p| p.as_str().is_some_and(|p| POLICY_PATHS.contains(&p))),
+            }
+        })
+    })
+}
+
+/// The `owner/name` of each repository object in `list` (`repositories`,
+/// `repositories_added`); `None` when the field is absent.
+pub fn repository_names(payload: &Value, field: &str) -> Option<Vec<String>> {
+    let list = payload.get(field)?.as_array()?;
+    Some(
+        list.iter()
+            .filter_map(|r| r.get("full_name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 fn change(f: &Fields<'_>, number: u64, detail: Option<Value>) -> Result<WorkItem, EventError> {
@@ -230,6 +324,57 @@ fn item(f: &Fields<'_>, target: Target, detail: Option<Value>) -> Result<WorkIte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fan_out_inputs_travel_in_the_detail() {
+        let detail = |event: &str, payload: Value| {
+            let ev = extract(event, &payload)
+                .unwrap_or_else(|e| panic!("{event}: {e}"))
+                .unwrap_or_else(|| panic!("{event} is acted on"));
+            ev.items[0]
+                .detail
+                .clone()
+                .unwrap_or_else(|| panic!("{event} has a detail"))
+        };
+        let repo = json!({"full_name": "octo/repo", "id": 1, "default_branch": "main"});
+        let push = |paths: &[&str]| {
+            json!({"ref": "refs/heads/main", "after": "abc", "repository": repo,
+                   "installation": {"id": 9},
+                   "commits": [{"added": [], "modified": paths, "removed": []}]})
+        };
+        let quiet = detail("push", push(&["src/lib.rs"]));
+        assert_eq!(quiet["touches_policy"], false);
+        assert_eq!(quiet["installation"], 9);
+        assert_eq!(quiet["after"], "abc");
+        assert_eq!(
+            detail("push", push(&[".github/sdl-gate.yml"]))["touches_policy"],
+            true
+        );
+        let alert = detail(
+            "code_scanning_alert",
+            json!({"action": "closed_by_user", "alert": {"number": 4}, "ref": "",
+                   "repository": repo, "installation": {"id": 9}}),
+        );
+        assert_eq!(alert["default_branch"], "main");
+        assert_eq!(alert["alert"], 4);
+        let installed = detail(
+            "installation",
+            json!({"action": "created", "installation": {"id": 9, "account": {"login": "octo"}},
+                   "repositories": [{"full_name": "octo/a"}, {"full_name": "octo/b"}]}),
+        );
+        assert_eq!(installed["repositories"], json!(["octo/a", "octo/b"]));
+        let all = detail(
+            "installation",
+            json!({"action": "created", "installation": {"id": 9, "account": {"login": "octo"}}}),
+        );
+        assert!(
+            all.get("repositories").is_none(),
+            "no list: every repository"
+        );
+        for d in [quiet, alert, installed, all] {
+            assert!(d.get(FANOUT_INPUTS).is_some(), "{d}");
+        }
+    }
 
     fn pr(action: &str) -> Value {
         json!({"action": action, "number": 7, "pull_request": {"number": 7, "head": {"sha": "abc"}},

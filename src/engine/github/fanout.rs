@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::events::github::{FANOUT_INPUTS, fanout_inputs};
 use crate::events::{Target, WorkItem, WorkKey};
 use crate::forge::github::{GithubForge, OpenPull};
 use crate::forge::{ChangeRef, Forge as _, ForgeError};
@@ -144,38 +145,6 @@ pub async fn enqueue_repositories(
         .map(|_| ())
 }
 
-/// GitHub lists at most this many commits in a push payload we trust as complete; a push
-/// with this many or more may have touched the policy in a commit not shown.
-const PUSH_COMMITS_SHOWN: usize = 20;
-
-/// Whether a `push` payload may have changed the policy file: a listed commit added,
-/// modified or removed one of [`POLICY_PATHS`], or the payload cannot tell (no commit
-/// list, a file list missing, a force push, a new branch, a list that may be cut) — then
-/// the answer is yes, since re-evaluating costs requests but missing a change costs
-/// correctness.
-pub fn push_touches_policy(payload: &Value) -> bool {
-    let flag = |name: &str| payload.get(name).and_then(Value::as_bool).unwrap_or(false);
-    if flag("forced") || flag("created") {
-        return true;
-    }
-    let Some(commits) = payload.get("commits").and_then(Value::as_array) else {
-        return true;
-    };
-    if commits.is_empty() || commits.len() >= PUSH_COMMITS_SHOWN {
-        return true;
-    }
-    commits.iter().any(|c| {
-        ["added", "modified", "removed"].iter().any(|field| {
-            match c.get(*field).and_then(Value::as_array) {
-                None => true,
-                Some(paths) => paths
-                    .iter()
-                    .any(|p| p.as_str().is_some_and(|p| POLICY_PATHS.contains(&p))),
-            }
-        })
-    })
-}
-
 /// Whether the open pull request `pull` still needs an evaluation: its head has neither a
 /// stored evaluation here nor a completed `sdl-gate` check run on GitHub (the store is
 /// asked first, so a healthy repository costs no request per pull request).
@@ -206,40 +175,40 @@ pub async fn needs_evaluation(
         .await?)
 }
 
-/// The `owner/name` of each repository object in `list` (`repositories`,
-/// `repositories_added`); `None` when the field is absent.
-fn repository_names(payload: &Value, field: &str) -> Option<Vec<String>> {
-    let list = payload.get(field)?.as_array()?;
-    Some(
-        list.iter()
-            .filter_map(|r| r.get("full_name").and_then(Value::as_str))
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
 impl GithubProcessor {
-    /// The raw payloads of a job's events, oldest first (absent or unreadable ones skipped).
-    async fn payloads(
+    /// What each of a job's events says for the fan-out, oldest first: the typed detail the
+    /// events layer wrote ([`fanout_inputs`]), or, for an event stored before the detail
+    /// carried it, the same read from its raw delivery.
+    async fn inputs(
         &self,
         job: &Job,
     ) -> Result<Vec<(String, Option<String>, Value)>, ProcessError> {
         let mut out = Vec::with_capacity(job.events.len());
         for event in &job.events {
-            let payload = self
-                .store
-                .delivery_payload(event.delivery_pk)
-                .await
-                .map_err(|e| {
-                    ProcessError::retry_because(
-                        format!("reading delivery {}", event.delivery_id),
-                        e,
-                    )
-                })?;
-            let value = payload
-                .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-                .unwrap_or(Value::Null);
-            out.push((event.event.clone(), event.action.clone(), value));
+            let typed = event
+                .detail
+                .as_ref()
+                .filter(|d| d.get(FANOUT_INPUTS).is_some())
+                .cloned();
+            let inputs = match typed {
+                Some(d) => d,
+                None => {
+                    let payload = self
+                        .store
+                        .delivery_payload(event.delivery_pk)
+                        .await
+                        .map_err(|e| {
+                            ProcessError::retry_because(
+                                format!("reading delivery {}", event.delivery_id),
+                                e,
+                            )
+                        })?
+                        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+                        .unwrap_or(Value::Null);
+                    fanout_inputs(&event.event, &payload)
+                }
+            };
+            out.push((event.event.clone(), event.action.clone(), inputs));
         }
         Ok(out)
     }
@@ -315,16 +284,22 @@ impl GithubProcessor {
         let mut default_branch = None;
         let mut reconcile = false;
         let mut installation = None;
-        for (event, _action, payload) in self.payloads(job).await? {
-            if let Some(id) = payload.pointer("/installation/id").and_then(Value::as_u64) {
+        for (event, _action, inputs) in self.inputs(job).await? {
+            if let Some(id) = inputs.get("installation").and_then(Value::as_u64) {
                 installation = Some(id);
             }
             match event.as_str() {
-                "push" => policy_changed |= push_touches_policy(&payload),
+                "push" => {
+                    // Unknown counts as touched: a missed policy change costs correctness.
+                    policy_changed |= inputs
+                        .get("touches_policy")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(true)
+                }
                 "code_scanning_alert" => {
                     alerts_changed = true;
-                    default_branch = payload
-                        .pointer("/repository/default_branch")
+                    default_branch = inputs
+                        .get("default_branch")
                         .and_then(Value::as_str)
                         .map(str::to_owned);
                 }
@@ -431,20 +406,27 @@ impl GithubProcessor {
     ) -> Result<(), ProcessError> {
         let mut repositories: BTreeSet<String> = BTreeSet::new();
         let mut list_all = false;
-        for (event, action, payload) in self.payloads(job).await? {
+        for (event, action, inputs) in self.inputs(job).await? {
             let action = action.as_deref().unwrap_or("");
             tracing::info!(installation, event, action, "installation event");
+            let names = inputs
+                .get("repositories")
+                .and_then(Value::as_array)
+                .map(|list| {
+                    list.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                });
             match (event.as_str(), action) {
                 ("installation", "created" | "unsuspend" | "new_permissions_accepted") => {
-                    match repository_names(&payload, "repositories") {
+                    match names {
                         Some(names) if !names.is_empty() => repositories.extend(names),
                         _ => list_all = true,
                     }
                 }
                 ("installation_repositories", "added") => {
-                    repositories.extend(
-                        repository_names(&payload, "repositories_added").unwrap_or_default(),
-                    );
+                    repositories.extend(names.unwrap_or_default());
                 }
                 _ => {}
             }
@@ -487,6 +469,7 @@ impl GithubProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::github::{PUSH_COMMITS_SHOWN, push_touches_policy, repository_names};
 
     #[test]
     fn push_touching_the_policy_or_unknown_is_yes() {
