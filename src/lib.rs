@@ -2,12 +2,14 @@
 //! merge requests, and keeps the evidence.
 //!
 //! The pure core — [`policy`], [`practices`], [`publication`], [`snapshot`], [`reports`], [`gates`],
-//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`] and [`render`] — does no
-//! I/O and knows no forge; it is all the library has without the `service` feature (on by
-//! default), which adds the modules below and their crates (sqlx, axum, tokio, the clients).
-//! Around it: [`forge`] fetches a snapshot and publishes what [`render`] produced;
-//! [`events`] turns webhook deliveries into work items; [`server`], [`queue`] and [`store`]
-//! receive them, keep them durably and run them; [`settings`] configures the service.
+//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`] and [`render`], with the
+//! leaves [`forge_name`], [`capabilities`] and [`gate_kind`] — does no I/O; it is all the
+//! library has without the `service` feature (on by default), which adds the modules below
+//! and their crates (sqlx, axum, tokio, the clients). Around it: [`events`] turns webhook
+//! deliveries into work items; [`server`], [`queue`] and [`store`] receive them, keep them
+//! durably and hand each job to the [`engine`], which runs a change the same way on both
+//! forges through the [`forge`] adapters (they read and send, and decide nothing);
+//! [`settings`] configures the service.
 
 pub mod action;
 pub mod capabilities;

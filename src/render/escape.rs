@@ -105,7 +105,7 @@ pub fn link(label: &str, url: &str) -> String {
 }
 
 /// Renders sdl-gate's own explanation text, where backticks mark code spans around values
-/// (paths, globs, ids): every part outside the spans is escaped like [`line`], every span is
+/// (paths, globs, ids): every part outside the spans is escaped like [`line()`], every span is
 /// rendered with [`code`]. Safe on any input: an unbalanced backtick only makes the rest a
 /// code span, which is inert.
 pub fn rich(s: &str, max: usize) -> String {

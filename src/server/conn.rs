@@ -112,7 +112,7 @@ struct Registry {
 }
 
 /// Serves `app` on `listener` until `stop` resolves, then stops accepting, asks every
-/// connection to close after its response and waits for them (at most [`CLOSE_GRACE`] each).
+/// connection to close after its response and waits for them (at most `CLOSE_GRACE` each).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
