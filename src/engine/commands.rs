@@ -216,21 +216,11 @@ impl<F: Forge + Interact> Context<'_, F> {
         if event.event != "issue_comment" {
             return Ok(false);
         }
-        let payload = self
-            .store
-            .delivery_payload(event.delivery_pk)
-            .await
-            .map_err(|e| {
-                ProcessError::retry_because(format!("reading delivery {}", event.delivery_id), e)
-            })?;
-        Ok(payload
-            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-            .and_then(|v| {
-                v.pointer("/comment/user/type")
-                    .and_then(Value::as_str)
-                    .map(|t| t.eq_ignore_ascii_case("bot"))
-            })
-            .unwrap_or(false))
+        Ok(super::raw_delivery(self.store, event)
+            .await?
+            .pointer("/comment/user/type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("bot")))
     }
 
     async fn react(

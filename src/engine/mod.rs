@@ -258,6 +258,24 @@ pub async fn evaluate_change<F: Forge>(
     })
 }
 
+/// The raw delivery behind `event` as JSON (`Null` when it is gone — retention prunes handled
+/// deliveries — or does not parse): the fallback for events stored before their detail
+/// carried what the engine reads.
+pub(crate) async fn raw_delivery(
+    store: &Store,
+    event: &crate::queue::JobEvent,
+) -> Result<serde_json::Value, ProcessError> {
+    let payload = store
+        .delivery_payload(event.delivery_pk)
+        .await
+        .map_err(|e| {
+            ProcessError::retry_because(format!("reading delivery {}", event.delivery_id), e)
+        })?;
+    Ok(payload
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .unwrap_or(serde_json::Value::Null))
+}
+
 /// Maps a forge error onto the queue, keeping it as the cause: rate limits wait as told,
 /// transient errors back off, the rest park the job (they need a person).
 pub(crate) fn to_process_error(e: ForgeError) -> ProcessError {

@@ -26,7 +26,7 @@ use crate::snapshot::Sha;
 use crate::store::{InternalWork, Store, StoreError};
 
 use super::GithubProcessor;
-use crate::engine::to_process_error;
+use crate::engine::{raw_delivery, to_process_error};
 
 /// Event name of a pull request job caused by a `status` event on its head commit.
 pub const STATUS_EVENT: &str = "sdl-gate.status";
@@ -192,21 +192,7 @@ impl GithubProcessor {
                 .cloned();
             let inputs = match typed {
                 Some(d) => d,
-                None => {
-                    let payload = self
-                        .store
-                        .delivery_payload(event.delivery_pk)
-                        .await
-                        .map_err(|e| {
-                            ProcessError::retry_because(
-                                format!("reading delivery {}", event.delivery_id),
-                                e,
-                            )
-                        })?
-                        .and_then(|p| serde_json::from_str::<Value>(&p).ok())
-                        .unwrap_or(Value::Null);
-                    fanout_inputs(&event.event, &payload)
-                }
+                None => fanout_inputs(&event.event, &raw_delivery(&self.store, event).await?),
             };
             out.push((event.event.clone(), event.action.clone(), inputs));
         }

@@ -88,19 +88,10 @@ impl GithubProcessor {
         });
         if named.is_none() {
             for event in job.events.iter().rev() {
-                let payload = self
-                    .store
-                    .delivery_payload(event.delivery_pk)
-                    .await
-                    .map_err(|e| {
-                        ProcessError::retry_because(
-                            format!("reading delivery {}", event.delivery_id),
-                            e,
-                        )
-                    })?;
-                named = payload
-                    .and_then(|p| serde_json::from_str::<serde_json::Value>(&p).ok())
-                    .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
+                named = crate::engine::raw_delivery(&self.store, event)
+                    .await?
+                    .pointer("/installation/id")
+                    .and_then(serde_json::Value::as_u64);
                 if named.is_some() {
                     break;
                 }
