@@ -70,13 +70,15 @@ ENTRYPOINT ["sdl-gate"]
 CMD ["action"]
 
 # The default image: the service. No shell, no package manager; distroless' nonroot user. It
-# listens on every interface of the container and keeps its SQLite database in /data (mount a
-# volume there, or set SDL_GATE_DATABASE_URL to PostgreSQL).
+# listens on every interface of the container and keeps its SQLite database and the evidence
+# ledger's signing key in /data (mount a volume there, or set SDL_GATE_DATABASE_URL to
+# PostgreSQL and mount the one key every replica shares at SDL_GATE_LEDGER_KEY_PATH).
 FROM gcr.io/distroless/static-debian12:nonroot AS default
 COPY --from=build /sdl-gate /usr/local/bin/sdl-gate
 COPY --from=build --chown=65532:65532 /data /data
 ENV SDL_GATE_LISTEN=0.0.0.0:8080 \
-    SDL_GATE_DATABASE_URL=sqlite:///data/sdl-gate.db
+    SDL_GATE_DATABASE_URL=sqlite:///data/sdl-gate.db \
+    SDL_GATE_LEDGER_KEY_PATH=/data/sdl-gate-ledger.pem
 WORKDIR /data
 EXPOSE 8080
 USER 65532:65532

@@ -25,6 +25,8 @@ pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
 #[cfg(feature = "service")]
+pub mod ledger;
+#[cfg(feature = "service")]
 pub mod metrics;
 pub mod patch;
 pub mod policy;

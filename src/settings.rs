@@ -40,6 +40,8 @@ pub struct Settings {
     /// How long deliveries and processed job events are kept (`SDL_GATE_RETENTION_DAYS`);
     /// `None` keeps them for ever (0). Evaluations and waivers are never pruned.
     pub retention: Option<Duration>,
+    /// The evidence ledger's signing key and checkpoint cadence.
+    pub ledger: LedgerSettings,
     /// GitHub App settings, `None` when GitHub is disabled.
     pub github: Option<GitHubSettings>,
     /// GitLab bot settings, `None` when GitLab is disabled.
@@ -86,6 +88,36 @@ impl Default for QueueSettings {
             poll_interval: Duration::from_millis(DEFAULT_POLL_INTERVAL_MS),
         }
     }
+}
+
+/// The evidence ledger: where its signing key is and how often checkpoints are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerSettings {
+    /// The Ed25519 key file (`SDL_GATE_LEDGER_KEY_PATH`), generated on first start if absent.
+    pub key_path: PathBuf,
+    /// The ledger's name in checkpoints and the key's name (`SDL_GATE_LEDGER_ORIGIN`).
+    pub origin: String,
+    /// Sign a checkpoint after this many new entries (`SDL_GATE_LEDGER_CHECKPOINT_ENTRIES`)…
+    pub checkpoint_entries: u64,
+    /// …or this long after the last one when any entry is new (`SDL_GATE_LEDGER_CHECKPOINT_SECS`).
+    pub checkpoint_every: Duration,
+}
+
+/// Default ledger key file, beside the default database.
+pub const DEFAULT_LEDGER_KEY_PATH: &str = "sdl-gate-ledger.pem";
+/// Default entries between checkpoints.
+pub const DEFAULT_LEDGER_CHECKPOINT_ENTRIES: u64 = 256;
+/// Default seconds between checkpoints (when there is anything new).
+pub const DEFAULT_LEDGER_CHECKPOINT_SECS: u64 = 300;
+
+/// The default ledger name: the public URL's host and path with `/ledger`, or
+/// `sdl-gate.invalid/ledger` when there is no public URL.
+pub fn default_ledger_origin(public_url: Option<&str>) -> String {
+    let host = public_url
+        .map(|u| u.split_once("://").map_or(u, |(_, rest)| rest))
+        .map(|h| h.trim_end_matches('/'))
+        .filter(|h| !h.is_empty() && !h.contains([' ', '+']));
+    format!("{}/ledger", host.unwrap_or("sdl-gate.invalid"))
 }
 
 /// GitHub App settings (all three are needed to enable GitHub).
@@ -219,6 +251,17 @@ struct FileSettings {
     github: FileGitHub,
     #[serde(default)]
     gitlab: FileGitLab,
+    #[serde(default)]
+    ledger: FileLedger,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLedger {
+    key_path: Option<PathBuf>,
+    origin: Option<String>,
+    checkpoint_entries: Option<u64>,
+    checkpoint_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -488,10 +531,55 @@ impl Settings {
                 .filter(|l| !l.is_empty()),
         )?;
 
+        let public_url = var("SDL_GATE_PUBLIC_URL").or(file.public_url);
+        let origin = var("SDL_GATE_LEDGER_ORIGIN")
+            .or(file.ledger.origin)
+            .unwrap_or_else(|| default_ledger_origin(public_url.as_deref()));
+        if origin.is_empty() || origin.contains([' ', '+', '\n']) {
+            return Err(SettingsError::Invalid {
+                name: "SDL_GATE_LEDGER_ORIGIN",
+                message: format!(
+                    "`{origin}` must be non-empty without spaces or `+` (a schema-less URL such as sdl-gate.example.com/ledger)"
+                ),
+            });
+        }
+        let checkpoint_entries = num(
+            var("SDL_GATE_LEDGER_CHECKPOINT_ENTRIES"),
+            file.ledger.checkpoint_entries,
+            "SDL_GATE_LEDGER_CHECKPOINT_ENTRIES",
+        )?
+        .unwrap_or(DEFAULT_LEDGER_CHECKPOINT_ENTRIES);
+        let checkpoint_secs = num(
+            var("SDL_GATE_LEDGER_CHECKPOINT_SECS"),
+            file.ledger.checkpoint_secs,
+            "SDL_GATE_LEDGER_CHECKPOINT_SECS",
+        )?
+        .unwrap_or(DEFAULT_LEDGER_CHECKPOINT_SECS);
+        for (value, name) in [
+            (checkpoint_entries, "SDL_GATE_LEDGER_CHECKPOINT_ENTRIES"),
+            (checkpoint_secs, "SDL_GATE_LEDGER_CHECKPOINT_SECS"),
+        ] {
+            if value == 0 {
+                return Err(SettingsError::Invalid {
+                    name,
+                    message: "must be at least 1".to_owned(),
+                });
+            }
+        }
+        let ledger = LedgerSettings {
+            key_path: var("SDL_GATE_LEDGER_KEY_PATH")
+                .map(PathBuf::from)
+                .or(file.ledger.key_path)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LEDGER_KEY_PATH)),
+            origin,
+            checkpoint_entries,
+            checkpoint_every: Duration::from_secs(checkpoint_secs),
+        };
+
         Ok(Settings {
             listen,
             database_url: SecretString::from(database_url),
-            public_url: var("SDL_GATE_PUBLIC_URL").or(file.public_url),
+            public_url,
             workers,
             log_format,
             queue,
@@ -499,6 +587,7 @@ impl Settings {
             header_read_timeout,
             max_connections,
             retention,
+            ledger,
             github,
             gitlab,
             test_processor: var("SDL_GATE_TEST_PROCESSOR"),

@@ -256,6 +256,37 @@ fn known_github_fixtures_map_to_the_right_keys() {
     );
 }
 
+/// A merged pull request and a merged MR, as the forges sent them, carry the merge the
+/// evidence ledger records (a closed one that was not merged is not acted on, above).
+#[test]
+fn real_merge_events_carry_the_merge() {
+    let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else {
+        return;
+    };
+    let Some(Some(ev)) = gh("kodiak/pull_request/closed.json", "pull_request") else {
+        panic!("kodiak's merged pull request is acted on");
+    };
+    let merge = sdl_gate::events::MergeDetail::of(ev.items[0].detail.as_ref()).expect("merge");
+    assert_eq!(
+        merge.merge_commit.as_deref(),
+        Some("8ab1cfa67364e0cdd1f2d4ceafe6e0a96c3dfc7e")
+    );
+    assert_eq!(merge.merged_by.as_deref(), Some("kodiakhq[bot]"));
+    assert_eq!(merge.merged_at.as_deref(), Some("2019-05-01T03:13:30Z"));
+    assert_eq!(
+        merge.head_sha.as_deref(),
+        Some("61e583350f834739f02c8411a9b6f190a1d02724")
+    );
+
+    let payload = read_json(&root.join("jenkins-gitlab-plugin/MergeRequestEvent_merged.json"));
+    let ev = gitlab::extract("Merge Request Hook", &payload)
+        .expect("extract")
+        .expect("a merged MR is acted on");
+    let merge = sdl_gate::events::MergeDetail::of(ev.items[0].detail.as_ref()).expect("merge");
+    assert_eq!(merge.merged_by.as_deref(), Some("root"));
+    assert_eq!(merge.merged_at.as_deref(), Some("2013-12-03T17:23:34.123Z"));
+}
+
 #[test]
 fn every_gitlab_webhook_fixture_is_a_work_item_or_not_acted_on() {
     let Some(root) = fixtures_dir("gitlab-webhooks/webhooks") else {

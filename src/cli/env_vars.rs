@@ -6,7 +6,8 @@
 use sdl_gate::settings::{
     DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_SECS, DEFAULT_DATABASE_URL, DEFAULT_DEBOUNCE_MS,
     DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_HEADER_READ_TIMEOUT_SECS,
-    DEFAULT_LEASE_SECS, DEFAULT_LISTEN, DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS,
+    DEFAULT_LEASE_SECS, DEFAULT_LEDGER_CHECKPOINT_ENTRIES, DEFAULT_LEDGER_CHECKPOINT_SECS,
+    DEFAULT_LEDGER_KEY_PATH, DEFAULT_LISTEN, DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS,
     DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_RETENTION_DAYS, DEFAULT_SHUTDOWN_GRACE_SECS,
     DEFAULT_WORKERS,
 };
@@ -117,6 +118,26 @@ pub fn serve() -> Vec<EnvVar> {
             "SDL_GATE_RETENTION_DAYS",
             some(DEFAULT_RETENTION_DAYS),
             "days raw deliveries and handled job events are kept (0: for ever); evidence is never pruned",
+        ),
+        var(
+            "SDL_GATE_LEDGER_KEY_PATH",
+            Some(DEFAULT_LEDGER_KEY_PATH.to_owned()),
+            "Ed25519 key that signs the evidence ledger's checkpoints (generated if absent)",
+        ),
+        var(
+            "SDL_GATE_LEDGER_ORIGIN",
+            None,
+            "the ledger's name in checkpoints (default: the public URL's host + /ledger)",
+        ),
+        var(
+            "SDL_GATE_LEDGER_CHECKPOINT_ENTRIES",
+            some(DEFAULT_LEDGER_CHECKPOINT_ENTRIES),
+            "new ledger entries before a checkpoint is signed",
+        ),
+        var(
+            "SDL_GATE_LEDGER_CHECKPOINT_SECS",
+            some(DEFAULT_LEDGER_CHECKPOINT_SECS),
+            "seconds after the last checkpoint before new entries are signed anyway",
         ),
         var(
             "SDL_GATE_GITHUB_APP_ID",

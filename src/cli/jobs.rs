@@ -162,7 +162,7 @@ pub fn run(args: JobsArgs) -> anyhow::Result<ExitCode> {
 /// `jobs` run in the wrong folder says so instead of reading a new, empty database. `None` for
 /// PostgreSQL, in-memory databases, existing files and URLs sqlx cannot read (the connection
 /// then reports those).
-fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
+pub(super) fn missing_sqlite_file(url: &str) -> Option<PathBuf> {
     use sqlx::sqlite::SqliteConnectOptions;
     use std::str::FromStr;
 

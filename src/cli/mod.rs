@@ -8,6 +8,7 @@ mod demo;
 mod env_vars;
 mod gitlab_ci;
 mod jobs;
+mod ledger;
 mod practices;
 mod serve;
 mod serve_gitlab;
@@ -26,10 +27,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once per process; boxing `check`'s arguments would buy nothing"
-)]
 enum Command {
     /// Run as a GitHub Action step (reads `GITHUB_*` and `INPUT_*` variables).
     #[command(after_help = env_vars::help(&env_vars::action()))]
@@ -55,6 +52,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Inspect and retry jobs of the service's durable queue.
     Jobs(jobs::JobsArgs),
+    /// Verify, export and show the evidence ledger.
+    Ledger(ledger::LedgerArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -67,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Practices(args) => practices::run(&args),
         Command::Serve(args) => serve::run(args),
         Command::Jobs(args) => jobs::run(args),
+        Command::Ledger(args) => ledger::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

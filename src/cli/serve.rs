@@ -14,11 +14,13 @@ use sdl_gate::engine::{Clock, ForgeProcessor, Wiring, expiry};
 use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge::gitlab::GitlabConfig;
 use sdl_gate::forge_name::ForgeName;
+use sdl_gate::ledger::keys;
+use sdl_gate::ledger::note::NoteSigner;
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
-use sdl_gate::settings::{LogFormat, Settings};
-use sdl_gate::store::Store;
+use sdl_gate::settings::{LedgerSettings, LogFormat, Settings};
+use sdl_gate::store::{CheckpointPolicy, Store, spawn_checkpointer};
 use secrecy::ExposeSecret;
 
 use super::serve_gitlab::LazyGitlab;
@@ -86,6 +88,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await
         .context("connecting to SDL_GATE_DATABASE_URL")?;
     store.migrate().await.context("migrating the database")?;
+    let signer = ledger_signer(&settings.ledger)?;
     let mut reconciler = None;
     let mut scheduler = None;
     let mut gitlab_connect = None;
@@ -154,6 +157,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         service.addr
     );
     let reconciling: Option<ReconcileTask> = reconciler.map(|r| Arc::new(r).spawn());
+    let checkpointer = spawn_checkpointer(
+        store.clone(),
+        signer.clone(),
+        CheckpointPolicy {
+            entries: settings.ledger.checkpoint_entries,
+            every: settings.ledger.checkpoint_every,
+        },
+        LEDGER_TICK,
+    );
     shutdown_signal().await;
     tracing::info!("shutdown signal received");
     if let Some(task) = reconciling {
@@ -166,8 +178,36 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(s) = scheduler {
         s.shutdown().await;
     }
+    // What the last jobs appended is sealed before the process goes.
+    checkpointer.abort();
+    match store.checkpoint_ledger(&signer).await {
+        Ok(Some(cp)) => tracing::info!(size = cp.size, "ledger: checkpoint signed at shutdown"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "ledger: no checkpoint at shutdown"),
+    }
     store.close().await;
     Ok(())
+}
+
+/// How often the checkpointer looks at the ledger.
+const LEDGER_TICK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The ledger's signing key, generated (and said so, with the public key to publish) on
+/// first start.
+fn ledger_signer(ledger: &LedgerSettings) -> anyhow::Result<Arc<NoteSigner>> {
+    let (signer, generated) = keys::load_or_generate(&ledger.key_path, &ledger.origin)
+        .context("SDL_GATE_LEDGER_KEY_PATH: the evidence ledger's signing key")?;
+    if generated {
+        tracing::warn!(
+            path = %ledger.key_path.display(),
+            public_key = %signer.verifier(),
+            "ledger: no signing key was found, so a new one was generated; back it up, and \
+             publish the public key so auditors can pin it"
+        );
+    } else {
+        tracing::info!(public_key = %signer.verifier(), "ledger: signing key loaded");
+    }
+    Ok(Arc::new(signer))
 }
 
 /// The periodic reconciliation, with its own GitHub client (its own token cache), unless

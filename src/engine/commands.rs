@@ -35,7 +35,9 @@ use crate::snapshot::{Login, Snapshot};
 use crate::store::{CommentClaim, Store, ThreatModelRef};
 
 use super::clock::Clock;
+use super::record::LedgerRecorder;
 use super::to_process_error;
+use crate::ledger::entry::RevokedBecause;
 
 /// What the handler needs from the processor.
 pub(crate) struct Context<'a, F> {
@@ -144,6 +146,13 @@ struct Lazy {
 }
 
 impl<F: Forge + Interact> Context<'_, F> {
+    fn ledger(&self) -> LedgerRecorder<'_> {
+        LedgerRecorder {
+            store: self.store,
+            forge: self.forge_name,
+        }
+    }
+
     /// Handles every `issue_comment` event of `job` in order and says what the evaluation
     /// that follows must do.
     pub(crate) async fn handle(
@@ -157,6 +166,10 @@ impl<F: Forge + Interact> Context<'_, F> {
             policy: None,
         };
         for event in &job.events {
+            if crate::events::MergeDetail::of(event.detail.as_ref()).is_some() {
+                // Recorded by the engine; a merged change has nothing to evaluate.
+                continue;
+            }
             if !is_comment(event) {
                 after.evaluate = true;
                 continue;
@@ -608,6 +621,7 @@ impl<F: Forge + Interact> Context<'_, F> {
                         waiver
                     }
                 };
+                self.ledger().waiver_granted(change, &waiver, now).await?;
                 // The evaluation this asks for reads the waiver back and schedules its expiry.
                 after.evaluate = true;
                 Ok((Some(replies::waiver_granted(&waiver)), Step::Done))
@@ -639,6 +653,20 @@ impl<F: Forge + Interact> Context<'_, F> {
                                     && w.revoked.as_deref().is_some_and(|r| r.contains(&tag))
                             }) =>
                     {
+                        for w in snap.waivers.iter().filter(|w| {
+                            w.gate == *gate
+                                && w.revoked.as_deref().is_some_and(|r| r.contains(&tag))
+                        }) {
+                            self.ledger()
+                                .waiver_revoked(
+                                    change,
+                                    w,
+                                    RevokedBecause::Unwaived,
+                                    Some(actor.login.as_str()),
+                                    now,
+                                )
+                                .await?;
+                        }
                         after.evaluate = true;
                         return Ok((
                             Some(replies::unwaived(*gate, actor.login.as_str(), 1)),
@@ -668,6 +696,15 @@ impl<F: Forge + Interact> Context<'_, F> {
                         .await
                         .map_err(|e| ProcessError::retry_because("revoking a waiver", e))?
                     {
+                        self.ledger()
+                            .waiver_revoked(
+                                change,
+                                &w.waiver,
+                                RevokedBecause::Unwaived,
+                                Some(actor.login.as_str()),
+                                now,
+                            )
+                            .await?;
                         count += 1;
                     }
                 }
@@ -708,26 +745,30 @@ impl<F: Forge + Interact> Context<'_, F> {
                     && stored.iter().any(|r| {
                         r.reference.comment_id == Some(comment.id) && r.reference.revoked.is_none()
                     });
+                let recorded = ThreatModelRef {
+                    reference: reference.clone(),
+                    author: actor.login.clone(),
+                    created_at: now,
+                    sha: head.head_sha.clone(),
+                    comment_id: Some(comment.id),
+                    revoked: None,
+                };
                 if !again {
                     self.store
                         .insert_threat_model_ref(
                             self.forge_name,
                             &change.repository,
                             change.number,
-                            &ThreatModelRef {
-                                reference: reference.clone(),
-                                author: actor.login.clone(),
-                                created_at: now,
-                                sha: head.head_sha.clone(),
-                                comment_id: Some(comment.id),
-                                revoked: None,
-                            },
+                            &recorded,
                         )
                         .await
                         .map_err(|e| {
                             ProcessError::retry_because("storing the threat-model reference", e)
                         })?;
                 }
+                self.ledger()
+                    .threat_model_recorded(change, &recorded, comment.id, now)
+                    .await?;
                 after.evaluate = true;
                 Ok((
                     Some(replies::threat_model_recorded(reference, &head.head_sha)),
@@ -773,15 +814,31 @@ impl<F: Forge + Interact> Context<'_, F> {
             "edited"
         };
         let reason = format!("comment {action}");
+        let because = if comment.action == "deleted" {
+            RevokedBecause::CommentDeleted
+        } else {
+            RevokedBecause::CommentEdited
+        };
         let now = self.clock.now();
         let mut revoked = Vec::new();
-        for w in waivers.iter().filter(|w| w.waiver.revoked.is_none()) {
-            if self
-                .store
-                .revoke_waiver(w.id, &reason, now)
-                .await
-                .map_err(|e| ProcessError::retry_because("revoking a waiver", e))?
-            {
+        for w in waivers.iter() {
+            let earlier = w.waiver.revoked.as_deref() == Some(reason.as_str());
+            if !earlier && w.waiver.revoked.is_some() {
+                continue;
+            }
+            let now_revoked = !earlier
+                && self
+                    .store
+                    .revoke_waiver(w.id, &reason, now)
+                    .await
+                    .map_err(|e| ProcessError::retry_because("revoking a waiver", e))?;
+            if earlier || now_revoked {
+                // An earlier run that revoked it may have stopped before the ledger heard.
+                self.ledger()
+                    .waiver_revoked(change, &w.waiver, because, Some(&comment.author), now)
+                    .await?;
+            }
+            if now_revoked {
                 revoked.push(format!(
                     "the waiver of `{}` by {}",
                     w.waiver.gate,

@@ -14,12 +14,15 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::events::MergeDetail;
 use crate::forge::{
-    ChangeRef, ChangeState, Forge, ForgeError, Interact, Needs, Notice, Publication,
+    ChangeHead, ChangeRef, ChangeState, Forge, ForgeError, Interact, Needs, Notice, Publication,
     PublishOptions, Published,
 };
 use crate::forge_name::ForgeName;
-use crate::gates::Evaluation;
+use crate::gates::{Evaluation, OverallVerdict};
+use crate::ledger::entry::{MergeEntry, PolicyEvidence, Subject};
+use crate::ledger::{Entry, evidence};
 use crate::policy::{CommentMode, POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
@@ -32,6 +35,7 @@ pub mod dispatch;
 pub mod expiry;
 pub mod github;
 pub mod gitlab;
+mod record;
 pub mod wiring;
 
 pub use clock::Clock;
@@ -70,6 +74,11 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
     /// Runs the job of `change`: its commands, then the evaluation they or its other events
     /// ask for.
     pub(crate) async fn run(&self, job: &Job, change: &ChangeRef) -> Result<(), ProcessError> {
+        for event in &job.events {
+            if let Some(merge) = MergeDetail::of(event.detail.as_ref()) {
+                self.merged(change, &merge).await?;
+            }
+        }
         let commands = self.commands();
         let after = commands.handle(job, change).await?;
         if !after.evaluate {
@@ -80,6 +89,110 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             commands.acknowledge(change, &after.ack_after).await?;
         }
         Ok(())
+    }
+
+    /// Records a merge in the ledger with the verdict of the last evaluation of the merged
+    /// head; a merge without a passing one is a bypass, which the sticky comment then says.
+    async fn merged(&self, change: &ChangeRef, merge: &MergeDetail) -> Result<(), ProcessError> {
+        let last = self
+            .store
+            .last_evaluation_entry(self.forge_name, &change.repository, change.number)
+            .await
+            .map_err(|e| ProcessError::retry_because("reading the ledger", e))?;
+        let head = merge
+            .head_sha
+            .clone()
+            .or_else(|| last.as_ref().map(|l| l.head_sha.clone()))
+            .unwrap_or_default();
+        let of_head = last.filter(|l| l.head_sha.eq_ignore_ascii_case(&head));
+        let verdict = of_head.as_ref().map(|l| l.verdict);
+        let entry = MergeEntry {
+            subject: Subject {
+                forge: self.forge_name,
+                repository: change.repository.clone(),
+                number: change.number,
+            },
+            head_sha: head,
+            merge_commit: merge.merge_commit.clone(),
+            merged_by: merge.merged_by.clone(),
+            merged_at: merge
+                .merged_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.to_utc()),
+            verdict,
+            evaluation_seq: of_head.map(|l| l.seq),
+            bypassed: verdict != Some(OverallVerdict::Pass),
+        };
+        let ledger = record::LedgerRecorder {
+            store: self.store,
+            forge: self.forge_name,
+        };
+        let (entry, new) = ledger.merge(entry, self.clock.now()).await?;
+        tracing::info!(
+            repository = %change.repository,
+            number = change.number,
+            bypassed = entry.bypassed,
+            new,
+            "merge recorded in the ledger"
+        );
+        if entry.bypassed {
+            self.announce_bypass(change, &entry).await?;
+        }
+        Ok(())
+    }
+
+    /// Puts the bypass notice into the sticky comment (the last evaluation's comment with the
+    /// notice after its marker); the same edit again changes nothing, so a merge seen twice
+    /// says it once. The check run is left as it was.
+    async fn announce_bypass(
+        &self,
+        change: &ChangeRef,
+        merge: &MergeEntry,
+    ) -> Result<(), ProcessError> {
+        let last = self
+            .store
+            .evaluations(self.forge_name, &change.repository, change.number, 1)
+            .await
+            .map_err(|e| ProcessError::retry_because("reading the last evaluation", e))?;
+        let details_url = self.details_url(change);
+        let sticky = last
+            .first()
+            .and_then(|e| serde_json::from_value::<Evaluation>(e.result.clone()).ok())
+            .map_or_else(
+                || format!("{}\n", crate::render::COMMENT_MARKER),
+                |eval| crate::render::comment(&eval, details_url.as_deref()),
+            );
+        let publication = Publication {
+            head_sha: Sha::new(&merge.head_sha),
+            conclusion: crate::publication::Conclusion::Neutral,
+            title: String::new(),
+            summary: String::new(),
+            text: String::new(),
+            annotations: Vec::new(),
+            sticky: crate::publication::StickyPlan::Post,
+            sticky_body: crate::render::replies::merged_bypassing(&sticky, merge),
+            details_url,
+            skip_check_run: true,
+        };
+        self.forge
+            .publish(change, &publication)
+            .await
+            .map(|_| ())
+            .map_err(to_process_error)
+    }
+
+    /// The service's page for the change (`SDL_GATE_PUBLIC_URL/changes/…`).
+    fn details_url(&self, change: &ChangeRef) -> Option<String> {
+        self.public_url.map(|u| {
+            format!(
+                "{}/changes/{}/{}/{}",
+                u.trim_end_matches('/'),
+                self.forge_name.as_str(),
+                change.repository,
+                change.number
+            )
+        })
     }
 
     /// What the store holds for the change, read before each evaluation at `now`; its future
@@ -99,6 +212,16 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .into_iter()
             .map(|w| w.waiver)
             .collect();
+        let ledger = record::LedgerRecorder {
+            store: self.store,
+            forge: self.forge_name,
+        };
+        for w in waivers
+            .iter()
+            .filter(|w| w.revoked.is_none() && w.expires_at <= now)
+        {
+            ledger.waiver_expired(change, w, now).await?;
+        }
         if let Some(expiry) = self.expiry {
             let due = Due {
                 forge: self.forge_name,
@@ -119,22 +242,17 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .map(|r| r.reference.reference)
             .collect();
         Ok(Records {
-            details_url: self.public_url.map(|u| {
-                format!(
-                    "{}/changes/{}/{repository}/{number}",
-                    u.trim_end_matches('/'),
-                    self.forge_name.as_str()
-                )
-            }),
+            details_url: self.details_url(change),
             waivers,
             threat_model_refs,
             comment_mode,
         })
     }
 
-    /// Evaluates the change, publishes and records the result, the sticky comment as
-    /// `comment_mode` says when given (`/sdl status`). `false` when the change is gone (the
-    /// job then ends).
+    /// Evaluates the change, records the evaluation in the ledger, publishes it and stores
+    /// the result, the sticky comment as `comment_mode` says when given (`/sdl status`).
+    /// Evidence first: nothing is published until its ledger entry is committed, and a
+    /// failed append retries the job. `false` when the change is gone (the job then ends).
     pub(crate) async fn evaluate(
         &self,
         job: &Job,
@@ -143,14 +261,39 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
     ) -> Result<bool, ProcessError> {
         let now = self.clock.now();
         let records = self.records(change, now, comment_mode).await?;
-        let outcome = match evaluate_change(self.forge, change, &records, now).await {
-            Ok(o) => o,
+        let prepared = match prepare_change(self.forge, change, &records, now).await {
+            Ok(p) => p,
             Err(ForgeError::NotFound { what }) => {
                 tracing::info!(job = %job.key, %what, "change request gone; job ends");
                 return Ok(false);
             }
             Err(e) => return Err(to_process_error(e)),
         };
+        if let Prepared::Evaluated {
+            evaluation,
+            snapshot,
+            policy,
+            ..
+        } = &prepared
+        {
+            let subject = Subject {
+                forge: self.forge_name,
+                repository: change.repository.clone(),
+                number: change.number,
+            };
+            let entry = evidence::evaluation_entry(subject, evaluation, snapshot, policy.clone());
+            let appended = self
+                .store
+                .append_ledger(&Entry::Evaluation(Box::new(entry)), now)
+                .await
+                .map_err(|e| {
+                    ProcessError::retry_because("recording the evaluation in the ledger", e)
+                })?;
+            tracing::debug!(job = %job.key, seq = appended.seq, "evaluation recorded in the ledger");
+        }
+        let outcome = publish_prepared(self.forge, change, prepared)
+            .await
+            .map_err(to_process_error)?;
         if let Outcome::Evaluated { evaluation, .. } = outcome {
             let result = crate::render::json(&evaluation);
             let head = Sha::new(evaluation.head_sha.as_str());
@@ -169,6 +312,41 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
         }
         Ok(true)
     }
+}
+
+/// One evaluation made and rendered, not yet published: what [`prepare_change`] returns so
+/// the engine can record it before anyone sees it.
+#[derive(Debug)]
+pub enum Prepared {
+    /// The change is closed or merged; nothing to publish.
+    Closed,
+    /// No policy: a neutral check run will say how to add one.
+    NoPolicy {
+        /// The change's head.
+        head: Box<ChangeHead>,
+        /// How to publish.
+        options: PublishOptions,
+    },
+    /// The policy does not parse: a failing check run will say why.
+    InvalidPolicy {
+        /// The commit the notice is for.
+        head_sha: Sha,
+        /// What it says.
+        notice: Box<Notice>,
+        /// How to publish.
+        options: PublishOptions,
+    },
+    /// Evaluated and rendered.
+    Evaluated {
+        /// The evaluation.
+        evaluation: Box<Evaluation>,
+        /// What it was made from.
+        snapshot: Box<crate::snapshot::Snapshot>,
+        /// The policy file it was made under.
+        policy: PolicyEvidence,
+        /// What to publish.
+        publication: Box<Publication>,
+    },
 }
 
 /// What [`evaluate_change`] did.
@@ -203,18 +381,18 @@ pub struct Records {
     pub comment_mode: Option<CommentMode>,
 }
 
-/// One evaluation of one change, as the worker runs it: head → base policy → snapshot (plus
-/// the service's `records`) → evaluate → publish.
-pub async fn evaluate_change<F: Forge>(
+/// One evaluation of one change: head → base policy → snapshot (plus the service's
+/// `records`) → evaluate → render; nothing is published yet.
+pub async fn prepare_change<F: Forge>(
     forge: &F,
     change: &ChangeRef,
     records: &Records,
     now: DateTime<Utc>,
-) -> Result<Outcome, ForgeError> {
+) -> Result<Prepared, ForgeError> {
     let details_url = records.details_url.clone();
     let head = forge.head(change).await?;
     if head.state != ChangeState::Open {
-        return Ok(Outcome::Closed);
+        return Ok(Prepared::Closed);
     }
     let capabilities = forge.capabilities();
     let defaults = PublishOptions {
@@ -223,18 +401,20 @@ pub async fn evaluate_change<F: Forge>(
         ..PublishOptions::default()
     };
     let Some(file) = forge.policy(change, &head.base_ref, &POLICY_PATHS).await? else {
-        return Ok(Outcome::NoPolicy(
-            forge.publish_no_policy(change, &head, &defaults).await?,
-        ));
+        return Ok(Prepared::NoPolicy {
+            head: Box::new(head),
+            options: defaults,
+        });
     };
     let policy = match parse_policy_cached(&file.path, &file.text) {
         Ok(p) => p,
         Err(e) => {
             let notice = Notice::invalid_policy(&file.path, &file.git_ref, &e.to_string());
-            let published = forge
-                .publish_notice(change, &head.head_sha, &notice, &defaults)
-                .await?;
-            return Ok(Outcome::InvalidPolicy(published));
+            return Ok(Prepared::InvalidPolicy {
+                head_sha: head.head_sha.clone(),
+                notice: Box::new(notice),
+                options: defaults,
+            });
         }
     };
     let needs = Needs::from_policy(&policy);
@@ -249,13 +429,56 @@ pub async fn evaluate_change<F: Forge>(
     if let Some(mode) = records.comment_mode {
         opts.comment = mode;
     }
-    let published = forge
-        .publish(change, &Publication::of(&evaluation, &opts))
-        .await?;
-    Ok(Outcome::Evaluated {
+    let publication = Publication::of(&evaluation, &opts);
+    Ok(Prepared::Evaluated {
         evaluation: Box::new(evaluation),
-        published,
+        snapshot: Box::new(snapshot),
+        policy: evidence::policy_evidence(&file.path, &file.git_ref, &file.text),
+        publication: Box::new(publication),
     })
+}
+
+/// Publishes what [`prepare_change`] made.
+pub async fn publish_prepared<F: Forge>(
+    forge: &F,
+    change: &ChangeRef,
+    prepared: Prepared,
+) -> Result<Outcome, ForgeError> {
+    Ok(match prepared {
+        Prepared::Closed => Outcome::Closed,
+        Prepared::NoPolicy { head, options } => {
+            Outcome::NoPolicy(forge.publish_no_policy(change, &head, &options).await?)
+        }
+        Prepared::InvalidPolicy {
+            head_sha,
+            notice,
+            options,
+        } => Outcome::InvalidPolicy(
+            forge
+                .publish_notice(change, &head_sha, &notice, &options)
+                .await?,
+        ),
+        Prepared::Evaluated {
+            evaluation,
+            publication,
+            ..
+        } => Outcome::Evaluated {
+            published: forge.publish(change, &publication).await?,
+            evaluation,
+        },
+    })
+}
+
+/// One evaluation of one change, prepared and published at once (no ledger entry: for
+/// callers outside the service, such as tests of the forge adapters).
+pub async fn evaluate_change<F: Forge>(
+    forge: &F,
+    change: &ChangeRef,
+    records: &Records,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ForgeError> {
+    let prepared = prepare_change(forge, change, records, now).await?;
+    publish_prepared(forge, change, prepared).await
 }
 
 /// The raw delivery behind `event` as JSON (`Null` when it is gone — retention prunes handled

@@ -5,6 +5,7 @@
 //! | event | actions | key |
 //! | --- | --- | --- |
 //! | `pull_request` | opened, synchronize, reopened, edited, ready_for_review, labeled, unlabeled | repo + number |
+//! | `pull_request` | closed with `merged: true` (for the evidence ledger) | repo + number; the merge goes in `detail` |
 //! | `pull_request_review` | submitted, edited, dismissed | repo + number |
 //! | `issue_comment` (on a PR) | created, edited, deleted | repo + number; the comment goes in `detail` |
 //! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
@@ -64,6 +65,24 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 .str_opt("pull_request.head.sha")
                 .map(|sha| json!({ "head_sha": sha }));
             vec![change(&f, number, detail)?]
+        }
+        "pull_request" if acted(&["closed"]) => {
+            if f.get("pull_request.merged").and_then(Value::as_bool) != Some(true) {
+                return Ok(None);
+            }
+            let number = match f.get("number") {
+                Some(_) => f.change_number("number")?,
+                None => f.change_number("pull_request.number")?,
+            };
+            let merge = super::MergeDetail {
+                head_sha: f.str_opt("pull_request.head.sha").map(str::to_owned),
+                merge_commit: f
+                    .str_opt("pull_request.merge_commit_sha")
+                    .map(str::to_owned),
+                merged_by: f.str_opt("pull_request.merged_by.login").map(str::to_owned),
+                merged_at: f.str_opt("pull_request.merged_at").map(str::to_owned),
+            };
+            vec![change(&f, number, Some(merge.to_detail()))?]
         }
         "pull_request_review" if acted(REVIEW_ACTIONS) => {
             let number = f.change_number("pull_request.number")?;
@@ -464,6 +483,14 @@ mod tests {
     #[test]
     fn closed_and_assigned_are_not_acted_on() {
         assert_eq!(extract("pull_request", &pr("closed")).unwrap(), None);
+        let mut merged = pr("closed");
+        merged["pull_request"]["merged"] = json!(true);
+        merged["pull_request"]["merge_commit_sha"] = json!("m3rge");
+        merged["pull_request"]["merged_by"] = json!({"login": "maintainer"});
+        let event = extract("pull_request", &merged).unwrap().unwrap();
+        let merge = super::super::MergeDetail::of(event.items[0].detail.as_ref()).unwrap();
+        assert_eq!(merge.merge_commit.as_deref(), Some("m3rge"));
+        assert_eq!(merge.merged_by.as_deref(), Some("maintainer"));
         assert_eq!(extract("pull_request", &pr("assigned")).unwrap(), None);
         assert_eq!(extract("ping", &json!({"zen": "x"})).unwrap(), None);
     }

@@ -3,6 +3,7 @@
 //! | `X-Gitlab-Event` | acted on when | key |
 //! | --- | --- | --- |
 //! | `Merge Request Hook` | action is open, reopen, update, approved, unapproved, approval, unapproval | project + MR IID |
+//! | `Merge Request Hook` | action is merge (for the evidence ledger) | project + MR IID; the merge goes in `detail` |
 //! | `Note Hook` | the note is on a merge request | project + MR IID; the note goes in `detail` |
 //! | `Pipeline Hook` | the pipeline finished (success, failed, canceled, skipped) and belongs to an MR | project + MR IID |
 //!
@@ -32,6 +33,25 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
     let (action, items) = match event {
         "Merge Request Hook" => {
             let action = f.str_opt("object_attributes.action");
+            if action == Some("merge") {
+                let iid = f.change_number("object_attributes.iid")?;
+                let merge = super::MergeDetail {
+                    head_sha: f
+                        .str_opt("object_attributes.last_commit.id")
+                        .map(str::to_owned),
+                    merge_commit: f
+                        .str_opt("object_attributes.merge_commit_sha")
+                        .map(str::to_owned),
+                    merged_by: f.str_opt("user.username").map(str::to_owned),
+                    // The hook has no merge time; the MR was last updated by the merge.
+                    merged_at: f.str_opt("object_attributes.updated_at").map(str::to_owned),
+                };
+                return Ok(Some(DomainEvent {
+                    event: event.to_owned(),
+                    action: action.map(str::to_owned),
+                    items: vec![change(&f, iid, Some(merge.to_detail()))?],
+                }));
+            }
             if !action.is_some_and(|a| MR_ACTIONS.contains(&a)) {
                 return Ok(None);
             }
@@ -125,8 +145,15 @@ mod tests {
             "object_attributes": {"iid": 5, "action": "approved"}});
         let ev = extract("Merge Request Hook", &body).unwrap().unwrap();
         assert_eq!(ev.items[0].key.to_key_string(), "gitlab:grp/proj#5");
-        body["object_attributes"]["action"] = json!("merge");
+        body["object_attributes"]["action"] = json!("close");
         assert_eq!(extract("Merge Request Hook", &body).unwrap(), None);
+        body["object_attributes"]["action"] = json!("merge");
+        body["object_attributes"]["merge_commit_sha"] = json!("m3rge");
+        body["user"] = json!({"username": "maintainer"});
+        let ev = extract("Merge Request Hook", &body).unwrap().unwrap();
+        let merge = super::super::MergeDetail::of(ev.items[0].detail.as_ref()).unwrap();
+        assert_eq!(merge.merge_commit.as_deref(), Some("m3rge"));
+        assert_eq!(merge.merged_by.as_deref(), Some("maintainer"));
     }
 
     #[test]

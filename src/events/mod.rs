@@ -109,6 +109,35 @@ pub struct WorkItem {
     pub detail: Option<Value>,
 }
 
+/// What a merge event says about the merge, carried in its detail under [`MERGE_KEY`] (the
+/// forges name these fields differently; the engine reads only this).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeDetail {
+    /// The head commit that was merged.
+    pub head_sha: Option<String>,
+    /// The merge (or squash) commit on the target branch.
+    pub merge_commit: Option<String>,
+    /// Who merged.
+    pub merged_by: Option<String>,
+    /// When (RFC 3339, as the forge sent it).
+    pub merged_at: Option<String>,
+}
+
+/// The detail key of a [`MergeDetail`].
+pub const MERGE_KEY: &str = "merge";
+
+impl MergeDetail {
+    /// The merge in an event's detail, if it is a merge event.
+    pub fn of(detail: Option<&Value>) -> Option<MergeDetail> {
+        serde_json::from_value(detail?.get(MERGE_KEY)?.clone()).ok()
+    }
+
+    /// This merge as an event detail (`head_sha` beside it, as every change event has).
+    pub fn to_detail(&self) -> Value {
+        serde_json::json!({ "head_sha": self.head_sha, MERGE_KEY: self })
+    }
+}
+
 /// An acted-on event: its name, action and the work it causes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {

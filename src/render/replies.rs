@@ -401,3 +401,40 @@ pub fn revoked_by_change(comment_id: u64, action: &str, what: &[String]) -> Stri
             .join("; ")
     )
 }
+
+/// The sticky comment of a change merged while its gate was not green: `sticky` (the last
+/// evaluation's comment, or just the marker) with a notice after the marker line saying so,
+/// once however often the merge is seen.
+#[cfg(feature = "service")]
+pub fn merged_bypassing(sticky: &str, merge: &crate::ledger::entry::MergeEntry) -> String {
+    const NOTICE_START: &str = "<!-- sdl-gate:bypass -->";
+    let (marker, rest) = sticky.split_once('\n').unwrap_or((sticky, ""));
+    if rest.contains(NOTICE_START) {
+        return sticky.to_owned();
+    }
+    let by = merge
+        .merged_by
+        .as_deref()
+        .map_or_else(|| "someone".to_owned(), |b| escape::line(b, 100));
+    let commit = merge
+        .merge_commit
+        .as_deref()
+        .map(|c| {
+            format!(
+                " as {}",
+                escape::code(&c.chars().take(12).collect::<String>())
+            )
+        })
+        .unwrap_or_default();
+    let why = match merge.verdict {
+        None => "it was never evaluated on the merged commit".to_owned(),
+        Some(v) => format!(
+            "its last verdict on the merged commit was **{}**",
+            v.as_str()
+        ),
+    };
+    format!(
+        "{marker}\n{NOTICE_START}\n> [!CAUTION]\n> **Merged bypassing sdl-gate.** {by} merged this change{commit} although {why}. \
+         The evidence ledger records this merge as a bypass.\n\n{rest}"
+    )
+}

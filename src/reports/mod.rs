@@ -116,6 +116,15 @@ pub struct Report {
     /// What the report says it did not audit or set aside, and how much an SBOM lists.
     #[serde(default, skip_serializing_if = "Coverage::is_empty")]
     pub coverage: Coverage,
+    /// SHA-256 (hex) of the bytes as read, before any gzip was inflated: what the evidence
+    /// ledger records, so an auditor can match the very file the gate read. Empty for a
+    /// report that was not read from bytes (GitHub code-scanning alerts).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+    /// `name version` of each tool that says its version (SARIF `tool.driver.version` or
+    /// `semanticVersion`), for the ledger.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_versions: Vec<String>,
 }
 
 /// A result its tool marked as suppressed (`# nosec`, `// eslint-disable…`, `nosemgrep`, an
@@ -325,6 +334,13 @@ pub fn sniff(bytes: &[u8]) -> Option<ReportFormat> {
 /// gzip'd input (recognised by its magic bytes) is inflated first, within the same size
 /// limit and [`MAX_GZIP_RATIO`].
 pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
+    use sha2::Digest;
+    let mut report = parse_inflated(source, bytes)?;
+    report.sha256 = hex::encode(sha2::Sha256::digest(bytes));
+    Ok(report)
+}
+
+fn parse_inflated(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
     let inflated = if gzip::is_gzip(bytes) {
         Some(gzip::inflate(source, bytes)?)
     } else {
@@ -347,6 +363,8 @@ pub fn parse_report(source: &str, bytes: &[u8]) -> Result<Report, ReportError> {
                         components: Some(sbom::spdx_tag_value_packages(text)),
                         ..Coverage::default()
                     },
+                    sha256: String::new(),
+                    tool_versions: Vec::new(),
                 });
             }
             Err(unknown(source, first_line(text)))
@@ -484,6 +502,8 @@ fn finish(
         suppressed: Vec::new(),
         failures: Vec::new(),
         coverage,
+        sha256: String::new(),
+        tool_versions: Vec::new(),
     })
 }
 

@@ -121,6 +121,10 @@ struct Component<'a> {
     name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     rules: Option<Vec<Rule<'a>>>,
+    #[serde(borrow, default)]
+    version: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "semanticVersion")]
+    semantic_version: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -366,6 +370,22 @@ fn stream_results(
         .iter()
         .map(|run| RunState::new(run, &mut tools))
         .collect();
+    let mut tool_versions: Vec<String> = Vec::new();
+    for run in runs {
+        let Some(driver) = run.tool.as_ref().and_then(|t| t.driver.as_ref()) else {
+            continue;
+        };
+        let version = driver
+            .semantic_version
+            .as_deref()
+            .or(driver.version.as_deref());
+        if let (Some(name), Some(version)) = (driver.name.as_deref(), version) {
+            let named = format!("{} {}", name.trim(), version.trim());
+            if !tool_versions.contains(&named) {
+                tool_versions.push(named);
+            }
+        }
+    }
     let mut findings = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(json);
     LogSeed {
@@ -390,6 +410,8 @@ fn stream_results(
         suppressed,
         failures,
         coverage: Default::default(),
+        sha256: String::new(),
+        tool_versions,
     })
 }
 

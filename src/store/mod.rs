@@ -10,6 +10,7 @@ mod commit;
 mod deliveries;
 mod interactions;
 mod jobs;
+mod ledger;
 mod records;
 mod retention;
 
@@ -26,6 +27,9 @@ pub use commit::Committer;
 pub use deliveries::{InternalWork, NewDelivery, Recorded};
 pub use interactions::{CommentClaim, StoredThreatModelRef, ThreatModelRef, WaiverExpiry};
 pub use jobs::{Completion, JobSummary, QueueDepth};
+pub use ledger::{
+    Appended, BundleSelection, CheckpointPolicy, LEDGER_PAGE, LastEvaluation, spawn_checkpointer,
+};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 pub use retention::{DEFAULT_PRUNE_BATCH, PRUNE_EVERY, Pruned, spawn_pruner};
 

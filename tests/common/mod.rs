@@ -167,6 +167,8 @@ pub fn report(format: ReportFormat, tool: &str, findings: Vec<Finding>) -> Repor
         suppressed: Vec::new(),
         failures: Vec::new(),
         coverage: Default::default(),
+        sha256: String::new(),
+        tool_versions: Vec::new(),
     }
 }
 

@@ -43,7 +43,10 @@ pub const MAX_ALERTS: usize = 3000;
 /// What code scanning said about a pull request.
 pub(crate) enum Scanned {
     /// The open alerts of the ref, as one report; every analysis is of the head.
-    Alerts { git_ref: String, report: Report },
+    Alerts {
+        git_ref: String,
+        report: Box<Report>,
+    },
     /// No analysis of the ref exists yet.
     NoAnalysis { git_ref: String },
     /// The newest analysis by `tool` is of `analysed`, which does not contain the head.
@@ -63,7 +66,7 @@ impl Scanned {
         match self {
             Scanned::Alerts { git_ref, report } => {
                 snap.code_scanning = CodeScanning::Read { git_ref };
-                snap.reports.push(report);
+                snap.reports.push(*report);
             }
             Scanned::NoAnalysis { git_ref } => {
                 snap.code_scanning = CodeScanning::NoAnalysis { git_ref };
@@ -290,7 +293,10 @@ async fn read_ref(
     };
     Ok(
         match parse_code_scanning_alerts(&source, &serde_json::Value::Array(alerts)) {
-            Ok(report) => Scanned::Alerts { git_ref, report },
+            Ok(report) => Scanned::Alerts {
+                git_ref,
+                report: Box::new(report),
+            },
             Err(e) => Scanned::Unreadable {
                 git_ref,
                 why: e.to_string(),

@@ -1,0 +1,287 @@
+//! Checking a ledger without trusting whoever stored it: every entry's text is canonical,
+//! numbered without gaps and chained to the one before, and every checkpoint is signed by a
+//! trusted key and has the Merkle root of the entries it covers. The first fault found is
+//! named — which entry or checkpoint, and what is wrong — and nothing else is reported as a
+//! fault (entries after the last checkpoint are counted as not yet sealed, not as bad).
+
+use serde_json::Value;
+
+use super::canonical::canonical;
+use super::entry::{GENESIS, Sealed, entry_hash};
+use super::merkle::{Frontier, Hash, leaf_hash};
+use super::note::{Checkpoint, SignedNote, VerifierKey};
+
+/// An entry as stored: its number, its chain hash and its canonical text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The chain hash recorded with it (hex).
+    pub hash: String,
+    /// Its canonical JSON text.
+    pub body: String,
+}
+
+/// A checkpoint as stored: the signed note text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// The tree size recorded with it.
+    pub size: u64,
+    /// The signed note.
+    pub note: String,
+}
+
+/// Where a fault is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// The entry with this sequence number.
+    Entry(u64),
+    /// The checkpoint of this many entries.
+    Checkpoint(u64),
+    /// A file of an exported bundle.
+    File(String),
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Place::Entry(seq) => write!(f, "entry {seq}"),
+            Place::Checkpoint(size) => write!(f, "checkpoint of {size} entries"),
+            Place::File(name) => write!(f, "{name}"),
+        }
+    }
+}
+
+/// The first fault found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {what}")]
+pub struct Tamper {
+    /// Where.
+    pub place: Place,
+    /// What is wrong.
+    pub what: String,
+}
+
+fn tamper(place: Place, what: impl Into<String>) -> Tamper {
+    Tamper {
+        place,
+        what: what.into(),
+    }
+}
+
+/// What a successful verification covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// Entries checked.
+    pub entries: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+    /// The largest checkpoint (the state an auditor can pin).
+    pub latest: Option<Checkpoint>,
+    /// Entries after the latest checkpoint: chained, but not yet covered by a signature.
+    pub unsealed: u64,
+    /// The root of every entry checked.
+    pub root: Hash,
+}
+
+/// A checkpoint whose signature has been verified, waiting for its size to be reached.
+#[derive(Debug, Clone)]
+struct Pending {
+    checkpoint: Checkpoint,
+}
+
+/// Checks entries one by one (so a database can be streamed) against checkpoints verified
+/// up front.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    next_seq: u64,
+    prev: String,
+    frontier: Frontier,
+    /// Verified checkpoints, largest last; popped from the front as they are reached.
+    pending: std::collections::VecDeque<Pending>,
+    checked: u64,
+    latest: Option<Checkpoint>,
+    last_good: u64,
+    checkpoints: u64,
+}
+
+impl ChainVerifier {
+    /// Verifies the signature of every checkpoint with `keys` (and that its origin is the
+    /// signing key's name) and prepares to check entries from the first. `known` are
+    /// checkpoints seen before (an earlier export): the ledger must still extend them.
+    pub fn new(
+        checkpoints: &[StoredCheckpoint],
+        known: &[StoredCheckpoint],
+        keys: &[VerifierKey],
+    ) -> Result<ChainVerifier, Tamper> {
+        let mut pending = Vec::with_capacity(checkpoints.len() + known.len());
+        let mut latest: Option<Checkpoint> = None;
+        for (stored, is_known) in checkpoints
+            .iter()
+            .map(|c| (c, false))
+            .chain(known.iter().map(|c| (c, true)))
+        {
+            let place = Place::Checkpoint(stored.size);
+            let note = SignedNote::parse(&stored.note)
+                .map_err(|e| tamper(place.clone(), e.to_string()))?;
+            let signer = note
+                .verify(keys)
+                .map_err(|e| tamper(place.clone(), e.to_string()))?;
+            let checkpoint =
+                Checkpoint::parse(&note.body).map_err(|e| tamper(place.clone(), e.to_string()))?;
+            if checkpoint.size != stored.size {
+                return Err(tamper(
+                    place,
+                    format!(
+                        "it is stored as covering {} entries but signs {}",
+                        stored.size, checkpoint.size
+                    ),
+                ));
+            }
+            if checkpoint.origin != signer.name {
+                return Err(tamper(
+                    place,
+                    format!(
+                        "its origin {:?} is not its key's name {:?}",
+                        checkpoint.origin, signer.name
+                    ),
+                ));
+            }
+            if !is_known && latest.as_ref().is_none_or(|l| checkpoint.size > l.size) {
+                latest = Some(checkpoint.clone());
+            }
+            if is_known {
+                let newest = latest.as_ref().map_or(0, |l| l.size);
+                if checkpoint.size > newest {
+                    return Err(tamper(
+                        place,
+                        format!(
+                            "a checkpoint of {} entries was seen before, but the newest this \
+                             ledger holds covers {newest}: it was rolled back",
+                            checkpoint.size
+                        ),
+                    ));
+                }
+            }
+            pending.push(Pending { checkpoint });
+        }
+        pending.sort_by_key(|p| p.checkpoint.size);
+        Ok(ChainVerifier {
+            next_seq: 0,
+            prev: GENESIS.to_owned(),
+            frontier: Frontier::default(),
+            pending: pending.into(),
+            checked: 0,
+            latest,
+            last_good: 0,
+            checkpoints: checkpoints.len() as u64,
+        })
+    }
+
+    /// Checks the next entry.
+    pub fn push(&mut self, row: &StoredEntry) -> Result<(), Tamper> {
+        let expected = self.next_seq;
+        if row.seq != expected {
+            return Err(if row.seq > expected {
+                tamper(
+                    Place::Entry(expected),
+                    format!("it is missing (the next stored entry is {})", row.seq),
+                )
+            } else {
+                tamper(Place::Entry(row.seq), "it is stored twice")
+            });
+        }
+        let place = Place::Entry(row.seq);
+        let value: Value = serde_json::from_str(&row.body)
+            .map_err(|e| tamper(place.clone(), format!("its text is not JSON: {e}")))?;
+        match canonical(&value) {
+            Ok(text) if text == row.body => {}
+            Ok(_) => {
+                return Err(tamper(
+                    place,
+                    "its text is not in canonical form (RFC 8785)",
+                ));
+            }
+            Err(e) => return Err(tamper(place, e.to_string())),
+        }
+        let sealed: Sealed = serde_json::from_value(value)
+            .map_err(|e| tamper(place.clone(), format!("it is not a ledger entry: {e}")))?;
+        if sealed.seq != row.seq {
+            return Err(tamper(
+                place,
+                format!(
+                    "it is stored as entry {} but says it is {}",
+                    row.seq, sealed.seq
+                ),
+            ));
+        }
+        if sealed.prev != self.prev {
+            return Err(tamper(
+                place,
+                "its previous-entry hash is not the hash of the entry before it",
+            ));
+        }
+        let hash = entry_hash(&row.body);
+        if hash != row.hash {
+            return Err(tamper(place, "its stored hash is not the hash of its text"));
+        }
+        self.frontier.push(leaf_hash(row.body.as_bytes()));
+        self.prev = hash;
+        self.next_seq += 1;
+        self.checked += 1;
+        while let Some(p) = self.pending.front() {
+            if p.checkpoint.size > self.frontier.size() {
+                break;
+            }
+            if p.checkpoint.root != self.frontier.root() {
+                let (from, to) = (self.last_good, p.checkpoint.size.saturating_sub(1));
+                return Err(tamper(
+                    Place::Checkpoint(p.checkpoint.size),
+                    format!(
+                        "the entries it covers do not have its root: one of entries {from}..={to} \
+                         was rewritten"
+                    ),
+                ));
+            }
+            self.last_good = p.checkpoint.size;
+            self.pending.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Ends the check: a checkpoint covering more entries than were stored means entries
+    /// were deleted from the end.
+    pub fn finish(self) -> Result<Verified, Tamper> {
+        if let Some(p) = self.pending.back() {
+            return Err(tamper(
+                Place::Checkpoint(p.checkpoint.size),
+                format!(
+                    "it covers {} entries but only {} are stored: entries from {} on were deleted",
+                    p.checkpoint.size, self.checked, self.checked
+                ),
+            ));
+        }
+        let sealed = self.latest.as_ref().map_or(0, |l| l.size);
+        Ok(Verified {
+            entries: self.checked,
+            checkpoints: self.checkpoints,
+            unsealed: self.checked - sealed.min(self.checked),
+            latest: self.latest,
+            root: self.frontier.root(),
+        })
+    }
+}
+
+/// Verifies a whole ledger held in memory.
+pub fn verify_all(
+    entries: &[StoredEntry],
+    checkpoints: &[StoredCheckpoint],
+    known: &[StoredCheckpoint],
+    keys: &[VerifierKey],
+) -> Result<Verified, Tamper> {
+    let mut verifier = ChainVerifier::new(checkpoints, known, keys)?;
+    for e in entries {
+        verifier.push(e)?;
+    }
+    verifier.finish()
+}
