@@ -422,6 +422,74 @@ impl App {
             .collect()
     }
 
+    /// The change was merged by `user` as commit `merge_commit`.
+    async fn merge(&mut self, user: &str, merge_commit: &str) {
+        let (event, body) = match self.forge {
+            ForgeName::GitHub => (
+                "pull_request",
+                json!({
+                    "action": "closed", "number": N,
+                    "pull_request": {"number": N, "merged": true, "state": "closed",
+                        "merge_commit_sha": merge_commit, "merged_by": {"login": user},
+                        "merged_at": "2026-12-04T12:00:00Z",
+                        "head": {"sha": self.head}, "base": {"ref": "main"}},
+                    "repository": {"full_name": REPO, "id": 1, "default_branch": "main"},
+                    "installation": {"id": INSTALLATION}
+                }),
+            ),
+            ForgeName::GitLab => (
+                "Merge Request Hook",
+                json!({
+                    "object_kind": "merge_request", "event_type": "merge_request",
+                    "user": {"id": 3, "username": user, "name": user},
+                    "project": {"id": 50, "path_with_namespace": REPO, "default_branch": "main"},
+                    "object_attributes": {"iid": N, "action": "merge", "state": "merged",
+                        "target_branch": "main", "source_branch": "feature",
+                        "merge_commit_sha": merge_commit,
+                        "updated_at": "2026-12-04T12:00:00Z",
+                        "last_commit": {"id": self.head}}
+                }),
+            ),
+        };
+        self.deliver(event, &body).await;
+    }
+
+    /// The ledger's entries of the change, oldest first.
+    async fn ledger(&self) -> Vec<sdl_gate::ledger::Sealed> {
+        self.store
+            .ledger_entries_of(Some(self.forge), REPO, Some(N))
+            .await
+            .unwrap_or_else(|e| panic!("ledger: {e}"))
+            .into_iter()
+            .map(|e| serde_json::from_str(&e.body).unwrap_or_else(|e| panic!("entry: {e}")))
+            .collect()
+    }
+
+    /// Signs a checkpoint over the whole ledger and verifies it from the first entry.
+    async fn verify_ledger(&self) -> sdl_gate::ledger::Verified {
+        let signer =
+            sdl_gate::ledger::note::NoteSigner::generate("sdl.example.com/ledger").expect("signer");
+        self.store
+            .checkpoint_ledger(&signer)
+            .await
+            .unwrap_or_else(|e| panic!("checkpoint: {e}"));
+        let size = self.store.ledger_size().await.expect("size");
+        let entries = self
+            .store
+            .ledger_entries(0, 100_000)
+            .await
+            .expect("entries");
+        assert_eq!(entries.len() as u64, size);
+        let checkpoints = self.store.ledger_checkpoints().await.expect("checkpoints");
+        sdl_gate::ledger::verify::verify_all(
+            &entries,
+            &checkpoints,
+            &[],
+            std::slice::from_ref(signer.verifier()),
+        )
+        .unwrap_or_else(|t| panic!("the ledger verifies: {t}"))
+    }
+
     async fn waivers(&self) -> Vec<sdl_gate::waivers::Waiver> {
         self.store
             .waivers(self.forge, REPO, N)
@@ -490,7 +558,158 @@ fn fault(fake: &Fake, method: Method, path: &str, times: usize, kind: FaultKind)
     }
 }
 
+/// A change that needs a security review it does not have: it fails until waived.
+const NEEDS_REVIEW: &str = r##"
+version: 1
+security_paths: ["docs/**"]
+gates:
+  threat_model:
+    enabled: false
+  security_review:
+    reviewers: { users: ["dave"] }
+  sast:
+    enabled: false
+waivers:
+  min_permission: maintain
+"##;
+
 // ---- the rows ----
+
+/// Evaluated three times, waived, merged green: the ledger holds every step in order, the
+/// merge is not a bypass, and the whole chain verifies.
+async fn a_change_merged_green_is_recorded_in_order(forge: ForgeName) {
+    let mut app = App::start(forge, Some(NEEDS_REVIEW)).await;
+    app.open().await;
+    app.comment("bob", "/sdl recheck").await;
+    app.comment("carol", WAIVE).await;
+    assert_eq!(
+        app.verdict().as_deref(),
+        Some("success"),
+        "{:#?}",
+        app.bot_comments()
+    );
+    app.merge("carol", "4e7c0ffee").await;
+    let entries = app.ledger().await;
+    let kinds: Vec<&str> = entries.iter().map(|e| e.entry.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "evaluation",
+            "evaluation",
+            "waiver_granted",
+            "evaluation",
+            "merge"
+        ],
+        "{entries:#?}"
+    );
+    use sdl_gate::gates::OverallVerdict;
+    use sdl_gate::ledger::Entry;
+    let verdicts: Vec<OverallVerdict> = entries
+        .iter()
+        .filter_map(|e| match &e.entry {
+            Entry::Evaluation(ev) => Some(ev.verdict),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        // Waiting for the review, then waived.
+        [
+            OverallVerdict::Pending,
+            OverallVerdict::Pending,
+            OverallVerdict::Pass
+        ]
+    );
+    let Entry::Evaluation(last) = &entries[3].entry else {
+        panic!("an evaluation")
+    };
+    assert_eq!(last.head_sha, app.head);
+    assert_eq!(
+        last.policy.path,
+        match forge {
+            ForgeName::GitHub => ".github/sdl-gate.yml",
+            ForgeName::GitLab => ".gitlab/sdl-gate.yml",
+        }
+    );
+    assert_eq!(
+        last.policy.sha256,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+            NEEDS_REVIEW.as_bytes()
+        ))
+    );
+    assert_eq!(last.waivers.len(), 1, "the waiver in force is in the entry");
+    assert_eq!(last.waivers[0].by, "carol");
+    let review = last
+        .gates
+        .iter()
+        .find(|g| g.gate == sdl_gate::gates::GateKind::SecurityReview)
+        .expect("the review gate");
+    assert_eq!(review.verdict, sdl_gate::gates::Verdict::Waived);
+    assert!(
+        review.requirements.iter().any(|r| r == "SI-1"),
+        "{review:?}"
+    );
+    assert!(last.standard.contains("62443-4-1"), "{}", last.standard);
+    let Entry::Merge(merge) = &entries[4].entry else {
+        panic!("a merge")
+    };
+    assert!(!merge.bypassed, "{merge:?}");
+    assert_eq!(merge.verdict, Some(OverallVerdict::Pass));
+    assert_eq!(merge.evaluation_seq, Some(entries[3].seq));
+    assert_eq!(merge.merged_by.as_deref(), Some("carol"));
+    assert_eq!(merge.merge_commit.as_deref(), Some("4e7c0ffee"));
+    // The chain, numbered without gaps from the first entry, verifies.
+    let verified = app.verify_ledger().await;
+    assert_eq!(verified.entries, entries.len() as u64);
+    assert_eq!(verified.unsealed, 0);
+    assert!(
+        !app.bot_comments()
+            .iter()
+            .any(|c| c.contains("Merged bypassing")),
+        "a green merge is no bypass"
+    );
+    app.done();
+}
+
+/// Merged while red: the merge is a bypass, the sticky comment says so once, and a merge
+/// delivered twice is recorded once.
+async fn a_change_merged_red_is_a_recorded_bypass(forge: ForgeName) {
+    let mut app = App::start(forge, Some(NEEDS_REVIEW)).await;
+    app.open().await;
+    assert_ne!(app.verdict().as_deref(), Some("success"));
+    app.merge("mallory", "bad0c0de").await;
+    app.merge("mallory", "bad0c0de").await;
+    let entries = app.ledger().await;
+    let merges: Vec<_> = entries
+        .iter()
+        .filter_map(|e| match &e.entry {
+            sdl_gate::ledger::Entry::Merge(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(merges.len(), 1, "one merge entry: {entries:#?}");
+    assert!(merges[0].bypassed);
+    assert_eq!(
+        merges[0].verdict,
+        Some(sdl_gate::gates::OverallVerdict::Pending),
+        "still waiting for the security review"
+    );
+    let notices: Vec<String> = app
+        .bot_comments()
+        .into_iter()
+        .filter(|c| c.contains("Merged bypassing sdl-gate"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].matches("Merged bypassing sdl-gate").count(), 1);
+    assert!(
+        notices[0].starts_with("<!-- sdl-gate:summary -->"),
+        "in the sticky comment"
+    );
+    assert!(notices[0].contains("mallory"), "{}", notices[0]);
+    assert_eq!(app.stickies(), 1);
+    app.verify_ledger().await;
+    app.done();
+}
 
 /// `/sdl help` without a policy shows the defaults, needs no permission look-up, and says
 /// what revokes a waiver on this forge.
@@ -778,6 +997,8 @@ macro_rules! parity {
 }
 
 parity! {
+    a_change_merged_green_is_recorded_in_order,
+    a_change_merged_red_is_a_recorded_bypass,
     help_without_a_policy_shows_the_defaults,
     comments_by_bots_are_never_commands,
     status_forces_the_sticky_comment,

@@ -263,6 +263,13 @@ impl NoteSigner {
         })
     }
 
+    /// A signer over a fresh key (kept in memory only; `keys` writes one to a file).
+    pub fn generate(name: &str) -> Result<NoteSigner, NoteError> {
+        let pair = Ed25519KeyPair::generate()
+            .map_err(|_| NoteError::BadKey("generating a key failed".into()))?;
+        NoteSigner::new(name, pair)
+    }
+
     /// The key verifiers need.
     pub fn verifier(&self) -> &VerifierKey {
         &self.verifier
