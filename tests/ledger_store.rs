@@ -243,10 +243,10 @@ async fn every_kind_of_tampering_is_found_and_named() {
                 for seq in 9..13u64 {
                     let mut sealed: Sealed = serde_json::from_str(&e[seq as usize].body).unwrap();
                     sealed.prev = prev.clone();
-                    if seq == 9 {
-                        if let Entry::Merge(m) = &mut sealed.entry {
-                            m.bypassed = false;
-                        }
+                    if seq == 9
+                        && let Entry::Merge(m) = &mut sealed.entry
+                    {
+                        m.bypassed = false;
                     }
                     let body = sealed.canonical().unwrap();
                     let hash = sdl_gate::ledger::entry::entry_hash(&body);
