@@ -180,7 +180,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                 if let Some(code) = unknown_signers(&checkpoints, &extra) {
                     return Ok(code);
                 }
-                let Some(bundle) = store.ledger_bundle(&selection, extra).await? else {
+                let Some(mut bundle) = store.ledger_bundle(&selection, extra).await? else {
                     eprintln!(
                         "sdl-gate: the ledger has no checkpoint yet, and no signing key is here \
                          to sign one ({}): run `sdl-gate ledger checkpoint` where the key is",
@@ -188,12 +188,20 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                     );
                     return Ok(ExitCode::from(1));
                 };
+                match &signer {
+                    Some(s) => bundle.attestations = attestations(&store, &bundle, &settings, s).await?,
+                    None => eprintln!(
+                        "note: no signing key here ({}): the bundle holds no attestations",
+                        settings.ledger.key_path.display()
+                    ),
+                }
                 bundle
                     .write(&out)
                     .with_context(|| format!("writing the bundle to {}", out.display()))?;
                 println!(
-                    "exported {} entries of {repo} to {} (checkpoint of {} entries{})",
+                    "exported {} entries of {repo} and {} attestations to {} (checkpoint of {} entries{})",
                     bundle.manifest.entries,
+                    bundle.attestations.len(),
                     out.display(),
                     bundle.manifest.tree_size,
                     match bundle.manifest.unsealed_left_out {
@@ -275,6 +283,60 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
             },
         }
     })
+}
+
+/// The DSSE-signed verification summary of every merge in `bundle`.
+async fn attestations(
+    store: &Store,
+    bundle: &Bundle,
+    settings: &Settings,
+    signer: &NoteSigner,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use sdl_gate::ledger::attest;
+    let merges = attest::merges_in(&bundle.entries);
+    let mut evaluations = std::collections::HashMap::new();
+    for seq in merges.iter().filter_map(|(_, m)| m.evaluation_seq) {
+        let found = store.ledger_entries(seq, 1).await?;
+        if let Some(Ok(Sealed {
+            entry: sdl_gate::ledger::Entry::Evaluation(e),
+            ..
+        })) = found
+            .first()
+            .map(|e| serde_json::from_str::<Sealed>(&e.body))
+        {
+            evaluations.insert(seq, *e);
+        }
+    }
+    let github_web = settings
+        .github
+        .as_ref()
+        .map(|g| web_of_api(&g.api_url))
+        .unwrap_or_else(|| "https://github.com".to_owned());
+    let ctx = attest::AttestContext {
+        verifier_id: format!("https://{}", settings.ledger.origin),
+        github_web,
+        gitlab_web: settings
+            .gitlab
+            .as_ref()
+            .map(|g| g.url.clone())
+            .unwrap_or_else(|| "https://gitlab.com".to_owned()),
+    };
+    Ok(attest::attestations(
+        &merges,
+        |seq| evaluations.get(&seq).cloned(),
+        &ctx,
+        signer,
+    ))
+}
+
+/// GitHub's web address from its API base (`https://api.github.com`, GHES
+/// `https://HOST/api/v3`).
+fn web_of_api(api: &str) -> String {
+    let api = api.trim_end_matches('/');
+    if api == "https://api.github.com" {
+        return "https://github.com".to_owned();
+    }
+    api.strip_suffix("/api/v3").unwrap_or(api).to_owned()
 }
 
 /// One line saying what an entry records.
@@ -488,12 +550,13 @@ fn verify_bundle(dir: &Path, trusted: Vec<VerifierKey>, known: &[String]) -> Exi
     report(bundle.verify(&trusted, known).map(|v| {
         format!(
             "bundle intact: {} entries of {} proven in the checkpoint of {} entries (origin {}), \
-             {} earlier checkpoints consistent with it",
+             {} earlier checkpoints consistent with it, {} attestations signed and matching",
             v.entries,
             bundle.manifest.repository,
             v.checkpoint.size,
             v.checkpoint.origin,
-            v.earlier
+            v.earlier,
+            v.attestations
         )
     }))
 }

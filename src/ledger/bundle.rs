@@ -439,11 +439,44 @@ impl Bundle {
                 }
             }
         }
+        let merges = super::attest::merges_in(&self.entries);
+        for (name, text) in &self.attestations {
+            let place = Place::File(format!("attestations/{name}"));
+            let bad = |what: String| Tamper {
+                place: place.clone(),
+                what,
+            };
+            let envelope: super::attest::Envelope =
+                serde_json::from_str(text).map_err(|e| bad(format!("not a DSSE envelope: {e}")))?;
+            let statement = super::attest::open(&envelope, trusted).map_err(bad)?;
+            let seq = statement
+                .pointer("/predicate/sdlGate/ledger/merge")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("it names no ledger merge entry".into()))?;
+            let Some((_, merge)) = merges.iter().find(|(s, _)| *s == seq) else {
+                return Err(bad(format!(
+                    "ledger entry {seq} is not a merge in this bundle"
+                )));
+            };
+            let result = statement
+                .pointer("/predicate/verificationResult")
+                .and_then(Value::as_str);
+            let expected = if merge.bypassed { "FAILED" } else { "PASSED" };
+            let commit = merge.merge_commit.as_deref().unwrap_or(&merge.head_sha);
+            let subject = statement
+                .pointer("/subject/0/digest/gitCommit")
+                .and_then(Value::as_str);
+            if result != Some(expected) || subject != Some(commit) {
+                return Err(bad(format!(
+                    "it says {result:?} for commit {subject:?}, the ledger's merge {seq} says {expected} for {commit}"
+                )));
+            }
+        }
         Ok(BundleVerified {
             entries: self.entries.len() as u64,
             checkpoint,
             earlier: self.earlier.len() as u64,
-            attestations: 0,
+            attestations: self.attestations.len() as u64,
         })
     }
 }

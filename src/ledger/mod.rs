@@ -14,6 +14,7 @@
 //! engine holds; [`keys`] reads or creates the signing key file. Everything here but [`keys`]
 //! is pure.
 
+pub mod attest;
 pub mod bundle;
 pub mod canonical;
 pub mod entry;
