@@ -433,11 +433,106 @@ async fn two_replicas_appending_at_once_make_one_chain() {
             .iter()
             .map(|e| {
                 let s: Sealed = serde_json::from_str(&e.body).unwrap();
-                format!("{}:{}", s.entry.kind(), s.entry.subject().number)
+                format!("{}:{:?}", s.entry.kind(), s.entry.scope().number)
             })
             .collect();
         refs.sort();
         refs.dedup();
         assert_eq!(refs.len() as u64, 2 * EACH, "{}", db.label);
+    }
+}
+
+/// The environment variables that turn [`appends_until_killed`] into the child of
+/// [`a_kill_9_during_appends_leaves_a_ledger_that_verifies`]: the database, and the key file
+/// the child signs with (made by the parent, so it can verify what the child signed).
+const APPENDER: &str = "SDL_GATE_TEST_LEDGER_APPENDER";
+const APPENDER_KEY: &str = "SDL_GATE_TEST_LEDGER_APPENDER_KEY";
+
+/// In the child process (with [`APPENDER`] naming a database): appends for ever, signing a
+/// checkpoint every 25 entries, until the parent kills it with SIGKILL. Run on its own (no
+/// variable), the same loop runs three rounds in process and must verify.
+#[tokio::test]
+async fn appends_until_killed() {
+    let db = service_support::sqlite_db();
+    let child = std::env::var(APPENDER).ok();
+    let url = child.clone().unwrap_or_else(|| db.url.clone());
+    let signer = match std::env::var(APPENDER_KEY) {
+        Ok(path) => sdl_gate::ledger::keys::load(std::path::Path::new(&path), ORIGIN).expect("key"),
+        Err(_) => NoteSigner::generate(ORIGIN).unwrap(),
+    };
+    let store = Store::connect(&url, 4).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let rounds = if child.is_some() { u64::MAX } else { 3 };
+    let mut i = store.ledger_size().await.expect("size");
+    for _ in 0..rounds {
+        append(&store, i, 25).await;
+        i += 25;
+        store.checkpoint_ledger(&signer).await.expect("checkpoint");
+    }
+    let v = verify(&store, &signer, &[]).await.expect("intact");
+    assert_eq!((v.entries, v.checkpoints, v.unsealed), (75, 3, 0));
+}
+
+/// A process killed with SIGKILL in the middle of appending and signing checkpoints leaves
+/// a ledger that verifies — every committed entry whole and chained, no torn entry or
+/// checkpoint — and appending goes on from where it stopped, with no false alarm.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_kill_9_during_appends_leaves_a_ledger_that_verifies() {
+    for db in all_dbs("a_kill_9_during_appends").await {
+        let keydir = tempfile::tempdir().unwrap();
+        let key = keydir.path().join("ledger.pem");
+        let (signer, _) = sdl_gate::ledger::keys::load_or_generate(&key, ORIGIN).unwrap();
+        let store = open(&db).await;
+        let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                "appends_until_killed",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env(APPENDER, &db.url)
+            .env(APPENDER_KEY, &key)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the appender");
+        let started = std::time::Instant::now();
+        while store.ledger_size().await.unwrap_or(0) < 300 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "{}: the appender makes progress",
+                db.label
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let pid = i32::try_from(child.id()).expect("pid");
+        // SAFETY: kill(2) with our own child's pid and a valid signal.
+        let killed = unsafe { libc::kill(pid, libc::SIGKILL) };
+        assert_eq!(killed, 0);
+        let status = child.wait().expect("reaped");
+        assert!(!status.success(), "{}: it was killed", db.label);
+        let store = open(&db).await;
+        let entries = store.ledger_entries(0, 1_000_000).await.unwrap();
+        let checkpoints = store.ledger_checkpoints().await.unwrap();
+        assert!(
+            entries.len() >= 300 && checkpoints.len() >= 10,
+            "{}",
+            db.label
+        );
+        let keys = [signer.verifier().clone()];
+        let v = verify_all(&entries, &checkpoints, &[], &keys)
+            .unwrap_or_else(|t| panic!("{}: after kill -9: {t}", db.label));
+        assert_eq!(v.entries, entries.len() as u64);
+        // Appending goes on, chained to the last entry the dead process committed.
+        let before = entries.len() as u64;
+        append(&store, before, 5).await;
+        store.checkpoint_ledger(&signer).await.unwrap();
+        let entries = store.ledger_entries(0, 1_000_000).await.unwrap();
+        let checkpoints = store.ledger_checkpoints().await.unwrap();
+        let v = verify_all(&entries, &checkpoints, &[], &keys)
+            .unwrap_or_else(|t| panic!("{}: after more appends: {t}", db.label));
+        assert_eq!((v.entries, v.unsealed), (before + 5, 0), "{}", db.label);
     }
 }

@@ -424,15 +424,59 @@ impl App {
 
     /// The change was merged by `user` as commit `merge_commit`.
     async fn merge(&mut self, user: &str, merge_commit: &str) {
+        let head = self.head.clone();
+        self.merge_change(N, &head, user, merge_commit).await;
+    }
+
+    /// A second change `number` with head `head`, by `bob`, touching `docs/other.md`.
+    fn add_change(&self, number: u64, head: &str) {
+        match &self.fake {
+            Fake::GitHub(f) => {
+                PullBuilder::new(REPO, number, "bob", head)
+                    .file("docs/other.md")
+                    .install(f);
+            }
+            Fake::GitLab(f) => f.merge_request(REPO, number, "bob", head, &["docs/other.md"]),
+        }
+    }
+
+    /// A release of tag `tag` at `commit`, as each forge announces one (GitHub: a published
+    /// release; GitLab: the tag push).
+    async fn release(&mut self, tag: &str, commit: &str) {
+        let (event, body) = match self.forge {
+            ForgeName::GitHub => (
+                "release",
+                json!({
+                    "action": "published",
+                    "release": {"tag_name": tag, "target_commitish": commit,
+                        "author": {"login": "rel-eng"}, "published_at": "2026-12-04T13:00:00Z"},
+                    "repository": {"full_name": REPO, "id": 1, "default_branch": "main"},
+                    "installation": {"id": INSTALLATION}
+                }),
+            ),
+            ForgeName::GitLab => (
+                "Tag Push Hook",
+                json!({
+                    "object_kind": "tag_push", "ref": format!("refs/tags/{tag}"),
+                    "checkout_sha": commit, "user_username": "rel-eng",
+                    "project": {"id": 50, "path_with_namespace": REPO}
+                }),
+            ),
+        };
+        self.deliver(event, &body).await;
+    }
+
+    /// Change `number` with head `head` was merged by `user` as commit `merge_commit`.
+    async fn merge_change(&mut self, number: u64, head: &str, user: &str, merge_commit: &str) {
         let (event, body) = match self.forge {
             ForgeName::GitHub => (
                 "pull_request",
                 json!({
-                    "action": "closed", "number": N,
-                    "pull_request": {"number": N, "merged": true, "state": "closed",
+                    "action": "closed", "number": number,
+                    "pull_request": {"number": number, "merged": true, "state": "closed",
                         "merge_commit_sha": merge_commit, "merged_by": {"login": user},
                         "merged_at": "2026-12-04T12:00:00Z",
-                        "head": {"sha": self.head}, "base": {"ref": "main"}},
+                        "head": {"sha": head}, "base": {"ref": "main"}},
                     "repository": {"full_name": REPO, "id": 1, "default_branch": "main"},
                     "installation": {"id": INSTALLATION}
                 }),
@@ -443,11 +487,11 @@ impl App {
                     "object_kind": "merge_request", "event_type": "merge_request",
                     "user": {"id": 3, "username": user, "name": user},
                     "project": {"id": 50, "path_with_namespace": REPO, "default_branch": "main"},
-                    "object_attributes": {"iid": N, "action": "merge", "state": "merged",
+                    "object_attributes": {"iid": number, "action": "merge", "state": "merged",
                         "target_branch": "main", "source_branch": "feature",
                         "merge_commit_sha": merge_commit,
                         "updated_at": "2026-12-04T12:00:00Z",
-                        "last_commit": {"id": self.head}}
+                        "last_commit": {"id": head}}
                 }),
             ),
         };
@@ -574,6 +618,60 @@ waivers:
 "##;
 
 // ---- the rows ----
+
+/// A release after two merges — one green, one that bypassed the gate — names both, and the
+/// release before it; the same tag announced again is recorded once.
+async fn a_release_after_two_merges_names_both(forge: ForgeName) {
+    let mut app = App::start(forge, Some(NEEDS_REVIEW)).await;
+    app.release("v1.0.0", &"1".repeat(40)).await;
+    app.open().await;
+    app.comment("carol", WAIVE).await;
+    app.merge("carol", &"a".repeat(40)).await;
+    let other_head = match forge {
+        ForgeName::GitHub => fake_github::sha(0x9b2),
+        ForgeName::GitLab => fake_gitlab::sha(0x9b2),
+    };
+    app.add_change(N + 1, &other_head);
+    app.merge_change(N + 1, &other_head, "mallory", &"b".repeat(40))
+        .await;
+    app.release("v1.1.0", &"b".repeat(40)).await;
+    app.release("v1.1.0", &"b".repeat(40)).await;
+    let releases: Vec<_> = app
+        .store
+        .ledger_entries_of_kind(forge, REPO, "release", None)
+        .await
+        .expect("releases")
+        .into_iter()
+        .map(|e| serde_json::from_str::<sdl_gate::ledger::Sealed>(&e.body).expect("entry"))
+        .collect();
+    assert_eq!(releases.len(), 2, "{releases:#?}");
+    let sdl_gate::ledger::Entry::Release(first) = &releases[0].entry else {
+        panic!("a release")
+    };
+    assert_eq!(first.tag, "v1.0.0");
+    assert!(
+        first.previous.is_none() && first.merges.is_empty(),
+        "{first:?}"
+    );
+    let sdl_gate::ledger::Entry::Release(second) = &releases[1].entry else {
+        panic!("a release")
+    };
+    assert_eq!(second.tag, "v1.1.0");
+    assert_eq!(second.commit.as_deref(), Some("b".repeat(40).as_str()));
+    assert_eq!(second.by.as_deref(), Some("rel-eng"));
+    assert_eq!(
+        second.previous.as_ref().map(|p| p.tag.as_str()),
+        Some("v1.0.0")
+    );
+    let shipped: Vec<(u64, bool)> = second
+        .merges
+        .iter()
+        .map(|m| (m.number, m.bypassed))
+        .collect();
+    assert_eq!(shipped, [(N, false), (N + 1, true)]);
+    app.verify_ledger().await;
+    app.done();
+}
 
 /// Evaluated three times, waived, merged green: the ledger holds every step in order, the
 /// merge is not a bypass, and the whole chain verifies.
@@ -998,6 +1096,7 @@ macro_rules! parity {
 
 parity! {
     a_change_merged_green_is_recorded_in_order,
+    a_release_after_two_merges_names_both,
     a_change_merged_red_is_a_recorded_bypass,
     help_without_a_policy_shows_the_defaults,
     comments_by_bots_are_never_commands,

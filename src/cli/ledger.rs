@@ -72,14 +72,15 @@ enum LedgerCommand {
         #[arg(long = "key", value_name = "VKEY")]
         keys: Vec<String>,
     },
-    /// The entries of one change, oldest first.
+    /// The entries of one change (or of the whole repository, releases included), oldest
+    /// first.
     Show {
         /// `owner/name` or the project path.
         #[arg(long)]
         repo: String,
-        /// The PR / MR number.
+        /// The PR / MR number; without it, every entry of the repository.
         #[arg(long)]
-        change: u64,
+        change: Option<u64>,
         /// Only this forge's entries.
         #[arg(long, value_parser = ["github", "gitlab"])]
         forge: Option<String>,
@@ -225,11 +226,12 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                     .ledger_entries_of(
                         forge.as_deref().and_then(ForgeName::parse),
                         &repo,
-                        Some(change),
+                        change,
                     )
                     .await?;
                 if entries.is_empty() {
-                    eprintln!("sdl-gate: the ledger holds no entry of {repo} #{change}");
+                    let which = change.map(|n| format!(" #{n}")).unwrap_or_default();
+                    eprintln!("sdl-gate: the ledger holds no entry of {repo}{which}");
                     store.close().await;
                     return Ok(ExitCode::from(1));
                 }
@@ -359,6 +361,18 @@ fn what(s: &Sealed) -> String {
         ),
         Entry::WaiverRevoked(w) => format!("{} ({:?})", w.waiver.gate, w.reason),
         Entry::ThreatModelRecorded(t) => format!("{} by {}", t.reference, t.by),
+        Entry::Release(r) => format!(
+            "{} at {} by {} ({} merges since {}{})",
+            r.tag,
+            r.commit.as_deref().or(r.target.as_deref()).unwrap_or("?"),
+            r.by.as_deref().unwrap_or("?"),
+            r.merges.len(),
+            r.previous.as_ref().map_or("the start", |p| p.tag.as_str()),
+            match r.merges.iter().filter(|m| m.bypassed).count() {
+                0 => String::new(),
+                n => format!(", {n} BYPASSED the gate"),
+            }
+        ),
         Entry::Merge(m) => format!(
             "by {} as {}{}",
             m.merged_by.as_deref().unwrap_or("?"),

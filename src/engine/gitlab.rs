@@ -66,9 +66,22 @@ impl Processor for GitlabProcessor {
             tracing::warn!(job = %job.key, "not a GitLab job; completed without action");
             return Ok(());
         }
-        let Target::Change(iid) = job.key.target else {
-            tracing::info!(job = %job.key, "not a merge request job; nothing to evaluate");
-            return Ok(());
+        let iid = match job.key.target {
+            Target::Change(iid) => iid,
+            Target::Repository => {
+                // Tag pushes and releases: recorded in the evidence ledger, nothing to evaluate.
+                return super::record::releases(
+                    &self.store,
+                    ForgeName::GitLab,
+                    job,
+                    self.clock.now(),
+                )
+                .await;
+            }
+            _ => {
+                tracing::info!(job = %job.key, "not a merge request job; nothing to evaluate");
+                return Ok(());
+            }
         };
         let change = ChangeRef::new(job.key.repository.clone(), iid, None);
         ChangeJob {

@@ -175,11 +175,15 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             details_url,
             skip_check_run: true,
         };
-        self.forge
-            .publish(change, &publication)
-            .await
-            .map(|_| ())
-            .map_err(to_process_error)
+        match self.forge.publish(change, &publication).await {
+            Ok(_) => Ok(()),
+            Err(ForgeError::NotFound { what }) => {
+                // The change is gone from the forge: the ledger has the bypass; nobody to tell.
+                tracing::info!(number = change.number, %what, "merged change gone; bypass not announced");
+                Ok(())
+            }
+            Err(e) => Err(to_process_error(e)),
+        }
     }
 
     /// The service's page for the change (`SDL_GATE_PUBLIC_URL/changes/…`).

@@ -5,11 +5,14 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::events::ReleaseDetail;
 use crate::forge::ChangeRef;
 use crate::forge_name::ForgeName;
 use crate::ledger::Entry;
+use crate::ledger::Sealed;
 use crate::ledger::entry::{
-    MergeEntry, RevokedBecause, Subject, ThreatModelEntry, WaiverEntry, WaiverRevokedEntry,
+    MergeEntry, PreviousRelease, ReleaseEntry, ReleasedMerge, RevokedBecause, Subject,
+    ThreatModelEntry, WaiverEntry, WaiverRevokedEntry,
 };
 use crate::ledger::evidence::waiver_evidence;
 use crate::queue::ProcessError;
@@ -148,4 +151,107 @@ impl LedgerRecorder<'_> {
         let appended = self.once(Entry::Merge(merge.clone()), at, key).await?;
         Ok((merge, appended.new))
     }
+
+    /// A release of `repository`: recorded once per tag, naming the release before it and
+    /// every merge recorded since that one.
+    pub async fn release(
+        &self,
+        repository: &str,
+        release: &ReleaseDetail,
+        at: DateTime<Utc>,
+    ) -> Result<ReleaseEntry, ProcessError> {
+        let read = |e| ProcessError::retry_because("reading the ledger", e);
+        let previous = self
+            .store
+            .ledger_entries_of_kind(self.forge, repository, "release", None)
+            .await
+            .map_err(read)?
+            .into_iter()
+            .rev()
+            .filter_map(|e| serde_json::from_str::<Sealed>(&e.body).ok())
+            .find_map(|s| match s.entry {
+                Entry::Release(r) if r.tag != release.tag => Some(PreviousRelease {
+                    tag: r.tag,
+                    commit: r.commit,
+                    seq: s.seq,
+                }),
+                _ => None,
+            });
+        let merges = self
+            .store
+            .ledger_entries_of_kind(
+                self.forge,
+                repository,
+                "merge",
+                previous.as_ref().map(|p| p.seq),
+            )
+            .await
+            .map_err(read)?
+            .into_iter()
+            .filter_map(|e| serde_json::from_str::<Sealed>(&e.body).ok())
+            .filter_map(|s| match s.entry {
+                Entry::Merge(m) => Some(ReleasedMerge {
+                    number: m.subject.number,
+                    merge_commit: m.merge_commit,
+                    bypassed: m.bypassed,
+                    seq: s.seq,
+                }),
+                _ => None,
+            })
+            .collect();
+        let entry = ReleaseEntry {
+            forge: self.forge,
+            repository: repository.to_owned(),
+            tag: release.tag.clone(),
+            commit: release.commit.clone(),
+            target: release.target.clone(),
+            by: release.by.clone(),
+            released_at: release.at.as_deref().and_then(parse_time),
+            previous,
+            merges,
+        };
+        let key = format!(
+            "release:{}:{repository}:{}",
+            self.forge.as_str(),
+            release.tag
+        );
+        self.once(Entry::Release(entry.clone()), at, key).await?;
+        Ok(entry)
+    }
+}
+
+/// RFC 3339, or GitLab's `2026-12-04 10:00:00 UTC`.
+pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S UTC")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// Records the releases among `job`'s events (a repository job, on either forge); the
+/// events that are not releases are left to the caller.
+pub(crate) async fn releases(
+    store: &Store,
+    forge: ForgeName,
+    job: &crate::queue::Job,
+    at: DateTime<Utc>,
+) -> Result<(), ProcessError> {
+    let ledger = LedgerRecorder { store, forge };
+    for event in &job.events {
+        if let Some(release) = ReleaseDetail::of(event.detail.as_ref()) {
+            let entry = ledger.release(&job.key.repository, &release, at).await?;
+            tracing::info!(
+                job = %job.key,
+                tag = %entry.tag,
+                merges = entry.merges.len(),
+                bypassed = entry.merges.iter().filter(|m| m.bypassed).count(),
+                "release recorded in the ledger"
+            );
+        }
+    }
+    Ok(())
 }

@@ -11,6 +11,8 @@
 //! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
 //! | `status` | any state | repo + **sha**: the payload names no PR; the processor resolves the sha |
 //! | `push` | to the default branch, not a deletion | the repository |
+//! | `push` | of a tag, not a deletion (for the evidence ledger) | the repository; the release goes in `detail` |
+//! | `release` | published (for the evidence ledger) | the repository; the release goes in `detail` |
 //! | `code_scanning_alert` | created, appeared_in_branch, fixed, reopened — on a pull request ref | repo + number (from `ref`, `refs/pull/{n}/…`) |
 //! | `code_scanning_alert` | closed_by_user, reopened_by_user (a dismissal holds repository-wide; the payload names no ref) | the repository |
 //! | `installation`, `installation_repositories` | any | the installation (bookkeeping) |
@@ -161,6 +163,31 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             let default = f
                 .str_opt("repository.default_branch")
                 .or_else(|| f.str_opt("repository.master_branch"));
+            if let Some(tag) = git_ref.strip_prefix("refs/tags/").filter(|_| !deleted) {
+                // An annotated tag's `after` is the tag object; its head commit is the commit.
+                let release = super::ReleaseDetail {
+                    tag: tag.to_owned(),
+                    commit: f
+                        .str_opt("head_commit.id")
+                        .or_else(|| f.str_opt("after"))
+                        .map(str::to_owned),
+                    target: None,
+                    by: f
+                        .str_opt("pusher.name")
+                        .or_else(|| f.str_opt("sender.login"))
+                        .map(str::to_owned),
+                    at: f.str_opt("head_commit.timestamp").map(str::to_owned),
+                };
+                return Ok(Some(DomainEvent {
+                    event: event.to_owned(),
+                    action,
+                    items: vec![item(
+                        &f,
+                        Target::Repository,
+                        Some(release_detail(event, payload, &release)),
+                    )?],
+                }));
+            }
             match default {
                 Some(branch) if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) => {
                     let mut detail = fanout_inputs(event, payload);
@@ -171,6 +198,25 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 }
                 _ => Vec::new(),
             }
+        }
+        "release" if acted(&["published"]) => {
+            let tag = f.string("release.tag_name")?.to_owned();
+            // `target_commitish` is a branch or a commit; only a commit id is a commit.
+            let target = f.str_opt("release.target_commitish");
+            let is_commit =
+                target.is_some_and(|t| t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+            let release = super::ReleaseDetail {
+                tag,
+                commit: target.filter(|_| is_commit).map(str::to_owned),
+                target: target.filter(|_| !is_commit).map(str::to_owned),
+                by: f.str_opt("release.author.login").map(str::to_owned),
+                at: f.str_opt("release.published_at").map(str::to_owned),
+            };
+            vec![item(
+                &f,
+                Target::Repository,
+                Some(release_detail(event, payload, &release)),
+            )?]
         }
         "code_scanning_alert" if acted(ALERT_USER_ACTIONS) => {
             let mut detail = fanout_inputs(event, payload);
@@ -212,6 +258,17 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
         action,
         items,
     }))
+}
+
+/// A release's detail: the release, and the fan-out's inputs saying it touches no policy (a
+/// tag is not the default branch), so the repository job records it and fans out nothing.
+fn release_detail(event: &str, payload: &Value, release: &super::ReleaseDetail) -> Value {
+    let mut detail = fanout_inputs(event, payload);
+    if let Some(d) = detail.as_object_mut() {
+        d.insert(super::RELEASE_KEY.to_owned(), json!(release));
+        d.insert("touches_policy".to_owned(), json!(false));
+    }
+    detail
 }
 
 /// The key in a work item's detail that says it carries the fan-out's inputs.

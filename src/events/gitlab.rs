@@ -5,6 +5,8 @@
 //! | `Merge Request Hook` | action is open, reopen, update, approved, unapproved, approval, unapproval | project + MR IID |
 //! | `Merge Request Hook` | action is merge (for the evidence ledger) | project + MR IID; the merge goes in `detail` |
 //! | `Note Hook` | the note is on a merge request | project + MR IID; the note goes in `detail` |
+//! | `Tag Push Hook` | a tag was pushed, not deleted (for the evidence ledger) | the project; the release goes in `detail` |
+//! | `Release Hook` | action is create (for the evidence ledger) | the project; the release goes in `detail` |
 //! | `Pipeline Hook` | the pipeline finished (success, failed, canceled, skipped) and belongs to an MR | project + MR IID |
 //!
 //! The project is `project.path_with_namespace`, or the MR's target project when the hook
@@ -101,6 +103,38 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 vec![change(&f, iid, Some(detail))?],
             )
         }
+        "Tag Push Hook" => {
+            let git_ref = f.string("ref")?;
+            let Some(tag) = git_ref.strip_prefix("refs/tags/") else {
+                return Ok(None);
+            };
+            // A deleted tag has no checkout commit.
+            let Some(commit) = f.str_opt("checkout_sha") else {
+                return Ok(None);
+            };
+            let release = super::ReleaseDetail {
+                tag: tag.to_owned(),
+                commit: Some(commit.to_owned()),
+                target: None,
+                by: f.str_opt("user_username").map(str::to_owned),
+                at: None,
+            };
+            (None, vec![project(&f, &release)?])
+        }
+        "Release Hook" => {
+            let action = f.str_opt("action");
+            if action != Some("create") {
+                return Ok(None);
+            }
+            let release = super::ReleaseDetail {
+                tag: f.string("tag")?.to_owned(),
+                commit: f.str_opt("commit.id").map(str::to_owned),
+                target: None,
+                by: None,
+                at: f.str_opt("released_at").map(str::to_owned),
+            };
+            (action.map(str::to_owned), vec![project(&f, &release)?])
+        }
         _ => return Ok(None),
     };
     Ok(Some(DomainEvent {
@@ -108,6 +142,18 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
         action,
         items,
     }))
+}
+
+/// The project's work item carrying a release.
+fn project(f: &Fields<'_>, release: &super::ReleaseDetail) -> Result<WorkItem, EventError> {
+    Ok(WorkItem {
+        key: WorkKey {
+            forge: ForgeName::GitLab,
+            repository: f.string("project.path_with_namespace")?.to_owned(),
+            target: Target::Repository,
+        },
+        detail: Some(json!({ super::RELEASE_KEY: release })),
+    })
 }
 
 fn change(f: &Fields<'_>, iid: u64, detail: Option<Value>) -> Result<WorkItem, EventError> {
@@ -154,6 +200,32 @@ mod tests {
         let merge = super::super::MergeDetail::of(ev.items[0].detail.as_ref()).unwrap();
         assert_eq!(merge.merge_commit.as_deref(), Some("m3rge"));
         assert_eq!(merge.merged_by.as_deref(), Some("maintainer"));
+    }
+
+    #[test]
+    fn tag_pushes_and_created_releases_carry_the_release() {
+        let tag = json!({"object_kind": "tag_push", "ref": "refs/tags/v4.2.0",
+            "checkout_sha": "c0ffee", "user_username": "rel-eng",
+            "project": {"path_with_namespace": "grp/proj"}});
+        let ev = extract("Tag Push Hook", &tag).unwrap().unwrap();
+        assert_eq!(ev.items[0].key.to_key_string(), "gitlab:grp/proj");
+        let r = super::super::ReleaseDetail::of(ev.items[0].detail.as_ref()).unwrap();
+        assert_eq!(
+            (r.tag.as_str(), r.commit.as_deref(), r.by.as_deref()),
+            ("v4.2.0", Some("c0ffee"), Some("rel-eng"))
+        );
+        let mut deleted = tag.clone();
+        deleted["checkout_sha"] = Value::Null;
+        assert_eq!(extract("Tag Push Hook", &deleted).unwrap(), None);
+        let release = json!({"object_kind": "release", "action": "create", "tag": "v4.2.0",
+            "released_at": "2026-12-04 10:00:00 UTC", "commit": {"id": "c0ffee"},
+            "project": {"path_with_namespace": "grp/proj"}});
+        let ev = extract("Release Hook", &release).unwrap().unwrap();
+        let r = super::super::ReleaseDetail::of(ev.items[0].detail.as_ref()).unwrap();
+        assert_eq!(r.commit.as_deref(), Some("c0ffee"));
+        let mut updated = release;
+        updated["action"] = json!("update");
+        assert_eq!(extract("Release Hook", &updated).unwrap(), None);
     }
 
     #[test]

@@ -138,6 +138,32 @@ impl MergeDetail {
     }
 }
 
+/// What a release event says (a GitHub release published or tag pushed, a GitLab tag push or
+/// release hook), carried in its detail under [`RELEASE_KEY`] for the evidence ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDetail {
+    /// The tag (`v4.2.0`).
+    pub tag: String,
+    /// The commit the tag names, when the event says.
+    pub commit: Option<String>,
+    /// What the release was made from when the event names no commit (a branch).
+    pub target: Option<String>,
+    /// Who released or pushed the tag.
+    pub by: Option<String>,
+    /// When (RFC 3339, as the forge sent it).
+    pub at: Option<String>,
+}
+
+/// The detail key of a [`ReleaseDetail`].
+pub const RELEASE_KEY: &str = "release";
+
+impl ReleaseDetail {
+    /// The release in an event's detail, if it is a release event.
+    pub fn of(detail: Option<&Value>) -> Option<ReleaseDetail> {
+        serde_json::from_value(detail?.get(RELEASE_KEY)?.clone()).ok()
+    }
+}
+
 /// An acted-on event: its name, action and the work it causes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {

@@ -44,17 +44,42 @@ pub enum Entry {
     ThreatModelRecorded(ThreatModelEntry),
     /// The change was merged.
     Merge(MergeEntry),
+    /// A release was published or a tag pushed.
+    Release(ReleaseEntry),
+}
+
+/// What an entry is about: a repository, and the change within it when there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope<'a> {
+    /// Which forge.
+    pub forge: ForgeName,
+    /// The repository or project path.
+    pub repository: &'a str,
+    /// The change, for entries about one.
+    pub number: Option<u64>,
 }
 
 impl Entry {
-    /// The change the entry is about.
-    pub fn subject(&self) -> &Subject {
+    /// What the entry is about.
+    pub fn scope(&self) -> Scope<'_> {
+        fn of(s: &Subject) -> Scope<'_> {
+            Scope {
+                forge: s.forge,
+                repository: &s.repository,
+                number: Some(s.number),
+            }
+        }
         match self {
-            Entry::Evaluation(e) => &e.subject,
-            Entry::WaiverGranted(e) | Entry::WaiverExpired(e) => &e.subject,
-            Entry::WaiverRevoked(e) => &e.subject,
-            Entry::ThreatModelRecorded(e) => &e.subject,
-            Entry::Merge(e) => &e.subject,
+            Entry::Evaluation(e) => of(&e.subject),
+            Entry::WaiverGranted(e) | Entry::WaiverExpired(e) => of(&e.subject),
+            Entry::WaiverRevoked(e) => of(&e.subject),
+            Entry::ThreatModelRecorded(e) => of(&e.subject),
+            Entry::Merge(e) => of(&e.subject),
+            Entry::Release(r) => Scope {
+                forge: r.forge,
+                repository: &r.repository,
+                number: None,
+            },
         }
     }
 
@@ -67,6 +92,7 @@ impl Entry {
             Entry::WaiverExpired(_) => "waiver_expired",
             Entry::ThreatModelRecorded(_) => "threat_model_recorded",
             Entry::Merge(_) => "merge",
+            Entry::Release(_) => "release",
         }
     }
 }
@@ -271,6 +297,54 @@ pub struct MergeEntry {
     pub evaluation_seq: Option<u64>,
     /// Merged while the last verdict was not `pass` (or there was none).
     pub bypassed: bool,
+}
+
+/// A release: the tag, its commit, the release before it and the merges since that one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseEntry {
+    /// Which forge.
+    pub forge: ForgeName,
+    /// The repository or project path.
+    pub repository: String,
+    /// The tag.
+    pub tag: String,
+    /// The commit it names, when the forge said.
+    pub commit: Option<String>,
+    /// What it was made from when no commit was named (a branch).
+    pub target: Option<String>,
+    /// Who released or pushed the tag.
+    pub by: Option<String>,
+    /// When.
+    pub released_at: Option<DateTime<Utc>>,
+    /// The release recorded before this one, if any.
+    pub previous: Option<PreviousRelease>,
+    /// The merges recorded since the previous release (all merges, for the first), oldest
+    /// first.
+    pub merges: Vec<ReleasedMerge>,
+}
+
+/// The release before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousRelease {
+    /// Its tag.
+    pub tag: String,
+    /// Its commit.
+    pub commit: Option<String>,
+    /// Its ledger entry.
+    pub seq: u64,
+}
+
+/// A merge that a release ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedMerge {
+    /// The PR / MR number.
+    pub number: u64,
+    /// Its merge commit.
+    pub merge_commit: Option<String>,
+    /// Whether it bypassed the gate.
+    pub bypassed: bool,
+    /// Its ledger entry.
+    pub seq: u64,
 }
 
 /// An entry as appended: its place in the chain and the time it was written.

@@ -101,7 +101,7 @@ struct Index<'a> {
 }
 
 fn index(entry: &Entry) -> Result<Index<'_>, StoreError> {
-    let subject = entry.subject();
+    let scope = entry.scope();
     let (head_sha, verdict) = match entry {
         Entry::Evaluation(e) => (Some(e.head_sha.as_str()), Some(e.verdict.as_str())),
         Entry::Merge(m) => (Some(m.head_sha.as_str()), m.verdict.map(|v| v.as_str())),
@@ -109,9 +109,10 @@ fn index(entry: &Entry) -> Result<Index<'_>, StoreError> {
     };
     Ok(Index {
         kind: entry.kind(),
-        forge: subject.forge.as_str(),
-        repository: &subject.repository,
-        number: seq_i64(subject.number)?,
+        forge: scope.forge.as_str(),
+        repository: scope.repository,
+        // 0: about the repository, not one change (PR and MR numbers start at 1).
+        number: seq_i64(scope.number.unwrap_or(0))?,
         head_sha,
         verdict,
     })
@@ -279,6 +280,28 @@ impl Store {
             .bind(repository)
             .bind(forge.map(|f| f.as_str()))
             .bind(number)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows.into_iter().map(StoredEntry::from).collect())
+    }
+
+    /// The entries of one kind (`merge`, `release`…) of a repository after sequence number
+    /// `after` (all when `None`), in order.
+    pub async fn ledger_entries_of_kind(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+        kind: &str,
+        after: Option<u64>,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let after = after.map(seq_i64).transpose()?.unwrap_or(-1);
+        let rows: Vec<EntryRow> = on_pool!(&self.db, pool => sqlx::query_as(
+            "SELECT seq, hash, body FROM ledger_entries \
+             WHERE forge = $1 AND repository = $2 AND kind = $3 AND seq > $4 ORDER BY seq")
+            .bind(forge.as_str())
+            .bind(repository)
+            .bind(kind)
+            .bind(after)
             .fetch_all(pool)
             .await)?;
         Ok(rows.into_iter().map(StoredEntry::from).collect())

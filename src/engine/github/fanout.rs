@@ -274,6 +274,9 @@ impl GithubProcessor {
             if let Some(id) = inputs.get("installation").and_then(Value::as_u64) {
                 installation = Some(id);
             }
+            if inputs.get(crate::events::RELEASE_KEY).is_some() {
+                continue; // recorded in the ledger by the processor
+            }
             match event.as_str() {
                 "push" => {
                     // Unknown counts as touched: a missed policy change costs correctness.

@@ -127,7 +127,12 @@ impl Processor for GithubProcessor {
                 self.change_job().run(job, &change).await
             }
             Target::Commit(sha) => self.commit_job(job, sha).await,
-            Target::Repository => self.repository_job(job).await,
+            Target::Repository => {
+                // Releases go to the evidence ledger; the fan-out skips them.
+                super::record::releases(&self.store, ForgeName::GitHub, job, self.clock.now())
+                    .await?;
+                self.repository_job(job).await
+            }
             Target::Installation(id) => self.installation_job(job, *id).await,
         }
     }
