@@ -101,6 +101,9 @@ pub struct LedgerSettings {
     pub checkpoint_entries: u64,
     /// …or this long after the last one when any entry is new (`SDL_GATE_LEDGER_CHECKPOINT_SECS`).
     pub checkpoint_every: Duration,
+    /// An RFC 3161 time-stamping authority every checkpoint is also stamped by
+    /// (`SDL_GATE_LEDGER_TSA_URL`).
+    pub tsa_url: Option<String>,
 }
 
 /// Default ledger key file, beside the default database.
@@ -262,6 +265,7 @@ struct FileLedger {
     origin: Option<String>,
     checkpoint_entries: Option<u64>,
     checkpoint_secs: Option<u64>,
+    tsa_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -574,6 +578,7 @@ impl Settings {
             origin,
             checkpoint_entries,
             checkpoint_every: Duration::from_secs(checkpoint_secs),
+            tsa_url: var("SDL_GATE_LEDGER_TSA_URL").or(file.ledger.tsa_url),
         };
 
         Ok(Settings {

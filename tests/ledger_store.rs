@@ -361,6 +361,7 @@ async fn a_checkpoint_seen_before_catches_a_rolled_back_ledger() {
         let known = StoredCheckpoint {
             size: cp.size,
             note: signer.sign_note(&cp.body()),
+            tsa_reply: None,
         };
         assert!(SignedNote::parse(&known.note).is_ok());
         let v = verify(&store, &signer, std::slice::from_ref(&known))

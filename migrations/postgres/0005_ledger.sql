@@ -24,6 +24,7 @@ CREATE TABLE ledger_checkpoints (
     size       BIGINT PRIMARY KEY,
     note       TEXT   NOT NULL,
     frontier   TEXT   NOT NULL,
+    tsa_reply  TEXT,
     created_at BIGINT NOT NULL
 );
 

@@ -26,6 +26,9 @@ CREATE TABLE ledger_checkpoints (
     -- The right edge of the tree at this size (a cache, so the next checkpoint hashes only
     -- new entries; checked against the signed root before it is used).
     frontier   TEXT    NOT NULL,
+    -- The RFC 3161 time-stamp reply (DER, base64) for the note, when SDL_GATE_LEDGER_TSA_URL
+    -- is set.
+    tsa_reply  TEXT,
     created_at INTEGER NOT NULL
 );
 

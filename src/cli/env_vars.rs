@@ -140,6 +140,11 @@ pub fn serve() -> Vec<EnvVar> {
             "seconds after the last checkpoint before new entries are signed anyway",
         ),
         var(
+            "SDL_GATE_LEDGER_TSA_URL",
+            None,
+            "RFC 3161 time-stamping authority that also stamps every checkpoint (none: not stamped)",
+        ),
+        var(
             "SDL_GATE_GITHUB_APP_ID",
             None,
             "GitHub App id (the App is on when this, the key and the secret are set)",

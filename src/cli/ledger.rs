@@ -49,6 +49,10 @@ enum LedgerCommand {
         /// must still extend it. Repeatable.
         #[arg(long = "known", value_name = "FILE")]
         known: Vec<PathBuf>,
+        /// The time-stamping authority's CA certificates (PEM): every checkpoint must then
+        /// carry an RFC 3161 time-stamp of its note that `openssl ts -verify` accepts.
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
     /// Write a self-contained bundle of one repository's entries that `ledger verify
     /// --bundle` checks offline. A checkpoint is signed first when the key file is here.
@@ -109,6 +113,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                 bundle,
                 keys,
                 known,
+                tsa_ca,
             } => {
                 let trusted = match parse_keys(&keys) {
                     Ok(k) => k,
@@ -119,7 +124,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                     Err(code) => return Ok(code),
                 };
                 match bundle {
-                    Some(dir) => Ok(verify_bundle(&dir, trusted, &known)),
+                    Some(dir) => Ok(verify_bundle(&dir, trusted, &known, tsa_ca.as_deref())),
                     None => {
                         let url = database
                             .unwrap_or_else(|| settings.database_url.expose_secret().to_owned());
@@ -134,7 +139,8 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                         let Some(store) = open(&url).await? else {
                             return Ok(ExitCode::from(2));
                         };
-                        let code = verify_database(&store, &trusted, &known).await?;
+                        let code =
+                            verify_database(&store, &trusted, &known, tsa_ca.as_deref()).await?;
                         store.close().await;
                         Ok(code)
                     }
@@ -164,7 +170,7 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                 let signer = signer(&settings).ok();
                 if let Some(s) = &signer {
                     store
-                        .checkpoint_ledger(s)
+                        .checkpoint_ledger_stamped(s, tsa(&settings)?.as_ref())
                         .await
                         .context("signing a checkpoint before the export")?;
                     extra.insert(0, s.verifier().clone());
@@ -269,7 +275,10 @@ pub fn run(args: LedgerArgs) -> anyhow::Result<ExitCode> {
                 let Some(store) = open(settings.database_url.expose_secret()).await? else {
                     return Ok(ExitCode::from(2));
                 };
-                match store.checkpoint_ledger(&signer).await? {
+                match store
+                    .checkpoint_ledger_stamped(&signer, tsa(&settings)?.as_ref())
+                    .await?
+                {
                     Some(cp) => print!("{}", signer.sign_note(&cp.body())),
                     None => println!("the latest checkpoint already covers every entry"),
                 }
@@ -384,6 +393,80 @@ fn what(s: &Sealed) -> String {
             }
         ),
     }
+}
+
+/// The time-stamping authority of SDL_GATE_LEDGER_TSA_URL, if one is set.
+fn tsa(settings: &Settings) -> anyhow::Result<Option<sdl_gate::ledger::tsa::TsaClient>> {
+    settings
+        .ledger
+        .tsa_url
+        .as_deref()
+        .map(sdl_gate::ledger::tsa::TsaClient::new)
+        .transpose()
+        .context("SDL_GATE_LEDGER_TSA_URL")
+}
+
+/// Checks an RFC 3161 reply for `note` with `openssl ts -verify` against the CA file.
+fn verify_time_stamp(note: &str, reply: &[u8], ca: &Path) -> Result<(), String> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("sdl-gate-ts-{}-{n}", std::process::id()));
+    std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = openssl_ts_verify(&dir, note, reply, ca);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn openssl_ts_verify(dir: &Path, note: &str, reply: &[u8], ca: &Path) -> Result<(), String> {
+    let (data, tsr) = (dir.join("note"), dir.join("reply.tsr"));
+    std::fs::write(&data, note).map_err(|e| e.to_string())?;
+    std::fs::write(&tsr, reply).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("openssl")
+        .args(["ts", "-verify", "-data"])
+        .arg(&data)
+        .arg("-in")
+        .arg(&tsr)
+        .arg("-CAfile")
+        .arg(ca)
+        .output()
+        .map_err(|e| format!("running openssl ts -verify: {e}"))?;
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() && said.contains("Verification: OK") {
+        Ok(())
+    } else {
+        let first = said
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        Err(format!(
+            "its time-stamp does not verify (openssl ts -verify: {})",
+            first.trim()
+        ))
+    }
+}
+
+/// The time-stamp of every checkpoint, when a CA was given: each must verify.
+fn check_time_stamps(
+    stamps: &[(sdl_gate::ledger::Place, String, Option<Vec<u8>>)],
+    ca: Option<&Path>,
+) -> Result<usize, Tamper> {
+    let Some(ca) = ca else {
+        return Ok(0);
+    };
+    for (place, note, reply) in stamps {
+        let Some(reply) = reply else {
+            return Err(Tamper {
+                place: place.clone(),
+                what: "it carries no time-stamp".into(),
+            });
+        };
+        verify_time_stamp(note, reply, ca).map_err(|what| Tamper {
+            place: place.clone(),
+            what,
+        })?;
+    }
+    Ok(stamps.len())
 }
 
 /// The signer of the key file; a usage error (exit 2) when there is none.
@@ -515,6 +598,7 @@ async fn verify_database(
     store: &Store,
     trusted: &[VerifierKey],
     known: &[String],
+    tsa_ca: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let checkpoints = store.ledger_checkpoints().await?;
     let known: Vec<StoredCheckpoint> = known
@@ -525,6 +609,7 @@ async fn verify_database(
                 .and_then(|n| sdl_gate::ledger::note::Checkpoint::parse(&n.body).ok())
                 .map_or(0, |c| c.size),
             note: note.clone(),
+            tsa_reply: None,
         })
         .collect();
     let mut verifier = match ChainVerifier::new(&checkpoints, &known, trusted) {
@@ -542,10 +627,35 @@ async fn verify_database(
         }
         from = last.seq + 1;
     }
-    Ok(report(verifier.finish().map(|v| summary(&v))))
+    let verified = match verifier.finish() {
+        Ok(v) => v,
+        Err(t) => return Ok(report(Err(t))),
+    };
+    let stamps: Vec<_> = checkpoints
+        .iter()
+        .map(|c| {
+            (
+                sdl_gate::ledger::Place::Checkpoint(c.size),
+                c.note.clone(),
+                c.tsa_reply.clone(),
+            )
+        })
+        .collect();
+    Ok(report(check_time_stamps(&stamps, tsa_ca).map(|n| {
+        let mut text = summary(&verified);
+        if tsa_ca.is_some() {
+            text.push_str(&format!("; {n} time-stamps verified by openssl ts -verify"));
+        }
+        text
+    })))
 }
 
-fn verify_bundle(dir: &Path, trusted: Vec<VerifierKey>, known: &[String]) -> ExitCode {
+fn verify_bundle(
+    dir: &Path,
+    trusted: Vec<VerifierKey>,
+    known: &[String],
+    tsa_ca: Option<&Path>,
+) -> ExitCode {
     let bundle = match Bundle::read(dir) {
         Ok(b) => b,
         Err(t) => return report(Err(t)),
@@ -561,7 +671,14 @@ fn verify_bundle(dir: &Path, trusted: Vec<VerifierKey>, known: &[String]) -> Exi
              service published, or pin it with --key"
         );
     }
-    report(bundle.verify(&trusted, known).map(|v| {
+    let stamped = match bundle
+        .verify(&trusted, known)
+        .and_then(|v| check_time_stamps(&bundle.time_stamps(), tsa_ca).map(|n| (v, n)))
+    {
+        Ok(ok) => ok,
+        Err(t) => return report(Err(t)),
+    };
+    report(Ok(stamped).map(|(v, stamps)| {
         format!(
             "bundle intact: {} entries of {} proven in the checkpoint of {} entries (origin {}), \
              {} earlier checkpoints consistent with it, {} attestations signed and matching",
@@ -571,6 +688,10 @@ fn verify_bundle(dir: &Path, trusted: Vec<VerifierKey>, known: &[String]) -> Exi
             v.checkpoint.origin,
             v.earlier,
             v.attestations
-        )
+        ) + &if tsa_ca.is_some() {
+            format!(", {stamps} time-stamps verified by openssl ts -verify")
+        } else {
+            String::new()
+        }
     }))
 }

@@ -16,6 +16,7 @@ use sdl_gate::forge::gitlab::GitlabConfig;
 use sdl_gate::forge_name::ForgeName;
 use sdl_gate::ledger::keys;
 use sdl_gate::ledger::note::NoteSigner;
+use sdl_gate::ledger::tsa::TsaClient;
 use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
@@ -157,9 +158,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         service.addr
     );
     let reconciling: Option<ReconcileTask> = reconciler.map(|r| Arc::new(r).spawn());
+    let tsa = settings
+        .ledger
+        .tsa_url
+        .as_deref()
+        .map(TsaClient::new)
+        .transpose()
+        .context("SDL_GATE_LEDGER_TSA_URL")?;
     let checkpointer = spawn_checkpointer(
         store.clone(),
         signer.clone(),
+        tsa.clone(),
         CheckpointPolicy {
             entries: settings.ledger.checkpoint_entries,
             every: settings.ledger.checkpoint_every,
@@ -180,7 +189,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     // What the last jobs appended is sealed before the process goes.
     checkpointer.abort();
-    match store.checkpoint_ledger(&signer).await {
+    match store.checkpoint_ledger_stamped(&signer, tsa.as_ref()).await {
         Ok(Some(cp)) => tracing::info!(size = cp.size, "ledger: checkpoint signed at shutdown"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "ledger: no checkpoint at shutdown"),

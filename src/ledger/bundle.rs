@@ -46,6 +46,9 @@ pub struct EarlierCheckpoint {
     pub note: String,
     /// The consistency proof to the latest checkpoint, base64.
     pub consistency: Vec<String>,
+    /// Its RFC 3161 time-stamp reply (DER, base64), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsa: Option<String>,
 }
 
 /// What a bundle says it holds.
@@ -87,6 +90,8 @@ pub struct Bundle {
     pub proofs: Vec<EntryProof>,
     /// `checkpoint`.
     pub checkpoint: String,
+    /// `checkpoint.tsr`.
+    pub checkpoint_tsa: Option<Vec<u8>>,
     /// `checkpoints.jsonl`.
     pub earlier: Vec<EarlierCheckpoint>,
     /// `keys.txt`.
@@ -205,6 +210,10 @@ impl Bundle {
                 ),
             )?;
             write("checkpoint", self.checkpoint.clone())?;
+            if let Some(reply) = &self.checkpoint_tsa {
+                let path = tmp.join("checkpoint.tsr");
+                std::fs::write(&path, reply).map_err(io(&path))?;
+            }
             write(
                 "checkpoints.jsonl",
                 lines(
@@ -287,6 +296,7 @@ impl Bundle {
             entries,
             proofs,
             checkpoint: read("checkpoint")?,
+            checkpoint_tsa: std::fs::read(dir.join("checkpoint.tsr")).ok(),
             earlier,
             keys,
             attestations,
@@ -478,6 +488,23 @@ impl Bundle {
             earlier: self.earlier.len() as u64,
             attestations: self.attestations.len() as u64,
         })
+    }
+
+    /// Every checkpoint note of the bundle with its time-stamp reply, latest first.
+    pub fn time_stamps(&self) -> Vec<(Place, String, Option<Vec<u8>>)> {
+        let mut out = vec![(
+            Place::File("checkpoint".into()),
+            self.checkpoint.clone(),
+            self.checkpoint_tsa.clone(),
+        )];
+        for (i, e) in self.earlier.iter().enumerate() {
+            out.push((
+                Place::File(format!("checkpoints.jsonl line {}", i + 1)),
+                e.note.clone(),
+                e.tsa.as_deref().and_then(|t| B64.decode(t).ok()),
+            ));
+        }
+        out
     }
 }
 

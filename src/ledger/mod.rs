@@ -22,6 +22,7 @@ pub mod evidence;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod tsa;
 pub mod verify;
 
 pub use entry::{Entry, Sealed};

@@ -29,6 +29,8 @@ pub struct StoredCheckpoint {
     pub size: u64,
     /// The signed note.
     pub note: String,
+    /// The RFC 3161 time-stamp reply (DER) for the note, when one was obtained.
+    pub tsa_reply: Option<Vec<u8>>,
 }
 
 /// Where a fault is.

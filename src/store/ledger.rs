@@ -83,6 +83,7 @@ struct CheckpointRow {
     size: i64,
     note: String,
     frontier: String,
+    tsa_reply: Option<String>,
 }
 
 fn seq_i64(seq: u64) -> Result<i64, StoreError> {
@@ -342,7 +343,7 @@ impl Store {
     /// Every checkpoint, smallest first.
     pub async fn ledger_checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let rows: Vec<CheckpointRow> = on_pool!(&self.read, pool => sqlx::query_as(
-            "SELECT size, note, frontier FROM ledger_checkpoints ORDER BY size")
+            "SELECT size, note, frontier, tsa_reply FROM ledger_checkpoints ORDER BY size")
             .fetch_all(pool)
             .await)?;
         Ok(rows
@@ -350,6 +351,10 @@ impl Store {
             .map(|r| StoredCheckpoint {
                 size: u64::try_from(r.size).unwrap_or(u64::MAX),
                 note: r.note,
+                tsa_reply: r.tsa_reply.and_then(|t| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.decode(t).ok()
+                }),
             })
             .collect())
     }
@@ -362,8 +367,20 @@ impl Store {
         &self,
         signer: &NoteSigner,
     ) -> Result<Option<Checkpoint>, StoreError> {
+        self.checkpoint_ledger_stamped(signer, None).await
+    }
+
+    /// [`Store::checkpoint_ledger`], with the note time-stamped by `tsa` first: when the
+    /// authority gives no time-stamp, no checkpoint is written (the entries wait, unsigned,
+    /// for the next try) — a checkpoint without its time-stamp would be one an administrator
+    /// with the key could have made at any time.
+    pub async fn checkpoint_ledger_stamped(
+        &self,
+        signer: &NoteSigner,
+        tsa: Option<&crate::ledger::tsa::TsaClient>,
+    ) -> Result<Option<Checkpoint>, StoreError> {
         let latest: Option<CheckpointRow> = on_pool!(&self.db, pool => sqlx::query_as(
-            "SELECT size, note, frontier FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+            "SELECT size, note, frontier, tsa_reply FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
             .fetch_optional(pool)
             .await)?;
         let mut frontier = match &latest {
@@ -410,14 +427,26 @@ impl Store {
             root: frontier.root(),
         };
         let note = signer.sign_note(&checkpoint.body());
+        let tsa_reply = match tsa {
+            None => None,
+            Some(tsa) => {
+                use base64::Engine;
+                let reply = tsa
+                    .stamp(note.as_bytes())
+                    .await
+                    .map_err(|e| StoreError::TimeStamp(e.to_string()))?;
+                Some(base64::engine::general_purpose::STANDARD.encode(reply))
+            }
+        };
         // Replicas may race to sign the same size: the signature is deterministic, so the
         // loser's row would be the same, and it is dropped.
         on_pool!(&self.db, pool => sqlx::query(
-            "INSERT INTO ledger_checkpoints (size, note, frontier, created_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO ledger_checkpoints (size, note, frontier, tsa_reply, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (size) DO NOTHING")
             .bind(seq_i64(checkpoint.size)?)
             .bind(&note)
             .bind(frontier.to_text())
+            .bind(tsa_reply)
             .bind(now_ms())
             .execute(pool)
             .await
@@ -519,6 +548,10 @@ impl Store {
         let earlier = checkpoints[..checkpoints.len() - 1]
             .iter()
             .map(|c| EarlierCheckpoint {
+                tsa: c.tsa_reply.as_deref().map(|r| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(r)
+                }),
                 note: c.note.clone(),
                 consistency: encode_path(
                     &tree.consistency_proof(usize::try_from(c.size).unwrap_or(usize::MAX)),
@@ -541,6 +574,7 @@ impl Store {
             entries: sealed.into_iter().map(|e| e.body).collect(),
             proofs,
             checkpoint: latest.note,
+            checkpoint_tsa: latest.tsa_reply,
             earlier,
             keys,
             attestations: Vec::new(),
@@ -554,6 +588,7 @@ impl Store {
 pub fn spawn_checkpointer(
     store: Store,
     signer: Arc<NoteSigner>,
+    tsa: Option<crate::ledger::tsa::TsaClient>,
     policy: CheckpointPolicy,
     tick: Duration,
 ) -> tokio::task::JoinHandle<()> {
@@ -573,7 +608,7 @@ pub fn spawn_checkpointer(
             if !due {
                 continue;
             }
-            match store.checkpoint_ledger(&signer).await {
+            match store.checkpoint_ledger_stamped(&signer, tsa.as_ref()).await {
                 Ok(Some(cp)) => tracing::info!(size = cp.size, "ledger: checkpoint signed"),
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "ledger: checkpoint not written"),

@@ -65,6 +65,9 @@ pub enum StoreError {
     /// The database did not answer in time.
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    /// A checkpoint was not written because the time-stamping authority gave no time-stamp.
+    #[error("the checkpoint was not time-stamped: {0}")]
+    TimeStamp(String),
     /// The database URL is neither `sqlite:` nor `postgres://`.
     #[error("unsupported database URL (expected sqlite:… or postgres://…)")]
     UnsupportedUrl,
