@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::canonical::canonical;
 use super::entry::{Sealed, entry_hash};
 use super::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
-use super::note::{Checkpoint, SignedNote, VerifierKey};
+use super::note::{Checkpoint, VerifierKey};
 use super::verify::{Place, Tamper};
 
 /// The inclusion proof of one exported entry.
@@ -311,25 +311,11 @@ impl Bundle {
         trusted: &[VerifierKey],
         known: &[String],
     ) -> Result<BundleVerified, Tamper> {
-        let cp_place = Place::File("checkpoint".into());
-        let note = SignedNote::parse(&self.checkpoint).map_err(|e| Tamper {
-            place: cp_place.clone(),
-            what: e.to_string(),
-        })?;
-        let signer = note.verify(trusted).map_err(|e| Tamper {
-            place: cp_place.clone(),
-            what: e.to_string(),
-        })?;
-        let checkpoint = Checkpoint::parse(&note.body).map_err(|e| Tamper {
-            place: cp_place.clone(),
-            what: e.to_string(),
-        })?;
-        if checkpoint.origin != signer.name {
-            return Err(Tamper {
-                place: cp_place,
-                what: format!("its origin {:?} is not its key's name", checkpoint.origin),
-            });
-        }
+        let checkpoint = super::verify::signed_checkpoint(
+            &self.checkpoint,
+            trusted,
+            &Place::File("checkpoint".into()),
+        )?;
         if self.entries.len() != self.proofs.len() {
             return Err(file_tamper(
                 "proofs.jsonl",
@@ -408,7 +394,7 @@ impl Bundle {
         let mut seen: Vec<Checkpoint> = vec![checkpoint.clone()];
         for (i, earlier) in self.earlier.iter().enumerate() {
             let place = Place::File(format!("checkpoints.jsonl line {}", i + 1));
-            let cp = signed_checkpoint(&earlier.note, trusted, &place)?;
+            let cp = super::verify::signed_checkpoint(&earlier.note, trusted, &place)?;
             let proof = hashes_of(&place, &earlier.consistency)?;
             if !verify_consistency(cp.size, checkpoint.size, &cp.root, &checkpoint.root, &proof) {
                 return Err(Tamper {
@@ -423,7 +409,7 @@ impl Bundle {
         }
         for (i, note) in known.iter().enumerate() {
             let place = Place::File(format!("known checkpoint {}", i + 1));
-            let cp = signed_checkpoint(note, trusted, &place)?;
+            let cp = super::verify::signed_checkpoint(note, trusted, &place)?;
             if cp.size > checkpoint.size {
                 return Err(Tamper {
                     place: Place::Checkpoint(cp.size),
@@ -506,19 +492,4 @@ impl Bundle {
         }
         out
     }
-}
-
-/// A checkpoint note signed by one of `trusted`.
-fn signed_checkpoint(
-    note: &str,
-    trusted: &[VerifierKey],
-    place: &Place,
-) -> Result<Checkpoint, Tamper> {
-    let t = |e: super::note::NoteError| Tamper {
-        place: place.clone(),
-        what: e.to_string(),
-    };
-    let parsed = SignedNote::parse(note).map_err(t)?;
-    parsed.verify(trusted).map_err(t)?;
-    Checkpoint::parse(&parsed.body).map_err(t)
 }

@@ -124,28 +124,13 @@ impl ChainVerifier {
             .chain(known.iter().map(|c| (c, true)))
         {
             let place = Place::Checkpoint(stored.size);
-            let note = SignedNote::parse(&stored.note)
-                .map_err(|e| tamper(place.clone(), e.to_string()))?;
-            let signer = note
-                .verify(keys)
-                .map_err(|e| tamper(place.clone(), e.to_string()))?;
-            let checkpoint =
-                Checkpoint::parse(&note.body).map_err(|e| tamper(place.clone(), e.to_string()))?;
+            let checkpoint = signed_checkpoint(&stored.note, keys, &place)?;
             if checkpoint.size != stored.size {
                 return Err(tamper(
                     place,
                     format!(
                         "it is stored as covering {} entries but signs {}",
                         stored.size, checkpoint.size
-                    ),
-                ));
-            }
-            if checkpoint.origin != signer.name {
-                return Err(tamper(
-                    place,
-                    format!(
-                        "its origin {:?} is not its key's name {:?}",
-                        checkpoint.origin, signer.name
                     ),
                 ));
             }
@@ -272,6 +257,29 @@ impl ChainVerifier {
             root: self.frontier.root(),
         })
     }
+}
+
+/// The checkpoint of a signed `note`: signed by one of `keys`, and named for the key that
+/// signed it (the ledger's origin is its key's name). Faults are placed at `place`.
+pub fn signed_checkpoint(
+    note: &str,
+    keys: &[VerifierKey],
+    place: &Place,
+) -> Result<Checkpoint, Tamper> {
+    let fault = |e: super::note::NoteError| tamper(place.clone(), e.to_string());
+    let note = SignedNote::parse(note).map_err(fault)?;
+    let signer = note.verify(keys).map_err(fault)?;
+    let checkpoint = Checkpoint::parse(&note.body).map_err(fault)?;
+    if checkpoint.origin != signer.name {
+        return Err(tamper(
+            place.clone(),
+            format!(
+                "its origin {:?} is not its key's name {:?}",
+                checkpoint.origin, signer.name
+            ),
+        ));
+    }
+    Ok(checkpoint)
 }
 
 /// Verifies a whole ledger held in memory.
