@@ -990,10 +990,41 @@ async fn a_push_changing_the_policy_reevaluates_open_pull_requests() {
         let relaxed = "version: 1\ngates:\n  sast:\n    enabled: false\n";
         w.fake
             .put_file(REPO, "main", ".github/sdl-gate.yml", relaxed.as_bytes());
+        // GitHub serves a file at any commit; the fake at the refs it is given.
+        w.fake.put_file(
+            REPO,
+            &sha(0xaf7e),
+            ".github/sdl-gate.yml",
+            relaxed.as_bytes(),
+        );
         let mark = w.fake.mark();
         w.send("push", &push_event(REPO, &[".github/sdl-gate.yml"]))
             .await;
         w.drain().await;
+        // The evidence ledger records the new policy once, with who pushed it.
+        let changes = w
+            .store
+            .ledger_entries_of_kind(ForgeName::GitHub, REPO, "policy_changed", None)
+            .await
+            .expect("ledger");
+        assert_eq!(
+            changes.len(),
+            1,
+            "{label}: the push that left the policy alone records nothing"
+        );
+        let sealed: sdl_gate::ledger::Sealed = serde_json::from_str(&changes[0].body).unwrap();
+        let sdl_gate::ledger::Entry::PolicyChanged(change) = sealed.entry else {
+            panic!("{label}: a policy change")
+        };
+        assert_eq!(change.commit, sha(0xaf7e));
+        assert_eq!(change.branch, "main");
+        assert_eq!(change.by.as_deref(), Some("Codertocat"));
+        let policy = change.policy.expect("the new policy");
+        assert_eq!(policy.path, ".github/sdl-gate.yml");
+        assert_eq!(
+            policy.sha256,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(relaxed.as_bytes()))
+        );
         for (n, head) in &heads {
             assert_eq!(
                 w.run(REPO, head).conclusion.as_deref(),

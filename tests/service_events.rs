@@ -200,16 +200,27 @@ fn known_github_fixtures_map_to_the_right_keys() {
         ["github:Codertocat/Hello-World@6113728f27ae82c7b1a177c8d03f9e96e0adf246"]
     );
 
-    // A push to the default branch is a repository job; a tag push is not acted on.
+    // A push to the default branch is a repository job; a deleted tag is not acted on; a
+    // pushed tag is a repository job carrying the release for the evidence ledger (the
+    // commit is the head commit: an annotated tag's `after` is the tag object).
     let ev = gh("kodiak/push/master.json", "push").unwrap();
     assert_eq!(keys(&ev), ["github:chdsbd/test_repo"]);
     assert_eq!(
         gh("octokit-webhooks/push/payload.json", "push").unwrap(),
         None
     );
+    let ev = gh("octocrab/push_webhook_event.json", "push").unwrap();
+    let release =
+        sdl_gate::events::ReleaseDetail::of(ev.as_ref().and_then(|e| e.items[0].detail.as_ref()))
+            .expect("a tag push carries its release");
+    assert_eq!(release.tag, "v0.2.1");
     assert_eq!(
-        gh("octocrab/push_webhook_event.json", "push").unwrap(),
-        None
+        release.commit.as_deref(),
+        Some("bd7a63727468ca899e6a43e40fe9d76b3501f3f4")
+    );
+    assert_eq!(
+        ev.as_ref().map(|e| e.items[0].key.target.clone()),
+        Some(Target::Repository)
     );
 
     // Comments: on a plain issue ignored; on a PR the comment travels with the job.

@@ -370,6 +370,16 @@ fn what(s: &Sealed) -> String {
         ),
         Entry::WaiverRevoked(w) => format!("{} ({:?})", w.waiver.gate, w.reason),
         Entry::ThreatModelRecorded(t) => format!("{} by {}", t.reference, t.by),
+        Entry::PolicyChanged(p) => match &p.policy {
+            Some(policy) => format!(
+                "{} at {} by {}: sha256 {}",
+                policy.path,
+                p.commit.chars().take(12).collect::<String>(),
+                p.by.as_deref().unwrap_or("?"),
+                policy.sha256.chars().take(16).collect::<String>()
+            ),
+            None => format!("the policy file was removed at {}", p.commit),
+        },
         Entry::Release(r) => format!(
             "{} at {} by {} ({} merges since {}{})",
             r.tag,

@@ -11,8 +11,8 @@ use crate::forge_name::ForgeName;
 use crate::ledger::Entry;
 use crate::ledger::Sealed;
 use crate::ledger::entry::{
-    MergeEntry, PreviousRelease, ReleaseEntry, ReleasedMerge, RevokedBecause, Subject,
-    ThreatModelEntry, WaiverEntry, WaiverRevokedEntry,
+    MergeEntry, PolicyChangedEntry, PolicyEvidence, PreviousRelease, ReleaseEntry, ReleasedMerge,
+    RevokedBecause, Subject, ThreatModelEntry, WaiverEntry, WaiverRevokedEntry,
 };
 use crate::ledger::evidence::waiver_evidence;
 use crate::queue::ProcessError;
@@ -254,4 +254,49 @@ pub(crate) async fn releases(
         }
     }
     Ok(())
+}
+
+impl LedgerRecorder<'_> {
+    /// The default branch's policy as a push left it, when it differs from the one the
+    /// ledger recorded last (a push that only may have touched it records nothing).
+    pub async fn policy_changed(
+        &self,
+        repository: &str,
+        branch: &str,
+        commit: &str,
+        by: Option<&str>,
+        policy: Option<PolicyEvidence>,
+        at: DateTime<Utc>,
+    ) -> Result<bool, ProcessError> {
+        let last = self
+            .store
+            .ledger_entries_of_kind(self.forge, repository, "policy_changed", None)
+            .await
+            .map_err(|e| ProcessError::retry_because("reading the ledger", e))?
+            .into_iter()
+            .rev()
+            .filter_map(|e| serde_json::from_str::<Sealed>(&e.body).ok())
+            .find_map(|s| match s.entry {
+                Entry::PolicyChanged(p) => Some(p.policy.map(|p| p.sha256)),
+                _ => None,
+            });
+        let now = policy.as_ref().map(|p| p.sha256.clone());
+        if last.as_ref() == Some(&now) {
+            return Ok(false);
+        }
+        let entry = Entry::PolicyChanged(PolicyChangedEntry {
+            forge: self.forge,
+            repository: repository.to_owned(),
+            branch: branch.to_owned(),
+            commit: commit.to_owned(),
+            by: by.map(str::to_owned),
+            policy,
+            previous_sha256: last.flatten(),
+        });
+        let key = format!(
+            "policy_changed:{}:{repository}:{commit}",
+            self.forge.as_str()
+        );
+        self.once(entry, at, key).await.map(|a| a.new)
+    }
 }

@@ -193,6 +193,13 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     let mut detail = fanout_inputs(event, payload);
                     if let (Some(sha), Some(d)) = (f.str_opt("after"), detail.as_object_mut()) {
                         d.insert("after".to_owned(), json!(sha));
+                        d.insert("branch".to_owned(), json!(branch));
+                        if let Some(by) = f
+                            .str_opt("pusher.name")
+                            .or_else(|| f.str_opt("sender.login"))
+                        {
+                            d.insert("pusher".to_owned(), json!(by));
+                        }
                     }
                     vec![item(&f, Target::Repository, Some(detail))?]
                 }

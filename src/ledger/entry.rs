@@ -46,6 +46,8 @@ pub enum Entry {
     Merge(MergeEntry),
     /// A release was published or a tag pushed.
     Release(ReleaseEntry),
+    /// The default branch's policy file changed.
+    PolicyChanged(PolicyChangedEntry),
 }
 
 /// What an entry is about: a repository, and the change within it when there is one.
@@ -80,6 +82,11 @@ impl Entry {
                 repository: &r.repository,
                 number: None,
             },
+            Entry::PolicyChanged(p) => Scope {
+                forge: p.forge,
+                repository: &p.repository,
+                number: None,
+            },
         }
     }
 
@@ -93,6 +100,7 @@ impl Entry {
             Entry::ThreatModelRecorded(_) => "threat_model_recorded",
             Entry::Merge(_) => "merge",
             Entry::Release(_) => "release",
+            Entry::PolicyChanged(_) => "policy_changed",
         }
     }
 }
@@ -321,6 +329,25 @@ pub struct ReleaseEntry {
     /// The merges recorded since the previous release (all merges, for the first), oldest
     /// first.
     pub merges: Vec<ReleasedMerge>,
+}
+
+/// The default branch's policy after a push that changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyChangedEntry {
+    /// Which forge.
+    pub forge: ForgeName,
+    /// The repository or project path.
+    pub repository: String,
+    /// The default branch.
+    pub branch: String,
+    /// The commit the push left it at.
+    pub commit: String,
+    /// Who pushed.
+    pub by: Option<String>,
+    /// The policy file now (`None`: there is none any more).
+    pub policy: Option<PolicyEvidence>,
+    /// The SHA-256 of the policy the ledger recorded before, if any.
+    pub previous_sha256: Option<String>,
 }
 
 /// The release before.

@@ -258,6 +258,48 @@ impl GithubProcessor {
         }
     }
 
+    /// Records the default branch's policy as a push that may have changed it left it (the
+    /// evidence ledger's `policy_changed`, when it did change).
+    async fn record_policy(
+        &self,
+        job: &Job,
+        installation: u64,
+        push: &Value,
+    ) -> Result<(), ProcessError> {
+        let (Some(commit), Some(branch)) = (
+            push.get("after").and_then(Value::as_str),
+            push.get("branch").and_then(Value::as_str),
+        ) else {
+            return Ok(()); // stored before pushes carried them
+        };
+        let change = ChangeRef::new(&job.key.repository, 0, Some(installation));
+        let policy = match self.forge.policy(&change, commit, &POLICY_PATHS).await {
+            Ok(file) => {
+                file.map(|f| crate::ledger::evidence::policy_evidence(&f.path, branch, &f.text))
+            }
+            Err(ForgeError::NotFound { .. }) => return Ok(()),
+            Err(e) => return Err(to_process_error(e)),
+        };
+        let ledger = super::super::record::LedgerRecorder {
+            store: &self.store,
+            forge: ForgeName::GitHub,
+        };
+        let recorded = ledger
+            .policy_changed(
+                &job.key.repository,
+                branch,
+                commit,
+                push.get("pusher").and_then(Value::as_str),
+                policy,
+                self.clock.now(),
+            )
+            .await?;
+        if recorded {
+            tracing::info!(job = %job.key, commit, "policy change recorded in the ledger");
+        }
+        Ok(())
+    }
+
     /// A push to the default branch (re-evaluate every open pull request when the policy
     /// may have changed), a code-scanning alert dismissed or reopened by hand (re-evaluate
     /// every open pull request when the default branch's policy reads code scanning) or a
@@ -270,6 +312,7 @@ impl GithubProcessor {
         let mut default_branch = None;
         let mut reconcile = false;
         let mut installation = None;
+        let mut pushed = Vec::new();
         for (event, _action, inputs) in self.inputs(job).await? {
             if let Some(id) = inputs.get("installation").and_then(Value::as_u64) {
                 installation = Some(id);
@@ -280,10 +323,14 @@ impl GithubProcessor {
             match event.as_str() {
                 "push" => {
                     // Unknown counts as touched: a missed policy change costs correctness.
-                    policy_changed |= inputs
+                    let touched = inputs
                         .get("touches_policy")
                         .and_then(Value::as_bool)
-                        .unwrap_or(true)
+                        .unwrap_or(true);
+                    policy_changed |= touched;
+                    if touched {
+                        pushed.push(inputs.clone());
+                    }
                 }
                 "code_scanning_alert" => {
                     alerts_changed = true;
@@ -308,6 +355,9 @@ impl GithubProcessor {
                 job.key
             )));
         };
+        for push in &pushed {
+            self.record_policy(job, installation, push).await?;
+        }
         // A policy change re-evaluates every pull request anyway; otherwise a hand-made alert
         // change does only where the policy reads code scanning.
         let alerts_matter = alerts_changed
