@@ -202,9 +202,7 @@ async fn main() -> anyhow::Result<()> {
         let page = store.ledger_entries(from, LEDGER_PAGE).await?;
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
-        for e in &page {
-            verifier.push(e)?;
-        }
+        verifier.push_all(&page)?;
         all.extend(page);
     }
     let v = verifier.finish()?;

@@ -25,26 +25,45 @@ pub enum CanonicalError {
 /// units of their names, no whitespace, strings escaped minimally.
 pub fn canonical(value: &Value) -> Result<String, CanonicalError> {
     let mut out = String::with_capacity(256);
-    write_value(value, &mut out, &mut String::new())?;
+    write_value(value, &mut out)?;
     Ok(out)
 }
 
-fn write_value(
-    value: &Value,
-    out: &mut String,
-    pointer: &mut String,
-) -> Result<(), CanonicalError> {
+/// Whether `text` is the canonical JSON text of `value` (what it was parsed from), written
+/// into a buffer reused per thread rather than a new string each time.
+pub fn is_canonical(value: &Value, text: &str) -> Result<bool, CanonicalError> {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|buf| {
+        let mut out = buf.borrow_mut();
+        out.clear();
+        write_value(value, &mut out)?;
+        Ok(out.as_str() == text)
+    })
+}
+
+/// Writes `value`; a number that is not an integer fails with the JSON pointer to it, built
+/// on the way back up (so the path costs nothing when all is well).
+fn write_value(value: &Value, out: &mut String) -> Result<(), CanonicalError> {
+    let under = |key: &str, e: CanonicalError| match e {
+        CanonicalError::NotAnInteger { pointer, number } => CanonicalError::NotAnInteger {
+            pointer: format!("/{key}{pointer}"),
+            number,
+        },
+    };
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
+            use std::fmt::Write;
             if let Some(i) = n.as_i64() {
-                out.push_str(&i.to_string());
+                let _ = write!(out, "{i}");
             } else if let Some(u) = n.as_u64() {
-                out.push_str(&u.to_string());
+                let _ = write!(out, "{u}");
             } else {
                 return Err(CanonicalError::NotAnInteger {
-                    pointer: pointer.clone(),
+                    pointer: String::new(),
                     number: n.to_string(),
                 });
             }
@@ -56,31 +75,33 @@ fn write_value(
                 if i > 0 {
                     out.push(',');
                 }
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                write_value(item, out, pointer)?;
-                pointer.truncate(len);
+                write_value(item, out).map_err(|e| under(&i.to_string(), e))?;
             }
             out.push(']');
         }
         Value::Object(members) => {
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
+            let utf16 = |a: &String, b: &String| a.encode_utf16().cmp(b.encode_utf16());
+            let write_member = |out: &mut String, i: usize, key: &String, member: &Value| {
                 if i > 0 {
                     out.push(',');
                 }
                 write_string(key, out);
                 out.push(':');
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(key);
-                if let Some(member) = members.get(key) {
-                    write_value(member, out, pointer)?;
+                write_value(member, out).map_err(|e| under(key, e))
+            };
+            out.push('{');
+            // The map keeps its keys in byte order, which is UTF-16 order unless a key holds
+            // characters beyond U+FFFF: sort only then.
+            if members.keys().is_sorted_by(|a, b| utf16(a, b).is_le()) {
+                for (i, (key, member)) in members.iter().enumerate() {
+                    write_member(out, i, key, member)?;
                 }
-                pointer.truncate(len);
+            } else {
+                let mut sorted: Vec<(&String, &Value)> = members.iter().collect();
+                sorted.sort_by(|a, b| utf16(a.0, b.0));
+                for (i, (key, member)) in sorted.into_iter().enumerate() {
+                    write_member(out, i, key, member)?;
+                }
             }
             out.push('}');
         }
@@ -92,6 +113,11 @@ fn write_value(
 /// `\u00xx` (lower-case hex), everything else as itself.
 fn write_string(s: &str, out: &mut String) {
     out.push('"');
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -6,8 +6,7 @@
 
 use serde_json::Value;
 
-use super::canonical::canonical;
-use super::entry::{GENESIS, Sealed, entry_hash};
+use super::entry::{GENESIS, entry_hash};
 use super::merkle::{Frontier, Hash, leaf_hash};
 use super::note::{Checkpoint, SignedNote, VerifierKey};
 
@@ -167,6 +166,43 @@ impl ChainVerifier {
 
     /// Checks the next entry.
     pub fn push(&mut self, row: &StoredEntry) -> Result<(), Tamper> {
+        let checked = examine(row);
+        self.chain(row, checked)
+    }
+
+    /// Checks the next entries, in order. What each entry's own text must satisfy (JSON,
+    /// canonical, a ledger entry, its hashes) is checked on every core at once; the chain and
+    /// the roots after, in order. The first fault found is the one in the lowest entry.
+    pub fn push_all(&mut self, rows: &[StoredEntry]) -> Result<(), Tamper> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let examined: Vec<Examined> = if threads < 2 || rows.len() < 256 {
+            rows.iter().map(examine).collect()
+        } else {
+            let chunk = rows.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = rows
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(move || part.iter().map(examine).collect::<Vec<_>>()))
+                    .collect();
+                parts
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        if examined.len() != rows.len() {
+            return Err(tamper(
+                Place::Entry(self.next_seq),
+                "an entry could not be checked (a checking thread failed)",
+            ));
+        }
+        for (row, checked) in rows.iter().zip(examined) {
+            self.chain(row, checked)?;
+        }
+        Ok(())
+    }
+
+    fn chain(&mut self, row: &StoredEntry, checked: Examined) -> Result<(), Tamper> {
         let expected = self.next_seq;
         if row.seq != expected {
             return Err(if row.seq > expected {
@@ -179,40 +215,28 @@ impl ChainVerifier {
             });
         }
         let place = Place::Entry(row.seq);
-        let value: Value = serde_json::from_str(&row.body)
-            .map_err(|e| tamper(place.clone(), format!("its text is not JSON: {e}")))?;
-        match canonical(&value) {
-            Ok(text) if text == row.body => {}
-            Ok(_) => {
-                return Err(tamper(
-                    place,
-                    "its text is not in canonical form (RFC 8785)",
-                ));
-            }
-            Err(e) => return Err(tamper(place, e.to_string())),
-        }
-        let sealed: Sealed = serde_json::from_value(value)
-            .map_err(|e| tamper(place.clone(), format!("it is not a ledger entry: {e}")))?;
-        if sealed.seq != row.seq {
+        let Facts {
+            seq,
+            prev,
+            hash,
+            leaf,
+        } = checked.map_err(|what| tamper(place.clone(), what))?;
+        if seq != row.seq {
             return Err(tamper(
                 place,
-                format!(
-                    "it is stored as entry {} but says it is {}",
-                    row.seq, sealed.seq
-                ),
+                format!("it is stored as entry {} but says it is {seq}", row.seq),
             ));
         }
-        if sealed.prev != self.prev {
+        if prev != self.prev {
             return Err(tamper(
                 place,
                 "its previous-entry hash is not the hash of the entry before it",
             ));
         }
-        let hash = entry_hash(&row.body);
         if hash != row.hash {
             return Err(tamper(place, "its stored hash is not the hash of its text"));
         }
-        self.frontier.push(leaf_hash(row.body.as_bytes()));
+        self.frontier.push(leaf);
         self.prev = hash;
         self.next_seq += 1;
         self.checked += 1;
@@ -282,6 +306,71 @@ pub fn signed_checkpoint(
     Ok(checkpoint)
 }
 
+/// What an entry's own text says, once checked on its own; the error says what is wrong.
+type Examined = Result<Facts, String>;
+
+/// The facts the chain needs from one entry.
+#[derive(Debug)]
+struct Facts {
+    seq: u64,
+    prev: String,
+    hash: String,
+    leaf: Hash,
+}
+
+/// The kinds of entry this version writes.
+const KINDS: [&str; 8] = [
+    "evaluation",
+    "waiver_granted",
+    "waiver_revoked",
+    "waiver_expired",
+    "threat_model_recorded",
+    "merge",
+    "release",
+    "policy_changed",
+];
+
+/// Checks one entry's text by itself: JSON, canonical (RFC 8785), a sealed entry of a known
+/// kind; and computes its chain hash and leaf hash.
+fn examine(row: &StoredEntry) -> Examined {
+    let value: Value =
+        serde_json::from_str(&row.body).map_err(|e| format!("its text is not JSON: {e}"))?;
+    if !super::canonical::is_canonical(&value, &row.body).map_err(|e| e.to_string())? {
+        return Err("its text is not in canonical form (RFC 8785)".into());
+    }
+    let not_entry = |why: &str| format!("it is not a ledger entry: {why}");
+    if value.get("v").and_then(Value::as_u64) != Some(u64::from(super::entry::ENTRY_VERSION)) {
+        return Err(not_entry("no `v` of this version"));
+    }
+    let seq = value
+        .get("seq")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| not_entry("no `seq`"))?;
+    let prev = value
+        .get("prev")
+        .and_then(Value::as_str)
+        .ok_or_else(|| not_entry("no `prev`"))?
+        .to_owned();
+    value
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .ok_or_else(|| not_entry("no RFC 3339 `at`"))?;
+    let kind = value
+        .pointer("/entry/kind")
+        .and_then(Value::as_str)
+        .ok_or_else(|| not_entry("no `entry.kind`"))?;
+    if !KINDS.contains(&kind) {
+        return Err(not_entry(&format!("unknown kind `{kind}`")));
+    }
+    Ok(Facts {
+        seq,
+        prev,
+        hash: entry_hash(&row.body),
+        leaf: leaf_hash(row.body.as_bytes()),
+    })
+}
+
 /// Verifies a whole ledger held in memory.
 pub fn verify_all(
     entries: &[StoredEntry],
@@ -290,8 +379,6 @@ pub fn verify_all(
     keys: &[VerifierKey],
 ) -> Result<Verified, Tamper> {
     let mut verifier = ChainVerifier::new(checkpoints, known, keys)?;
-    for e in entries {
-        verifier.push(e)?;
-    }
+    verifier.push_all(entries)?;
     verifier.finish()
 }
