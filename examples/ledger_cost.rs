@@ -25,7 +25,7 @@ use sdl_gate::ledger::entry::{
 };
 use sdl_gate::ledger::note::NoteSigner;
 use sdl_gate::ledger::verify::{ChainVerifier, verify_all};
-use sdl_gate::store::{BundleSelection, LEDGER_PAGE, Store};
+use sdl_gate::store::{BundleSelection, Store};
 
 #[derive(Debug, Parser)]
 #[command(about = "Measure the evidence ledger: append, checkpoint, verify, export")]
@@ -194,18 +194,8 @@ async fn main() -> anyhow::Result<()> {
     // verify from the database, streamed as `sdl-gate ledger verify` does
     let (t, c) = (Instant::now(), cpu());
     let checkpoints = store.ledger_checkpoints().await?;
-    let mut verifier =
-        ChainVerifier::new(&checkpoints, &[], std::slice::from_ref(signer.verifier()))?;
-    let mut all = Vec::with_capacity(args.entries as usize);
-    let mut from = 0;
-    loop {
-        let page = store.ledger_entries(from, LEDGER_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        verifier.push_all(&page)?;
-        all.extend(page);
-    }
-    let v = verifier.finish()?;
+    let verifier = ChainVerifier::new(&checkpoints, &[], std::slice::from_ref(signer.verifier()))?;
+    let v = store.verify_ledger(verifier).await??;
     let (w, c) = (t.elapsed(), cpu() - c);
     println!(
         "verify from the database: {} entries, {} checkpoints in {:?} = {:.0} entries/s (CPU {:.1} µs per entry)",
@@ -215,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
         v.entries as f64 / w.as_secs_f64(),
         c.as_secs_f64() * 1e6 / v.entries as f64
     );
+    let all = store.ledger_entries(0, i64::MAX).await?;
     let t = Instant::now();
     let v = verify_all(
         &all,

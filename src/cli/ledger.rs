@@ -16,7 +16,7 @@ use sdl_gate::ledger::note::{NoteSigner, SignedNote, VerifierKey};
 use sdl_gate::ledger::verify::{ChainVerifier, StoredCheckpoint, Tamper};
 use sdl_gate::ledger::{Sealed, Verified};
 use sdl_gate::settings::Settings;
-use sdl_gate::store::{BundleSelection, LEDGER_PAGE, Store};
+use sdl_gate::store::{BundleSelection, Store};
 use secrecy::ExposeSecret;
 
 /// Arguments of `sdl-gate ledger`.
@@ -622,20 +622,11 @@ async fn verify_database(
             tsa_reply: None,
         })
         .collect();
-    let mut verifier = match ChainVerifier::new(&checkpoints, &known, trusted) {
+    let verifier = match ChainVerifier::new(&checkpoints, &known, trusted) {
         Ok(v) => v,
         Err(t) => return Ok(report(Err(t))),
     };
-    let mut from = 0;
-    loop {
-        let page = store.ledger_entries(from, LEDGER_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        if let Err(t) = verifier.push_all(&page) {
-            return Ok(report(Err(t)));
-        }
-        from = last.seq + 1;
-    }
-    let verified = match verifier.finish() {
+    let verified = match store.verify_ledger(verifier).await? {
         Ok(v) => v,
         Err(t) => return Ok(report(Err(t))),
     };

@@ -330,42 +330,56 @@ const KINDS: [&str; 8] = [
     "policy_changed",
 ];
 
-/// Checks one entry's text by itself: JSON, canonical (RFC 8785), a sealed entry of a known
-/// kind; and computes its chain hash and leaf hash.
+/// The envelope of a sealed entry, read without copying (the entry itself only for its kind).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(borrow)]
+    prev: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    at: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    entry: KindOnly<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct KindOnly<'a> {
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+}
+
+/// Checks one entry's text by itself: canonical JSON (RFC 8785, in one pass over the text), a
+/// sealed entry of this version and a known kind; and computes its chain hash and leaf hash.
 fn examine(row: &StoredEntry) -> Examined {
-    let value: Value =
-        serde_json::from_str(&row.body).map_err(|e| format!("its text is not JSON: {e}"))?;
-    if !super::canonical::is_canonical(&value, &row.body).map_err(|e| e.to_string())? {
-        return Err("its text is not in canonical form (RFC 8785)".into());
+    if !super::canonical::check_canonical(&row.body) {
+        return Err(match serde_json::from_str::<Value>(&row.body) {
+            Err(e) => format!("its text is not JSON: {e}"),
+            Ok(_) => "its text is not in canonical form (RFC 8785)".to_owned(),
+        });
     }
-    let not_entry = |why: &str| format!("it is not a ledger entry: {why}");
-    if value.get("v").and_then(Value::as_u64) != Some(u64::from(super::entry::ENTRY_VERSION)) {
-        return Err(not_entry("no `v` of this version"));
+    let not_entry = |why: String| format!("it is not a ledger entry: {why}");
+    let envelope: Envelope<'_> =
+        serde_json::from_str(&row.body).map_err(|e| not_entry(e.to_string()))?;
+    if envelope.v != super::entry::ENTRY_VERSION {
+        return Err(not_entry(format!(
+            "version {} is not {}",
+            envelope.v,
+            super::entry::ENTRY_VERSION
+        )));
     }
-    let seq = value
-        .get("seq")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| not_entry("no `seq`"))?;
-    let prev = value
-        .get("prev")
-        .and_then(Value::as_str)
-        .ok_or_else(|| not_entry("no `prev`"))?
-        .to_owned();
-    value
-        .get("at")
-        .and_then(Value::as_str)
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .ok_or_else(|| not_entry("no RFC 3339 `at`"))?;
-    let kind = value
-        .pointer("/entry/kind")
-        .and_then(Value::as_str)
-        .ok_or_else(|| not_entry("no `entry.kind`"))?;
-    if !KINDS.contains(&kind) {
-        return Err(not_entry(&format!("unknown kind `{kind}`")));
+    if chrono::DateTime::parse_from_rfc3339(&envelope.at).is_err() {
+        return Err(not_entry(format!(
+            "`at` {:?} is not an RFC 3339 time",
+            envelope.at
+        )));
+    }
+    if !KINDS.contains(&envelope.entry.kind.as_ref()) {
+        return Err(not_entry(format!("unknown kind `{}`", envelope.entry.kind)));
     }
     Ok(Facts {
-        seq,
-        prev,
+        seq: envelope.seq,
+        prev: envelope.prev.into_owned(),
         hash: entry_hash(&row.body),
         leaf: leaf_hash(row.body.as_bytes()),
     })

@@ -473,6 +473,36 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Streams every entry through `verifier`, reading the next page while the current one
+    /// is checked (on every core), and ends it: `Ok(Err(tamper))` names the first fault.
+    pub async fn verify_ledger(
+        &self,
+        mut verifier: crate::ledger::verify::ChainVerifier,
+    ) -> Result<Result<crate::ledger::Verified, crate::ledger::Tamper>, StoreError> {
+        let fetch = |from: u64| {
+            let store = self.clone();
+            tokio::spawn(async move { store.ledger_entries(from, LEDGER_PAGE).await })
+        };
+        let joined = |e: tokio::task::JoinError| StoreError::Corrupt(format!("verifying: {e}"));
+        let mut next = fetch(0);
+        loop {
+            let page = next.await.map_err(joined)??;
+            let Some(last) = page.last() else { break };
+            next = fetch(last.seq + 1);
+            let checked =
+                tokio::task::spawn_blocking(move || verifier.push_all(&page).map(|()| verifier))
+                    .await
+                    .map_err(joined)?;
+            verifier = match checked {
+                Ok(v) => v,
+                Err(t) => return Ok(Err(t)),
+            };
+        }
+        Ok(verifier.finish())
+    }
+}
+
 /// Which entries an export takes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BundleSelection {
