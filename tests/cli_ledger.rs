@@ -203,6 +203,25 @@ async fn a_tampered_database_exits_1_naming_the_entry() {
         "{}",
         text(&out)
     );
+
+    // Across the pages `verify` reads ahead: a deleted entry is named as missing.
+    let s = setup(12_000).await;
+    let pool = sqlx::SqlitePool::connect(&s.url).await.unwrap();
+    for sql in [
+        "DROP TRIGGER ledger_entries_no_delete",
+        "DELETE FROM ledger_entries WHERE seq = 7001",
+    ] {
+        sqlx::query(sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let out = s.run(&["verify"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("ledger TAMPERED: entry 7001: it is missing (the next stored entry is 7002)"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]

@@ -485,11 +485,24 @@ impl Store {
             tokio::spawn(async move { store.ledger_entries(from, LEDGER_PAGE).await })
         };
         let joined = |e: tokio::task::JoinError| StoreError::Corrupt(format!("verifying: {e}"));
-        let mut next = fetch(0);
-        loop {
-            let page = next.await.map_err(joined)??;
-            let Some(last) = page.last() else { break };
-            next = fetch(last.seq + 1);
+        // Two pages in flight (the read pool has connections to spare), by sequence number:
+        // a page that comes back short ends the ledger.
+        let page = u64::try_from(LEDGER_PAGE).unwrap_or(1);
+        let mut from = 0;
+        let mut ahead = std::collections::VecDeque::from([fetch(0), fetch(page)]);
+        while let Some(next) = ahead.pop_front() {
+            let rows = next.await.map_err(joined)??;
+            from += page;
+            let full = rows.len() as u64 == page;
+            if full {
+                ahead.push_back(fetch(from + page));
+            } else {
+                ahead.clear();
+            }
+            let page = rows;
+            if page.is_empty() {
+                break;
+            }
             let checked =
                 tokio::task::spawn_blocking(move || verifier.push_all(&page).map(|()| verifier))
                     .await
