@@ -8,7 +8,8 @@
 //! and their crates (sqlx, axum, tokio, the clients). Around it: [`events`] turns webhook
 //! deliveries into work items; [`server`], [`queue`] and [`store`] receive them, keep them
 //! durably and hand each job to the [`engine`], which runs a change the same way on both
-//! forges through the [`forge`] adapters (they read and send, and decide nothing);
+//! forges through the [`forge`] adapters (they read and send, and decide nothing) and
+//! appends what it did to the tamper-evident [`ledger`] before anyone sees a verdict;
 //! [`settings`] configures the service.
 
 pub mod action;
