@@ -170,6 +170,13 @@ impl App {
 
     /// Delivers one webhook as the forge would and waits until the queue is drained.
     async fn deliver(&mut self, event: &str, body: &Value) {
+        self.send(event, body).await;
+        let depth = wait_drained(&self.store, Duration::from_secs(30)).await;
+        assert_eq!(depth.parked, 0, "no job parked after {event}");
+    }
+
+    /// Delivers one webhook as the forge would and waits only for its acknowledgement.
+    async fn send(&mut self, event: &str, body: &Value) {
         self.deliveries += 1;
         let id = format!("parity-{}-{}", self.forge, self.deliveries);
         let base = format!("http://{}", self.svc.addr);
@@ -205,12 +212,16 @@ impl App {
             (200..300).contains(&status),
             "{event} {id}: {status} {text}"
         );
-        let depth = wait_drained(&self.store, Duration::from_secs(30)).await;
-        assert_eq!(depth.parked, 0, "no job parked after {event} {id}");
     }
 
     /// The change was opened.
     async fn open(&mut self) {
+        let (event, body) = self.open_hook();
+        self.deliver(event, &body).await;
+    }
+
+    /// The hook announcing that the change was opened.
+    fn open_hook(&self) -> (&'static str, Value) {
         let body = match self.forge {
             ForgeName::GitHub => json!({
                 "action": "opened", "number": N,
@@ -231,7 +242,7 @@ impl App {
             ForgeName::GitHub => "pull_request",
             ForgeName::GitLab => "Merge Request Hook",
         };
-        self.deliver(event, &body).await;
+        (event, body)
     }
 
     /// Posts `body` as `user` on the fake (no hook).
@@ -618,6 +629,65 @@ waivers:
 "##;
 
 // ---- the rows ----
+
+/// Evidence first: while the ledger cannot take the evaluation's entry, the job fails and is
+/// retried, and no verdict is published; once it can, the verdict goes out with its entry.
+async fn no_verdict_goes_out_unrecorded(forge: ForgeName) {
+    let mut app = App::start(forge, Some(NEEDS_REVIEW)).await;
+    let pool = sqlx::SqlitePool::connect(&app._db.url)
+        .await
+        .expect("the test database");
+    sqlx::query(
+        "CREATE TRIGGER ledger_refuses BEFORE INSERT ON ledger_entries \
+         BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END",
+    )
+    .execute(&pool)
+    .await
+    .expect("trigger");
+    let (event, body) = app.open_hook();
+    app.send(event, &body).await;
+    let depth = wait_drained(&app.store, Duration::from_secs(30)).await;
+    assert_eq!(depth.parked, 1, "retried, then parked: {depth:?}");
+    let jobs = app.store.list_jobs(Some("parked"), 10).await.expect("jobs");
+    let error = jobs[0].last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("recording the evaluation in the ledger"),
+        "{error}"
+    );
+    assert!(jobs[0].attempts >= 2, "it was tried again: {:?}", jobs[0]);
+    // GitLab's status is set to pending before an evaluation (fail closed); no verdict.
+    let shown = app.verdict();
+    assert!(
+        shown.is_none() || shown.as_deref() == Some("pending"),
+        "no verdict went out: {shown:?}"
+    );
+    assert!(
+        !app.bot_comments()
+            .iter()
+            .any(|c| c.starts_with("<!-- sdl-gate:summary -->")),
+        "no sticky comment either"
+    );
+    assert!(
+        app.store
+            .evaluations(forge, REPO, N, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The cause gone, the parked job put back (`sdl-gate jobs retry`): published, recorded.
+    sqlx::query("DROP TRIGGER ledger_refuses")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(app.store.retry_parked(jobs[0].id).await.unwrap());
+    let depth = wait_drained(&app.store, Duration::from_secs(30)).await;
+    assert_eq!(depth.parked, 0);
+    assert!(app.verdict().is_some(), "the verdict went out");
+    let kinds: Vec<&str> = app.ledger().await.iter().map(|e| e.entry.kind()).collect();
+    assert_eq!(kinds, ["evaluation"]);
+    app.done();
+}
 
 /// A release after two merges — one green, one that bypassed the gate — names both, and the
 /// release before it; the same tag announced again is recorded once.
@@ -1095,6 +1165,7 @@ macro_rules! parity {
 }
 
 parity! {
+    no_verdict_goes_out_unrecorded,
     a_change_merged_green_is_recorded_in_order,
     a_release_after_two_merges_names_both,
     a_change_merged_red_is_a_recorded_bypass,

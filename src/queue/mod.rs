@@ -147,8 +147,12 @@ impl ProcessError {
         let mut text = reason.clone();
         let mut next = std::error::Error::source(self);
         while let Some(cause) = next {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
+            // Many errors print their source already (`database error: …`): say it once.
+            let said = cause.to_string();
+            if !text.ends_with(&said) {
+                text.push_str(": ");
+                text.push_str(&said);
+            }
             next = cause.source();
         }
         text
