@@ -336,3 +336,78 @@ async fn an_exported_bundle_verifies_offline_and_any_edit_is_found() {
     assert_eq!(code(&out), 1, "{}", text(&out));
     assert!(text(&out).contains("proofs for"), "{}", text(&out));
 }
+
+/// A bundle exported later proves that it extends an earlier one (consistency proof of the
+/// earlier checkpoint), and an earlier bundle served after a later one was seen is caught.
+#[tokio::test]
+async fn a_later_bundle_extends_an_earlier_one_and_an_old_one_is_caught() {
+    let s = setup(20).await;
+    let out = s.run(&["export", "--repo", "acme/plc", "--out", "early"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    // More entries, another checkpoint (the export signs one), a later bundle.
+    let store = Store::connect(&s.url, 2).await.unwrap();
+    for i in 20..27u64 {
+        let entry = Entry::ThreatModelRecorded(ThreatModelEntry {
+            subject: Subject {
+                forge: ForgeName::GitHub,
+                repository: "acme/plc".into(),
+                number: 1,
+            },
+            reference: format!("docs/threat-model/{i}.json"),
+            by: "alice".into(),
+            sha: format!("{i:040x}"),
+        });
+        store.append_ledger(&entry, Utc::now()).await.unwrap();
+    }
+    store.close().await;
+    let out = s.run(&["export", "--repo", "acme/plc", "--out", "late"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = s.run(&[
+        "verify",
+        "--bundle",
+        "late",
+        "--key",
+        &s.vkey,
+        "--known",
+        "early/checkpoint",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("1 earlier checkpoints consistent with it"),
+        "{}",
+        text(&out)
+    );
+    let out = s.run(&[
+        "verify",
+        "--bundle",
+        "early",
+        "--key",
+        &s.vkey,
+        "--known",
+        "late/checkpoint",
+    ]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("checkpoint of 27 entries: it was seen before, but this bundle's checkpoint covers only 20 entries"),
+        "{}",
+        text(&out)
+    );
+    // A later bundle whose earlier checkpoint does not lead to its latest one is caught.
+    let lines = std::fs::read_to_string(s.path("late/checkpoints.jsonl")).unwrap();
+    let mut earlier: serde_json::Value =
+        serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    earlier["consistency"][0] = serde_json::Value::String(base64::engine::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        [0u8; 32],
+    ));
+    std::fs::write(s.path("late/checkpoints.jsonl"), format!("{earlier}\n")).unwrap();
+    let out = s.run(&["verify", "--bundle", "late", "--key", &s.vkey]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "checkpoint of 20 entries: the latest checkpoint (27 entries) does not extend it"
+        ),
+        "{}",
+        text(&out)
+    );
+}
