@@ -630,6 +630,65 @@ waivers:
 
 // ---- the rows ----
 
+/// A push to the default branch that changes the policy is recorded with the new file's
+/// digest and who pushed; a push that leaves its content alone records nothing more.
+async fn a_policy_change_on_the_default_branch_is_recorded(forge: ForgeName) {
+    let mut app = App::start(forge, Some(PASSING)).await;
+    let (path, event) = match forge {
+        ForgeName::GitHub => (".github/sdl-gate.yml", "push"),
+        ForgeName::GitLab => (".gitlab/sdl-gate.yml", "Push Hook"),
+    };
+    let stricter = PASSING.replace("min_permission: maintain", "min_permission: admin");
+    let push = |commit: &str| match forge {
+        ForgeName::GitHub => json!({
+            "ref": "refs/heads/main", "before": "0".repeat(40), "after": commit,
+            "created": false, "deleted": false, "forced": false,
+            "commits": [{"id": commit, "added": [], "removed": [], "modified": [path]}],
+            "pusher": {"name": "carol"},
+            "repository": {"full_name": REPO, "id": 1, "default_branch": "main"},
+            "installation": {"id": INSTALLATION}
+        }),
+        ForgeName::GitLab => json!({
+            "object_kind": "push", "ref": "refs/heads/main", "after": commit,
+            "checkout_sha": commit, "user_username": "carol",
+            "project": {"id": 50, "path_with_namespace": REPO, "default_branch": "main"},
+            "commits": [{"id": commit, "added": [], "removed": [], "modified": [path]}]
+        }),
+    };
+    let (first, second) = ("c".repeat(40), "d".repeat(40));
+    for commit in [&first, &second] {
+        match &app.fake {
+            Fake::GitHub(f) => f.put_file(REPO, commit, path, stricter.as_bytes()),
+            Fake::GitLab(f) => f.put_file(REPO, commit, path, stricter.as_bytes()),
+        }
+    }
+    app.deliver(event, &push(&first)).await;
+    app.deliver(event, &push(&second)).await;
+    let changes = app
+        .store
+        .ledger_entries_of_kind(forge, REPO, "policy_changed", None)
+        .await
+        .expect("ledger");
+    assert_eq!(changes.len(), 1, "the second push left the content alone");
+    let sealed: sdl_gate::ledger::Sealed = serde_json::from_str(&changes[0].body).unwrap();
+    let sdl_gate::ledger::Entry::PolicyChanged(change) = sealed.entry else {
+        panic!("a policy change")
+    };
+    assert_eq!(
+        (change.commit.as_str(), change.by.as_deref()),
+        (first.as_str(), Some("carol"))
+    );
+    let policy = change.policy.expect("the file");
+    assert_eq!(policy.path, path);
+    assert_eq!(
+        policy.sha256,
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(stricter.as_bytes()))
+    );
+    assert_eq!(change.previous_sha256, None, "the first the ledger saw");
+    app.verify_ledger().await;
+    app.done();
+}
+
 /// Evidence first: while the ledger cannot take the evaluation's entry, the job fails and is
 /// retried, and no verdict is published; once it can, the verdict goes out with its entry.
 async fn no_verdict_goes_out_unrecorded(forge: ForgeName) {
@@ -1166,6 +1225,7 @@ macro_rules! parity {
 
 parity! {
     no_verdict_goes_out_unrecorded,
+    a_policy_change_on_the_default_branch_is_recorded,
     a_change_merged_green_is_recorded_in_order,
     a_release_after_two_merges_names_both,
     a_change_merged_red_is_a_recorded_bypass,

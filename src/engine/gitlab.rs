@@ -69,14 +69,35 @@ impl Processor for GitlabProcessor {
         let iid = match job.key.target {
             Target::Change(iid) => iid,
             Target::Repository => {
-                // Tag pushes and releases: recorded in the evidence ledger, nothing to evaluate.
-                return super::record::releases(
-                    &self.store,
-                    ForgeName::GitLab,
-                    job,
-                    self.clock.now(),
-                )
-                .await;
+                // Releases and policy pushes: recorded in the evidence ledger, nothing to
+                // evaluate.
+                super::record::releases(&self.store, ForgeName::GitLab, job, self.clock.now())
+                    .await?;
+                for event in &job.events {
+                    let Some(push) = event
+                        .detail
+                        .as_ref()
+                        .and_then(|d| d.get(crate::events::gitlab::POLICY_PUSH))
+                    else {
+                        continue;
+                    };
+                    let text = |k: &str| push.get(k).and_then(serde_json::Value::as_str);
+                    if let (Some(branch), Some(commit)) = (text("branch"), text("commit")) {
+                        super::record::record_policy(
+                            &self.forge,
+                            &self.store,
+                            ForgeName::GitLab,
+                            &job.key.repository,
+                            None,
+                            branch,
+                            commit,
+                            text("by"),
+                            self.clock.now(),
+                        )
+                        .await?;
+                    }
+                }
+                return Ok(());
             }
             _ => {
                 tracing::info!(job = %job.key, "not a merge request job; nothing to evaluate");

@@ -300,3 +300,37 @@ impl LedgerRecorder<'_> {
         self.once(entry, at, key).await.map(|a| a.new)
     }
 }
+
+/// Reads the policy as a push to `branch` left it at `commit` and records it when it changed
+/// (the same on both forges; `installation` is GitHub's way in). A commit the forge no longer
+/// has records nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn record_policy<F: crate::forge::Forge>(
+    forge: &F,
+    store: &Store,
+    forge_name: ForgeName,
+    repository: &str,
+    installation: Option<u64>,
+    branch: &str,
+    commit: &str,
+    by: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<bool, ProcessError> {
+    let change = ChangeRef::new(repository, 0, installation);
+    let policy = match forge
+        .policy(&change, commit, &crate::policy::POLICY_PATHS)
+        .await
+    {
+        Ok(file) => {
+            file.map(|f| crate::ledger::evidence::policy_evidence(&f.path, branch, &f.text))
+        }
+        Err(crate::forge::ForgeError::NotFound { .. }) => return Ok(false),
+        Err(e) => return Err(super::to_process_error(e)),
+    };
+    LedgerRecorder {
+        store,
+        forge: forge_name,
+    }
+    .policy_changed(repository, branch, commit, by, policy, at)
+    .await
+}

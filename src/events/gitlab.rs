@@ -5,6 +5,7 @@
 //! | `Merge Request Hook` | action is open, reopen, update, approved, unapproved, approval, unapproval | project + MR IID |
 //! | `Merge Request Hook` | action is merge (for the evidence ledger) | project + MR IID; the merge goes in `detail` |
 //! | `Note Hook` | the note is on a merge request | project + MR IID; the note goes in `detail` |
+//! | `Push Hook` | to the default branch, not a deletion, touching the policy (for the evidence ledger) | the project; the push goes in `detail` |
 //! | `Tag Push Hook` | a tag was pushed, not deleted (for the evidence ledger) | the project; the release goes in `detail` |
 //! | `Release Hook` | action is create (for the evidence ledger) | the project; the release goes in `detail` |
 //! | `Pipeline Hook` | the pipeline finished (success, failed, canceled, skipped) and belongs to an MR | project + MR IID |
@@ -103,6 +104,37 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                 vec![change(&f, iid, Some(detail))?],
             )
         }
+        "Push Hook" => {
+            let git_ref = f.string("ref")?;
+            let default = f.str_opt("project.default_branch");
+            let (Some(branch), Some(commit)) = (
+                git_ref
+                    .strip_prefix("refs/heads/")
+                    .filter(|b| Some(*b) == default),
+                f.str_opt("checkout_sha"),
+            ) else {
+                return Ok(None);
+            };
+            if !super::github::push_touches_policy(payload) {
+                return Ok(None);
+            }
+            let push = json!({ POLICY_PUSH: {
+                "branch": branch,
+                "commit": commit,
+                "by": f.get("user_username"),
+            }});
+            (
+                None,
+                vec![WorkItem {
+                    key: WorkKey {
+                        forge: ForgeName::GitLab,
+                        repository: f.string("project.path_with_namespace")?.to_owned(),
+                        target: Target::Repository,
+                    },
+                    detail: Some(push),
+                }],
+            )
+        }
         "Tag Push Hook" => {
             let git_ref = f.string("ref")?;
             let Some(tag) = git_ref.strip_prefix("refs/tags/") else {
@@ -143,6 +175,9 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
         items,
     }))
 }
+
+/// The detail key of a push to the default branch that may have changed the policy.
+pub const POLICY_PUSH: &str = "policy_push";
 
 /// The project's work item carrying a release.
 fn project(f: &Fields<'_>, release: &super::ReleaseDetail) -> Result<WorkItem, EventError> {

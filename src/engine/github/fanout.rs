@@ -272,28 +272,18 @@ impl GithubProcessor {
         ) else {
             return Ok(()); // stored before pushes carried them
         };
-        let change = ChangeRef::new(&job.key.repository, 0, Some(installation));
-        let policy = match self.forge.policy(&change, commit, &POLICY_PATHS).await {
-            Ok(file) => {
-                file.map(|f| crate::ledger::evidence::policy_evidence(&f.path, branch, &f.text))
-            }
-            Err(ForgeError::NotFound { .. }) => return Ok(()),
-            Err(e) => return Err(to_process_error(e)),
-        };
-        let ledger = super::super::record::LedgerRecorder {
-            store: &self.store,
-            forge: ForgeName::GitHub,
-        };
-        let recorded = ledger
-            .policy_changed(
-                &job.key.repository,
-                branch,
-                commit,
-                push.get("pusher").and_then(Value::as_str),
-                policy,
-                self.clock.now(),
-            )
-            .await?;
+        let recorded = super::super::record::record_policy(
+            &self.forge,
+            &self.store,
+            ForgeName::GitHub,
+            &job.key.repository,
+            Some(installation),
+            branch,
+            commit,
+            push.get("pusher").and_then(Value::as_str),
+            self.clock.now(),
+        )
+        .await?;
         if recorded {
             tracing::info!(job = %job.key, commit, "policy change recorded in the ledger");
         }
