@@ -73,25 +73,18 @@ impl Processor for GitlabProcessor {
                 // evaluate.
                 super::record::releases(&self.store, ForgeName::GitLab, job, self.clock.now())
                     .await?;
+                let ledger = super::record::LedgerRecorder {
+                    store: &self.store,
+                    forge: ForgeName::GitLab,
+                };
                 for event in &job.events {
-                    let Some(push) = event
-                        .detail
-                        .as_ref()
-                        .and_then(|d| d.get(crate::events::gitlab::POLICY_PUSH))
-                    else {
-                        continue;
-                    };
-                    let text = |k: &str| push.get(k).and_then(serde_json::Value::as_str);
-                    if let (Some(branch), Some(commit)) = (text("branch"), text("commit")) {
+                    if let Some(push) = crate::events::PolicyPush::of(event.detail.as_ref()) {
                         super::record::record_policy(
                             &self.forge,
-                            &self.store,
-                            ForgeName::GitLab,
+                            &ledger,
                             &job.key.repository,
                             None,
-                            branch,
-                            commit,
-                            text("by"),
+                            &push,
                             self.clock.now(),
                         )
                         .await?;

@@ -301,36 +301,36 @@ impl LedgerRecorder<'_> {
     }
 }
 
-/// Reads the policy as a push to `branch` left it at `commit` and records it when it changed
-/// (the same on both forges; `installation` is GitHub's way in). A commit the forge no longer
-/// has records nothing.
-#[allow(clippy::too_many_arguments)]
+/// Reads the policy as `push` left the default branch and records it when it changed (the
+/// same on both forges; `installation` is GitHub's way in). A commit the forge no longer has
+/// records nothing.
 pub(crate) async fn record_policy<F: crate::forge::Forge>(
     forge: &F,
-    store: &Store,
-    forge_name: ForgeName,
+    ledger: &LedgerRecorder<'_>,
     repository: &str,
     installation: Option<u64>,
-    branch: &str,
-    commit: &str,
-    by: Option<&str>,
+    push: &crate::events::PolicyPush,
     at: DateTime<Utc>,
 ) -> Result<bool, ProcessError> {
     let change = ChangeRef::new(repository, 0, installation);
     let policy = match forge
-        .policy(&change, commit, &crate::policy::POLICY_PATHS)
+        .policy(&change, &push.commit, &crate::policy::POLICY_PATHS)
         .await
     {
         Ok(file) => {
-            file.map(|f| crate::ledger::evidence::policy_evidence(&f.path, branch, &f.text))
+            file.map(|f| crate::ledger::evidence::policy_evidence(&f.path, &push.branch, &f.text))
         }
         Err(crate::forge::ForgeError::NotFound { .. }) => return Ok(false),
         Err(e) => return Err(super::to_process_error(e)),
     };
-    LedgerRecorder {
-        store,
-        forge: forge_name,
-    }
-    .policy_changed(repository, branch, commit, by, policy, at)
-    .await
+    ledger
+        .policy_changed(
+            repository,
+            &push.branch,
+            &push.commit,
+            push.by.as_deref(),
+            policy,
+            at,
+        )
+        .await
 }

@@ -118,11 +118,12 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             if !super::github::push_touches_policy(payload) {
                 return Ok(None);
             }
-            let push = json!({ POLICY_PUSH: {
-                "branch": branch,
-                "commit": commit,
-                "by": f.get("user_username"),
-            }});
+            let push = super::PolicyPush {
+                branch: branch.to_owned(),
+                commit: commit.to_owned(),
+                by: f.str_opt("user_username").map(str::to_owned),
+            };
+            let push = json!({ super::POLICY_PUSH: push });
             (
                 None,
                 vec![WorkItem {
@@ -175,9 +176,6 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
         items,
     }))
 }
-
-/// The detail key of a push to the default branch that may have changed the policy.
-pub const POLICY_PUSH: &str = "policy_push";
 
 /// The project's work item carrying a release.
 fn project(f: &Fields<'_>, release: &super::ReleaseDetail) -> Result<WorkItem, EventError> {

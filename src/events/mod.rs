@@ -164,6 +164,29 @@ impl ReleaseDetail {
     }
 }
 
+/// A push to the default branch that may have changed the policy file, for the evidence
+/// ledger's `policy_changed` (GitLab carries it under [`POLICY_PUSH`]; GitHub's fan-out inputs
+/// hold the same three fields).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyPush {
+    /// The default branch.
+    pub branch: String,
+    /// The commit the push left it at.
+    pub commit: String,
+    /// Who pushed.
+    pub by: Option<String>,
+}
+
+/// The detail key of a [`PolicyPush`].
+pub const POLICY_PUSH: &str = "policy_push";
+
+impl PolicyPush {
+    /// The push in an event's detail, if it carries one.
+    pub fn of(detail: Option<&Value>) -> Option<PolicyPush> {
+        serde_json::from_value(detail?.get(POLICY_PUSH)?.clone()).ok()
+    }
+}
+
 /// An acted-on event: its name, action and the work it causes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainEvent {

@@ -272,15 +272,24 @@ impl GithubProcessor {
         ) else {
             return Ok(()); // stored before pushes carried them
         };
+        let push = crate::events::PolicyPush {
+            branch: branch.to_owned(),
+            commit: commit.to_owned(),
+            by: push
+                .get("pusher")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        };
+        let ledger = super::super::record::LedgerRecorder {
+            store: &self.store,
+            forge: ForgeName::GitHub,
+        };
         let recorded = super::super::record::record_policy(
             &self.forge,
-            &self.store,
-            ForgeName::GitHub,
+            &ledger,
             &job.key.repository,
             Some(installation),
-            branch,
-            commit,
-            push.get("pusher").and_then(Value::as_str),
+            &push,
             self.clock.now(),
         )
         .await?;
