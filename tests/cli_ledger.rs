@@ -184,44 +184,47 @@ async fn usage_errors_exit_2_and_say_what_is_wrong() {
     );
 }
 
+impl Setup {
+    /// Runs `sql` on the database as an administrator would, then `ledger verify`, which
+    /// must exit 1 saying `fault`.
+    async fn tampered(&self, sql: &[&str], fault: &str) {
+        let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+        for statement in sql {
+            sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        pool.close().await;
+        let out = self.run(&["verify"]);
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        assert!(text(&out).contains(fault), "{}", text(&out));
+    }
+}
+
 #[tokio::test]
 async fn a_tampered_database_exits_1_naming_the_entry() {
-    let s = setup(9).await;
-    let pool = sqlx::SqlitePool::connect(&s.url).await.unwrap();
-    for sql in [
-        "DROP TRIGGER ledger_entries_no_update",
-        "UPDATE ledger_entries SET body = replace(body, 'alice', 'mallory') WHERE seq = 4",
-    ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
-    pool.close().await;
-    let out = s.run(&["verify"]);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(
-        text(&out)
-            .contains("ledger TAMPERED: entry 4: its stored hash is not the hash of its text"),
-        "{}",
-        text(&out)
-    );
-
+    setup(9)
+        .await
+        .tampered(
+            &[
+                "DROP TRIGGER ledger_entries_no_update",
+                "UPDATE ledger_entries SET body = replace(body, 'alice', 'mallory') WHERE seq = 4",
+            ],
+            "ledger TAMPERED: entry 4: its stored hash is not the hash of its text",
+        )
+        .await;
     // Across the pages `verify` reads ahead: a deleted entry is named as missing.
-    let s = setup(12_000).await;
-    let pool = sqlx::SqlitePool::connect(&s.url).await.unwrap();
-    for sql in [
-        "DROP TRIGGER ledger_entries_no_delete",
-        "DELETE FROM ledger_entries WHERE seq = 7001",
-    ] {
-        sqlx::query(sql).execute(&pool).await.unwrap();
-    }
-    pool.close().await;
-    let out = s.run(&["verify"]);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(
-        text(&out)
-            .contains("ledger TAMPERED: entry 7001: it is missing (the next stored entry is 7002)"),
-        "{}",
-        text(&out)
-    );
+    setup(12_000)
+        .await
+        .tampered(
+            &[
+                "DROP TRIGGER ledger_entries_no_delete",
+                "DELETE FROM ledger_entries WHERE seq = 7001",
+            ],
+            "ledger TAMPERED: entry 7001: it is missing (the next stored entry is 7002)",
+        )
+        .await;
 }
 
 #[tokio::test]
