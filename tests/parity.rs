@@ -172,7 +172,14 @@ impl App {
     async fn deliver(&mut self, event: &str, body: &Value) {
         self.send(event, body).await;
         let depth = wait_drained(&self.store, Duration::from_secs(30)).await;
-        assert_eq!(depth.parked, 0, "no job parked after {event}");
+        if depth.parked > 0 {
+            let parked = self
+                .store
+                .list_jobs(Some("parked"), 10)
+                .await
+                .unwrap_or_default();
+            panic!("a job parked after {event}: {parked:#?}");
+        }
     }
 
     /// Delivers one webhook as the forge would and waits only for its acknowledgement.
@@ -451,15 +458,19 @@ impl App {
         }
     }
 
-    /// A release of tag `tag` at `commit`, as each forge announces one (GitHub: a published
-    /// release; GitLab: the tag push).
-    async fn release(&mut self, tag: &str, commit: &str) {
+    /// A release of tag `tag` at `commit`, as each forge announces one (GitHub: a release
+    /// published from the branch, its tag — annotated when `annotated` — resolved through
+    /// the API; GitLab: the tag push).
+    async fn release(&mut self, tag: &str, commit: &str, annotated: bool) {
+        if let Fake::GitHub(f) = &self.fake {
+            f.tag(REPO, tag, commit, annotated);
+        }
         let (event, body) = match self.forge {
             ForgeName::GitHub => (
                 "release",
                 json!({
                     "action": "published",
-                    "release": {"tag_name": tag, "target_commitish": commit,
+                    "release": {"tag_name": tag, "target_commitish": "main",
                         "author": {"login": "rel-eng"}, "published_at": "2026-12-04T13:00:00Z"},
                     "repository": {"full_name": REPO, "id": 1, "default_branch": "main"},
                     "installation": {"id": INSTALLATION}
@@ -752,7 +763,7 @@ async fn no_verdict_goes_out_unrecorded(forge: ForgeName) {
 /// release before it; the same tag announced again is recorded once.
 async fn a_release_after_two_merges_names_both(forge: ForgeName) {
     let mut app = App::start(forge, Some(NEEDS_REVIEW)).await;
-    app.release("v1.0.0", &"1".repeat(40)).await;
+    app.release("v1.0.0", &"1".repeat(40), false).await;
     app.open().await;
     app.comment("carol", WAIVE).await;
     app.merge("carol", &"a".repeat(40)).await;
@@ -763,8 +774,8 @@ async fn a_release_after_two_merges_names_both(forge: ForgeName) {
     app.add_change(N + 1, &other_head);
     app.merge_change(N + 1, &other_head, "mallory", &"b".repeat(40))
         .await;
-    app.release("v1.1.0", &"b".repeat(40)).await;
-    app.release("v1.1.0", &"b".repeat(40)).await;
+    app.release("v1.1.0", &"b".repeat(40), true).await;
+    app.release("v1.1.0", &"b".repeat(40), true).await;
     let releases: Vec<_> = app
         .store
         .ledger_entries_of_kind(forge, REPO, "release", None)
@@ -778,6 +789,11 @@ async fn a_release_after_two_merges_names_both(forge: ForgeName) {
         panic!("a release")
     };
     assert_eq!(first.tag, "v1.0.0");
+    assert_eq!(
+        first.commit.as_deref(),
+        Some("1".repeat(40).as_str()),
+        "a lightweight tag"
+    );
     assert!(
         first.previous.is_none() && first.merges.is_empty(),
         "{first:?}"

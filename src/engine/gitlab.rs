@@ -71,8 +71,15 @@ impl Processor for GitlabProcessor {
             Target::Repository => {
                 // Releases and policy pushes: recorded in the evidence ledger, nothing to
                 // evaluate.
-                super::record::releases(&self.store, ForgeName::GitLab, job, self.clock.now())
-                    .await?;
+                let releases = super::record::releases_of(job);
+                super::record::releases(
+                    &self.store,
+                    ForgeName::GitLab,
+                    job,
+                    &releases,
+                    self.clock.now(),
+                )
+                .await?;
                 let ledger = super::record::LedgerRecorder {
                     store: &self.store,
                     forge: ForgeName::GitLab,

@@ -232,26 +232,32 @@ pub(crate) fn parse_time(text: &str) -> Option<DateTime<Utc>> {
         })
 }
 
-/// Records the releases among `job`'s events (a repository job, on either forge); the
-/// events that are not releases are left to the caller.
+/// The releases among `job`'s events (a repository job, on either forge), in order.
+pub(crate) fn releases_of(job: &crate::queue::Job) -> Vec<ReleaseDetail> {
+    job.events
+        .iter()
+        .filter_map(|e| ReleaseDetail::of(e.detail.as_ref()))
+        .collect()
+}
+
+/// Records `releases` of `job`'s repository.
 pub(crate) async fn releases(
     store: &Store,
     forge: ForgeName,
     job: &crate::queue::Job,
+    releases: &[ReleaseDetail],
     at: DateTime<Utc>,
 ) -> Result<(), ProcessError> {
     let ledger = LedgerRecorder { store, forge };
-    for event in &job.events {
-        if let Some(release) = ReleaseDetail::of(event.detail.as_ref()) {
-            let entry = ledger.release(&job.key.repository, &release, at).await?;
-            tracing::info!(
-                job = %job.key,
-                tag = %entry.tag,
-                merges = entry.merges.len(),
-                bypassed = entry.merges.iter().filter(|m| m.bypassed).count(),
-                "release recorded in the ledger"
-            );
-        }
+    for release in releases {
+        let entry = ledger.release(&job.key.repository, release, at).await?;
+        tracing::info!(
+            job = %job.key,
+            tag = %entry.tag,
+            merges = entry.merges.len(),
+            bypassed = entry.merges.iter().filter(|m| m.bypassed).count(),
+            "release recorded in the ledger"
+        );
     }
     Ok(())
 }

@@ -142,6 +142,8 @@ pub struct RepoRec {
     pub check_runs: Vec<CheckRunRec>,
     pub statuses: Vec<StatusRec>,
     pub comments: Vec<CommentRec>,
+    /// tag → (commit, the annotated tag object's sha when it is one).
+    pub tags: BTreeMap<String, (String, Option<String>)>,
 }
 
 /// Everything the fake knows.
@@ -748,6 +750,8 @@ fn route(
             | ("GET", ["repos", _, _, "commits", _, "check-runs"])
             | ("GET", ["repos", _, _, "commits", _, "status"])
             | ("GET", ["repos", _, _, "contents", ..])
+            | ("GET", ["repos", _, _, "git", "ref", "tags", ..])
+            | ("GET", ["repos", _, _, "git", "tags", _])
             | ("GET", ["orgs", _, "teams", _, "memberships", _])
             | ("POST", ["repos", _, _, "check-runs"])
             | ("PATCH", ["repos", _, _, "check-runs", _])
@@ -902,6 +906,51 @@ fn route(
                     "commit_url": format!("{base}/repos/{full}/commits/{sha_s}"), "url": format!("{base}/repos/{full}/commits/{sha_s}/status")
                 })
             })
+        }
+        ("GET", ["repos", _, _, "git", "ref", "tags", rest @ ..]) => {
+            let tag = rest.iter().map(|s| decode(s)).collect::<Vec<_>>().join("/");
+            let Some((commit, object)) = st.repos.get(&full).and_then(|r| r.tags.get(&tag)) else {
+                return Some(not_found().into());
+            };
+            let (kind, sha) = match object {
+                Some(o) => ("tag", o.clone()),
+                None => ("commit", commit.clone()),
+            };
+            (
+                StatusCode::OK,
+                json!({
+                    "ref": format!("refs/tags/{tag}"),
+                    "node_id": format!("REF_{tag}"),
+                    "url": format!("{base}/repos/{full}/git/refs/tags/{tag}"),
+                    "object": {"type": kind, "sha": sha,
+                               "url": format!("{base}/repos/{full}/git/{kind}s/{sha}")}
+                }),
+            )
+                .into()
+        }
+        ("GET", ["repos", _, _, "git", "tags", sha]) => {
+            let found = st.repos.get(&full).and_then(|r| {
+                r.tags
+                    .iter()
+                    .find(|(_, (_, o))| o.as_deref() == Some(*sha))
+                    .map(|(t, (c, _))| (t.clone(), c.clone()))
+            });
+            let Some((tag, commit)) = found else {
+                return Some(not_found().into());
+            };
+            (StatusCode::OK, json!({
+                "node_id": format!("TAG_{tag}"),
+                "tag": tag,
+                "sha": sha,
+                "url": format!("{base}/repos/{full}/git/tags/{sha}"),
+                "message": "release",
+                "tagger": {"date": "2026-12-04T13:00:00Z", "email": "rel@example.com", "name": "rel-eng"},
+                "object": {"type": "commit", "sha": commit,
+                           "url": format!("{base}/repos/{full}/git/commits/{commit}")},
+                "verification": {"verified": false, "reason": "unsigned", "signature": null,
+                                 "payload": null, "verified_at": null}
+            }))
+                .into()
         }
         ("GET", ["repos", _, _, "contents", rest @ ..]) => {
             let Some(repo) = st.repos.get(&full) else {
@@ -1510,6 +1559,15 @@ impl FakeGithub {
             .entry(git_ref.to_string())
             .or_default()
             .insert(path.to_string(), text.to_vec());
+    }
+
+    /// Tag `tag` on `commit`, annotated (through a tag object) or lightweight.
+    pub fn tag(&self, repo: &str, tag: &str, commit: &str, annotated: bool) {
+        let object = annotated.then(|| format!("{:040x}", tag.len() as u64 * 7919 + 1));
+        self.state()
+            .repo(repo)
+            .tags
+            .insert(tag.to_string(), (commit.to_string(), object));
     }
 
     /// A check run of another App (CI) on `sha`.

@@ -114,6 +114,36 @@ impl GithubProcessor {
     }
 }
 
+impl GithubProcessor {
+    /// The job's releases, each with its commit: a `release` event names a branch when the
+    /// release was made from one, so the tag is looked up (`git/ref/tags/…`).
+    async fn release_commits(
+        &self,
+        job: &Job,
+    ) -> Result<Vec<crate::events::ReleaseDetail>, ProcessError> {
+        let mut releases = Vec::new();
+        for event in &job.events {
+            let Some(mut release) = crate::events::ReleaseDetail::of(event.detail.as_ref()) else {
+                continue;
+            };
+            let installation = event
+                .detail
+                .as_ref()
+                .and_then(|d| d.get("installation"))
+                .and_then(serde_json::Value::as_u64);
+            if let (None, Some(installation)) = (&release.commit, installation) {
+                release.commit = self
+                    .forge
+                    .tag_commit(installation, &job.key.repository, &release.tag)
+                    .await
+                    .map_err(super::to_process_error)?;
+            }
+            releases.push(release);
+        }
+        Ok(releases)
+    }
+}
+
 impl Processor for GithubProcessor {
     async fn process(&self, job: &Job) -> Result<(), ProcessError> {
         if job.key.forge != ForgeName::GitHub {
@@ -129,8 +159,15 @@ impl Processor for GithubProcessor {
             Target::Commit(sha) => self.commit_job(job, sha).await,
             Target::Repository => {
                 // Releases go to the evidence ledger; the fan-out skips them.
-                super::record::releases(&self.store, ForgeName::GitHub, job, self.clock.now())
-                    .await?;
+                let releases = self.release_commits(job).await?;
+                super::record::releases(
+                    &self.store,
+                    ForgeName::GitHub,
+                    job,
+                    &releases,
+                    self.clock.now(),
+                )
+                .await?;
                 self.repository_job(job).await
             }
             Target::Installation(id) => self.installation_job(job, *id).await,

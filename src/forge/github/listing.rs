@@ -137,6 +137,46 @@ impl GithubForge {
             .collect())
     }
 
+    /// The commit tag `tag` of `repository` names (through an annotated tag object when it is
+    /// one); `None` when there is no such tag. For releases, whose event names a branch.
+    pub async fn tag_commit(
+        &self,
+        installation: u64,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>, ForgeError> {
+        let (owner, repo) = split_repo(repository)?;
+        let (o, r) = (encode(owner), encode(repo));
+        let what = format!("GET /repos/{o}/{r}/git/ref/tags/{{tag}}");
+        let path = format!("/repos/{o}/{r}/git/ref/tags/{}", encode(tag));
+        let mut pointer: model::GitPointer = match self
+            .http
+            .call(installation, Method::GET, &path, None, &what)
+            .await
+        {
+            Ok(reply) => reply.json(&what)?,
+            Err(ForgeError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // A tag may point at a tag; a few hops at most.
+        for _ in 0..4 {
+            match pointer.object.kind.as_str() {
+                "commit" => return Ok(Some(pointer.object.sha)),
+                "tag" => {
+                    let what = format!("GET /repos/{o}/{r}/git/tags/{{sha}}");
+                    let path = format!("/repos/{o}/{r}/git/tags/{}", encode(&pointer.object.sha));
+                    pointer = self
+                        .http
+                        .call(installation, Method::GET, &path, None, &what)
+                        .await?
+                        .json(&what)?;
+                }
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
     /// The open pull requests of `repository`, newest first, at most `max`.
     pub async fn open_pulls(
         &self,

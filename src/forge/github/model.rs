@@ -93,6 +93,21 @@ pub(crate) struct GitCommit {
     pub parents: Vec<Parent>,
 }
 
+/// The object a git ref or an annotated tag points at.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GitObject {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub sha: String,
+}
+
+/// `GET /repos/{o}/{r}/git/ref/tags/{tag}` and `GET /repos/{o}/{r}/git/tags/{sha}`: what they
+/// point at.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GitPointer {
+    pub object: GitObject,
+}
+
 /// One item of `GET /repos/{o}/{r}/pulls/{n}/files`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct PullFile {
