@@ -82,6 +82,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "read",
     ),
     (
+        "GET /repos/{o}/{r}/git/ref/tags/{tag} (the commit a release made from a branch names)",
+        "contents",
+        "read",
+    ),
+    (
+        "GET /repos/{o}/{r}/git/tags/{sha} (an annotated tag's commit)",
+        "contents",
+        "read",
+    ),
+    (
         "GET /installation/repositories (reconciliation)",
         "metadata",
         "read",
@@ -241,12 +251,20 @@ fn the_manifest_requests_what_the_operations_need_and_nothing_more() {
 
 /// Subscribed events the fixtures hold no example of, with a minimal delivery of each.
 fn without_recorded_example() -> Vec<(&'static str, Value)> {
-    vec![(
-        "code_scanning_alert",
-        serde_json::json!({"action": "closed_by_user", "ref": "", "commit_oid": "",
-                           "alert": {"number": 1, "state": "dismissed"},
-                           "repository": {"full_name": "o/r", "default_branch": "main"}}),
-    )]
+    vec![
+        (
+            "code_scanning_alert",
+            serde_json::json!({"action": "closed_by_user", "ref": "", "commit_oid": "",
+                               "alert": {"number": 1, "state": "dismissed"},
+                               "repository": {"full_name": "o/r", "default_branch": "main"}}),
+        ),
+        (
+            "release",
+            serde_json::json!({"action": "published",
+                               "release": {"tag_name": "v1.0.0", "target_commitish": "main"},
+                               "repository": {"full_name": "o/r", "default_branch": "main"}}),
+        ),
+    ]
 }
 
 /// Events GitHub delivers to every App without a subscription (and rejects in
@@ -281,6 +299,7 @@ fn the_manifest_subscribes_to_the_events_the_service_acts_on() {
         "status",
         "push",
         "code_scanning_alert",
+        "release",
     ]
     .iter()
     .map(|s| s.to_string())
