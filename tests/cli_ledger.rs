@@ -414,3 +414,73 @@ async fn a_later_bundle_extends_an_earlier_one_and_an_old_one_is_caught() {
         text(&out)
     );
 }
+
+/// The key rotation the README describes: checkpoints signed before stay valid under the old
+/// key, `verify` trusts both when given both (no false alarm), names the old checkpoint when
+/// given only the new key, and `export` carries every key that signed — refusing, naming the
+/// checkpoint, when one is missing.
+#[tokio::test]
+async fn a_rotated_key_keeps_old_checkpoints_verifiable() {
+    let s = setup(10).await;
+    let old = s.vkey.clone();
+    // Rotate: a new key file in place, more entries, a checkpoint by the new key.
+    std::fs::remove_file(&s.key).unwrap();
+    let (new, generated) = keys::load_or_generate(&s.key, ORIGIN).unwrap();
+    assert!(generated);
+    let new = new.verifier().to_string();
+    assert_ne!(new, old);
+    let store = Store::connect(&s.url, 2).await.unwrap();
+    for i in 10..14u64 {
+        let entry = Entry::ThreatModelRecorded(ThreatModelEntry {
+            subject: Subject {
+                forge: ForgeName::GitHub,
+                repository: "acme/plc".into(),
+                number: 1,
+            },
+            reference: format!("docs/threat-model/{i}.json"),
+            by: "alice".into(),
+            sha: format!("{i:040x}"),
+        });
+        store.append_ledger(&entry, Utc::now()).await.unwrap();
+    }
+    store.close().await;
+    let out = s.run(&["checkpoint"]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+
+    let out = s.run(&["verify", "--key", &old, "--key", &new]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        text(&out).contains("14 entries, 2 checkpoints"),
+        "{}",
+        text(&out)
+    );
+    let out = s.run(&["verify"]);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains("ledger TAMPERED: checkpoint of 10 entries: signed by no known key"),
+        "{}",
+        text(&out)
+    );
+
+    let out = s.run(&["export", "--repo", "acme/plc", "--out", "without-old"]);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    assert!(
+        text(&out).contains("checkpoint of 10 entries is signed by"),
+        "{}",
+        text(&out)
+    );
+    assert!(!s.path("without-old").exists(), "nothing written");
+    let out = s.run(&[
+        "export", "--repo", "acme/plc", "--key", &old, "--out", "rotated",
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let keys_txt = std::fs::read_to_string(s.path("rotated/keys.txt")).unwrap();
+    assert!(
+        keys_txt.contains(&old) && keys_txt.contains(&new),
+        "{keys_txt}"
+    );
+    let out = s.run(&[
+        "verify", "--bundle", "rotated", "--key", &old, "--key", &new,
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
