@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use super::records::{enum_from_str, number};
 use super::{Db, Store, StoreError, now_ms, on_pool};
 use crate::forge_name::ForgeName;
 use crate::gates::OverallVerdict;
@@ -113,7 +114,7 @@ fn index(entry: &Entry) -> Result<Index<'_>, StoreError> {
         forge: scope.forge.as_str(),
         repository: scope.repository,
         // 0: about the repository, not one change (PR and MR numbers start at 1).
-        number: seq_i64(scope.number.unwrap_or(0))?,
+        number: number(scope.number.unwrap_or(0))?,
         head_sha,
         verdict,
     })
@@ -273,7 +274,7 @@ impl Store {
         repository: &str,
         number: Option<u64>,
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        let number = number.map(seq_i64).transpose()?;
+        let number = number.map(super::records::number).transpose()?;
         let rows: Vec<EntryRow> = on_pool!(&self.read, pool => sqlx::query_as(
             "SELECT seq, hash, body FROM ledger_entries \
              WHERE repository = $1 AND ($2 IS NULL OR forge = $2) AND ($3 IS NULL OR number = $3) \
@@ -313,9 +314,9 @@ impl Store {
         &self,
         forge: ForgeName,
         repository: &str,
-        number: u64,
+        number_: u64,
     ) -> Result<Option<LastEvaluation>, StoreError> {
-        let n = seq_i64(number)?;
+        let n = number(number_)?;
         let row: Option<(i64, Option<String>, Option<String>)> = on_pool!(&self.db, pool => sqlx::query_as(
             "SELECT seq, head_sha, verdict FROM ledger_entries \
              WHERE forge = $1 AND repository = $2 AND number = $3 AND kind = 'evaluation' \
@@ -328,11 +329,7 @@ impl Store {
         let Some((seq, Some(head_sha), Some(verdict))) = row else {
             return Ok(None);
         };
-        let verdict =
-            serde_json::from_value::<OverallVerdict>(serde_json::Value::String(verdict.clone()))
-                .map_err(|_| {
-                    StoreError::Corrupt(format!("ledger entry {seq}: verdict `{verdict}`"))
-                })?;
+        let verdict: OverallVerdict = enum_from_str("verdict", &verdict)?;
         Ok(Some(LastEvaluation {
             seq: u64::try_from(seq).unwrap_or(0),
             head_sha,

@@ -84,7 +84,10 @@ struct WaiverRow {
     revoked: Option<String>,
 }
 
-fn enum_from_str<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T, StoreError> {
+pub(super) fn enum_from_str<T: serde::de::DeserializeOwned>(
+    what: &str,
+    s: &str,
+) -> Result<T, StoreError> {
     serde_json::from_value(Value::String(s.to_owned()))
         .map_err(|_| StoreError::Corrupt(format!("unknown {what} `{s}`")))
 }
@@ -96,7 +99,7 @@ fn enum_to_str<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
-fn number(n: u64) -> Result<i64, StoreError> {
+pub(super) fn number(n: u64) -> Result<i64, StoreError> {
     i64::try_from(n).map_err(|_| StoreError::Corrupt(format!("number {n} out of range")))
 }
 
