@@ -109,6 +109,11 @@ pub struct WorkItem {
     pub detail: Option<Value>,
 }
 
+/// The typed detail under `key` of an event's detail, if it has one that reads as `T`.
+fn typed_detail<T: serde::de::DeserializeOwned>(detail: Option<&Value>, key: &str) -> Option<T> {
+    T::deserialize(detail?.get(key)?).ok()
+}
+
 /// What a merge event says about the merge, carried in its detail under [`MERGE_KEY`] (the
 /// forges name these fields differently; the engine reads only this).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +134,7 @@ pub const MERGE_KEY: &str = "merge";
 impl MergeDetail {
     /// The merge in an event's detail, if it is a merge event.
     pub fn of(detail: Option<&Value>) -> Option<MergeDetail> {
-        serde_json::from_value(detail?.get(MERGE_KEY)?.clone()).ok()
+        typed_detail(detail, MERGE_KEY)
     }
 
     /// This merge as an event detail (`head_sha` beside it, as every change event has).
@@ -160,7 +165,7 @@ pub const RELEASE_KEY: &str = "release";
 impl ReleaseDetail {
     /// The release in an event's detail, if it is a release event.
     pub fn of(detail: Option<&Value>) -> Option<ReleaseDetail> {
-        serde_json::from_value(detail?.get(RELEASE_KEY)?.clone()).ok()
+        typed_detail(detail, RELEASE_KEY)
     }
 }
 
@@ -183,7 +188,7 @@ pub const POLICY_PUSH: &str = "policy_push";
 impl PolicyPush {
     /// The push in an event's detail, if it carries one.
     pub fn of(detail: Option<&Value>) -> Option<PolicyPush> {
-        serde_json::from_value(detail?.get(POLICY_PUSH)?.clone()).ok()
+        typed_detail(detail, POLICY_PUSH)
     }
 }
 
