@@ -21,8 +21,8 @@ use crate::forge::{
 };
 use crate::forge_name::ForgeName;
 use crate::gates::{Evaluation, OverallVerdict};
-use crate::ledger::entry::{MergeEntry, PolicyEvidence, Subject};
-use crate::ledger::{Entry, evidence};
+use crate::ledger::entry::{MergeEntry, PolicyEvidence};
+use crate::ledger::evidence;
 use crate::policy::{CommentMode, POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
@@ -106,27 +106,17 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .unwrap_or_default();
         let of_head = last.filter(|l| l.head_sha.eq_ignore_ascii_case(&head));
         let verdict = of_head.as_ref().map(|l| l.verdict);
+        let ledger = self.ledger();
         let entry = MergeEntry {
-            subject: Subject {
-                forge: self.forge_name,
-                repository: change.repository.clone(),
-                number: change.number,
-            },
+            subject: ledger.subject(change),
             head_sha: head,
             merge_commit: merge.merge_commit.clone(),
             merged_by: merge.merged_by.clone(),
-            merged_at: merge
-                .merged_at
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.to_utc()),
+            // GitLab's hooks write times as `2026-12-04 10:00:00 UTC`.
+            merged_at: merge.merged_at.as_deref().and_then(record::parse_time),
             verdict,
             evaluation_seq: of_head.map(|l| l.seq),
             bypassed: verdict != Some(OverallVerdict::Pass),
-        };
-        let ledger = record::LedgerRecorder {
-            store: self.store,
-            forge: self.forge_name,
         };
         let (entry, new) = ledger.merge(entry, self.clock.now()).await?;
         tracing::info!(
@@ -186,6 +176,14 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
         }
     }
 
+    /// Where this forge's ledger entries are appended.
+    fn ledger(&self) -> record::LedgerRecorder<'_> {
+        record::LedgerRecorder {
+            store: self.store,
+            forge: self.forge_name,
+        }
+    }
+
     /// The service's page for the change (`SDL_GATE_PUBLIC_URL/changes/…`).
     fn details_url(&self, change: &ChangeRef) -> Option<String> {
         self.public_url.map(|u| {
@@ -216,10 +214,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             .into_iter()
             .map(|w| w.waiver)
             .collect();
-        let ledger = record::LedgerRecorder {
-            store: self.store,
-            forge: self.forge_name,
-        };
+        let ledger = self.ledger();
         for w in waivers
             .iter()
             .filter(|w| w.revoked.is_none() && w.expires_at <= now)
@@ -280,19 +275,10 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             ..
         } = &prepared
         {
-            let subject = Subject {
-                forge: self.forge_name,
-                repository: change.repository.clone(),
-                number: change.number,
-            };
-            let entry = evidence::evaluation_entry(subject, evaluation, snapshot, policy.clone());
             let appended = self
-                .store
-                .append_ledger(&Entry::Evaluation(Box::new(entry)), now)
-                .await
-                .map_err(|e| {
-                    ProcessError::retry_because("recording the evaluation in the ledger", e)
-                })?;
+                .ledger()
+                .evaluation(change, evaluation, snapshot, policy, now)
+                .await?;
             tracing::debug!(job = %job.key, seq = appended.seq, "evaluation recorded in the ledger");
         }
         let outcome = publish_prepared(self.forge, change, prepared)

@@ -28,7 +28,8 @@ pub(crate) struct LedgerRecorder<'a> {
 }
 
 impl LedgerRecorder<'_> {
-    fn subject(&self, change: &ChangeRef) -> Subject {
+    /// The change as ledger entries name it.
+    pub fn subject(&self, change: &ChangeRef) -> Subject {
         Subject {
             forge: self.forge,
             repository: change.repository.clone(),
@@ -61,6 +62,27 @@ impl LedgerRecorder<'_> {
             .map_err(|e| {
                 ProcessError::retry_because(format!("recording {} in the ledger", entry.kind()), e)
             })
+    }
+
+    /// An evaluation about to be published (every evaluation is its own entry).
+    pub async fn evaluation(
+        &self,
+        change: &ChangeRef,
+        evaluation: &crate::gates::Evaluation,
+        snapshot: &crate::snapshot::Snapshot,
+        policy: &PolicyEvidence,
+        at: DateTime<Utc>,
+    ) -> Result<Appended, ProcessError> {
+        let entry = crate::ledger::evidence::evaluation_entry(
+            self.subject(change),
+            evaluation,
+            snapshot,
+            policy.clone(),
+        );
+        self.store
+            .append_ledger(&Entry::Evaluation(Box::new(entry)), at)
+            .await
+            .map_err(|e| ProcessError::retry_because("recording the evaluation in the ledger", e))
     }
 
     /// A waiver took effect.
