@@ -22,9 +22,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::canonical::canonical;
-use super::entry::{Sealed, entry_hash};
-use super::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
+use super::merkle::{Hash, verify_consistency, verify_inclusion};
 use super::note::{Checkpoint, VerifierKey};
 use super::verify::{Place, Tamper};
 
@@ -343,13 +341,7 @@ impl Bundle {
                 place: Place::File(line.clone()),
                 what,
             };
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
-            if canonical(&value).ok().as_deref() != Some(text.as_str()) {
-                return Err(bad("not in canonical form (RFC 8785)".into()));
-            }
-            let sealed: Sealed = serde_json::from_value(value)
-                .map_err(|e| bad(format!("not a ledger entry: {e}")))?;
+            let sealed = super::verify::examine_text(text).map_err(bad)?;
             let place = Place::Entry(sealed.seq);
             if proof.seq != sealed.seq || proof.tree_size != checkpoint.size {
                 return Err(Tamper {
@@ -379,7 +371,7 @@ impl Bundle {
             if !verify_inclusion(
                 sealed.seq,
                 checkpoint.size,
-                &leaf_hash(text.as_bytes()),
+                &sealed.leaf,
                 &path,
                 &checkpoint.root,
             ) {
@@ -389,7 +381,7 @@ impl Bundle {
                         .into(),
                 });
             }
-            previous = Some((sealed.seq, entry_hash(text)));
+            previous = Some((sealed.seq, sealed.hash));
         }
         let mut seen: Vec<Checkpoint> = vec![checkpoint.clone()];
         for (i, earlier) in self.earlier.iter().enumerate() {

@@ -311,11 +311,15 @@ type Examined = Result<Facts, String>;
 
 /// The facts the chain needs from one entry.
 #[derive(Debug)]
-struct Facts {
-    seq: u64,
-    prev: String,
-    hash: String,
-    leaf: Hash,
+pub(crate) struct Facts {
+    /// Its sequence number, as its text says.
+    pub seq: u64,
+    /// The previous entry's hash, as its text says.
+    pub prev: String,
+    /// Its chain hash.
+    pub hash: String,
+    /// Its leaf hash.
+    pub leaf: Hash,
 }
 
 /// The kinds of entry this version writes.
@@ -352,15 +356,20 @@ struct KindOnly<'a> {
 /// Checks one entry's text by itself: canonical JSON (RFC 8785, in one pass over the text), a
 /// sealed entry of this version and a known kind; and computes its chain hash and leaf hash.
 fn examine(row: &StoredEntry) -> Examined {
-    if !super::canonical::check_canonical(&row.body) {
-        return Err(match serde_json::from_str::<Value>(&row.body) {
+    examine_text(&row.body)
+}
+
+/// [`examine`] for an entry's text alone (a bundle's entries come without a stored hash).
+pub(crate) fn examine_text(body: &str) -> Examined {
+    if !super::canonical::check_canonical(body) {
+        return Err(match serde_json::from_str::<Value>(body) {
             Err(e) => format!("its text is not JSON: {e}"),
             Ok(_) => "its text is not in canonical form (RFC 8785)".to_owned(),
         });
     }
     let not_entry = |why: String| format!("it is not a ledger entry: {why}");
     let envelope: Envelope<'_> =
-        serde_json::from_str(&row.body).map_err(|e| not_entry(e.to_string()))?;
+        serde_json::from_str(body).map_err(|e| not_entry(e.to_string()))?;
     if envelope.v != super::entry::ENTRY_VERSION {
         return Err(not_entry(format!(
             "version {} is not {}",
@@ -380,8 +389,8 @@ fn examine(row: &StoredEntry) -> Examined {
     Ok(Facts {
         seq: envelope.seq,
         prev: envelope.prev.into_owned(),
-        hash: entry_hash(&row.body),
-        leaf: leaf_hash(row.body.as_bytes()),
+        hash: entry_hash(body),
+        leaf: leaf_hash(body.as_bytes()),
     })
 }
 
