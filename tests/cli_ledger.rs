@@ -24,15 +24,10 @@ struct Setup {
     vkey: String,
 }
 
-async fn setup(entries: u64) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("sdl-gate.db").display());
-    let key = dir.path().join("ledger.pem");
-    let (signer, generated) = keys::load_or_generate(&key, ORIGIN).unwrap();
-    assert!(generated);
-    let store = Store::connect(&url, 2).await.unwrap();
-    store.migrate().await.unwrap();
-    for i in 0..entries {
+/// Appends threat-model entries `range`: two of three of acme/plc (changes 1 to 4), the third
+/// of acme/other, appended on 1, 2 and 3 December in turn.
+async fn append(store: &Store, range: std::ops::Range<u64>) {
+    for i in range {
         let repo = if i % 3 == 2 { "acme/other" } else { "acme/plc" };
         let entry = Entry::ThreatModelRecorded(ThreatModelEntry {
             subject: Subject {
@@ -49,6 +44,17 @@ async fn setup(entries: u64) -> Setup {
             .unwrap();
         store.append_ledger(&entry, at).await.unwrap();
     }
+}
+
+async fn setup(entries: u64) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sdl-gate.db").display());
+    let key = dir.path().join("ledger.pem");
+    let (signer, generated) = keys::load_or_generate(&key, ORIGIN).unwrap();
+    assert!(generated);
+    let store = Store::connect(&url, 2).await.unwrap();
+    store.migrate().await.unwrap();
+    append(&store, 0..entries).await;
     store.checkpoint_ledger(&signer).await.unwrap();
     store.close().await;
     Setup {
@@ -349,19 +355,7 @@ async fn a_later_bundle_extends_an_earlier_one_and_an_old_one_is_caught() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     // More entries, another checkpoint (the export signs one), a later bundle.
     let store = Store::connect(&s.url, 2).await.unwrap();
-    for i in 20..27u64 {
-        let entry = Entry::ThreatModelRecorded(ThreatModelEntry {
-            subject: Subject {
-                forge: ForgeName::GitHub,
-                repository: "acme/plc".into(),
-                number: 1,
-            },
-            reference: format!("docs/threat-model/{i}.json"),
-            by: "alice".into(),
-            sha: format!("{i:040x}"),
-        });
-        store.append_ledger(&entry, Utc::now()).await.unwrap();
-    }
+    append(&store, 20..27).await;
     store.close().await;
     let out = s.run(&["export", "--repo", "acme/plc", "--out", "late"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
@@ -430,19 +424,7 @@ async fn a_rotated_key_keeps_old_checkpoints_verifiable() {
     let new = new.verifier().to_string();
     assert_ne!(new, old);
     let store = Store::connect(&s.url, 2).await.unwrap();
-    for i in 10..14u64 {
-        let entry = Entry::ThreatModelRecorded(ThreatModelEntry {
-            subject: Subject {
-                forge: ForgeName::GitHub,
-                repository: "acme/plc".into(),
-                number: 1,
-            },
-            reference: format!("docs/threat-model/{i}.json"),
-            by: "alice".into(),
-            sha: format!("{i:040x}"),
-        });
-        store.append_ledger(&entry, Utc::now()).await.unwrap();
-    }
+    append(&store, 10..14).await;
     store.close().await;
     let out = s.run(&["checkpoint"]);
     assert_eq!(code(&out), 0, "{}", text(&out));
