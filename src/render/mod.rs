@@ -4,6 +4,7 @@
 
 pub mod annotations;
 pub mod escape;
+pub mod html;
 mod markdown;
 pub mod replies;
 

@@ -11,6 +11,7 @@ mod deliveries;
 mod interactions;
 mod jobs;
 mod ledger;
+mod pages;
 mod records;
 mod retention;
 
@@ -30,6 +31,7 @@ pub use jobs::{Completion, JobSummary, QueueDepth};
 pub use ledger::{
     Appended, BundleSelection, CheckpointPolicy, LEDGER_PAGE, LastEvaluation, spawn_checkpointer,
 };
+pub use pages::{BlockedChange, ChangeWaiver, DayCount, EvaluationSummary, day_of};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 pub use retention::{DEFAULT_PRUNE_BATCH, PRUNE_EVERY, Pruned, spawn_pruner};
 

@@ -1,0 +1,265 @@
+//! What the service's pages read: a change's evaluation history, a repository's changes as
+//! they stand now, its verdicts per day and the waivers about to expire. Each query reads one
+//! repository through the `(forge, repository, …)` indexes and returns only the columns a page
+//! shows, so a page over ten thousand evaluations does not parse ten thousand results.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::records::{enum_from_str, number};
+use super::{Store, StoreError, on_pool, time_of};
+use crate::forge_name::ForgeName;
+use crate::gates::{GateKind, OverallVerdict, Verdict};
+use crate::snapshot::{Login, Sha};
+use crate::waivers::Waiver;
+
+/// One evaluation, without its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationSummary {
+    /// Row id (increasing with time).
+    pub id: i64,
+    /// PR / MR number.
+    pub number: u64,
+    /// The head commit evaluated.
+    pub head_sha: String,
+    /// The overall verdict.
+    pub verdict: OverallVerdict,
+    /// When.
+    pub evaluated_at: DateTime<Utc>,
+}
+
+/// A change whose latest evaluation does not pass, with the gates that hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockedChange {
+    /// The latest evaluation.
+    pub latest: EvaluationSummary,
+    /// The gates that fail or are pending in it, with their verdicts.
+    pub gates: Vec<(GateKind, Verdict)>,
+}
+
+/// Evaluations of one day and verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayCount {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// The verdict counted.
+    pub verdict: OverallVerdict,
+    /// How many evaluations.
+    pub count: u64,
+}
+
+/// A waiver with the change it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeWaiver {
+    /// PR / MR number.
+    pub number: u64,
+    /// The waiver.
+    pub waiver: Waiver,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: i64,
+    number: i64,
+    head_sha: String,
+    verdict: String,
+    evaluated_at: i64,
+}
+
+impl SummaryRow {
+    fn summary(self) -> Result<EvaluationSummary, StoreError> {
+        Ok(EvaluationSummary {
+            id: self.id,
+            number: u64::try_from(self.number)
+                .map_err(|_| StoreError::Corrupt(format!("evaluation {}: number", self.id)))?,
+            head_sha: self.head_sha,
+            verdict: enum_from_str("verdict", &self.verdict)?,
+            evaluated_at: time_of(self.evaluated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct LatestRow {
+    id: i64,
+    number: i64,
+    head_sha: String,
+    verdict: String,
+    evaluated_at: i64,
+    result: String,
+}
+
+/// The part of a stored result the dashboard needs: each gate and its verdict.
+#[derive(Deserialize)]
+struct GatesOnly {
+    gates: Vec<GateOnly>,
+}
+
+#[derive(Deserialize)]
+struct GateOnly {
+    gate: GateKind,
+    verdict: Verdict,
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+impl Store {
+    /// The evaluations of one change, newest first, at most `limit`, without their results.
+    pub async fn evaluation_history(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+        number_: u64,
+        limit: i64,
+    ) -> Result<Vec<EvaluationSummary>, StoreError> {
+        let n = number(number_)?;
+        let rows: Vec<SummaryRow> = on_pool!(&self.read, pool => sqlx::query_as(
+            "SELECT id, number, head_sha, verdict, evaluated_at FROM evaluations \
+             WHERE forge = $1 AND repository = $2 AND number = $3 ORDER BY id DESC LIMIT $4")
+            .bind(forge.as_str())
+            .bind(repository)
+            .bind(n)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(SummaryRow::summary).collect()
+    }
+
+    /// The changes of a repository whose latest evaluation fails or is pending and that the
+    /// ledger has not recorded as merged, newest first, at most `limit`. The gates holding
+    /// each come from its stored result; a result that cannot be read is an error, not a
+    /// change left out.
+    pub async fn blocked_changes(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+        limit: i64,
+    ) -> Result<Vec<BlockedChange>, StoreError> {
+        let rows: Vec<LatestRow> = on_pool!(&self.read, pool => sqlx::query_as(
+            "SELECT e.id, e.number, e.head_sha, e.verdict, e.evaluated_at, e.result FROM evaluations e \
+             WHERE e.forge = $1 AND e.repository = $2 AND e.verdict <> 'pass' \
+             AND e.id = (SELECT MAX(l.id) FROM evaluations l \
+                         WHERE l.forge = e.forge AND l.repository = e.repository AND l.number = e.number) \
+             AND NOT EXISTS (SELECT 1 FROM ledger_entries m WHERE m.forge = e.forge \
+                             AND m.repository = e.repository AND m.number = e.number AND m.kind = 'merge') \
+             ORDER BY e.id DESC LIMIT $3")
+            .bind(forge.as_str())
+            .bind(repository)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|r| {
+                let parsed: GatesOnly = serde_json::from_str(&r.result).map_err(|e| {
+                    StoreError::Corrupt(format!("evaluation {}: result: {e}", r.id))
+                })?;
+                let gates = parsed
+                    .gates
+                    .into_iter()
+                    .filter(|g| matches!(g.verdict, Verdict::Fail | Verdict::Pending))
+                    .map(|g| (g.gate, g.verdict))
+                    .collect();
+                let latest = SummaryRow {
+                    id: r.id,
+                    number: r.number,
+                    head_sha: r.head_sha,
+                    verdict: r.verdict,
+                    evaluated_at: r.evaluated_at,
+                }
+                .summary()?;
+                Ok(BlockedChange { latest, gates })
+            })
+            .collect()
+    }
+
+    /// Evaluations of a repository per UTC day and verdict, from `since` on, oldest first.
+    pub async fn verdicts_by_day(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DayCount>, StoreError> {
+        let rows: Vec<(i64, String, i64)> = on_pool!(&self.read, pool => sqlx::query_as(
+            "SELECT evaluated_at / $3 AS day, verdict, COUNT(*) FROM evaluations \
+             WHERE forge = $1 AND repository = $2 AND evaluated_at >= $4 \
+             GROUP BY evaluated_at / $3, verdict ORDER BY 1, 2")
+            .bind(forge.as_str())
+            .bind(repository)
+            .bind(MS_PER_DAY)
+            .bind(since.timestamp_millis())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(|(day, verdict, count)| {
+                Ok(DayCount {
+                    day,
+                    verdict: enum_from_str("verdict", &verdict)?,
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    /// Waivers of a repository still in force (not revoked) whose expiry falls in
+    /// `[from, until)`, soonest first.
+    pub async fn waivers_expiring(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<ChangeWaiver>, StoreError> {
+        let rows: Vec<(i64, String, String, String, i64, i64, String, Option<i64>)> = on_pool!(&self.read, pool => sqlx::query_as(
+            "SELECT number, gate, reason, author, created_at, expires_at, sha, comment_id FROM waivers \
+             WHERE forge = $1 AND repository = $2 AND revoked IS NULL \
+             AND expires_at >= $3 AND expires_at < $4 ORDER BY expires_at, id")
+            .bind(forge.as_str())
+            .bind(repository)
+            .bind(from.timestamp_millis())
+            .bind(until.timestamp_millis())
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter()
+            .map(
+                |(number, gate, reason, author, created, expires, sha, comment)| {
+                    Ok(ChangeWaiver {
+                        number: u64::try_from(number)
+                            .map_err(|_| StoreError::Corrupt(format!("waiver number {number}")))?,
+                        waiver: Waiver {
+                            gate: enum_from_str("gate", &gate)?,
+                            reason,
+                            author: Login::new(author),
+                            created_at: time_of(created),
+                            expires_at: time_of(expires),
+                            sha: Sha::new(sha),
+                            comment_id: comment.and_then(|c| u64::try_from(c).ok()),
+                            revoked: None,
+                        },
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Whether sdl-gate has recorded anything for the repository (an evaluation or a ledger
+    /// entry): the pages answer 404 for one it has not.
+    pub async fn repository_known(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = on_pool!(&self.read, pool => sqlx::query_scalar(
+            "SELECT 1 FROM evaluations WHERE forge = $1 AND repository = $2 \
+             UNION ALL SELECT 1 FROM ledger_entries WHERE forge = $1 AND repository = $2 LIMIT 1")
+            .bind(forge.as_str())
+            .bind(repository)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+}
+
+/// The UTC day a time falls on, as [`DayCount::day`] counts it.
+pub fn day_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis().div_euclid(MS_PER_DAY)
+}
