@@ -2,7 +2,8 @@
 //! merge requests, and keeps the evidence.
 //!
 //! The pure core — [`policy`], [`practices`], [`publication`], [`snapshot`], [`reports`], [`gates`],
-//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`] and [`render`], with the
+//! [`waivers`], [`commands`], [`action`], [`gitlab_ci`], [`patch`], [`render`], [`audit`] and the
+//! [`ledger`]'s entry format, hashing and Merkle tree, with the
 //! leaves [`forge_name`], [`capabilities`] and [`gate_kind`] — does no I/O; it is all the
 //! library has without the `service` feature (on by default), which adds the modules below
 //! and their crates (sqlx, axum, tokio, the clients). Around it: [`events`] turns webhook
@@ -13,6 +14,7 @@
 //! [`settings`] configures the service.
 
 pub mod action;
+pub mod audit;
 pub mod capabilities;
 pub mod commands;
 #[cfg(feature = "service")]
@@ -25,7 +27,6 @@ pub mod forge_name;
 pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
-#[cfg(feature = "service")]
 pub mod ledger;
 #[cfg(feature = "service")]
 pub mod metrics;

@@ -82,6 +82,7 @@ fn merge(number: u64, evaluation_seq: u64, verdict: OverallVerdict) -> Entry {
         verdict: Some(verdict),
         evaluation_seq: Some(evaluation_seq),
         bypassed: verdict != OverallVerdict::Pass,
+        title: None,
     })
 }
 

@@ -36,6 +36,7 @@ fn entry(i: u64) -> Entry {
             verdict: None,
             evaluation_seq: None,
             bypassed: true,
+            title: None,
         })
     } else {
         Entry::ThreatModelRecorded(ThreatModelEntry {

@@ -117,6 +117,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             verdict,
             evaluation_seq: of_head.map(|l| l.seq),
             bypassed: verdict != Some(OverallVerdict::Pass),
+            title: merge.title.clone(),
         };
         let (entry, new) = ledger.merge(entry, self.clock.now()).await?;
         tracing::info!(

@@ -83,6 +83,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     .map(str::to_owned),
                 merged_by: f.str_opt("pull_request.merged_by.login").map(str::to_owned),
                 merged_at: f.str_opt("pull_request.merged_at").map(str::to_owned),
+                title: f.str_opt("pull_request.title").map(str::to_owned),
             };
             vec![change(&f, number, Some(merge.to_detail()))?]
         }
@@ -551,9 +552,11 @@ mod tests {
         merged["pull_request"]["merged"] = json!(true);
         merged["pull_request"]["merge_commit_sha"] = json!("m3rge");
         merged["pull_request"]["merged_by"] = json!({"login": "maintainer"});
+        merged["pull_request"]["title"] = json!("Harden the login <form>");
         let event = extract("pull_request", &merged).unwrap().unwrap();
         let merge = super::super::MergeDetail::of(event.items[0].detail.as_ref()).unwrap();
         assert_eq!(merge.merge_commit.as_deref(), Some("m3rge"));
+        assert_eq!(merge.title.as_deref(), Some("Harden the login <form>"));
         assert_eq!(merge.merged_by.as_deref(), Some("maintainer"));
         assert_eq!(extract("pull_request", &pr("assigned")).unwrap(), None);
         assert_eq!(extract("ping", &json!({"zen": "x"})).unwrap(), None);

@@ -48,6 +48,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     merged_by: f.str_opt("user.username").map(str::to_owned),
                     // The hook has no merge time; the MR was last updated by the merge.
                     merged_at: f.str_opt("object_attributes.updated_at").map(str::to_owned),
+                    title: f.str_opt("object_attributes.title").map(str::to_owned),
                 };
                 return Ok(Some(DomainEvent {
                     event: event.to_owned(),
@@ -233,6 +234,11 @@ mod tests {
         let merge = super::super::MergeDetail::of(ev.items[0].detail.as_ref()).unwrap();
         assert_eq!(merge.merge_commit.as_deref(), Some("m3rge"));
         assert_eq!(merge.merged_by.as_deref(), Some("maintainer"));
+        assert_eq!(merge.title, None, "no title in the hook: none recorded");
+        body["object_attributes"]["title"] = json!("Harden the login <form>");
+        let ev = extract("Merge Request Hook", &body).unwrap().unwrap();
+        let merge = super::super::MergeDetail::of(ev.items[0].detail.as_ref()).unwrap();
+        assert_eq!(merge.title.as_deref(), Some("Harden the login <form>"));
     }
 
     #[test]

@@ -126,6 +126,10 @@ pub struct MergeDetail {
     pub merged_by: Option<String>,
     /// When (RFC 3339, as the forge sent it).
     pub merged_at: Option<String>,
+    /// The change's title (GitHub `pull_request.title`, GitLab `object_attributes.title`);
+    /// absent in details queued before titles were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// The detail key of a [`MergeDetail`].

@@ -305,6 +305,11 @@ pub struct MergeEntry {
     pub evaluation_seq: Option<u64>,
     /// Merged while the last verdict was not `pass` (or there was none).
     pub bypassed: bool,
+    /// The change's title at the merge, as the webhook gave it (for the auditor report).
+    /// Absent in entries recorded before titles were kept; left out of the canonical text
+    /// when absent, so those entries' stored texts and hashes are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// A release: the tag, its commit, the release before it and the merges since that one.
@@ -407,6 +412,7 @@ pub fn entry_hash(canonical_text: &str) -> String {
 }
 
 /// The git blob id of `bytes` (what a forge calls the file's sha).
+#[cfg(feature = "service")]
 pub fn git_blob_sha(bytes: &[u8]) -> String {
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY);
     ctx.update(format!("blob {}\0", bytes.len()).as_bytes());
@@ -419,11 +425,42 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "service")]
     fn a_git_blob_id_is_the_one_git_computes() {
         // `printf 'hello\n' | git hash-object --stdin`
         assert_eq!(
             git_blob_sha(b"hello\n"),
             "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+
+    #[test]
+    fn a_merge_without_a_title_keeps_the_canonical_text_it_had_before_titles() {
+        // A merge entry as recorded before `title` existed: no such key.
+        let old = "{\"at\":\"2026-12-04T10:00:00Z\",\"entry\":{\"bypassed\":true,\"evaluation_seq\":null,\
+                   \"forge\":\"github\",\"head_sha\":\"abc\",\"kind\":\"merge\",\"merge_commit\":null,\
+                   \"merged_at\":null,\"merged_by\":null,\"number\":7,\"repository\":\"acme/app\",\
+                   \"verdict\":null},\"prev\":\"0000000000000000000000000000000000000000000000000000000000000000\",\
+                   \"seq\":0,\"v\":1}";
+        let sealed: Sealed = serde_json::from_str(old).unwrap();
+        let Entry::Merge(m) = &sealed.entry else {
+            panic!("not a merge: {sealed:?}")
+        };
+        assert_eq!(m.title, None);
+        assert_eq!(
+            sealed.canonical().unwrap(),
+            old,
+            "the old text, so the old hash"
+        );
+        let mut titled = sealed.clone();
+        if let Entry::Merge(m) = &mut titled.entry {
+            m.title = Some("Harden login".into());
+        }
+        assert!(
+            titled
+                .canonical()
+                .unwrap()
+                .contains("\"title\":\"Harden login\"")
         );
     }
 

@@ -13,17 +13,29 @@
 //! the first N entries. [`verify`] checks all of it; [`evidence`] builds entries from what the
 //! engine holds; [`keys`] reads or creates the signing key file. Everything here but [`keys`]
 //! is pure.
+//!
+//! The entry format, its canonical form and the Merkle tree also build without the `service`
+//! feature, so the pure auditor report ([`crate::audit`]) can read entries there; signing,
+//! verifying signatures, time-stamps and bundles need the service's crypto and HTTP crates.
 
+#[cfg(feature = "service")]
 pub mod attest;
+#[cfg(feature = "service")]
 pub mod bundle;
 pub mod canonical;
 pub mod entry;
+#[cfg(feature = "service")]
 pub mod evidence;
+#[cfg(feature = "service")]
 pub mod keys;
 pub mod merkle;
+#[cfg(feature = "service")]
 pub mod note;
+#[cfg(feature = "service")]
 pub mod tsa;
+#[cfg(feature = "service")]
 pub mod verify;
 
 pub use entry::{Entry, Sealed};
+#[cfg(feature = "service")]
 pub use verify::{Place, Tamper, Verified};

@@ -1,0 +1,621 @@
+//! Building the report from one repository's ledger entries: choosing the merges of the range
+//! (a release's list, or the merges between two dates or tags), reading each merge's gate
+//! verdicts from the evaluation it names, collecting its waivers, ignores and bypass, and
+//! counting coverage and findings. Pure: the entries, the catalog and the outcome of the
+//! ledger's verification are given.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::coverage::{cra_support, requirement_coverage};
+use super::model::{
+    AuditReport, Bypass, ChangeVerdict, CheckpointRef, CoverageStatus, ExceptedFindings,
+    ExceptionKind, Exceptions, FindingsSummary, GateAtMerge, GateFindings, GateVerdict,
+    IgnoreRecord, LedgerState, MergedChange, RangeBound, RangeKind, ReleaseInfo, ReportRange,
+    ReportScope, SCHEMA_ID, Summary, WaiverRecord, WaiverStatus,
+};
+use crate::forge_name::ForgeName;
+use crate::gate_kind::GateKind;
+use crate::ledger::entry::{
+    EvaluationEntry, MergeEntry, ReleaseEntry, WaiverEvidence, WaiverRevokedEntry,
+};
+use crate::ledger::{Entry, Sealed};
+use crate::practices::Catalog;
+
+/// The sdl-gate version that builds reports.
+pub const SDL_GATE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Which merges a report covers, as the user asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// The merges the release entry of this tag lists.
+    Release(String),
+    /// The merges between two bounds, each a day (`YYYY-MM-DD`), an RFC 3339 time or a
+    /// release tag; `None` is open.
+    Between {
+        /// Lower bound (inclusive for a time, after the release for a tag).
+        since: Option<String>,
+        /// Upper bound (exclusive for a time, before the release for a tag).
+        until: Option<String>,
+    },
+}
+
+/// What `ledger verify` said, as the report states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Whether it passed.
+    pub verified: bool,
+    /// Its summary, or the first fault.
+    pub text: String,
+    /// The newest signed checkpoint.
+    pub checkpoint: Option<CheckpointRef>,
+    /// Entries checked.
+    pub entries_checked: u64,
+}
+
+/// Everything a report is built from.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    /// Which forge.
+    pub forge: ForgeName,
+    /// The repository or project path.
+    pub repository: &'a str,
+    /// Every entry of that repository, in sequence order.
+    pub entries: &'a [Sealed],
+    /// Which merges.
+    pub range: &'a RangeSpec,
+    /// The practice catalog.
+    pub catalog: &'a Catalog,
+    /// The ledger's verification.
+    pub verification: Verification,
+    /// The report's clock (waivers past their expiry by then are expired).
+    pub now: DateTime<Utc>,
+}
+
+/// Why a report cannot be built; each names the value at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// `--release TAG` names no release entry.
+    #[error("no release entry for tag {tag} in {forge} {repository}")]
+    NoRelease {
+        /// The tag asked for.
+        tag: String,
+        /// The forge.
+        forge: ForgeName,
+        /// The repository.
+        repository: String,
+    },
+    /// A `--since`/`--until` value is neither a date, a time nor a recorded release tag.
+    #[error(
+        "{flag} {given}: not a day (2026-12-01), an RFC 3339 time (2026-12-01T12:00:00Z) or a release tag recorded for {forge} {repository}"
+    )]
+    BadBound {
+        /// `--since` or `--until`.
+        flag: &'static str,
+        /// The value.
+        given: String,
+        /// The forge.
+        forge: ForgeName,
+        /// The repository.
+        repository: String,
+    },
+    /// A release lists a merge entry that is not an entry of the repository.
+    #[error(
+        "release {tag} lists merge entry {seq}, which is not a merge of {repository} in the ledger"
+    )]
+    MissingMerge {
+        /// The release's tag.
+        tag: String,
+        /// The sequence number listed.
+        seq: u64,
+        /// The repository.
+        repository: String,
+    },
+}
+
+/// How a bound selects merges.
+enum Bound {
+    Time(DateTime<Utc>),
+    Release(u64),
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.to_utc());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+}
+
+fn releases<'a>(entries: &'a [Sealed]) -> impl Iterator<Item = (u64, &'a ReleaseEntry)> + 'a {
+    entries.iter().filter_map(|s| match &s.entry {
+        Entry::Release(r) => Some((s.seq, r)),
+        _ => None,
+    })
+}
+
+fn merge_time(s: &Sealed, m: &MergeEntry) -> DateTime<Utc> {
+    m.merged_at.unwrap_or(s.at)
+}
+
+/// The merges of the range (in sequence order) and the range as the report states it.
+fn select<'a>(
+    input: &ReportInput<'a>,
+) -> Result<(Vec<(&'a Sealed, &'a MergeEntry)>, ReportRange), BuildError> {
+    let merges = input.entries.iter().filter_map(|s| match &s.entry {
+        Entry::Merge(m) => Some((s, m)),
+        _ => None,
+    });
+    match input.range {
+        RangeSpec::Release(tag) => {
+            let Some((seq, release)) = releases(input.entries)
+                .filter(|(_, r)| &r.tag == tag)
+                .last()
+            else {
+                return Err(BuildError::NoRelease {
+                    tag: tag.clone(),
+                    forge: input.forge,
+                    repository: input.repository.to_owned(),
+                });
+            };
+            let by_seq: HashMap<u64, (&Sealed, &MergeEntry)> =
+                merges.map(|(s, m)| (s.seq, (s, m))).collect();
+            let mut chosen = Vec::with_capacity(release.merges.len());
+            for listed in &release.merges {
+                let Some(found) = by_seq.get(&listed.seq) else {
+                    return Err(BuildError::MissingMerge {
+                        tag: tag.clone(),
+                        seq: listed.seq,
+                        repository: input.repository.to_owned(),
+                    });
+                };
+                chosen.push(*found);
+            }
+            chosen.sort_by_key(|(s, _)| s.seq);
+            let previous = release.previous.as_ref().map(|p| p.tag.clone());
+            let description = match &previous {
+                Some(p) => format!(
+                    "release {tag}: the {} merges recorded since release {p}",
+                    chosen.len()
+                ),
+                None => format!(
+                    "release {tag}: the {} merges recorded before it (its first release)",
+                    chosen.len()
+                ),
+            };
+            Ok((
+                chosen,
+                ReportRange {
+                    kind: RangeKind::Release,
+                    description,
+                    release: Some(ReleaseInfo {
+                        tag: tag.clone(),
+                        commit: release.commit.clone().or_else(|| release.target.clone()),
+                        by: release.by.clone(),
+                        released_at: release.released_at,
+                        seq,
+                        previous_tag: previous,
+                    }),
+                    since: None,
+                    until: None,
+                },
+            ))
+        }
+        RangeSpec::Between { since, until } => {
+            let resolve = |flag: &'static str,
+                           text: &Option<String>|
+             -> Result<Option<(Bound, RangeBound)>, BuildError> {
+                let Some(text) = text else { return Ok(None) };
+                if let Some(at) = parse_time(text) {
+                    return Ok(Some((
+                        Bound::Time(at),
+                        RangeBound {
+                            given: text.clone(),
+                            at: Some(at),
+                            release_seq: None,
+                        },
+                    )));
+                }
+                match releases(input.entries)
+                    .filter(|(_, r)| &r.tag == text)
+                    .last()
+                {
+                    Some((seq, _)) => Ok(Some((
+                        Bound::Release(seq),
+                        RangeBound {
+                            given: text.clone(),
+                            at: None,
+                            release_seq: Some(seq),
+                        },
+                    ))),
+                    None => Err(BuildError::BadBound {
+                        flag,
+                        given: text.clone(),
+                        forge: input.forge,
+                        repository: input.repository.to_owned(),
+                    }),
+                }
+            };
+            let since = resolve("--since", since)?;
+            let until = resolve("--until", until)?;
+            let chosen: Vec<_> = merges
+                .filter(|(s, m)| {
+                    let after = match since.as_ref().map(|b| &b.0) {
+                        None => true,
+                        Some(Bound::Time(t)) => merge_time(s, m) >= *t,
+                        Some(Bound::Release(seq)) => s.seq > *seq,
+                    };
+                    let before = match until.as_ref().map(|b| &b.0) {
+                        None => true,
+                        Some(Bound::Time(t)) => merge_time(s, m) < *t,
+                        Some(Bound::Release(seq)) => s.seq < *seq,
+                    };
+                    after && before
+                })
+                .collect();
+            let from = since
+                .as_ref()
+                .map_or("the first merge".to_owned(), |b| b.1.given.clone());
+            let to = until
+                .as_ref()
+                .map_or("the last merge".to_owned(), |b| b.1.given.clone());
+            Ok((
+                chosen,
+                ReportRange {
+                    kind: RangeKind::Between,
+                    description: format!("the merges from {from} until {to}"),
+                    release: None,
+                    since: since.map(|b| b.1),
+                    until: until.map(|b| b.1),
+                },
+            ))
+        }
+    }
+}
+
+/// A waiver's identity across its granted, revoked and expired entries.
+type WaiverKey = (u64, GateKind, DateTime<Utc>, String);
+
+fn key_of(number: u64, w: &WaiverEvidence) -> WaiverKey {
+    (number, w.gate, w.granted_at, w.by.clone())
+}
+
+fn record_of(number: u64, w: &WaiverEvidence) -> WaiverRecord {
+    WaiverRecord {
+        number,
+        gate: w.gate,
+        by: w.by.clone(),
+        reason: w.reason.clone(),
+        granted_at: w.granted_at,
+        until: w.until,
+        sha: w.sha.clone(),
+        status: WaiverStatus::InForce,
+        revoked: None,
+        granted_seq: None,
+        ended_seq: None,
+    }
+}
+
+fn revoked_text(r: &WaiverRevokedEntry) -> String {
+    let why = match r.reason {
+        crate::ledger::entry::RevokedBecause::Unwaived => "/sdl unwaive",
+        crate::ledger::entry::RevokedBecause::CommentEdited => "the waiving comment was edited",
+        crate::ledger::entry::RevokedBecause::CommentDeleted => "the waiving comment was deleted",
+    };
+    match &r.by {
+        Some(by) => format!("by {by} ({why})"),
+        None => why.to_owned(),
+    }
+}
+
+/// The waivers of the merged changes: from their waiver entries, and from the evaluations
+/// they were merged with (a waiver an evaluation names but no entry granted is still listed).
+fn waivers(
+    entries: &[Sealed],
+    merged: &BTreeSet<u64>,
+    evaluations: &HashMap<u64, &EvaluationEntry>,
+    now: DateTime<Utc>,
+) -> Vec<WaiverRecord> {
+    let mut found: BTreeMap<WaiverKey, WaiverRecord> = BTreeMap::new();
+    for s in entries {
+        match &s.entry {
+            Entry::WaiverGranted(w) if merged.contains(&w.subject.number) => {
+                let rec = found
+                    .entry(key_of(w.subject.number, &w.waiver))
+                    .or_insert_with(|| record_of(w.subject.number, &w.waiver));
+                rec.granted_seq.get_or_insert(s.seq);
+            }
+            Entry::WaiverExpired(w) if merged.contains(&w.subject.number) => {
+                let rec = found
+                    .entry(key_of(w.subject.number, &w.waiver))
+                    .or_insert_with(|| record_of(w.subject.number, &w.waiver));
+                if rec.status == WaiverStatus::InForce {
+                    rec.status = WaiverStatus::Expired;
+                    rec.ended_seq = Some(s.seq);
+                }
+            }
+            Entry::WaiverRevoked(r) if merged.contains(&r.subject.number) => {
+                let rec = found
+                    .entry(key_of(r.subject.number, &r.waiver))
+                    .or_insert_with(|| record_of(r.subject.number, &r.waiver));
+                if rec.status == WaiverStatus::InForce {
+                    rec.status = WaiverStatus::Revoked;
+                    rec.revoked = Some(revoked_text(r));
+                    rec.ended_seq = Some(s.seq);
+                }
+            }
+            _ => {}
+        }
+    }
+    for e in evaluations.values() {
+        for w in &e.waivers {
+            found
+                .entry(key_of(e.subject.number, w))
+                .or_insert_with(|| record_of(e.subject.number, w));
+        }
+    }
+    let mut out: Vec<WaiverRecord> = found.into_values().collect();
+    for w in &mut out {
+        if w.status == WaiverStatus::InForce && w.until <= now {
+            w.status = WaiverStatus::Expired;
+        }
+    }
+    out.sort_by(|a, b| (a.number, a.granted_at).cmp(&(b.number, b.granted_at)));
+    out
+}
+
+fn gates_at_merge(e: &EvaluationEntry) -> Vec<GateAtMerge> {
+    e.gates
+        .iter()
+        .map(|g| GateAtMerge {
+            gate: g.gate,
+            verdict: g.verdict.into(),
+            requirements: g.requirements.clone(),
+            cra: g.cra.clone(),
+            findings: g.findings.by_severity.clone(),
+            ignored: g.findings.ignored.len() as u64,
+        })
+        .collect()
+}
+
+fn bypass_why(m: &MergeEntry, evaluation_found: bool) -> String {
+    match (m.verdict, evaluation_found) {
+        (Some(v), _) => format!(
+            "merged while the verdict of its head was {}",
+            ChangeVerdict::from(v).as_str()
+        ),
+        (None, _) => "merged without any evaluation of its head".to_owned(),
+    }
+}
+
+/// Builds the report of `input`.
+pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> {
+    let (chosen, range) = select(input)?;
+    let evaluations_by_seq: HashMap<u64, &EvaluationEntry> = input
+        .entries
+        .iter()
+        .filter_map(|s| match &s.entry {
+            Entry::Evaluation(e) => Some((s.seq, e.as_ref())),
+            _ => None,
+        })
+        .collect();
+    let merged: BTreeSet<u64> = chosen.iter().map(|(_, m)| m.subject.number).collect();
+    // The evaluation each merge names, by change number.
+    let merged_with: HashMap<u64, &EvaluationEntry> = chosen
+        .iter()
+        .filter_map(|(_, m)| {
+            let seq = m.evaluation_seq?;
+            evaluations_by_seq
+                .get(&seq)
+                .filter(|e| e.subject.number == m.subject.number)
+                .map(|e| (m.subject.number, *e))
+        })
+        .collect();
+    let waivers = waivers(input.entries, &merged, &merged_with, input.now);
+
+    let mut merges = Vec::with_capacity(chosen.len());
+    let mut ignores = Vec::new();
+    let mut bypasses = Vec::new();
+    let mut excepted = Vec::new();
+    let mut by_gate: BTreeMap<GateKind, GateFindings> = BTreeMap::new();
+    let mut by_severity: BTreeMap<String, u64> = BTreeMap::new();
+    let mut evaluated_by = BTreeSet::new();
+    let mut editions = BTreeSet::new();
+    for (sealed, m) in &chosen {
+        let number = m.subject.number;
+        let evaluation = merged_with.get(&number).copied();
+        let mut lines = Vec::new();
+        let merged_at = merge_time(sealed, m);
+        if m.bypassed {
+            let why = bypass_why(m, evaluation.is_some());
+            lines.push(format!("BYPASSED: {why}"));
+            bypasses.push(Bypass {
+                number,
+                merged_by: m.merged_by.clone(),
+                merged_at,
+                why,
+                merge_seq: sealed.seq,
+            });
+        }
+        if let (Some(seq), None) = (m.evaluation_seq, evaluation) {
+            lines.push(format!(
+                "the evaluation entry {seq} it names is not an evaluation of this change"
+            ));
+        }
+        for w in waivers.iter().filter(|w| w.number == number) {
+            lines.push(format!(
+                "waiver of {} by {} until {} ({}): {}",
+                w.gate,
+                w.by,
+                w.until.format("%Y-%m-%d %H:%M UTC"),
+                w.status.as_str(),
+                w.reason
+            ));
+        }
+        let gates = evaluation.map(gates_at_merge).unwrap_or_default();
+        if let (Some(e), Some(eval_seq)) = (evaluation, m.evaluation_seq) {
+            evaluated_by.insert(e.sdl_gate.clone());
+            editions.insert(e.standard.clone());
+            for g in &e.gates {
+                let counts = by_gate.entry(g.gate).or_insert_with(|| GateFindings {
+                    gate: g.gate,
+                    by_severity: BTreeMap::new(),
+                    not_blocking: 0,
+                    ignored: 0,
+                });
+                for (sev, n) in &g.findings.by_severity {
+                    *counts.by_severity.entry(sev.clone()).or_default() += n;
+                    *by_severity.entry(sev.clone()).or_default() += n;
+                }
+                counts.not_blocking += g.findings.not_blocking;
+                counts.ignored += g.findings.ignored.len() as u64;
+                for i in &g.findings.ignored {
+                    lines.push(format!("ignore of {}: {}", i.fingerprint, i.note));
+                    ignores.push(IgnoreRecord {
+                        number,
+                        gate: g.gate,
+                        fingerprint: i.fingerprint.clone(),
+                        note: i.note.clone(),
+                        expired: i.expired,
+                        evaluation_seq: eval_seq,
+                    });
+                    excepted.push(ExceptedFindings {
+                        number,
+                        gate: g.gate,
+                        under: ExceptionKind::Ignore,
+                        fingerprints: vec![i.fingerprint.clone()],
+                        by_severity: BTreeMap::new(),
+                        note: i.note.clone(),
+                    });
+                }
+                let ignored: BTreeSet<&str> = g
+                    .findings
+                    .ignored
+                    .iter()
+                    .map(|i| i.fingerprint.as_str())
+                    .collect();
+                let listed: Vec<String> = g
+                    .findings
+                    .fingerprints
+                    .iter()
+                    .filter(|f| !ignored.contains(f.as_str()))
+                    .cloned()
+                    .collect();
+                let verdict = GateVerdict::from(g.verdict);
+                let under = match verdict {
+                    GateVerdict::Waived => Some(ExceptionKind::Waiver),
+                    GateVerdict::Fail | GateVerdict::Pending if m.bypassed => {
+                        Some(ExceptionKind::Bypass)
+                    }
+                    _ => None,
+                };
+                if let (Some(under), false) = (under, listed.is_empty()) {
+                    let note = match under {
+                        ExceptionKind::Waiver => waivers
+                            .iter()
+                            .filter(|w| w.number == number && w.gate == g.gate)
+                            .map(|w| format!("{}: {}", w.by, w.reason))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        _ => bypass_why(m, true),
+                    };
+                    excepted.push(ExceptedFindings {
+                        number,
+                        gate: g.gate,
+                        under,
+                        fingerprints: listed,
+                        by_severity: g.findings.by_severity.clone(),
+                        note,
+                    });
+                }
+            }
+        }
+        merges.push(MergedChange {
+            number,
+            title: m.title.clone(),
+            merged_at,
+            merged_by: m.merged_by.clone(),
+            merge_commit: m.merge_commit.clone(),
+            head_sha: m.head_sha.clone(),
+            bypassed: m.bypassed,
+            verdict: m.verdict.map(ChangeVerdict::from),
+            merge_seq: sealed.seq,
+            evaluation_seq: evaluation.and(m.evaluation_seq),
+            gates,
+            exceptions: lines,
+        });
+    }
+    // Bypassed merges first, then in ledger order.
+    merges.sort_by_key(|m| (!m.bypassed, m.merge_seq));
+
+    let coverage = requirement_coverage(input.catalog, &merges, &waivers);
+    let cra = cra_support(input.catalog, &merges, &waivers);
+    let count = |s: CoverageStatus| coverage.iter().filter(|c| c.status == s).count() as u64;
+    let summary = Summary {
+        merges: merges.len() as u64,
+        bypassed: bypasses.len() as u64,
+        unevaluated: merges.iter().filter(|m| m.gates.is_empty()).count() as u64,
+        waivers: waivers.len() as u64,
+        ignored_findings: ignores.len() as u64,
+        requirements_covered: count(CoverageStatus::Covered),
+        requirements_partial: count(CoverageStatus::Partial),
+        requirements_not_evidenced: count(CoverageStatus::NotEvidenced),
+        requirements_not_triggered: count(CoverageStatus::NotTriggered),
+        requirements_process_only: count(CoverageStatus::ProcessEvidenceNeeded),
+    };
+
+    // Every entry the report cites, and those no checkpoint covers yet.
+    let sealed_below = input.verification.checkpoint.as_ref().map_or(0, |c| c.size);
+    let mut cited = BTreeSet::new();
+    for m in &merges {
+        cited.insert(m.merge_seq);
+        cited.extend(m.evaluation_seq);
+    }
+    for w in &waivers {
+        cited.extend(w.granted_seq);
+        cited.extend(w.ended_seq);
+    }
+    if let Some(r) = &range.release {
+        cited.insert(r.seq);
+    }
+    let unsealed_cited = cited.into_iter().filter(|s| *s >= sealed_below).collect();
+
+    Ok(AuditReport {
+        schema: SCHEMA_ID.to_owned(),
+        scope: ReportScope {
+            forge: input.forge.as_str().to_owned(),
+            repository: input.repository.to_owned(),
+            range,
+            sdl_gate: SDL_GATE_VERSION.to_owned(),
+            evaluated_by: evaluated_by.into_iter().collect(),
+            standard: crate::practices::EDITION.to_owned(),
+            editions_recorded: editions.into_iter().collect(),
+            generated_at: input.now,
+        },
+        ledger: LedgerState {
+            verified: input.verification.verified,
+            verification: input.verification.text.clone(),
+            checkpoint: input.verification.checkpoint.clone(),
+            entries_checked: input.verification.entries_checked,
+            entries_read: input.entries.len() as u64,
+            unsealed_cited,
+        },
+        summary,
+        merges,
+        exceptions: Exceptions {
+            bypasses,
+            waivers,
+            ignores,
+        },
+        coverage,
+        cra,
+        findings: FindingsSummary {
+            by_severity,
+            by_gate: by_gate.into_values().collect(),
+            merged_under_exception: excepted,
+        },
+    })
+}
