@@ -249,8 +249,8 @@ impl Store {
         repository: &str,
     ) -> Result<bool, StoreError> {
         let found: Option<i64> = on_pool!(&self.read, pool => sqlx::query_scalar(
-            "SELECT 1 FROM evaluations WHERE forge = $1 AND repository = $2 \
-             UNION ALL SELECT 1 FROM ledger_entries WHERE forge = $1 AND repository = $2 LIMIT 1")
+            "SELECT CAST(1 AS BIGINT) FROM evaluations WHERE forge = $1 AND repository = $2 \
+             UNION ALL SELECT CAST(1 AS BIGINT) FROM ledger_entries WHERE forge = $1 AND repository = $2 LIMIT 1")
             .bind(forge.as_str())
             .bind(repository)
             .fetch_optional(pool)
@@ -262,4 +262,82 @@ impl Store {
 /// The UTC day a time falls on, as [`DayCount::day`] counts it.
 pub fn day_of(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis().div_euclid(MS_PER_DAY)
+}
+
+/// The part of a merge entry that names its evaluation.
+#[derive(Deserialize)]
+struct MergeRef {
+    entry: MergeSeq,
+}
+
+#[derive(Deserialize)]
+struct MergeSeq {
+    evaluation_seq: Option<u64>,
+}
+
+/// Sequence numbers bound in one `IN (…)` list.
+const SEQ_CHUNK: usize = 500;
+
+impl Store {
+    /// A repository's ledger entries other than evaluations, plus the evaluations its merges
+    /// name, in order: what the merge-based views (coverage, the report's merges) read,
+    /// without the evaluation entries of every push.
+    pub async fn ledger_entries_for_merges(
+        &self,
+        forge: ForgeName,
+        repository: &str,
+    ) -> Result<Vec<crate::ledger::verify::StoredEntry>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = on_pool!(&self.read, pool => sqlx::query_as(
+            "SELECT seq, hash, body, kind FROM ledger_entries \
+             WHERE forge = $1 AND repository = $2 AND kind <> 'evaluation' ORDER BY seq")
+            .bind(forge.as_str())
+            .bind(repository)
+            .fetch_all(pool)
+            .await)?;
+        let mut wanted = Vec::new();
+        let mut out = Vec::with_capacity(rows.len() * 2);
+        for (seq, hash, body, kind) in rows {
+            if kind == "merge" {
+                let merge: MergeRef = serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt(format!("ledger entry {seq}: {e}")))?;
+                wanted.extend(merge.entry.evaluation_seq.and_then(|s| i64::try_from(s).ok()));
+            }
+            out.push(crate::ledger::verify::StoredEntry {
+                seq: u64::try_from(seq).unwrap_or(0),
+                hash,
+                body,
+            });
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        for chunk in wanted.chunks(SEQ_CHUNK) {
+            let list = (0..chunk.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "SELECT seq, hash, body FROM ledger_entries WHERE forge = $1 AND repository = $2 \
+                 AND kind = 'evaluation' AND seq IN ({list})"
+            );
+            // The list holds only generated placeholders (`$3, $4…`), never a value.
+            let found: Vec<(i64, String, String)> = on_pool!(&self.read, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(forge.as_str())
+                    .bind(repository);
+                for seq in chunk {
+                    q = q.bind(*seq);
+                }
+                q.fetch_all(pool).await
+            })?;
+            out.extend(found.into_iter().map(|(seq, hash, body)| {
+                crate::ledger::verify::StoredEntry {
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    hash,
+                    body,
+                }
+            }));
+        }
+        out.sort_by_key(|e| e.seq);
+        Ok(out)
+    }
 }

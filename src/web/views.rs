@@ -6,6 +6,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::audit::build::{RangeSpec, ReportInput, Verification, build_report};
+use crate::audit::model::CoverageStatus;
 use crate::forge_name::ForgeName;
 use crate::gates::{Evaluation, OverallVerdict};
 use crate::ledger::entry::{Entry, MergeEntry, Sealed};
@@ -198,6 +200,57 @@ fn merge_summary(m: &MergeEntry) -> String {
 /// repository's merges.
 pub type Coverage = (Vec<CoverageBar>, Vec<String>);
 
+/// The requirement coverage over every merge of the repository, for the dashboard: the
+/// report's own rules, fed only the entries they read (merges, the evaluations they name,
+/// waivers), so a repository with ten thousand evaluations does not parse them all.
+pub async fn coverage(
+    store: &Store,
+    forge: ForgeName,
+    repository: &str,
+) -> Result<Coverage, ViewError> {
+    let stored = store.ledger_entries_for_merges(forge, repository).await?;
+    let mut entries = Vec::with_capacity(stored.len());
+    for s in &stored {
+        entries.push(sealed(s.seq, &s.body)?);
+    }
+    let range = RangeSpec::Between {
+        since: None,
+        until: None,
+    };
+    let input = ReportInput {
+        forge,
+        repository,
+        entries: &entries,
+        range: &range,
+        catalog: crate::practices::catalog(),
+        verification: Verification {
+            verified: false,
+            text: "not verified for the dashboard".into(),
+            checkpoint: None,
+            entries_checked: 0,
+        },
+        now: Utc::now(),
+    };
+    let report = build_report(&input).map_err(|e| ViewError::Unreadable {
+        what: "the repository's merges".into(),
+        cause: e.to_string(),
+    })?;
+    let mut bars = Vec::new();
+    let mut process = Vec::new();
+    for c in report.coverage {
+        if c.status == CoverageStatus::ProcessEvidenceNeeded {
+            process.push(c.id);
+        } else {
+            bars.push(CoverageBar {
+                id: c.id,
+                covered: c.evidenced,
+                applicable: c.applicable,
+            });
+        }
+    }
+    Ok((bars, process))
+}
+
 /// The dashboard, or `None` when sdl-gate has nothing for the repository.
 pub async fn dashboard(
     store: &Store,
@@ -244,7 +297,7 @@ pub async fn dashboard(
         {
             bypassed.push(BypassItem {
                 number: m.subject.number,
-                title: None,
+                title: m.title,
                 at: m.merged_at,
                 by: m.merged_by,
                 verdict: m.verdict,
