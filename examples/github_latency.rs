@@ -209,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
             readiness: sdl_gate::server::readiness::Readiness::new(),
             connections: sdl_gate::server::conn::ConnLimits::for_process(),
             retention: None,
+            pages: None,
         },
     )?;
     let url = format!("http://{}/webhooks/github", svc.addr);

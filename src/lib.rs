@@ -45,3 +45,5 @@ pub mod snapshot;
 #[cfg(feature = "service")]
 pub mod store;
 pub mod waivers;
+#[cfg(feature = "service")]
+pub mod web;

@@ -62,6 +62,9 @@ pub struct ServiceConfig {
     pub connections: conn::ConnLimits,
     /// How long deliveries and handled job events are kept; `None`: for ever.
     pub retention: Option<Duration>,
+    /// Routes for people (sign-in, the pages), merged beside the webhook routes; built by
+    /// the caller because they need the store (`crate::web::auth::Auth::routes`).
+    pub pages: Option<Router>,
 }
 
 impl ServiceConfig {
@@ -80,6 +83,7 @@ impl ServiceConfig {
             connections: conn::ConnLimits::for_process()
                 .with_settings(settings.header_read_timeout, settings.max_connections),
             retention: settings.retention,
+            pages: None,
         }
     }
 }
@@ -163,7 +167,10 @@ pub fn start<P: Processor>(
         },
         readiness: config.readiness,
     };
-    let app = router(state);
+    let app = match config.pages {
+        Some(pages) => router(state).merge(pages),
+        None => router(state),
+    };
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
     let pruner = config
         .retention

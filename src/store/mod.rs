@@ -13,6 +13,7 @@ mod jobs;
 mod ledger;
 mod records;
 mod retention;
+mod web;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -32,6 +33,7 @@ pub use ledger::{
 };
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 pub use retention::{DEFAULT_PRUNE_BATCH, PRUNE_EVERY, Pruned, spawn_pruner};
+pub use web::{NewWebSession, StoredAuditorToken, StoredWebSession};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

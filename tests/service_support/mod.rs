@@ -160,6 +160,7 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
         readiness: sdl_gate::server::readiness::Readiness::new(),
         connections: sdl_gate::server::conn::ConnLimits::for_process(),
         retention: None,
+        pages: None,
     }
 }
 

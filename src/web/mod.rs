@@ -1,0 +1,3 @@
+//! What the service shows to people in a browser: sign-in and access checks ([`auth`]).
+
+pub mod auth;
