@@ -46,6 +46,8 @@ pub struct Settings {
     pub github: Option<GitHubSettings>,
     /// GitLab bot settings, `None` when GitLab is disabled.
     pub gitlab: Option<GitLabSettings>,
+    /// Login to the service's pages: the forges' OAuth clients and the session key.
+    pub web: WebSettings,
     /// Test-only processor selection (`SDL_GATE_TEST_PROCESSOR`), see `queue::record`.
     pub test_processor: Option<String>,
 }
@@ -154,6 +156,49 @@ pub struct GitLabSettings {
     /// Webhook secret tokens; several are accepted during a rotation.
     pub webhook_secrets: Vec<SecretString>,
 }
+
+/// Login to the service's pages (`crate::web::auth`). Without a provider and without auditor
+/// tokens nobody can sign in, and the pages stay closed.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// GitHub sign-in through the App's OAuth user flow, when its client id and secret are set.
+    pub github: Option<GitHubLogin>,
+    /// GitLab sign-in through an OAuth application, when its client id and secret are set.
+    pub gitlab: Option<GitLabLogin>,
+    /// The file holding the 32-byte key that signs session cookies
+    /// (`SDL_GATE_SESSION_KEY_PATH`), generated on first start if absent.
+    pub session_key_path: PathBuf,
+}
+
+/// The GitHub App's OAuth client, for signing people in.
+#[derive(Debug, Clone)]
+pub struct GitHubLogin {
+    /// `SDL_GATE_GITHUB_CLIENT_ID`.
+    pub client_id: String,
+    /// `SDL_GATE_GITHUB_CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// Where `/login/oauth/*` lives (`SDL_GATE_GITHUB_OAUTH_URL`: `https://github.com`, or
+    /// the GitHub Enterprise Server host).
+    pub oauth_url: String,
+    /// The REST API base the user's token is used against (`SDL_GATE_GITHUB_API_URL`).
+    pub api_url: String,
+}
+
+/// A GitLab OAuth application, for signing people in.
+#[derive(Debug, Clone)]
+pub struct GitLabLogin {
+    /// `SDL_GATE_GITLAB_CLIENT_ID`.
+    pub client_id: String,
+    /// `SDL_GATE_GITLAB_CLIENT_SECRET`.
+    pub client_secret: SecretString,
+    /// The GitLab instance (`SDL_GATE_GITLAB_URL`).
+    pub url: String,
+}
+
+/// Default GitHub host of the OAuth user flow.
+pub const DEFAULT_GITHUB_OAUTH_URL: &str = "https://github.com";
+/// Default session key file, beside the default database.
+pub const DEFAULT_SESSION_KEY_PATH: &str = "sdl-gate-session.key";
 
 /// Default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -505,6 +550,9 @@ impl Settings {
                 message: "must be at least 1".to_owned(),
             });
         }
+        let github_api_url = var("SDL_GATE_GITHUB_API_URL")
+            .or(file.github.api_url)
+            .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
         let mut github = github_settings(
             num(
                 var("SDL_GATE_GITHUB_APP_ID"),
@@ -518,16 +566,16 @@ impl Settings {
                 .map(|s| split_list(&s))
                 .or(file.github.webhook_secret.map(StringOrList::into_list))
                 .filter(|l| !l.is_empty()),
-            var("SDL_GATE_GITHUB_API_URL")
-                .or(file.github.api_url)
-                .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned()),
+            github_api_url.clone(),
         )?;
         if let Some(g) = github.as_mut() {
             g.reconcile_interval = Duration::from_secs(reconcile_minutes.saturating_mul(60));
             g.fanout_max_pulls = fanout_max_pulls;
         }
+        let gitlab_url = var("SDL_GATE_GITLAB_URL").or(file.gitlab.url);
+        let web = web_settings(&var, &github_api_url, gitlab_url.as_deref())?;
         let gitlab = gitlab_settings(
-            var("SDL_GATE_GITLAB_URL").or(file.gitlab.url),
+            gitlab_url,
             var("SDL_GATE_GITLAB_TOKEN").or(file.gitlab.token),
             var("SDL_GATE_GITLAB_WEBHOOK_SECRET")
                 .map(|s| split_list(&s))
@@ -595,6 +643,7 @@ impl Settings {
             ledger,
             github,
             gitlab,
+            web,
             test_processor: var("SDL_GATE_TEST_PROCESSOR"),
         })
     }
@@ -730,6 +779,80 @@ fn github_settings(
         reconcile_interval: Duration::from_secs(DEFAULT_RECONCILE_INTERVAL_MINUTES * 60),
         fanout_max_pulls: DEFAULT_FANOUT_MAX_PULLS,
     }))
+}
+
+fn http_url(name: &'static str, url: String) -> Result<String, SettingsError> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(SettingsError::Invalid {
+            name,
+            message: "must be an http(s) URL".to_owned(),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn web_settings(
+    var: &dyn Fn(&str) -> Option<String>,
+    github_api_url: &str,
+    gitlab_url: Option<&str>,
+) -> Result<WebSettings, SettingsError> {
+    let (id, secret) = (
+        var("SDL_GATE_GITHUB_CLIENT_ID"),
+        var("SDL_GATE_GITHUB_CLIENT_SECRET"),
+    );
+    partial(
+        "GitHub sign-in",
+        &[
+            ("SDL_GATE_GITHUB_CLIENT_ID", id.is_some()),
+            ("SDL_GATE_GITHUB_CLIENT_SECRET", secret.is_some()),
+        ],
+    )?;
+    let github = match (id, secret) {
+        (Some(client_id), Some(secret)) => Some(GitHubLogin {
+            client_id,
+            client_secret: SecretString::from(secret),
+            oauth_url: http_url(
+                "SDL_GATE_GITHUB_OAUTH_URL",
+                var("SDL_GATE_GITHUB_OAUTH_URL")
+                    .unwrap_or_else(|| DEFAULT_GITHUB_OAUTH_URL.to_owned()),
+            )?,
+            api_url: http_url("SDL_GATE_GITHUB_API_URL", github_api_url.to_owned())?,
+        }),
+        _ => None,
+    };
+    let (id, secret) = (
+        var("SDL_GATE_GITLAB_CLIENT_ID"),
+        var("SDL_GATE_GITLAB_CLIENT_SECRET"),
+    );
+    partial(
+        "GitLab sign-in",
+        &[
+            ("SDL_GATE_GITLAB_CLIENT_ID", id.is_some()),
+            ("SDL_GATE_GITLAB_CLIENT_SECRET", secret.is_some()),
+        ],
+    )?;
+    if id.is_some() && gitlab_url.is_none() {
+        return Err(SettingsError::Invalid {
+            name: "SDL_GATE_GITLAB_URL",
+            message: "GitLab sign-in (SDL_GATE_GITLAB_CLIENT_ID) needs the GitLab instance's URL"
+                .to_owned(),
+        });
+    }
+    let gitlab = match (id, secret, gitlab_url) {
+        (Some(client_id), Some(secret), Some(url)) => Some(GitLabLogin {
+            client_id,
+            client_secret: SecretString::from(secret),
+            url: http_url("SDL_GATE_GITLAB_URL", url.to_owned())?,
+        }),
+        _ => None,
+    };
+    Ok(WebSettings {
+        github,
+        gitlab,
+        session_key_path: var("SDL_GATE_SESSION_KEY_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_SESSION_KEY_PATH)),
+    })
 }
 
 fn gitlab_settings(
@@ -880,6 +1003,46 @@ mod tests {
             err.starts_with("setting SDL_GATE_RECONCILE_INTERVAL"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sign_in_settings_are_read_and_half_of_a_client_is_an_error() {
+        let s = Settings::from_sources(None, &env(&[])).unwrap();
+        assert!(s.web.github.is_none() && s.web.gitlab.is_none());
+        assert_eq!(s.web.session_key_path, PathBuf::from(DEFAULT_SESSION_KEY_PATH));
+        let s = Settings::from_sources(
+            None,
+            &env(&[
+                ("SDL_GATE_GITHUB_CLIENT_ID", "Iv1.abc"),
+                ("SDL_GATE_GITHUB_CLIENT_SECRET", "gh-SECRET"),
+                ("SDL_GATE_GITHUB_OAUTH_URL", "https://ghe.example/"),
+                ("SDL_GATE_GITLAB_CLIENT_ID", "gl-app"),
+                ("SDL_GATE_GITLAB_CLIENT_SECRET", "gl-SECRET"),
+                ("SDL_GATE_GITLAB_URL", "https://gitlab.example"),
+                ("SDL_GATE_SESSION_KEY_PATH", "/k/session.key"),
+            ]),
+        )
+        .unwrap();
+        let gh = s.web.github.as_ref().unwrap();
+        assert_eq!(gh.oauth_url, "https://ghe.example");
+        assert_eq!(gh.api_url, DEFAULT_GITHUB_API_URL);
+        assert_eq!(s.web.gitlab.as_ref().unwrap().url, "https://gitlab.example");
+        assert_eq!(s.web.session_key_path, PathBuf::from("/k/session.key"));
+        assert!(!format!("{s:?}").contains("SECRET"));
+        let err = Settings::from_sources(None, &env(&[("SDL_GATE_GITHUB_CLIENT_ID", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SDL_GATE_GITHUB_CLIENT_SECRET"), "{err}");
+        let err = Settings::from_sources(
+            None,
+            &env(&[
+                ("SDL_GATE_GITLAB_CLIENT_ID", "x"),
+                ("SDL_GATE_GITLAB_CLIENT_SECRET", "y"),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("SDL_GATE_GITLAB_URL"), "{err}");
     }
 
     #[test]

@@ -5,10 +5,11 @@
 
 use sdl_gate::settings::{
     DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_SECS, DEFAULT_DATABASE_URL, DEFAULT_DEBOUNCE_MS,
-    DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_HEADER_READ_TIMEOUT_SECS,
+    DEFAULT_FANOUT_MAX_PULLS, DEFAULT_GITHUB_API_URL, DEFAULT_GITHUB_OAUTH_URL, DEFAULT_HEADER_READ_TIMEOUT_SECS,
     DEFAULT_LEASE_SECS, DEFAULT_LEDGER_CHECKPOINT_ENTRIES, DEFAULT_LEDGER_CHECKPOINT_SECS,
     DEFAULT_LEDGER_KEY_PATH, DEFAULT_LISTEN, DEFAULT_MAX_ATTEMPTS, DEFAULT_POLL_INTERVAL_MS,
-    DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_RETENTION_DAYS, DEFAULT_SHUTDOWN_GRACE_SECS,
+    DEFAULT_RECONCILE_INTERVAL_MINUTES, DEFAULT_RETENTION_DAYS, DEFAULT_SESSION_KEY_PATH,
+    DEFAULT_SHUTDOWN_GRACE_SECS,
     DEFAULT_WORKERS,
 };
 
@@ -188,6 +189,36 @@ pub fn serve() -> Vec<EnvVar> {
             "SDL_GATE_GITLAB_WEBHOOK_SECRET",
             None,
             "webhook secret token; comma-separated for rotation",
+        ),
+        var(
+            "SDL_GATE_GITHUB_CLIENT_ID",
+            None,
+            "the GitHub App's OAuth client id: people sign in to the pages with GitHub",
+        ),
+        var(
+            "SDL_GATE_GITHUB_CLIENT_SECRET",
+            None,
+            "the GitHub App's OAuth client secret",
+        ),
+        var(
+            "SDL_GATE_GITHUB_OAUTH_URL",
+            some(DEFAULT_GITHUB_OAUTH_URL),
+            "where GitHub's /login/oauth lives (GitHub Enterprise Server: https://HOST)",
+        ),
+        var(
+            "SDL_GATE_GITLAB_CLIENT_ID",
+            None,
+            "a GitLab OAuth application's id (scope read_api): people sign in with GitLab",
+        ),
+        var(
+            "SDL_GATE_GITLAB_CLIENT_SECRET",
+            None,
+            "the GitLab OAuth application's secret",
+        ),
+        var(
+            "SDL_GATE_SESSION_KEY_PATH",
+            some(DEFAULT_SESSION_KEY_PATH),
+            "32-byte key that signs the pages' session cookies (generated if absent)",
         ),
     ]
 }

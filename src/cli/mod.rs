@@ -2,6 +2,7 @@
 //! `anyhow` errors, which `main` prints and turns into exit code 2.
 
 mod action;
+mod auditor_token;
 mod check;
 mod config;
 mod demo;
@@ -54,6 +55,8 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Verify, export and show the evidence ledger.
     Ledger(ledger::LedgerArgs),
+    /// Create, list and revoke read-only sign-in tokens for external auditors.
+    AuditorToken(auditor_token::AuditorTokenArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -68,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(args) => jobs::run(args),
         Command::Ledger(args) => ledger::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::AuditorToken(args) => auditor_token::run(args),
     }
 }

@@ -22,6 +22,7 @@ use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LedgerSettings, LogFormat, Settings};
 use sdl_gate::store::{CheckpointPolicy, Store, spawn_checkpointer};
+use sdl_gate::web::auth::{Auth, AuthConfig};
 use secrecy::ExposeSecret;
 
 use super::serve_gitlab::LazyGitlab;
@@ -94,7 +95,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut scheduler = None;
     let mut gitlab_connect = None;
     let mut lazy_gitlab = None;
-    let config = ServiceConfig::from_settings(&settings);
+    let mut config = ServiceConfig::from_settings(&settings);
+    let auth_config = AuthConfig::from_settings(&settings).context("the pages' sign-in")?;
+    config.pages = Some(Auth::new(auth_config, store.clone())?.routes());
     let readiness = config.readiness.clone();
     let processor = match settings.test_processor.as_deref() {
         None if settings.github.is_none() && settings.gitlab.is_none() => {

@@ -109,7 +109,7 @@ fn pem(der: &[u8]) -> String {
 
 /// Writes `text` to a temporary file beside `path` (owner-only), syncs it, and renames it
 /// into place; refuses to replace a file that appeared meanwhile.
-fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_whole(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

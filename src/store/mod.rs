@@ -14,6 +14,7 @@ mod ledger;
 mod pages;
 mod records;
 mod retention;
+mod web;
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ pub use ledger::{
 pub use pages::{BlockedChange, ChangeWaiver, DayCount, EvaluationSummary, day_of};
 pub use records::{NewEvaluation, StoredEvaluation, StoredWaiver};
 pub use retention::{DEFAULT_PRUNE_BATCH, PRUNE_EVERY, Pruned, spawn_pruner};
+pub use web::{NewWebSession, StoredAuditorToken, StoredWebSession};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]

@@ -9,6 +9,8 @@
     reason = "shared by several test binaries; each uses a part of it"
 )]
 
+pub mod oauth;
+
 use std::time::Duration;
 
 use axum::http::Method;

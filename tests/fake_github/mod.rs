@@ -23,6 +23,7 @@ mod code_scanning;
 mod interactions;
 mod listing;
 pub mod openapi;
+mod web_flow;
 
 #[allow(unused_imports, reason = "only the code-scanning tests name alerts")]
 pub use code_scanning::{AlertRec, Upload};
@@ -167,6 +168,8 @@ pub struct State {
     pub interactions: interactions::Interactions,
     /// Code-scanning analyses (see `code_scanning`).
     pub code_scanning: code_scanning::CodeScanningState,
+    /// The App's OAuth web flow and the user tokens it issued (see `web_flow`).
+    pub oauth: crate::fake_forge::oauth::OAuthApp,
     next_id: u64,
     rng: u64,
 }
@@ -700,6 +703,9 @@ fn route(
         return Some(a);
     }
     if let Some(a) = code_scanning::route(st, base, method, path, q, auth) {
+        return Some(a);
+    }
+    if let Some(a) = web_flow::route(st, base, method, &segs, auth) {
         return Some(a);
     }
 
@@ -1239,6 +1245,10 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // The OAuth web flow lives on the host itself (github.com, or GHES without `/api/v3`).
+    if uri.path().starts_with("/login/oauth/") {
+        return web_flow::handle(&state, &method, &uri, &headers, &body);
+    }
     // GitHub Enterprise Server serves the API under `/api/v3`; a request without the prefix
     // is unknown there.
     let path = match uri.path().strip_prefix(prefix.as_str()) {

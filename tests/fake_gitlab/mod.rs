@@ -34,6 +34,8 @@ pub const BOT_TOKEN: &str = "glpat-test-only-bot-token";
 /// The bot's user name.
 pub const BOT: &str = "sdl-gate-bot";
 
+mod web_flow;
+
 use crate::fake_forge::take_fault;
 pub use crate::fake_forge::{Call, Fault, FaultKind};
 
@@ -140,6 +142,8 @@ pub struct State {
     pub unknown: Vec<Call>,
     pub faults: Vec<Fault>,
     pub next_id: u64,
+    /// The OAuth application and the user tokens it issued (see `web_flow`).
+    pub oauth: crate::fake_forge::oauth::OAuthApp,
 }
 
 impl State {
@@ -320,13 +324,19 @@ fn route_request(
     headers: &HeaderMap,
     body: Option<&Value>,
 ) -> Answer {
-    if headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(BOT_TOKEN) {
+    let user = web_flow::user_of(g, headers);
+    if user.is_none()
+        && headers.get("private-token").and_then(|v| v.to_str().ok()) != Some(BOT_TOKEN)
+    {
         return json_response(401, json!({"message": "401 Unauthorized"}));
     }
     let Some(rest) = raw.strip_prefix("/api/v4/") else {
         return (599, Vec::new(), b"unknown".to_vec());
     };
     let segs: Vec<String> = rest.split('/').map(pct_decode).collect();
+    if let Some(login) = user {
+        return web_flow::route(g, &login, method, &segs);
+    }
     let q = query_map(query);
     match route(g, method, &segs, &q, body.unwrap_or(&Value::Null)) {
         Some(a) => a,
@@ -673,6 +683,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if uri.path().starts_with("/oauth/") {
+        return web_flow::handle(&st, &method, &uri, &body);
+    }
     let raw = uri.path().to_string();
     let query = uri.query().unwrap_or("").to_string();
     let parsed: Option<Value> = if body.is_empty() {
