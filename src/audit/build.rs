@@ -619,3 +619,209 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, REPO, t};
+    use super::*;
+    use crate::audit::model::CoverageStatus;
+
+    fn build(range: RangeSpec) -> Result<AuditReport, BuildError> {
+        let entries = fixture::entries(
+            "Waive the generated parser",
+            "false positive in generated code",
+        );
+        build_report(&ReportInput {
+            forge: ForgeName::GitHub,
+            repository: REPO,
+            entries: &entries,
+            range: &range,
+            catalog: crate::practices::catalog(),
+            verification: fixture::verified(),
+            now: t(5, 0),
+        })
+    }
+
+    #[test]
+    fn a_release_lists_its_merges_bypassed_first_with_gates_and_exceptions() {
+        let r = build(RangeSpec::Release("v4.2".into())).unwrap();
+        let order: Vec<u64> = r.merges.iter().map(|m| m.number).collect();
+        assert_eq!(order, vec![2, 1, 3]);
+        let bypassed = &r.merges[0];
+        assert!(bypassed.bypassed);
+        assert_eq!(bypassed.verdict, Some(ChangeVerdict::Fail));
+        assert!(
+            bypassed.exceptions[0].starts_with("BYPASSED"),
+            "{:?}",
+            bypassed.exceptions
+        );
+        assert_eq!(r.exceptions.bypasses.len(), 1);
+        assert_eq!(r.exceptions.bypasses[0].number, 2);
+
+        let waived = &r.merges[2];
+        assert_eq!(waived.title.as_deref(), Some("Waive the generated parser"));
+        let sast = waived
+            .gates
+            .iter()
+            .find(|g| g.gate == GateKind::Sast)
+            .unwrap();
+        assert_eq!(sast.verdict, GateVerdict::Waived);
+        assert_eq!(
+            r.exceptions.waivers.len(),
+            1,
+            "granted entry and evaluation: one waiver"
+        );
+        let w = &r.exceptions.waivers[0];
+        assert_eq!(
+            (w.by.as_str(), w.granted_seq, w.status),
+            ("alice", Some(2), WaiverStatus::InForce)
+        );
+        assert_eq!(r.exceptions.ignores.len(), 1);
+        assert_eq!(r.exceptions.ignores[0].evaluation_seq, 3);
+        assert!(
+            waived
+                .exceptions
+                .iter()
+                .any(|e| e.contains("waiver of sast by alice"))
+        );
+
+        assert_eq!(r.summary.merges, 3);
+        assert_eq!(r.summary.bypassed, 1);
+        assert_eq!(
+            r.ledger.unsealed_cited,
+            vec![6, 7],
+            "checkpoint of 6 entries"
+        );
+        let rel = r.scope.range.release.as_ref().unwrap();
+        assert_eq!((rel.tag.as_str(), rel.seq), ("v4.2", 7));
+
+        // Findings: the waived sast's two highs and the bypassed critical merged.
+        let under: Vec<(u64, ExceptionKind)> = r
+            .findings
+            .merged_under_exception
+            .iter()
+            .map(|e| (e.number, e.under))
+            .collect();
+        assert_eq!(
+            under,
+            vec![
+                (2, ExceptionKind::Bypass),
+                (3, ExceptionKind::Waiver),
+                (3, ExceptionKind::Ignore)
+            ]
+        );
+        assert_eq!(r.findings.by_severity.get("critical"), Some(&1));
+        assert_eq!(r.findings.by_severity.get("high"), Some(&3));
+    }
+
+    #[test]
+    fn coverage_is_backed_by_entries_and_never_by_a_bypass_or_waiver() {
+        let r = build(RangeSpec::Release("v4.2".into())).unwrap();
+        for c in &r.coverage {
+            if c.status == CoverageStatus::Covered {
+                assert!(!c.evidence_seqs.is_empty(), "{}", c.id);
+                assert_eq!(c.evidenced, c.applicable, "{}", c.id);
+            }
+        }
+        let si2 = r.coverage.iter().find(|c| c.id == "SI-2").unwrap();
+        // sast passed on 1, failed on 2 (bypassed), waived on 3.
+        assert_eq!((si2.applicable, si2.evidenced, si2.waived), (3, 1, 1));
+        assert_eq!(si2.status, CoverageStatus::Partial);
+        assert_eq!(si2.evidence_seqs, vec![0]);
+        let sr2 = r.coverage.iter().find(|c| c.id == "SR-2").unwrap();
+        assert_eq!(sr2.status, CoverageStatus::Partial);
+    }
+
+    #[test]
+    fn between_bounds_take_dates_times_and_tags() {
+        let all = build(RangeSpec::Between {
+            since: None,
+            until: None,
+        })
+        .unwrap();
+        assert_eq!(all.merges.len(), 3);
+        // Merged at 01:00, 02:00 and 03:00 on 3 December.
+        let some = build(RangeSpec::Between {
+            since: Some("2026-12-03T02:00:00Z".into()),
+            until: Some("2026-12-04".into()),
+        })
+        .unwrap();
+        let mut n: Vec<u64> = some.merges.iter().map(|m| m.number).collect();
+        n.sort_unstable();
+        assert_eq!(n, vec![2, 3]);
+        let none = build(RangeSpec::Between {
+            since: Some("v4.2".into()),
+            until: None,
+        })
+        .unwrap();
+        assert!(none.merges.is_empty(), "nothing merged after the release");
+        let before = build(RangeSpec::Between {
+            since: None,
+            until: Some("v4.2".into()),
+        })
+        .unwrap();
+        assert_eq!(before.merges.len(), 3);
+        assert_eq!(
+            before.scope.range.until.as_ref().unwrap().release_seq,
+            Some(7)
+        );
+    }
+
+    #[test]
+    fn an_unknown_tag_or_bound_names_what_is_wrong() {
+        let e = build(RangeSpec::Release("v9".into())).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no release entry for tag v9 in github acme/app"
+        );
+        let e = build(RangeSpec::Between {
+            since: Some("yesterday".into()),
+            until: None,
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("--since yesterday: not a day"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_revoked_waiver_and_a_past_expiry_are_said() {
+        let mut entries = fixture::entries("t", "r");
+        entries.push(Sealed {
+            v: 1,
+            seq: 8,
+            prev: String::new(),
+            at: t(4, 10),
+            entry: Entry::WaiverRevoked(WaiverRevokedEntry {
+                subject: crate::ledger::entry::Subject {
+                    forge: ForgeName::GitHub,
+                    repository: REPO.into(),
+                    number: 3,
+                },
+                waiver: fixture::waiver("alice", "r"),
+                reason: crate::ledger::entry::RevokedBecause::Unwaived,
+                by: Some("bob".into()),
+            }),
+        });
+        let mut input = ReportInput {
+            forge: ForgeName::GitHub,
+            repository: REPO,
+            entries: &entries,
+            range: &RangeSpec::Release("v4.2".into()),
+            catalog: crate::practices::catalog(),
+            verification: fixture::verified(),
+            now: t(5, 0),
+        };
+        let r = build_report(&input).unwrap();
+        let w = &r.exceptions.waivers[0];
+        assert_eq!(w.status, WaiverStatus::Revoked);
+        assert_eq!(w.ended_seq, Some(8));
+        assert_eq!(w.revoked.as_deref(), Some("by bob (/sdl unwaive)"));
+        let entries = fixture::entries("t", "r");
+        input.entries = &entries;
+        input.now = t(31, 0);
+        let r = build_report(&input).unwrap();
+        assert_eq!(r.exceptions.waivers[0].status, WaiverStatus::Expired);
+    }
+}

@@ -100,3 +100,61 @@ pub fn render_html(report: &AuditReport, mode: HtmlMode) -> Result<String, HtmlE
     .render()
     .map_err(|e| HtmlError(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, HOSTILE};
+    use super::*;
+
+    #[test]
+    fn standalone_embeds_the_sheet_and_served_links_it_with_nothing_inline() {
+        let r = fixture::report("t", "r", fixture::verified());
+        let file = render_html(&r, HtmlMode::Standalone).unwrap();
+        assert!(file.contains("<style>") && file.contains("@media print"));
+        assert!(!file.contains("/assets/report.css"));
+        let page = render_html(&r, HtmlMode::Served).unwrap();
+        assert!(page.contains(r#"<link rel="stylesheet" href="/assets/report.css">"#));
+        assert!(!page.contains("<style") && !page.contains("style=") && !page.contains("<script"));
+        assert!(REPORT_CSS.contains("break-inside: avoid"));
+    }
+
+    #[test]
+    fn the_three_merges_bypass_first_and_the_waiver_are_shown() {
+        let r = fixture::report(
+            "Waive the parser",
+            "false positive in generated code",
+            fixture::verified(),
+        );
+        let html = render_html(&r, HtmlMode::Served).unwrap();
+        let at = |s: &str| {
+            html.find(s)
+                .unwrap_or_else(|| panic!("no {s:?} in\n{html}"))
+        };
+        assert!(at("Hotfix the parser") < at("Add login rate limit"));
+        assert!(at("Add login rate limit") < at("Waive the parser"));
+        assert!(html.contains(r#"<tr class="bypassed">"#));
+        assert!(html.contains("⛔ BYPASSED"), "in words, not colour only");
+        assert!(
+            html.contains("<td>alice</td><td>false positive in generated code</td>"),
+            "{html}"
+        );
+        assert!(!html.contains("ledger-failed"));
+    }
+
+    #[test]
+    fn hostile_titles_and_reasons_are_escaped_and_a_failed_verify_is_loud() {
+        let mut v = fixture::verified();
+        v.verified = false;
+        v.text = "entry 3: <b>bad</b>".into();
+        let html =
+            render_html(&fixture::report(HOSTILE, HOSTILE, v), HtmlMode::Standalone).unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<!-- sdl-gate"), "{html}");
+        assert!(!html.contains("<b>bad"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{html}"
+        );
+        assert!(html.contains(r#"<div class="alert" id="ledger-failed">"#));
+    }
+}

@@ -360,3 +360,47 @@ pub fn render_markdown(r: &AuditReport) -> String {
     }
     o
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::{self, HOSTILE};
+    use super::*;
+
+    #[test]
+    fn the_three_merges_bypass_first_and_the_waiver_are_shown() {
+        let r = fixture::report(
+            "Waive the parser",
+            "false positive in generated code",
+            fixture::verified(),
+        );
+        let md = render_markdown(&r);
+        let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("no {s:?} in\n{md}"));
+        assert!(at("| 2 | Hotfix the parser") < at("| 1 | Add login rate limit"));
+        assert!(at("| 1 | Add login rate limit") < at("| 3 | Waive the parser"));
+        assert!(md.contains("**⛔ BYPASSED** (fail)"), "{md}");
+        assert!(md.contains("| alice | false positive in generated code | 2026-12-02 09:00 UTC | 2026-12-30 00:00 UTC | in force |"), "{md}");
+        assert!(md.contains("needs process evidence outside sdl-gate"));
+        assert!(!md.contains("VERIFICATION FAILED"));
+    }
+
+    #[test]
+    fn a_failed_verification_is_said_first() {
+        let mut v = fixture::verified();
+        v.verified = false;
+        v.text = "entry 3: its hash does not match".into();
+        let md = render_markdown(&fixture::report("t", "r", v));
+        let first = md.lines().find(|l| l.starts_with('>')).unwrap();
+        assert!(first.contains("LEDGER VERIFICATION FAILED"), "{md}");
+        assert!(first.contains("entry 3: its hash does not match"));
+    }
+
+    #[test]
+    fn hostile_titles_and_reasons_are_inert() {
+        let md = render_markdown(&fixture::report(HOSTILE, HOSTILE, fixture::verified()));
+        assert!(!md.contains("<script"), "{md}");
+        assert!(!md.contains("<!--"), "{md}");
+        assert!(!md.contains("@everyone"), "a mention survived:\n{md}");
+        assert!(!md.replace("\\]", "").contains("](javascript:"), "{md}");
+        assert!(md.contains("&lt;script&gt;"));
+    }
+}

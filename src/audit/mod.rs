@@ -12,6 +12,8 @@
 
 pub mod build;
 pub mod coverage;
+#[cfg(test)]
+mod fixture;
 pub mod html;
 #[cfg(feature = "service")]
 pub mod load;

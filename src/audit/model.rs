@@ -571,3 +571,18 @@ pub fn render_json(report: &AuditReport) -> String {
     // A struct of strings, numbers, maps with string keys and enums always serialises.
     serde_json::to_string_pretty(report).unwrap_or_default() + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_names_its_version_and_the_report_round_trips() {
+        let schema = json_schema();
+        assert_eq!(schema["$id"], SCHEMA_ID);
+        assert_eq!(schema["properties"]["schema"]["const"], SCHEMA_ID);
+        let r = super::super::fixture::report("t", "r", super::super::fixture::verified());
+        let back: AuditReport = serde_json::from_str(&render_json(&r)).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -480,7 +480,7 @@ fn check_time_stamps(
 }
 
 /// The signer of the key file; a usage error (exit 2) when there is none.
-fn signer(settings: &Settings) -> Result<NoteSigner, ExitCode> {
+pub(super) fn signer(settings: &Settings) -> Result<NoteSigner, ExitCode> {
     keys::load(&settings.ledger.key_path, &settings.ledger.origin).map_err(|e| {
         eprintln!(
             "sdl-gate: the ledger's signing key (SDL_GATE_LEDGER_KEY_PATH): {e}; give the public \
@@ -490,7 +490,7 @@ fn signer(settings: &Settings) -> Result<NoteSigner, ExitCode> {
     })
 }
 
-fn parse_keys(texts: &[String]) -> Result<Vec<VerifierKey>, ExitCode> {
+pub(super) fn parse_keys(texts: &[String]) -> Result<Vec<VerifierKey>, ExitCode> {
     texts
         .iter()
         .map(|t| {
@@ -561,7 +561,7 @@ fn unknown_signers(checkpoints: &[StoredCheckpoint], keys: &[VerifierKey]) -> Op
 }
 
 /// Connects to `url` without creating a database (`None` after saying why).
-async fn open(url: &str) -> anyhow::Result<Option<Store>> {
+pub(super) async fn open(url: &str) -> anyhow::Result<Option<Store>> {
     if let Some(missing) = super::jobs::missing_sqlite_file(url) {
         eprintln!(
             "sdl-gate: no database: {url} names {}, which does not exist; point at the \

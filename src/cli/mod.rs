@@ -11,6 +11,7 @@ mod gitlab_ci;
 mod jobs;
 mod ledger;
 mod practices;
+mod report;
 mod serve;
 mod serve_gitlab;
 mod workspace;
@@ -57,6 +58,10 @@ enum Command {
     Ledger(ledger::LedgerArgs),
     /// Create, list and revoke read-only sign-in tokens for external auditors.
     AuditorToken(auditor_token::AuditorTokenArgs),
+    /// The auditor report of a release or a range of merges, from the evidence ledger:
+    /// every merge with its gates and exceptions, coverage per 62443-4-1 requirement, CRA
+    /// references, findings (Markdown, HTML or JSON).
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -70,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Jobs(args) => jobs::run(args),
         Command::Ledger(args) => ledger::run(args),
+        Command::Report(args) => report::run(args),
         Command::Demo(args) => demo::run(args),
         Command::AuditorToken(args) => auditor_token::run(args),
     }
