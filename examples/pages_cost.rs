@@ -88,7 +88,10 @@ async fn main() {
     for n in 1..=changes {
         let mut last = None;
         for k in 0..per_change {
-            let at = now - Days::minutes(i64::try_from((changes - n) * per_change + (per_change - k)).unwrap_or(0));
+            let at = now
+                - Days::minutes(
+                    i64::try_from((changes - n) * per_change + (per_change - k)).unwrap_or(0),
+                );
             let shape = match (n % 10, k + 1 == per_change) {
                 (0, true) => Shape::Waived,
                 (3, true) | (_, false) => Shape::Failing,
@@ -97,7 +100,9 @@ async fn main() {
             if shape == Shape::Waived {
                 record_waiver(&store, forge, REPO, n, &sha(n * 1000 + k), at).await;
             }
-            last = Some(record_evaluation(&store, forge, REPO, n, &sha(n * 1000 + k), shape, at).await);
+            last = Some(
+                record_evaluation(&store, forge, REPO, n, &sha(n * 1000 + k), shape, at).await,
+            );
         }
         if n <= merges
             && let Some(evaluation) = last
@@ -127,7 +132,9 @@ async fn main() {
     })
     .await;
     measure("dashboard (with coverage)", runs, || async {
-        let coverage = views::coverage(&store, forge, REPO).await.expect("coverage");
+        let coverage = views::coverage(&store, forge, REPO)
+            .await
+            .expect("coverage");
         views::dashboard(&store, &chrome, forge, REPO, Utc::now(), coverage)
             .await
             .expect("dashboard")

@@ -55,7 +55,11 @@ async fn the_store_reads_what_the_pages_show() {
             "{}: only the unmerged failing change is blocked (the bypassed #9 is merged)",
             db.label
         );
-        assert_eq!(blocked[0].latest.head_sha, pages_data::sha(0x7b), "its latest head");
+        assert_eq!(
+            blocked[0].latest.head_sha,
+            pages_data::sha(0x7b),
+            "its latest head"
+        );
         let gates: Vec<GateKind> = blocked[0].gates.iter().map(|(g, _)| *g).collect();
         assert!(gates.contains(&GateKind::ThreatModel), "{gates:?}");
         assert!(gates.contains(&GateKind::Sast), "{gates:?}");
@@ -171,7 +175,10 @@ async fn the_change_page_explains_the_verdict_and_shows_the_ledger() {
     for e in &entries {
         assert!(html.contains(&e.hash), "ledger hash {} is shown", e.hash);
     }
-    assert!(html.contains(&pages_data::sha(0x7a)), "the earlier evaluation is in the history");
+    assert!(
+        html.contains(&pages_data::sha(0x7a)),
+        "the earlier evaluation is in the history"
+    );
 
     let waived = views::change(&store, &chrome(), ForgeName::GitHub, REPO, 10, now)
         .await
@@ -203,7 +210,10 @@ async fn the_dashboard_shows_what_blocks_expires_and_bypassed() {
         .await
         .expect("coverage");
     assert!(
-        coverage.0.iter().any(|b| b.id == "SR-2" && b.applicable == 3),
+        coverage
+            .0
+            .iter()
+            .any(|b| b.id == "SR-2" && b.applicable == 3),
         "SR-2 applied to the three merged changes: {:?}",
         coverage.0
     );
@@ -226,14 +236,27 @@ async fn the_dashboard_shows_what_blocks_expires_and_bypassed() {
         let start = html
             .find(&format!("id=\"{id}\""))
             .unwrap_or_else(|| panic!("section {id}"));
-        html[start..].split("</table>").next().unwrap_or_default().to_owned()
+        html[start..]
+            .split("</table>")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
     };
     let blocked = section("blocked");
-    assert!(blocked.contains("/changes/github/acme/plant/7"), "{blocked}");
-    assert!(!blocked.contains("/changes/github/acme/plant/9"), "merged is not blocked");
+    assert!(
+        blocked.contains("/changes/github/acme/plant/7"),
+        "{blocked}"
+    );
+    assert!(
+        !blocked.contains("/changes/github/acme/plant/9"),
+        "merged is not blocked"
+    );
     assert!(section("expiring").contains("#10"));
     let bypassed = section("bypassed");
-    assert!(bypassed.contains("#9") && bypassed.contains("BYPASSED"), "{bypassed}");
+    assert!(
+        bypassed.contains("#9") && bypassed.contains("BYPASSED"),
+        "{bypassed}"
+    );
     assert!(!bypassed.contains("#8"), "green merges are not bypasses");
     assert!(section("releases").contains("/repos/github/acme/plant/-/releases/v1.0"));
     let chart = section("verdict-chart");

@@ -80,6 +80,18 @@ impl SummaryRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct ExpiringRow {
+    number: i64,
+    gate: String,
+    reason: String,
+    author: String,
+    created_at: i64,
+    expires_at: i64,
+    sha: String,
+    comment_id: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
 struct LatestRow {
     id: i64,
     number: i64,
@@ -209,7 +221,7 @@ impl Store {
         from: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Vec<ChangeWaiver>, StoreError> {
-        let rows: Vec<(i64, String, String, String, i64, i64, String, Option<i64>)> = on_pool!(&self.read, pool => sqlx::query_as(
+        let rows: Vec<ExpiringRow> = on_pool!(&self.read, pool => sqlx::query_as(
             "SELECT number, gate, reason, author, created_at, expires_at, sha, comment_id FROM waivers \
              WHERE forge = $1 AND repository = $2 AND revoked IS NULL \
              AND expires_at >= $3 AND expires_at < $4 ORDER BY expires_at, id")
@@ -220,24 +232,22 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         rows.into_iter()
-            .map(
-                |(number, gate, reason, author, created, expires, sha, comment)| {
-                    Ok(ChangeWaiver {
-                        number: u64::try_from(number)
-                            .map_err(|_| StoreError::Corrupt(format!("waiver number {number}")))?,
-                        waiver: Waiver {
-                            gate: enum_from_str("gate", &gate)?,
-                            reason,
-                            author: Login::new(author),
-                            created_at: time_of(created),
-                            expires_at: time_of(expires),
-                            sha: Sha::new(sha),
-                            comment_id: comment.and_then(|c| u64::try_from(c).ok()),
-                            revoked: None,
-                        },
-                    })
-                },
-            )
+            .map(|r| {
+                Ok(ChangeWaiver {
+                    number: u64::try_from(r.number)
+                        .map_err(|_| StoreError::Corrupt(format!("waiver number {}", r.number)))?,
+                    waiver: Waiver {
+                        gate: enum_from_str("gate", &r.gate)?,
+                        reason: r.reason,
+                        author: Login::new(r.author),
+                        created_at: time_of(r.created_at),
+                        expires_at: time_of(r.expires_at),
+                        sha: Sha::new(r.sha),
+                        comment_id: r.comment_id.and_then(|c| u64::try_from(c).ok()),
+                        revoked: None,
+                    },
+                })
+            })
             .collect()
     }
 
@@ -300,7 +310,12 @@ impl Store {
             if kind == "merge" {
                 let merge: MergeRef = serde_json::from_str(&body)
                     .map_err(|e| StoreError::Corrupt(format!("ledger entry {seq}: {e}")))?;
-                wanted.extend(merge.entry.evaluation_seq.and_then(|s| i64::try_from(s).ok()));
+                wanted.extend(
+                    merge
+                        .entry
+                        .evaluation_seq
+                        .and_then(|s| i64::try_from(s).ok()),
+                );
             }
             out.push(crate::ledger::verify::StoredEntry {
                 seq: u64::try_from(seq).unwrap_or(0),

@@ -41,8 +41,14 @@ pub fn routes(web: Web) -> Router {
         .route("/", get(pages::home))
         .route("/changes/{forge}/{*rest}", get(pages::change))
         .route("/repos/{forge}/{*rest}", get(pages::repository))
-        .route("/assets/site.css", get(|| async { css(crate::render::html::SITE_CSS) }))
-        .route("/assets/report.css", get(|| async { css(crate::audit::REPORT_CSS) }))
+        .route(
+            "/assets/site.css",
+            get(|| async { css(crate::render::html::SITE_CSS) }),
+        )
+        .route(
+            "/assets/report.css",
+            get(|| async { css(crate::audit::REPORT_CSS) }),
+        )
         .with_state(web)
         .merge(login)
 }

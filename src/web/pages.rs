@@ -227,6 +227,10 @@ mod tests {
         assert_eq!(repository_and_number("acme/app/x"), None);
         assert_eq!(repository_and_number("7"), None);
         assert_eq!(repository_and_number("acme/app/0"), None);
-        assert_eq!(repository_and_number("acme/app/99999999999"), None, "beyond what forges use");
+        assert_eq!(
+            repository_and_number("acme/app/99999999999"),
+            None,
+            "beyond what forges use"
+        );
     }
 }

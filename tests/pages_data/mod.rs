@@ -15,8 +15,8 @@ use sdl_gate::ledger::entry::{
 };
 use sdl_gate::ledger::evidence::{evaluation_entry, policy_evidence, waiver_evidence};
 use sdl_gate::policy::parse_policy;
-use sdl_gate::reports::parse_report;
 use sdl_gate::render;
+use sdl_gate::reports::parse_report;
 use sdl_gate::snapshot::{ChangedFile, Login, Review, ReviewState, Sha, Snapshot};
 use sdl_gate::store::{NewEvaluation, Store};
 use sdl_gate::waivers::Waiver;
@@ -40,8 +40,7 @@ waivers:
 "##;
 
 /// Text a hostile author or scanner writes: markup, script, a mention, a Markdown link.
-pub const HOSTILE: &str =
-    "<script>alert('x')</script><img src=x onerror=alert(1)> @everyone [click](javascript:alert(1)) <!--";
+pub const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)> @everyone [click](javascript:alert(1)) <!--";
 
 /// How one change is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +227,10 @@ pub async fn record_merge(
         bypassed,
         title: Some(format!("Change {number}: {HOSTILE}")),
     });
-    let appended = store.append_ledger(&entry, at).await.expect("append the merge");
+    let appended = store
+        .append_ledger(&entry, at)
+        .await
+        .expect("append the merge");
     ReleasedMerge {
         number,
         merge_commit: Some(merge_commit),
@@ -282,12 +284,57 @@ pub struct Seeded {
 /// bypass), #10 merged with the review waived, all three shipped in release `v1.0`.
 pub async fn seed(store: &Store, forge: ForgeName, repository: &str, now: DateTime<Utc>) -> Seeded {
     let t = |minutes: i64| now - Duration::minutes(240 - minutes);
-    record_evaluation(store, forge, repository, 7, &sha(0x7a), Shape::Failing, t(0)).await;
-    record_evaluation(store, forge, repository, 7, &sha(0x7b), Shape::Failing, t(10)).await;
-    let green = record_evaluation(store, forge, repository, 8, &sha(0x8a), Shape::Passing, t(20)).await;
-    let red = record_evaluation(store, forge, repository, 9, &sha(0x9a), Shape::Failing, t(30)).await;
-    record_waiver(store, forge, repository, 10, &sha(0x10a), t(35)).await;
-    let waived = record_evaluation(store, forge, repository, 10, &sha(0x10a), Shape::Waived, t(40)).await;
+    record_evaluation(
+        store,
+        forge,
+        repository,
+        7,
+        &sha(0x7a),
+        Shape::Failing,
+        t(0),
+    )
+    .await;
+    record_evaluation(
+        store,
+        forge,
+        repository,
+        7,
+        &sha(0x7b),
+        Shape::Failing,
+        t(10),
+    )
+    .await;
+    let green = record_evaluation(
+        store,
+        forge,
+        repository,
+        8,
+        &sha(0x8a),
+        Shape::Passing,
+        t(20),
+    )
+    .await;
+    let red = record_evaluation(
+        store,
+        forge,
+        repository,
+        9,
+        &sha(0x9a),
+        Shape::Failing,
+        t(30),
+    )
+    .await;
+    record_waiver(store, forge, repository, 10, &sha(0x10a), t(40)).await;
+    let waived = record_evaluation(
+        store,
+        forge,
+        repository,
+        10,
+        &sha(0x10a),
+        Shape::Waived,
+        t(40),
+    )
+    .await;
     let mut merges = Vec::new();
     merges.push(record_merge(store, forge, repository, 8, &sha(0x8a), green, t(50)).await);
     merges.push(record_merge(store, forge, repository, 9, &sha(0x9a), red, t(60)).await);

@@ -128,7 +128,8 @@ pub fn verdicts_per_day(days: &[DayVerdicts], dates: &[String]) -> Chart {
                 title: format!("{date}: {count} {class}"),
             });
         }
-        if i % 7 == 0 || i + 1 == days.len() {
+        // A label a week, and the last day's unless it would run into the one before.
+        if i % 7 == 0 || (i + 1 == days.len() && i % 7 >= 3) {
             chart.labels.push(Label {
                 x,
                 y: base + 16,
