@@ -10,6 +10,17 @@ fi
 if [ ! -d ../shared/fixtures ]; then
   echo "note: ../shared/fixtures is absent: the fixture conformance tests will skip and say so"
 fi
+# The page tests drive a real browser (Debian's chromium + chromedriver) and read the printed
+# report with poppler's pdftotext (tests/web_browser.rs).
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing chromium, chromium-driver and poppler-utils for the browser tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils >/dev/null \
+      || echo "note: the browser could not be installed: the browser tests skip (under CI=true they fail)"
+  else
+    echo "note: chromium/chromedriver/pdftotext missing and not root: the browser tests skip (under CI=true they fail)"
+  fi
+fi
 # GitHub's REST description (@octokit/openapi): the fake GitHub checks every request and answer
 # against it.
 SDL_GATE_GITHUB_OPENAPI="$(bash .ci/openapi.sh)"

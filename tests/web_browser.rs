@@ -296,3 +296,58 @@ async fn gitlab_members_sign_in_and_others_see_nothing() {
     b.quit().await;
     site.svc.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_auditor_signs_in_with_a_token_and_reads_only_its_repository() {
+    if let Err(why) = available() {
+        eprintln!("skipping the browser tests: {why}");
+        return;
+    }
+    let site = Site::start().await;
+    let scope = sdl_gate::web::auth::RepoScope::parse("github:acme/plant").expect("scope");
+    let made = sdl_gate::web::auth::auditor::create(
+        &site.store,
+        &[scope],
+        Utc::now() + chrono::Duration::days(30),
+        "ISASecure SDLA audit 2027",
+    )
+    .await
+    .expect("token");
+    let b = Browser::start().await;
+    let report = "/repos/github/acme/plant/-/releases/v1.0";
+    b.goto(&site.url(report)).await;
+    assert!(b.url().await.starts_with(&site.url("/login")));
+    b.fill("#auditor-token", &made.token).await;
+    b.click("form.login button[type=submit]").await;
+    assert_eq!(
+        b.url().await,
+        site.url(report),
+        "the form returns to the report"
+    );
+    let text = b.text().await;
+    assert!(text.contains("BYPASSED"), "{text}");
+    assert!(!text.contains(&made.token), "the token is never shown back");
+    b.screenshot("auditor-report").await;
+
+    b.goto(&site.url("/repos/gitlab/group/sub/app")).await;
+    assert!(
+        b.text().await.contains("Not found"),
+        "a repository outside the token is not found"
+    );
+
+    assert!(
+        site.store
+            .revoke_auditor_token(made.id)
+            .await
+            .expect("revoke"),
+        "revoked"
+    );
+    b.goto(&site.url(report)).await;
+    assert!(
+        b.url().await.starts_with(&site.url("/login")),
+        "a revoked token's session ends: {}",
+        b.url().await
+    );
+    b.quit().await;
+    site.svc.shutdown().await;
+}

@@ -6,7 +6,7 @@
 use askama::Template;
 use chrono::{DateTime, Utc};
 
-use super::{Chrome, HtmlError, time};
+use super::{Chrome, HtmlError, Part, spans, time};
 use crate::forge_name::ForgeName;
 use crate::gates::{Evaluation, FindingStatus, GateResult, Node, NodeStatus, OverallVerdict};
 use crate::waivers::Waiver;
@@ -88,13 +88,13 @@ struct MergeView {
 
 struct Unblock {
     gate: &'static str,
-    action: String,
+    action: Vec<Part>,
 }
 
 struct TreeLine {
     depth: usize,
     status: &'static str,
-    text: String,
+    text: Vec<Part>,
 }
 
 struct FindingView {
@@ -115,12 +115,12 @@ struct GateWaiver {
 struct GateView {
     name: &'static str,
     verdict: &'static str,
-    explanation: String,
+    explanation: Vec<Part>,
     requirements: String,
     cra: String,
     waiver: Option<GateWaiver>,
     tree: Vec<TreeLine>,
-    warnings: Vec<String>,
+    warnings: Vec<Vec<Part>>,
     findings: Vec<FindingView>,
     findings_more: usize,
     not_blocking: usize,
@@ -234,7 +234,7 @@ fn current(e: &Evaluation) -> CurrentView {
             .flat_map(|g| {
                 g.unblock.iter().map(|a| Unblock {
                     gate: g.gate.as_str(),
-                    action: a.clone(),
+                    action: spans(a),
                 })
             })
             .collect(),
@@ -250,7 +250,7 @@ fn gate_view(g: &GateResult) -> GateView {
     GateView {
         name: g.gate.as_str(),
         verdict: g.verdict.as_str(),
-        explanation: g.explanation.clone(),
+        explanation: spans(&g.explanation),
         requirements: g.requirements.join(", "),
         cra: g.cra.join(", "),
         waiver: g.waiver.as_ref().map(|w| GateWaiver {
@@ -260,7 +260,7 @@ fn gate_view(g: &GateResult) -> GateView {
             reason: w.waiver.reason.clone(),
         }),
         tree,
-        warnings: g.warnings.clone(),
+        warnings: g.warnings.iter().map(|w| spans(w)).collect(),
         findings: g
             .findings
             .iter()
@@ -301,7 +301,7 @@ fn flatten(node: &Node, depth: usize, out: &mut Vec<TreeLine>) {
             NodeStatus::Info => "info",
             NodeStatus::Warning => "warning",
         },
-        text: node.description.clone(),
+        text: spans(&node.description),
     });
     for child in &node.children {
         flatten(child, depth + 1, out);

@@ -78,6 +78,35 @@ pub fn message_page(chrome: &Chrome, heading: &str, text: &str) -> Result<String
     .map_err(HtmlError::of("message"))
 }
 
+/// A piece of text that is code or prose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// Drawn as `<code>`.
+    pub code: bool,
+    /// The text (escaped by the template).
+    pub text: String,
+}
+
+/// Splits text the gates write with Markdown code spans (`` `src/auth/**` ``) into prose and
+/// code, so the page draws them as code instead of showing backticks. Text with an unpaired
+/// backtick is prose as a whole.
+pub fn spans(text: &str) -> Vec<Part> {
+    if text.matches('`').count() % 2 == 1 {
+        return vec![Part {
+            code: false,
+            text: text.to_owned(),
+        }];
+    }
+    text.split('`')
+        .enumerate()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(i, t)| Part {
+            code: i % 2 == 1,
+            text: t.to_owned(),
+        })
+        .collect()
+}
+
 /// A time as the pages print it: `2026-12-06 14:03 UTC`.
 pub fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -147,6 +176,35 @@ mod tests {
         assert_eq!(
             repo_href(ForgeName::GitHub, "acme/a\"><script>"),
             "/repos/github/acme/a%22%3E%3Cscript%3E"
+        );
+    }
+
+    #[test]
+    fn code_spans_become_code_and_an_unpaired_backtick_stays_text() {
+        let parts = spans("`src/a.rs` matches `src/**`");
+        assert_eq!(
+            parts,
+            vec![
+                Part {
+                    code: true,
+                    text: "src/a.rs".into()
+                },
+                Part {
+                    code: false,
+                    text: " matches ".into()
+                },
+                Part {
+                    code: true,
+                    text: "src/**".into()
+                },
+            ]
+        );
+        assert_eq!(
+            spans("it`s"),
+            vec![Part {
+                code: false,
+                text: "it`s".into()
+            }]
         );
     }
 
