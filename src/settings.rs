@@ -1019,6 +1019,8 @@ mod tests {
                 ("SDL_GATE_GITLAB_CLIENT_ID", "gl-app"),
                 ("SDL_GATE_GITLAB_CLIENT_SECRET", "gl-SECRET"),
                 ("SDL_GATE_GITLAB_URL", "https://gitlab.example"),
+                ("SDL_GATE_GITLAB_TOKEN", "bot-SECRET"),
+                ("SDL_GATE_GITLAB_WEBHOOK_SECRET", "hook-SECRET"),
                 ("SDL_GATE_SESSION_KEY_PATH", "/k/session.key"),
             ]),
         )
