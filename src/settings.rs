@@ -1009,7 +1009,10 @@ mod tests {
     fn sign_in_settings_are_read_and_half_of_a_client_is_an_error() {
         let s = Settings::from_sources(None, &env(&[])).unwrap();
         assert!(s.web.github.is_none() && s.web.gitlab.is_none());
-        assert_eq!(s.web.session_key_path, PathBuf::from(DEFAULT_SESSION_KEY_PATH));
+        assert_eq!(
+            s.web.session_key_path,
+            PathBuf::from(DEFAULT_SESSION_KEY_PATH)
+        );
         let s = Settings::from_sources(
             None,
             &env(&[

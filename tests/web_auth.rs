@@ -61,7 +61,10 @@ impl Jar {
     fn headers(&self) -> HeaderMap {
         let mut h = HeaderMap::new();
         if !self.0.is_empty() {
-            h.insert("cookie", HeaderValue::from_str(&self.header()).expect("header"));
+            h.insert(
+                "cookie",
+                HeaderValue::from_str(&self.header()).expect("header"),
+            );
         }
         h
     }
@@ -93,8 +96,16 @@ impl Harness {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let public = public.map_or_else(|| base.clone(), str::to_owned);
-        github.oauth_app(GH_CLIENT, GH_SECRET, &format!("{public}/oauth/github/callback"));
-        gitlab.oauth_app(GL_CLIENT, GL_SECRET, &format!("{public}/oauth/gitlab/callback"));
+        github.oauth_app(
+            GH_CLIENT,
+            GH_SECRET,
+            &format!("{public}/oauth/github/callback"),
+        );
+        gitlab.oauth_app(
+            GL_CLIENT,
+            GL_SECRET,
+            &format!("{public}/oauth/gitlab/callback"),
+        );
         let store = open(&db).await;
         let mut auth_config = AuthConfig::new(Some(public), SessionKey::generate());
         auth_config.github = Some(GitHubLogin {
@@ -242,10 +253,19 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
     // The sign-in page lists both forges and the auditor form, under a strict CSP.
     let r = h.get("/login?next=/github/acme/app", &Jar::default()).await;
     assert_eq!(r.status(), 200);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     let html = r.text().await.unwrap();
-    assert!(html.contains("/login/github?next=%2Fgithub%2Facme%2Fapp"), "{html}");
+    assert!(
+        html.contains("/login/github?next=%2Fgithub%2Facme%2Fapp"),
+        "{html}"
+    );
     assert!(html.contains("/login/gitlab?next=") && html.contains("action=\"/login/auditor\""));
     assert!(!html.contains("<script") && !html.contains("style="));
 
@@ -258,7 +278,8 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
     }
     assert!(!cookie.contains("Secure"), "http public URL: {cookie}");
     assert!(
-        set.iter().any(|c| c.starts_with("sdl_gate_login=;") && c.contains("Max-Age=0")),
+        set.iter()
+            .any(|c| c.starts_with("sdl_gate_login=;") && c.contains("Max-Age=0")),
         "the pre-login cookie is cleared: {set:?}"
     );
     // The forge token stays on the server.
@@ -271,24 +292,73 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
     assert!(!format!("{viewer:?}").contains("ghu_"));
 
     let mark = h.github.mark();
-    assert!(h.auth.may_read(&viewer, ForgeName::GitHub, "acme/app").await);
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/secret").await, "not a collaborator");
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/nothing").await, "no such repository");
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitLab, "acme/app").await, "another forge");
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/../x").await, "not a name");
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/secret")
+            .await,
+        "not a collaborator"
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/nothing")
+            .await,
+        "no such repository"
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "acme/app")
+            .await,
+        "another forge"
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/../x")
+            .await,
+        "not a name"
+    );
     // Within the cache's time, a second check asks nothing.
     let asked = h.github.calls_since(mark);
     assert_eq!(repo_reads(&asked, "/repos/acme/app"), 1);
     let mark = h.github.mark();
-    assert!(h.auth.may_read(&viewer, ForgeName::GitHub, "acme/app").await);
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/secret").await);
-    assert!(h.github.calls_since(mark).is_empty(), "{:?}", h.github.calls_since(mark));
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/secret")
+            .await
+    );
+    assert!(
+        h.github.calls_since(mark).is_empty(),
+        "{:?}",
+        h.github.calls_since(mark)
+    );
 
     // A forge that fails is a no, and the no is not remembered.
-    h.github
-        .fault(Some(Method::GET), "/repos/acme/other", 1, FaultKind::Status(500));
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/other").await, "fail closed");
-    assert!(h.auth.may_read(&viewer, ForgeName::GitHub, "acme/other").await);
+    h.github.fault(
+        Some(Method::GET),
+        "/repos/acme/other",
+        1,
+        FaultKind::Status(500),
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/other")
+            .await,
+        "fail closed"
+    );
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/other")
+            .await
+    );
 
     // A visitor without the cookie is nobody.
     assert!(h.auth.viewer(&HeaderMap::new()).await.is_none());
@@ -305,13 +375,24 @@ async fn gitlab_sign_in_end_to_end_and_members_only() {
     assert_eq!(r.status(), 303, "{:?}", r.text().await);
     assert_eq!(location(&r), "/gitlab/grp/app");
     let cookie = session_cookie(&set).expect("a session cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     let viewer = h.auth.viewer(&jar.headers()).await.expect("signed in");
     assert_eq!(viewer.login, "erin");
     assert_eq!(viewer.kind, ViewerKind::Forge(ForgeName::GitLab));
     assert!(h.auth.may_read(&viewer, ForgeName::GitLab, "grp/app").await);
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitLab, "grp/closed").await);
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitLab, "grp/none").await);
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/closed")
+            .await
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/none")
+            .await
+    );
     assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "grp/app").await);
     h.gitlab.member("grp/flaky", "erin", 30);
     h.gitlab.fault(
@@ -320,8 +401,17 @@ async fn gitlab_sign_in_end_to_end_and_members_only() {
         1,
         FaultKind::Status(502),
     );
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitLab, "grp/flaky").await, "fail closed");
-    assert!(h.auth.may_read(&viewer, ForgeName::GitLab, "grp/flaky").await);
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/flaky")
+            .await,
+        "fail closed"
+    );
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/flaky")
+            .await
+    );
     let reads = h
         .gitlab
         .journal()
@@ -347,7 +437,9 @@ async fn a_wrong_missing_or_replayed_state_is_refused_without_a_session() {
     // Wrong state.
     let mut jar = Jar::default();
     let callback = h.approve("github", "/", &mut jar).await;
-    let (head, _) = callback.split_once("&state=").expect("state in the callback");
+    let (head, _) = callback
+        .split_once("&state=")
+        .expect("state in the callback");
     let r = h.get(&format!("{head}&state=forged"), &jar).await;
     assert_eq!(r.status(), 400);
     assert!(session_cookie(&jar.clone().take(&r)).is_none());
@@ -445,7 +537,10 @@ async fn forged_expired_and_unknown_session_cookies_are_signed_out() {
     assert_eq!(location(&r), "/login");
     let mut after = jar3.clone();
     after.take(&r);
-    assert!(!after.0.contains_key("sdl_gate_session"), "the cookie is cleared");
+    assert!(
+        !after.0.contains_key("sdl_gate_session"),
+        "the cookie is cleared"
+    );
     assert!(h.auth.viewer(&jar3.headers()).await.is_none(), "unknown id");
     pool.close().await;
     h.stop().await;
@@ -482,9 +577,17 @@ async fn an_https_public_url_makes_cookies_secure_and_host_only() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    let login = set.iter().find(|c| c.starts_with("__Host-sdl_gate_login=")).expect("{set:?}");
-    assert!(login.contains("; Secure") && login.contains("HttpOnly") && login.contains("SameSite=Lax"));
-    assert!(location(&r).contains("redirect_uri=https%3A%2F%2Fgate.example%2Foauth%2Fgithub%2Fcallback"));
+    let login = set
+        .iter()
+        .find(|c| c.starts_with("__Host-sdl_gate_login="))
+        .expect("{set:?}");
+    assert!(
+        login.contains("; Secure") && login.contains("HttpOnly") && login.contains("SameSite=Lax")
+    );
+    assert!(
+        location(&r)
+            .contains("redirect_uri=https%3A%2F%2Fgate.example%2Foauth%2Fgithub%2Fcallback")
+    );
     h.stop().await;
 }
 
@@ -506,8 +609,18 @@ async fn auditor_tokens_are_scoped_hashed_expire_and_revoke() {
     let h = Harness::start().await;
     let url = h.db.url.clone();
     let (code, token, err) = cli(&[
-        "auditor-token", "create", "--database", &url, "--repo", "github:acme/app",
-        "--repo", "gitlab:grp/app", "--expires", "2099-12-31", "--note", "ISASecure audit",
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
+        "github:acme/app",
+        "--repo",
+        "gitlab:grp/app",
+        "--expires",
+        "2099-12-31",
+        "--note",
+        "ISASecure audit",
     ]);
     assert_eq!(code, 0, "{err}");
     let token = token.trim().to_owned();
@@ -530,51 +643,103 @@ async fn auditor_tokens_are_scoped_hashed_expire_and_revoke() {
 
     // The token posted from another site, or a wrong token, opens nothing.
     let form = format!("token={}&next=%2Fgithub%2Facme%2Fapp", enc(&token));
-    let r = h.post_form("/login/auditor", &Jar::default(), None, &form).await;
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), None, &form)
+        .await;
     assert_eq!(r.status(), 403);
     let r = h
-        .post_form("/login/auditor", &Jar::default(), Some(&h.base), "token=sga_nope&next=%2F")
+        .post_form(
+            "/login/auditor",
+            &Jar::default(),
+            Some(&h.base),
+            "token=sga_nope&next=%2F",
+        )
         .await;
     assert_eq!(r.status(), 401);
     assert!(session_cookie(&Jar::default().take(&r)).is_none());
     assert!(r.text().await.unwrap().contains("not valid"));
 
-    let r = h.post_form("/login/auditor", &Jar::default(), Some(&h.base), &form).await;
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), Some(&h.base), &form)
+        .await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/github/acme/app");
     let mut jar = Jar::default();
     let set = jar.take(&r);
-    assert!(session_cookie(&set).is_some_and(|c| c.contains("HttpOnly")), "{set:?}");
-    let viewer = h.auth.viewer(&jar.headers()).await.expect("auditor signed in");
+    assert!(
+        session_cookie(&set).is_some_and(|c| c.contains("HttpOnly")),
+        "{set:?}"
+    );
+    let viewer = h
+        .auth
+        .viewer(&jar.headers())
+        .await
+        .expect("auditor signed in");
     assert_eq!(viewer.kind, ViewerKind::Auditor { token_id: *id });
     let mark = h.github.mark();
-    assert!(h.auth.may_read(&viewer, ForgeName::GitHub, "acme/app").await);
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await
+    );
     assert!(h.auth.may_read(&viewer, ForgeName::GitLab, "grp/app").await);
-    assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "acme/other").await);
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/other")
+            .await
+    );
     assert!(!h.auth.may_read(&viewer, ForgeName::GitHub, "grp/app").await);
-    assert!(h.github.calls_since(mark).is_empty(), "the token decides, not the forge");
+    assert!(
+        h.github.calls_since(mark).is_empty(),
+        "the token decides, not the forge"
+    );
 
     let (code, listed, _) = cli(&["auditor-token", "list", "--database", &url]);
     assert_eq!(code, 0);
-    assert!(listed.contains("active") && listed.contains("ISASecure audit"), "{listed}");
+    assert!(
+        listed.contains("active") && listed.contains("ISASecure audit"),
+        "{listed}"
+    );
     assert!(!listed.contains(&token), "{listed}");
 
     // Revoked: the session ends at once and the token no longer signs in.
-    let (code, _, err) = cli(&["auditor-token", "revoke", "--database", &url, &id.to_string()]);
+    let (code, _, err) = cli(&[
+        "auditor-token",
+        "revoke",
+        "--database",
+        &url,
+        &id.to_string(),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(h.auth.viewer(&jar.headers()).await.is_none(), "revoked");
-    let r = h.post_form("/login/auditor", &Jar::default(), Some(&h.base), &form).await;
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), Some(&h.base), &form)
+        .await;
     assert_eq!(r.status(), 401);
-    let (code, _, _) = cli(&["auditor-token", "revoke", "--database", &url, &id.to_string()]);
+    let (code, _, _) = cli(&[
+        "auditor-token",
+        "revoke",
+        "--database",
+        &url,
+        &id.to_string(),
+    ]);
     assert_eq!(code, 1, "nothing left to revoke");
 
     // Expired: refused at sign-in, and an open session ends with it.
     let (_, token2, _) = cli(&[
-        "auditor-token", "create", "--database", &url, "--repo", "github:acme/app",
-        "--expires", "2099-12-31",
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
+        "github:acme/app",
+        "--expires",
+        "2099-12-31",
     ]);
     let form2 = format!("token={}", enc(token2.trim()));
-    let r = h.post_form("/login/auditor", &Jar::default(), Some(&h.base), &form2).await;
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), Some(&h.base), &form2)
+        .await;
     assert_eq!(r.status(), 303);
     let mut jar2 = Jar::default();
     jar2.take(&r);
@@ -583,16 +748,33 @@ async fn auditor_tokens_are_scoped_hashed_expire_and_revoke() {
         .execute(&pool)
         .await
         .expect("expire");
-    assert!(h.auth.viewer(&jar2.headers()).await.is_none(), "expired token");
-    let r = h.post_form("/login/auditor", &Jar::default(), Some(&h.base), &form2).await;
+    assert!(
+        h.auth.viewer(&jar2.headers()).await.is_none(),
+        "expired token"
+    );
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), Some(&h.base), &form2)
+        .await;
     assert_eq!(r.status(), 401);
     let (code, _, err) = cli(&[
-        "auditor-token", "create", "--database", &url, "--repo", "github:acme/app",
-        "--expires", "2001-01-01",
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
+        "github:acme/app",
+        "--expires",
+        "2001-01-01",
     ]);
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = cli(&[
-        "auditor-token", "create", "--database", &url, "--repo", "acme/app", "--expires",
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
+        "acme/app",
+        "--expires",
         "2099-01-01",
     ]);
     assert_eq!(code, 2);
@@ -610,15 +792,25 @@ async fn the_store_keeps_sessions_states_and_tokens_on_both_databases() {
         let far = sdl_gate::store::now_ms() + 60_000;
         store.put_oauth_state("h1", far).await.expect("put");
         assert!(store.take_oauth_state("h1").await.expect("take"), "{label}");
-        assert!(!store.take_oauth_state("h1").await.expect("take"), "{label}");
+        assert!(
+            !store.take_oauth_state("h1").await.expect("take"),
+            "{label}"
+        );
         store.put_oauth_state("h2", 1).await.expect("put");
-        assert!(!store.take_oauth_state("h2").await.expect("take"), "{label}: expired");
+        assert!(
+            !store.take_oauth_state("h2").await.expect("take"),
+            "{label}: expired"
+        );
         // Tokens: hash only, usable until revoked.
         let id = store
             .create_auditor_token("hash-a", &["github:acme/app".to_owned()], "n", far)
             .await
             .expect("create");
-        let t = store.usable_auditor_token("hash-a").await.expect("read").expect("usable");
+        let t = store
+            .usable_auditor_token("hash-a")
+            .await
+            .expect("read")
+            .expect("usable");
         assert_eq!(t.repos, vec!["github:acme/app".to_owned()], "{label}");
         store
             .create_web_session(&sdl_gate::store::NewWebSession {
@@ -631,10 +823,25 @@ async fn the_store_keeps_sessions_states_and_tokens_on_both_databases() {
             })
             .await
             .expect("session");
-        assert!(store.web_session("s1").await.expect("read").is_some(), "{label}");
-        assert!(store.revoke_auditor_token(id).await.expect("revoke"), "{label}");
-        assert!(store.web_session("s1").await.expect("read").is_none(), "{label}");
-        assert!(store.usable_auditor_token("hash-a").await.expect("read").is_none());
+        assert!(
+            store.web_session("s1").await.expect("read").is_some(),
+            "{label}"
+        );
+        assert!(
+            store.revoke_auditor_token(id).await.expect("revoke"),
+            "{label}"
+        );
+        assert!(
+            store.web_session("s1").await.expect("read").is_none(),
+            "{label}"
+        );
+        assert!(
+            store
+                .usable_auditor_token("hash-a")
+                .await
+                .expect("read")
+                .is_none()
+        );
         // A forge session, its expiry and logout.
         store
             .create_web_session(&sdl_gate::store::NewWebSession {
@@ -648,9 +855,18 @@ async fn the_store_keeps_sessions_states_and_tokens_on_both_databases() {
             .await
             .expect("session");
         let s = store.web_session("s2").await.expect("read").expect("live");
-        assert_eq!((s.login.as_str(), s.forge_token.as_deref()), ("carol", Some("ghu_x")));
-        assert!(store.delete_web_session("s2").await.expect("delete"), "{label}");
-        assert!(store.web_session("s2").await.expect("read").is_none(), "{label}");
+        assert_eq!(
+            (s.login.as_str(), s.forge_token.as_deref()),
+            ("carol", Some("ghu_x"))
+        );
+        assert!(
+            store.delete_web_session("s2").await.expect("delete"),
+            "{label}"
+        );
+        assert!(
+            store.web_session("s2").await.expect("read").is_none(),
+            "{label}"
+        );
         store.close().await;
     }
 }
@@ -659,10 +875,15 @@ async fn the_store_keeps_sessions_states_and_tokens_on_both_databases() {
 async fn without_providers_the_login_page_says_so_and_sign_in_routes_are_closed() {
     let db = sqlite_db();
     let store = open(&db).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let auth = Auth::new(AuthConfig::new(Some(base.clone()), SessionKey::generate()), store.clone())
-        .expect("auth");
+    let auth = Auth::new(
+        AuthConfig::new(Some(base.clone()), SessionKey::generate()),
+        store.clone(),
+    )
+    .expect("auth");
     let mut config = config(fast_queue(), 1);
     config.pages = Some(auth.routes());
     let svc = sdl_gate::server::start(listener, store, Recorder::new(), config).expect("start");
@@ -670,9 +891,20 @@ async fn without_providers_the_login_page_says_so_and_sign_in_routes_are_closed(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let html = c.get(format!("{base}/login")).send().await.expect("get").text().await.expect("body");
+    let html = c
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
     assert!(html.contains("No forge sign-in is configured"), "{html}");
-    let r = c.get(format!("{base}/login/github")).send().await.expect("get");
+    let r = c
+        .get(format!("{base}/login/github"))
+        .send()
+        .await
+        .expect("get");
     assert_eq!(r.status(), 404);
     let r = c
         .get(format!("{base}/oauth/gitlab/callback?code=a&state=b"))

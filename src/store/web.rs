@@ -84,7 +84,11 @@ impl TryFrom<TokenRow> for StoredAuditorToken {
 
 impl Store {
     /// Records an OAuth `state` (its hash) until `expires_at`, and forgets expired ones.
-    pub async fn put_oauth_state(&self, state_hash: &str, expires_at: i64) -> Result<(), StoreError> {
+    pub async fn put_oauth_state(
+        &self,
+        state_hash: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM web_oauth_states WHERE expires_at <= $1")

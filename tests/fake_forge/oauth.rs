@@ -74,7 +74,9 @@ impl OAuthApp {
         }
         let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
         if redirect.is_empty() || !redirect.starts_with(&self.callback_prefix) {
-            return Err(format!("redirect_uri `{redirect}` is not the application's callback"));
+            return Err(format!(
+                "redirect_uri `{redirect}` is not the application's callback"
+            ));
         }
         let Some(user) = self.user.clone() else {
             return Err("nobody is signed in to the forge in the fake browser".into());
@@ -84,7 +86,10 @@ impl OAuthApp {
         let code = format!("code{:08x}", self.issued.wrapping_mul(0x9E37_79B9));
         self.codes.insert(code.clone(), (user, redirect.clone()));
         let sep = if redirect.contains('?') { '&' } else { '?' };
-        Ok(format!("{redirect}{sep}code={code}&state={}", encode(&state)))
+        Ok(format!(
+            "{redirect}{sep}code={code}&state={}",
+            encode(&state)
+        ))
     }
 
     /// The token for a code (single use), or the OAuth error code.
@@ -106,7 +111,10 @@ impl OAuthApp {
             return Err("redirect_uri_mismatch");
         }
         self.issued += 1;
-        let token = format!("{token_prefix}{:016x}", self.issued.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let token = format!(
+            "{token_prefix}{:016x}",
+            self.issued.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        );
         self.tokens.insert(token.clone(), login);
         Ok(token)
     }
@@ -119,7 +127,10 @@ impl OAuthApp {
     /// A user token for `login` without the browser dance (for access checks).
     pub fn token_for(&mut self, login: &str, token_prefix: &str) -> String {
         self.issued += 1;
-        let token = format!("{token_prefix}{:016x}", self.issued.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let token = format!(
+            "{token_prefix}{:016x}",
+            self.issued.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        );
         self.tokens.insert(token.clone(), login.to_owned());
         token
     }

@@ -11,7 +11,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Answer, Call, FakeGithub, State, bad_credentials, lock, not_found, repo_json, user_json};
+use super::{
+    Answer, Call, FakeGithub, State, bad_credentials, lock, not_found, repo_json, user_json,
+};
 use crate::fake_forge::oauth::pairs;
 
 /// What GitHub's user tokens of an App look like.
@@ -39,7 +41,10 @@ pub(super) fn handle(
             }
             Err(why) => (
                 404,
-                (StatusCode::NOT_FOUND, format!("fake GitHub refuses the authorization: {why}"))
+                (
+                    StatusCode::NOT_FOUND,
+                    format!("fake GitHub refuses the authorization: {why}"),
+                )
                     .into_response(),
             ),
         },
@@ -50,32 +55,55 @@ pub(super) fn handle(
                 Ok(token) => json!({"access_token": token, "token_type": "bearer", "scope": "",
                                      "expires_in": 28800, "refresh_token": "ghr_fake", "refresh_token_expires_in": 15897600}),
                 // GitHub answers a refused exchange with 200 and an `error`.
-                Err(code) => json!({"error": code, "error_description": format!("fake GitHub: {code}"),
-                                     "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"}),
+                Err(code) => {
+                    json!({"error": code, "error_description": format!("fake GitHub: {code}"),
+                                     "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors"})
+                }
             };
             let wants_json = headers
                 .get("accept")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|a| a.contains("application/json"));
             let r = if wants_json {
-                (StatusCode::OK, [("content-type", "application/json; charset=utf-8")], answer.to_string()).into_response()
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/json; charset=utf-8")],
+                    answer.to_string(),
+                )
+                    .into_response()
             } else {
                 let text = answer
                     .as_object()
                     .map(|o| {
                         o.iter()
-                            .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}={}",
+                                    v.as_str()
+                                        .map(str::to_owned)
+                                        .unwrap_or_else(|| v.to_string())
+                                )
+                            })
                             .collect::<Vec<_>>()
                             .join("&")
                     })
                     .unwrap_or_default();
-                (StatusCode::OK, [("content-type", "application/x-www-form-urlencoded")], text).into_response()
+                (
+                    StatusCode::OK,
+                    [("content-type", "application/x-www-form-urlencoded")],
+                    text,
+                )
+                    .into_response()
             };
             (200, r)
         }
         _ => (
             599,
-            (StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "unknown").into_response(),
+            (
+                StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "unknown",
+            )
+                .into_response(),
         ),
     };
     let call = Call {

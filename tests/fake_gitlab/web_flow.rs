@@ -47,24 +47,37 @@ pub(super) fn handle(
                 }
                 Err(why) => (
                     400,
-                    (StatusCode::BAD_REQUEST, format!("fake GitLab refuses the authorization: {why}"))
+                    (
+                        StatusCode::BAD_REQUEST,
+                        format!("fake GitLab refuses the authorization: {why}"),
+                    )
                         .into_response(),
                 ),
             }
         }
         ("POST", "/oauth/token") => {
             let form = pairs(&String::from_utf8_lossy(body));
-            let answer = if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+            let answer = if form.get("grant_type").map(String::as_str) != Some("authorization_code")
+            {
                 Err("unsupported_grant_type")
             } else {
                 st.oauth.exchange(&form, USER_TOKEN_PREFIX)
             };
             let (code, body) = match answer {
-                Ok(token) => (200, json!({"access_token": token, "token_type": "Bearer", "expires_in": 7200,
-                                          "refresh_token": "fake-refresh", "scope": "read_api", "created_at": 1_764_000_000})),
-                Err(e) => (if e == "incorrect_client_credentials" { 401 } else { 400 },
-                           json!({"error": if e == "incorrect_client_credentials" { "invalid_client" } else { "invalid_grant" },
-                                  "error_description": format!("fake GitLab: {e}")})),
+                Ok(token) => (
+                    200,
+                    json!({"access_token": token, "token_type": "Bearer", "expires_in": 7200,
+                                          "refresh_token": "fake-refresh", "scope": "read_api", "created_at": 1_764_000_000}),
+                ),
+                Err(e) => (
+                    if e == "incorrect_client_credentials" {
+                        401
+                    } else {
+                        400
+                    },
+                    json!({"error": if e == "incorrect_client_credentials" { "invalid_client" } else { "invalid_grant" },
+                                  "error_description": format!("fake GitLab: {e}")}),
+                ),
             };
             let r = (
                 StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
@@ -76,7 +89,11 @@ pub(super) fn handle(
         }
         _ => (
             599,
-            (StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "unknown").into_response(),
+            (
+                StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                "unknown",
+            )
+                .into_response(),
         ),
     };
     let call = Call {

@@ -89,8 +89,7 @@ pub fn valid_repository(forge: ForgeName, repo: &str) -> bool {
             !p.is_empty()
                 && *p != "."
                 && *p != ".."
-                && p
-                    .chars()
+                && p.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         })
 }

@@ -6,8 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::session::{RANDOM_BYTES, random_b64, sha256_hex};
 use super::AuthError;
+use super::session::{RANDOM_BYTES, random_b64, sha256_hex};
 use crate::forge_name::ForgeName;
 use crate::store::{Store, StoredAuditorToken};
 
@@ -147,7 +147,10 @@ mod tests {
     #[test]
     fn repositories_and_expiries_parse_or_say_why() {
         let r = RepoScope::parse("github:acme/app").expect("parses");
-        assert_eq!((r.forge, r.repository.as_str()), (ForgeName::GitHub, "acme/app"));
+        assert_eq!(
+            (r.forge, r.repository.as_str()),
+            (ForgeName::GitHub, "acme/app")
+        );
         assert_eq!(r.as_stored(), "github:acme/app");
         assert!(RepoScope::parse("gitlab:grp/sub/proj").is_ok());
         for bad in ["acme/app", "bitbucket:a/b", "github:a/b/c", "github:../x"] {

@@ -250,7 +250,9 @@ pub fn safe_next(next: Option<&str>) -> String {
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && n.len() <= 2048
-                && !n.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
+                && !n
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace()) =>
         {
             n.to_owned()
         }
@@ -261,7 +263,13 @@ pub fn safe_next(next: Option<&str>) -> String {
 fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    (!host.is_empty()).then(|| format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
+    (!host.is_empty()).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    })
 }
 
 fn redirect(to: &str) -> Response {
@@ -271,7 +279,10 @@ fn redirect(to: &str) -> Response {
         h.insert(header::LOCATION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
@@ -286,10 +297,19 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
 fn page_headers(response: &mut Response) {
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
 }
 
 fn text(status: StatusCode, message: &str) -> Response {
@@ -446,9 +466,7 @@ impl Auth {
             return false;
         };
         if let Some(given) = headers.get(header::ORIGIN) {
-            return given
-                .to_str()
-                .is_ok_and(|g| g.eq_ignore_ascii_case(origin));
+            return given.to_str().is_ok_and(|g| g.eq_ignore_ascii_case(origin));
         }
         headers
             .get(header::REFERER)
@@ -496,7 +514,10 @@ impl Auth {
             }
             Err(e) => {
                 tracing::error!(error = %e, "pages: the sign-in page did not render");
-                text(StatusCode::INTERNAL_SERVER_ERROR, "The sign-in page failed.")
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The sign-in page failed.",
+                )
             }
         }
     }
@@ -509,9 +530,16 @@ impl Auth {
         let inner = &self.inner;
         let state = random_b64(RANDOM_BYTES);
         let expires = now_ms().saturating_add(crate::store::ms(LOGIN_TTL));
-        if let Err(e) = inner.store.put_oauth_state(&sha256_hex(&state), expires).await {
+        if let Err(e) = inner
+            .store
+            .put_oauth_state(&sha256_hex(&state), expires)
+            .await
+        {
             tracing::error!(error = %e, "pages: storing the sign-in state failed");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable; try again.");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable; try again.",
+            );
         }
         let cookie = LoginCookie {
             f: forge.as_str().to_owned(),
@@ -577,7 +605,10 @@ impl Auth {
             Ok(false) => return refuse("the state was already used or has expired"),
             Err(e) => {
                 tracing::error!(error = %e, "pages: checking the sign-in state failed");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable; try again.");
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in is unavailable; try again.",
+                );
             }
         }
         let token = match provider.exchange(&inner.http, code, &redirect_uri).await {
@@ -612,7 +643,10 @@ impl Auth {
             OAuthError::Refused { .. } => StatusCode::BAD_REQUEST,
         };
         with_cookie(
-            text(status, "Sign-in failed: the forge did not confirm it. Start again at /login."),
+            text(
+                status,
+                "Sign-in failed: the forge did not confirm it. Start again at /login.",
+            ),
             clear,
         )
     }
@@ -633,7 +667,10 @@ impl Auth {
             .await;
         if let Err(e) = stored {
             tracing::error!(error = %e, "pages: storing the session failed");
-            return text(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable; try again.");
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in is unavailable; try again.",
+            );
         }
         let max_age = u64::try_from((s.expires_at - now_ms()) / 1000).unwrap_or(0);
         let signed = inner.config.session_key.sign(SESSION, &id);
@@ -646,17 +683,25 @@ impl Auth {
     async fn auditor(&self, headers: &HeaderMap, form: AuditorForm) -> Response {
         let next = safe_next(form.next.as_deref());
         if !self.same_origin(headers) {
-            return text(StatusCode::FORBIDDEN, "Refused: the form was not sent from this site.");
+            return text(
+                StatusCode::FORBIDDEN,
+                "Refused: the form was not sent from this site.",
+            );
         }
         let found = match auditor::find(&self.inner.store, form.token.trim()).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::error!(error = %e, "pages: checking an auditor token failed");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable; try again.");
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in is unavailable; try again.",
+                );
             }
         };
         let Some(token) = found else {
-            tracing::info!("pages: an auditor sign-in with an unknown, expired or revoked token was refused");
+            tracing::info!(
+                "pages: an auditor sign-in with an unknown, expired or revoked token was refused"
+            );
             return self.page(
                 StatusCode::UNAUTHORIZED,
                 &next,
@@ -681,7 +726,10 @@ impl Auth {
 
     async fn logout(&self, headers: &HeaderMap) -> Response {
         if !self.same_origin(headers) {
-            return text(StatusCode::FORBIDDEN, "Refused: the form was not sent from this site.");
+            return text(
+                StatusCode::FORBIDDEN,
+                "Refused: the form was not sent from this site.",
+            );
         }
         let inner = &self.inner;
         if let Some(id) = session::cookie(headers, &inner.jar.name(SESSION))
@@ -691,7 +739,10 @@ impl Auth {
             inner.cache.forget(&id_hash);
             if let Err(e) = inner.store.delete_web_session(&id_hash).await {
                 tracing::error!(error = %e, "pages: ending the session failed");
-                return text(StatusCode::SERVICE_UNAVAILABLE, "Signing out failed; try again.");
+                return text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Signing out failed; try again.",
+                );
             }
         }
         with_cookie(redirect("/login"), &inner.jar.clear(SESSION))
@@ -753,7 +804,10 @@ mod tests {
 
     #[test]
     fn only_same_site_paths_are_followed_after_sign_in() {
-        assert_eq!(safe_next(Some("/github/acme/app/pull/7")), "/github/acme/app/pull/7");
+        assert_eq!(
+            safe_next(Some("/github/acme/app/pull/7")),
+            "/github/acme/app/pull/7"
+        );
         assert_eq!(safe_next(Some("/a?b=c&d=%2F")), "/a?b=c&d=%2F");
         for bad in [
             "https://evil.example/",

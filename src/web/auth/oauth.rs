@@ -184,9 +184,7 @@ impl Provider<'_> {
         }
         let login = match self {
             Provider::GitHub(_) => serde_json::from_slice::<GitHubUser>(&bytes).map(|u| u.login),
-            Provider::GitLab(_) => {
-                serde_json::from_slice::<GitLabUser>(&bytes).map(|u| u.username)
-            }
+            Provider::GitLab(_) => serde_json::from_slice::<GitLabUser>(&bytes).map(|u| u.username),
         }
         .map_err(|_| self.refused("the user lookup answered no login".to_owned()))?;
         if login.is_empty() || login.len() > 255 || login.chars().any(char::is_control) {
@@ -230,10 +228,7 @@ pub(crate) fn forge_get(
 ) -> reqwest::RequestBuilder {
     let request = http
         .get(url)
-        .header(
-            "authorization",
-            format!("Bearer {}", token.expose_secret()),
-        );
+        .header("authorization", format!("Bearer {}", token.expose_secret()));
     match forge {
         ForgeName::GitHub => request
             .header("accept", "application/vnd.github+json")
@@ -262,7 +257,8 @@ mod tests {
             oauth_url: "https://github.com".into(),
             api_url: "https://api.github.com".into(),
         };
-        let url = Provider::GitHub(&gh).authorize_url("https://gate.example/oauth/github/callback", "st");
+        let url =
+            Provider::GitHub(&gh).authorize_url("https://gate.example/oauth/github/callback", "st");
         assert_eq!(
             url,
             "https://github.com/login/oauth/authorize?client_id=Iv1.x&redirect_uri=https%3A%2F%2Fgate.example%2Foauth%2Fgithub%2Fcallback&state=st"
@@ -275,6 +271,9 @@ mod tests {
         let url = Provider::GitLab(&gl).authorize_url("https://g/cb", "st");
         assert!(url.starts_with("https://gitlab.example/oauth/authorize?client_id=app&"));
         assert!(url.ends_with("&response_type=code&state=st&scope=read_api"));
-        assert_eq!(short("bad_verification_code<script>"), "bad_verification_codescript");
+        assert_eq!(
+            short("bad_verification_code<script>"),
+            "bad_verification_codescript"
+        );
     }
 }

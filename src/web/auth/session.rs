@@ -52,8 +52,7 @@ impl SessionKey {
             Ok(text) => Ok((Self::parse(path, &text)?, false)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = SessionKey::generate();
-                match crate::ledger::keys::write_whole(path, &format!("{}\n", hex::encode(key.0)))
-                {
+                match crate::ledger::keys::write_whole(path, &format!("{}\n", hex::encode(key.0))) {
                     Ok(()) => Ok((key, true)),
                     // Another replica wrote one first: use it, so all sign alike.
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -216,7 +215,10 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others_and_flags_follow_https() {
         let mut h = HeaderMap::new();
-        h.insert("cookie", "a=1; sdl_gate_session=x.y; b=2".parse().expect("header"));
+        h.insert(
+            "cookie",
+            "a=1; sdl_gate_session=x.y; b=2".parse().expect("header"),
+        );
         assert_eq!(cookie(&h, SESSION), Some("x.y"));
         assert_eq!(cookie(&h, LOGIN), None);
         let plain = CookieJar { secure: false }.set(SESSION, "v", 60);
