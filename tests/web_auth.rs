@@ -288,6 +288,23 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
 
     let viewer = h.auth.viewer(&jar.headers()).await.expect("signed in");
     assert_eq!(viewer.login, "carol");
+    // Kept server-side, and encrypted there: the database alone holds no usable token.
+    let pool = sqlx::SqlitePool::connect(&h.db.url).await.expect("db");
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT id_hash, forge_token FROM web_sessions")
+            .fetch_all(&pool)
+            .await
+            .expect("select");
+    pool.close().await;
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].1.contains("ghu_") && stored[0].1.starts_with("v1."),
+        "{stored:?}"
+    );
+    assert!(
+        !jar.header().contains(&stored[0].0),
+        "the cookie carries the id, not its hash"
+    );
     assert_eq!(viewer.kind, ViewerKind::Forge(ForgeName::GitHub));
     assert!(!format!("{viewer:?}").contains("ghu_"));
 
@@ -532,7 +549,32 @@ async fn forged_expired_and_unknown_session_cookies_are_signed_out() {
         .post_form("/logout", &jar3, Some("https://evil.example"), "")
         .await;
     assert_eq!(r.status(), 403, "a POST from another site is refused");
-    let r = h.post_form("/logout", &jar3, Some(&h.base), "").await;
+    let r = h
+        .http
+        .post(format!("{}/logout", h.base))
+        .header("cookie", jar3.header())
+        .header("origin", "null")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        r.status(),
+        403,
+        "an opaque origin from another site is refused"
+    );
+    assert!(h.auth.viewer(&jar3.headers()).await.is_some());
+    // A page under `Referrer-Policy: no-referrer` posts with `Origin: null`; the browser's
+    // fetch metadata still says it is this site.
+    let r = h
+        .http
+        .post(format!("{}/logout", h.base))
+        .header("cookie", jar3.header())
+        .header("origin", "null")
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/login");
     let mut after = jar3.clone();
