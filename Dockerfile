@@ -78,7 +78,8 @@ COPY --from=build /sdl-gate /usr/local/bin/sdl-gate
 COPY --from=build --chown=65532:65532 /data /data
 ENV SDL_GATE_LISTEN=0.0.0.0:8080 \
     SDL_GATE_DATABASE_URL=sqlite:///data/sdl-gate.db \
-    SDL_GATE_LEDGER_KEY_PATH=/data/sdl-gate-ledger.pem
+    SDL_GATE_LEDGER_KEY_PATH=/data/sdl-gate-ledger.pem \
+    SDL_GATE_SESSION_KEY_PATH=/data/sdl-gate-session.key
 WORKDIR /data
 EXPOSE 8080
 USER 65532:65532

@@ -66,7 +66,7 @@ http {
 CONF
 "$NGINX" -t -q -c "$work/nginx-main.conf"
 SDL_GATE_LISTEN="127.0.0.1:$app_port" SDL_GATE_DATABASE_URL="sqlite://$work/sdl-gate.db" \
-  SDL_GATE_LEDGER_KEY_PATH="$work/ledger.pem" \
+  SDL_GATE_LEDGER_KEY_PATH="$work/ledger.pem" SDL_GATE_SESSION_KEY_PATH="$work/session.key" \
   SDL_GATE_GITHUB_APP_ID=1 SDL_GATE_GITHUB_PRIVATE_KEY_PATH=tests/data/test-only-github-app-key.pem \
   SDL_GATE_GITHUB_WEBHOOK_SECRET=deploy-check SDL_GATE_GITHUB_API_URL="http://127.0.0.1:9" \
   SDL_GATE_RECONCILE_INTERVAL=0 "$bin" serve > "$work/serve.log" 2>&1 &

@@ -301,6 +301,8 @@ struct FileSettings {
     gitlab: FileGitLab,
     #[serde(default)]
     ledger: FileLedger,
+    #[serde(default)]
+    web: FileWeb,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -333,6 +335,9 @@ struct FileGitHub {
     api_url: Option<String>,
     reconcile_interval_minutes: Option<u64>,
     fanout_max_pulls: Option<usize>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    oauth_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -341,6 +346,14 @@ struct FileGitLab {
     url: Option<String>,
     token: Option<String>,
     webhook_secret: Option<StringOrList>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWeb {
+    session_key_path: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -550,6 +563,16 @@ impl Settings {
                 message: "must be at least 1".to_owned(),
             });
         }
+        let sign_in = SignIn {
+            github_id: var("SDL_GATE_GITHUB_CLIENT_ID").or(file.github.client_id),
+            github_secret: var("SDL_GATE_GITHUB_CLIENT_SECRET").or(file.github.client_secret),
+            github_oauth_url: var("SDL_GATE_GITHUB_OAUTH_URL").or(file.github.oauth_url),
+            gitlab_id: var("SDL_GATE_GITLAB_CLIENT_ID").or(file.gitlab.client_id),
+            gitlab_secret: var("SDL_GATE_GITLAB_CLIENT_SECRET").or(file.gitlab.client_secret),
+            session_key_path: var("SDL_GATE_SESSION_KEY_PATH")
+                .map(PathBuf::from)
+                .or(file.web.session_key_path),
+        };
         let github_api_url = var("SDL_GATE_GITHUB_API_URL")
             .or(file.github.api_url)
             .unwrap_or_else(|| DEFAULT_GITHUB_API_URL.to_owned());
@@ -573,7 +596,7 @@ impl Settings {
             g.fanout_max_pulls = fanout_max_pulls;
         }
         let gitlab_url = var("SDL_GATE_GITLAB_URL").or(file.gitlab.url);
-        let web = web_settings(&var, &github_api_url, gitlab_url.as_deref())?;
+        let web = web_settings(sign_in, &github_api_url, gitlab_url.as_deref())?;
         let gitlab = gitlab_settings(
             gitlab_url,
             var("SDL_GATE_GITLAB_TOKEN").or(file.gitlab.token),
@@ -791,54 +814,62 @@ fn http_url(name: &'static str, url: String) -> Result<String, SettingsError> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
+/// The sign-in settings as read (environment over file), before they are checked.
+struct SignIn {
+    github_id: Option<String>,
+    github_secret: Option<String>,
+    github_oauth_url: Option<String>,
+    gitlab_id: Option<String>,
+    gitlab_secret: Option<String>,
+    session_key_path: Option<PathBuf>,
+}
+
 fn web_settings(
-    var: &dyn Fn(&str) -> Option<String>,
+    read: SignIn,
     github_api_url: &str,
     gitlab_url: Option<&str>,
 ) -> Result<WebSettings, SettingsError> {
-    let (id, secret) = (
-        var("SDL_GATE_GITHUB_CLIENT_ID"),
-        var("SDL_GATE_GITHUB_CLIENT_SECRET"),
-    );
     partial(
         "GitHub sign-in",
         &[
-            ("SDL_GATE_GITHUB_CLIENT_ID", id.is_some()),
-            ("SDL_GATE_GITHUB_CLIENT_SECRET", secret.is_some()),
+            ("SDL_GATE_GITHUB_CLIENT_ID", read.github_id.is_some()),
+            (
+                "SDL_GATE_GITHUB_CLIENT_SECRET",
+                read.github_secret.is_some(),
+            ),
         ],
     )?;
-    let github = match (id, secret) {
+    let github = match (read.github_id, read.github_secret) {
         (Some(client_id), Some(secret)) => Some(GitHubLogin {
             client_id,
             client_secret: SecretString::from(secret),
             oauth_url: http_url(
                 "SDL_GATE_GITHUB_OAUTH_URL",
-                var("SDL_GATE_GITHUB_OAUTH_URL")
+                read.github_oauth_url
                     .unwrap_or_else(|| DEFAULT_GITHUB_OAUTH_URL.to_owned()),
             )?,
             api_url: http_url("SDL_GATE_GITHUB_API_URL", github_api_url.to_owned())?,
         }),
         _ => None,
     };
-    let (id, secret) = (
-        var("SDL_GATE_GITLAB_CLIENT_ID"),
-        var("SDL_GATE_GITLAB_CLIENT_SECRET"),
-    );
     partial(
         "GitLab sign-in",
         &[
-            ("SDL_GATE_GITLAB_CLIENT_ID", id.is_some()),
-            ("SDL_GATE_GITLAB_CLIENT_SECRET", secret.is_some()),
+            ("SDL_GATE_GITLAB_CLIENT_ID", read.gitlab_id.is_some()),
+            (
+                "SDL_GATE_GITLAB_CLIENT_SECRET",
+                read.gitlab_secret.is_some(),
+            ),
         ],
     )?;
-    if id.is_some() && gitlab_url.is_none() {
+    if read.gitlab_id.is_some() && gitlab_url.is_none() {
         return Err(SettingsError::Invalid {
             name: "SDL_GATE_GITLAB_URL",
             message: "GitLab sign-in (SDL_GATE_GITLAB_CLIENT_ID) needs the GitLab instance's URL"
                 .to_owned(),
         });
     }
-    let gitlab = match (id, secret, gitlab_url) {
+    let gitlab = match (read.gitlab_id, read.gitlab_secret, gitlab_url) {
         (Some(client_id), Some(secret), Some(url)) => Some(GitLabLogin {
             client_id,
             client_secret: SecretString::from(secret),
@@ -849,8 +880,8 @@ fn web_settings(
     Ok(WebSettings {
         github,
         gitlab,
-        session_key_path: var("SDL_GATE_SESSION_KEY_PATH")
-            .map(PathBuf::from)
+        session_key_path: read
+            .session_key_path
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SESSION_KEY_PATH)),
     })
 }
@@ -1022,6 +1053,8 @@ mod tests {
                 ("SDL_GATE_GITLAB_CLIENT_ID", "gl-app"),
                 ("SDL_GATE_GITLAB_CLIENT_SECRET", "gl-SECRET"),
                 ("SDL_GATE_GITLAB_URL", "https://gitlab.example"),
+                ("SDL_GATE_GITLAB_TOKEN", "bot-SECRET"),
+                ("SDL_GATE_GITLAB_WEBHOOK_SECRET", "hook-SECRET"),
                 ("SDL_GATE_SESSION_KEY_PATH", "/k/session.key"),
             ]),
         )
@@ -1090,5 +1123,14 @@ mod tests {
             Some(DEFAULT_GITHUB_API_URL)
         );
         assert!(parsed.gitlab.webhook_secret.is_some());
+        assert_eq!(
+            parsed.github.oauth_url.as_deref(),
+            Some(DEFAULT_GITHUB_OAUTH_URL)
+        );
+        assert_eq!(
+            parsed.web.session_key_path,
+            Some(PathBuf::from(DEFAULT_SESSION_KEY_PATH))
+        );
+        assert!(parsed.gitlab.client_id.is_some() && parsed.github.client_secret.is_some());
     }
 }

@@ -3,7 +3,8 @@
 -- Signed-in browsers. The cookie carries a random id and its MAC; only the id's SHA-256 is
 -- stored, so a copy of this table opens no session. The forge token is the user's OAuth
 -- token, used to ask the forge whether the user may read a repository; it never leaves the
--- service. kind: github | gitlab | auditor.
+-- service and is stored encrypted (AES-256-GCM under a key derived from the session key,
+-- bound to the row). kind: github | gitlab | auditor.
 CREATE TABLE web_sessions (
     id_hash          TEXT    PRIMARY KEY,
     kind             TEXT    NOT NULL,

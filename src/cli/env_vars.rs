@@ -51,7 +51,7 @@ pub fn serve() -> Vec<EnvVar> {
         var(
             "SDL_GATE_PUBLIC_URL",
             None,
-            "the service's public base URL, for the links in check runs and statuses",
+            "the service's public base URL: links in check runs and statuses, the pages' sign-in (https: Secure cookies)",
         ),
         var(
             "SDL_GATE_WORKERS",

@@ -1,7 +1,8 @@
 //! The tables behind login to the service's pages (`crate::web::auth`): browser sessions,
 //! the OAuth `state` values in flight, and auditors' read-only tokens. Only hashes of the
-//! session ids, states and auditor tokens are stored; the user's forge token is kept here (and
-//! never sent to the browser) so that the service can ask the forge on the user's behalf.
+//! session ids, states and auditor tokens are stored; the user's forge token is kept here,
+//! encrypted by `crate::web::auth` (and never sent to the browser), so that the service can ask
+//! the forge on the user's behalf.
 
 use super::{Store, StoreError, now_ms, on_pool};
 
@@ -13,7 +14,7 @@ pub struct NewWebSession<'a> {
     pub kind: &'a str,
     /// The forge login, or `auditor:<token id>`.
     pub login: &'a str,
-    /// The user's OAuth token on the forge (not for auditors).
+    /// The user's OAuth token on the forge, sealed by the caller (not for auditors).
     pub forge_token: Option<&'a str>,
     /// The auditor token the session was opened with.
     pub auditor_token_id: Option<i64>,

@@ -177,6 +177,7 @@ fn spawn_service(dir: &Path, key: &Path, api: &str, secret: &str) -> anyhow::Res
         .env("SDL_GATE_PUBLIC_URL", &url)
         // The demo's ledger key lives and dies with its folder, not in the caller's.
         .env("SDL_GATE_LEDGER_KEY_PATH", dir.join("ledger.pem"))
+        .env("SDL_GATE_SESSION_KEY_PATH", dir.join("session.key"))
         .env("SDL_GATE_GITHUB_APP_ID", forge::APP_ID.to_string())
         .env("SDL_GATE_GITHUB_PRIVATE_KEY_PATH", key)
         .env("SDL_GATE_GITHUB_WEBHOOK_SECRET", secret)

@@ -7,7 +7,8 @@
 //! - Auditors without forge accounts sign in with a read-only token scoped to repositories
 //!   and an expiry ([`auditor`]).
 //! - The session cookie carries a random id and its HMAC only; the session (login, the user's
-//!   forge token, expiry) is a `web_sessions` row, so the token never reaches the browser.
+//!   forge token, encrypted, expiry) is a `web_sessions` row, so the token never reaches the
+//!   browser and a copy of the database alone holds no usable token.
 //!   Cookies are `HttpOnly; SameSite=Lax; Path=/`, and `Secure` (with the `__Host-` prefix)
 //!   when the public URL is https. POSTs must come from the public URL's origin.
 //! - Whether a viewer may read a repository is asked of the forge with the viewer's own token
@@ -395,7 +396,11 @@ impl Auth {
             }
             ViewerKind::Forge(_) => Vec::new(),
         };
-        let token = row.forge_token.map(SecretString::from);
+        let token = row
+            .forge_token
+            .as_deref()
+            .and_then(|sealed| inner.config.session_key.open(&id_hash, sealed))
+            .map(SecretString::from);
         if matches!(kind, ViewerKind::Forge(_)) && token.is_none() {
             return None;
         }
@@ -458,19 +463,30 @@ impl Auth {
         redirect(&format!("/login?next={}", encode(&safe_next(Some(next)))))
     }
 
-    /// Whether a state-changing request comes from the public URL's origin (its `Origin`
-    /// header, or without one its `Referer`); without a public URL, never. The pages call
-    /// it for their own POSTs.
+    /// Whether a state-changing request comes from the public URL's origin: its `Origin`
+    /// header names it; or, when `Origin` is absent or `null` (a page under
+    /// `Referrer-Policy: no-referrer` posts with `Origin: null`), the browser's
+    /// `Sec-Fetch-Site` says `same-origin`; or, from a browser sending neither, the `Referer`
+    /// is on the public URL. Without a public URL, never. The pages call it for their own
+    /// POSTs.
     pub fn same_origin(&self, headers: &HeaderMap) -> bool {
         let Some(origin) = &self.inner.origin else {
             return false;
         };
-        if let Some(given) = headers.get(header::ORIGIN) {
-            return given.to_str().is_ok_and(|g| g.eq_ignore_ascii_case(origin));
+        let value = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .map(|v| v.to_str().unwrap_or("\u{0}").to_owned())
+        };
+        match value(header::ORIGIN) {
+            Some(given) if given != "null" => return given.eq_ignore_ascii_case(origin),
+            _ => {}
         }
-        headers
-            .get(header::REFERER)
-            .and_then(|r| r.to_str().ok())
+        if let Some(site) = value(header::HeaderName::from_static("sec-fetch-site")) {
+            return site == "same-origin";
+        }
+        value(header::REFERER)
+            .as_deref()
             .and_then(origin_of)
             .is_some_and(|r| &r == origin)
     }
@@ -654,13 +670,27 @@ impl Auth {
     async fn open_session(&self, s: NewSessionOf<'_>) -> Response {
         let inner = &self.inner;
         let id = random_b64(RANDOM_BYTES);
+        let id_hash = sha256_hex(&id);
+        let sealed = match s.forge_token {
+            None => None,
+            Some(token) => match inner.config.session_key.seal(&id_hash, token) {
+                Some(sealed) => Some(sealed),
+                None => {
+                    tracing::error!("pages: encrypting the forge token failed");
+                    return text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "Sign-in is unavailable; try again.",
+                    );
+                }
+            },
+        };
         let stored = inner
             .store
             .create_web_session(&NewWebSession {
-                id_hash: &sha256_hex(&id),
+                id_hash: &id_hash,
                 kind: s.kind,
                 login: s.login,
-                forge_token: s.forge_token,
+                forge_token: sealed.as_deref(),
                 auditor_token_id: s.auditor_token_id,
                 expires_at: s.expires_at,
             })

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -17,6 +18,9 @@ use super::AuthError;
 
 /// Bytes of a session id, an OAuth state and an auditor token's secret part.
 pub(crate) const RANDOM_BYTES: usize = 32;
+
+/// What a sealed forge token starts with (the format's version).
+const SEALED_PREFIX: &str = "v1.";
 
 /// The key that signs cookies (32 random bytes). Its `Debug` shows nothing of it.
 #[derive(Clone)]
@@ -85,6 +89,53 @@ impl SessionKey {
         mac.update(b"\n");
         mac.update(value.as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// Encrypts a user's forge token for the `web_sessions` row `id_hash` (AES-256-GCM under
+    /// a key derived from this one, the row's id as associated data): a copy of the database
+    /// without the key file holds no usable token, and a token cannot be moved to another row.
+    pub(crate) fn seal(&self, id_hash: &str, token: &str) -> Option<String> {
+        let key = self.aead_key()?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let mut in_out = token.as_bytes().to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(id_hash.as_bytes()),
+            &mut in_out,
+        )
+        .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&in_out);
+        Some(format!("{SEALED_PREFIX}{}", B64.encode(out)))
+    }
+
+    /// The token [`SessionKey::seal`] encrypted for `id_hash`; `None` when it was sealed
+    /// under another key or for another row, or is not sealed at all.
+    pub(crate) fn open(&self, id_hash: &str, sealed: &str) -> Option<String> {
+        let bytes = B64.decode(sealed.strip_prefix(SEALED_PREFIX)?).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, body) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().ok()?;
+        let mut in_out = body.to_vec();
+        let plain = self
+            .aead_key()?
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(id_hash.as_bytes()),
+                &mut in_out,
+            )
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+
+    fn aead_key(&self) -> Option<LessSafeKey> {
+        let derived = self.mac("forge-token-encryption", "");
+        UnboundKey::new(&AES_256_GCM, &derived)
+            .ok()
+            .map(LessSafeKey::new)
     }
 
     /// `value.MAC` for a cookie of this `purpose` (the purpose keeps one kind of cookie from
@@ -189,6 +240,18 @@ mod tests {
         assert_eq!(other.verify("session", &signed), None);
         assert_eq!(key.verify("session", "abc"), None);
         assert_eq!(key.verify("session", "abc.!!"), None);
+    }
+
+    #[test]
+    fn a_sealed_token_opens_only_for_its_row_under_its_key() {
+        let key = SessionKey::from_bytes([7; 32]);
+        let sealed = key.seal("row1", "ghu_secret").expect("sealed");
+        assert!(!sealed.contains("ghu_secret"));
+        assert_eq!(key.open("row1", &sealed).as_deref(), Some("ghu_secret"));
+        assert_eq!(key.open("row2", &sealed), None);
+        assert_eq!(SessionKey::from_bytes([8; 32]).open("row1", &sealed), None);
+        assert_eq!(key.open("row1", "ghu_secret"), None);
+        assert_ne!(key.seal("row1", "ghu_secret"), Some(sealed), "fresh nonce");
     }
 
     #[test]
