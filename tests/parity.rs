@@ -496,6 +496,7 @@ impl App {
                 json!({
                     "action": "closed", "number": number,
                     "pull_request": {"number": number, "merged": true, "state": "closed",
+                        "title": "Badge login <rate limit>",
                         "merge_commit_sha": merge_commit, "merged_by": {"login": user},
                         "merged_at": "2026-12-04T12:00:00Z",
                         "head": {"sha": head}, "base": {"ref": "main"}},
@@ -510,6 +511,7 @@ impl App {
                     "user": {"id": 3, "username": user, "name": user},
                     "project": {"id": 50, "path_with_namespace": REPO, "default_branch": "main"},
                     "object_attributes": {"iid": number, "action": "merge", "state": "merged",
+                        "title": "Badge login <rate limit>",
                         "target_branch": "main", "source_branch": "feature",
                         "merge_commit_sha": merge_commit,
                         "updated_at": "2026-12-04T12:00:00Z",
@@ -901,6 +903,11 @@ async fn a_change_merged_green_is_recorded_in_order(forge: ForgeName) {
     assert_eq!(merge.evaluation_seq, Some(entries[3].seq));
     assert_eq!(merge.merged_by.as_deref(), Some("carol"));
     assert_eq!(merge.merge_commit.as_deref(), Some("4e7c0ffee"));
+    assert_eq!(
+        merge.title.as_deref(),
+        Some("Badge login <rate limit>"),
+        "the title the webhook gave, for the auditor report"
+    );
     // The chain, numbered without gaps from the first entry, verifies.
     let verified = app.verify_ledger().await;
     assert_eq!(verified.entries, entries.len() as u64);

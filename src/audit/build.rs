@@ -141,10 +141,11 @@ fn merge_time(s: &Sealed, m: &MergeEntry) -> DateTime<Utc> {
     m.merged_at.unwrap_or(s.at)
 }
 
+/// A merge entry with its seal.
+type Chosen<'a> = (&'a Sealed, &'a MergeEntry);
+
 /// The merges of the range (in sequence order) and the range as the report states it.
-fn select<'a>(
-    input: &ReportInput<'a>,
-) -> Result<(Vec<(&'a Sealed, &'a MergeEntry)>, ReportRange), BuildError> {
+fn select<'a>(input: &ReportInput<'a>) -> Result<(Vec<Chosen<'a>>, ReportRange), BuildError> {
     let merges = input.entries.iter().filter_map(|s| match &s.entry {
         Entry::Merge(m) => Some((s, m)),
         _ => None,
@@ -363,7 +364,7 @@ fn waivers(
             w.status = WaiverStatus::Expired;
         }
     }
-    out.sort_by(|a, b| (a.number, a.granted_at).cmp(&(b.number, b.granted_at)));
+    out.sort_by_key(|w| (w.number, w.granted_at));
     out
 }
 
@@ -381,13 +382,13 @@ fn gates_at_merge(e: &EvaluationEntry) -> Vec<GateAtMerge> {
         .collect()
 }
 
-fn bypass_why(m: &MergeEntry, evaluation_found: bool) -> String {
-    match (m.verdict, evaluation_found) {
-        (Some(v), _) => format!(
+fn bypass_why(m: &MergeEntry) -> String {
+    match m.verdict {
+        Some(v) => format!(
             "merged while the verdict of its head was {}",
             ChangeVerdict::from(v).as_str()
         ),
-        (None, _) => "merged without any evaluation of its head".to_owned(),
+        None => "merged without any evaluation of its head".to_owned(),
     }
 }
 
@@ -430,7 +431,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
         let mut lines = Vec::new();
         let merged_at = merge_time(sealed, m);
         if m.bypassed {
-            let why = bypass_why(m, evaluation.is_some());
+            let why = bypass_why(m);
             lines.push(format!("BYPASSED: {why}"));
             bypasses.push(Bypass {
                 number,
@@ -520,7 +521,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
                             .map(|w| format!("{}: {}", w.by, w.reason))
                             .collect::<Vec<_>>()
                             .join("; "),
-                        _ => bypass_why(m, true),
+                        _ => bypass_why(m),
                     };
                     excepted.push(ExceptedFindings {
                         number,

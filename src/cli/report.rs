@@ -185,6 +185,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         let report = match loaded {
             Some(Ok(r)) => r,
             Some(Err(AuditError::Store(e))) => return Err(e).context("reading the ledger"),
+            Some(Err(AuditError::NoEntries { .. })) if args.forge.is_none() => {
+                eprintln!("sdl-gate: the ledger holds no entry of {repo} on github or gitlab");
+                return Ok(ExitCode::from(2));
+            }
             Some(Err(e)) => {
                 eprintln!("sdl-gate: {e}");
                 return Ok(ExitCode::from(2));
