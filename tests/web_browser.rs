@@ -113,7 +113,7 @@ async fn sign_in(b: &Browser, site: &Site, path: &str, provider: &str) {
         "a signed-out visitor is sent to sign in, not shown {path}: {}",
         b.url().await
     );
-    b.click(&format!("#login-{provider}")).await;
+    b.click_to_navigate(&format!("#login-{provider}")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +183,7 @@ async fn people_sign_in_and_see_the_evidence_of_their_repositories() {
         "#10's waiver ends this week"
     );
     b.screenshot("dashboard").await;
-    b.click("#releases tbody tr a").await;
+    b.click_to_navigate("#releases tbody tr a").await;
     assert!(
         b.url()
             .await
@@ -318,7 +318,7 @@ async fn an_external_auditor_signs_in_with_a_token_and_reads_only_its_repository
     b.goto(&site.url(report)).await;
     assert!(b.url().await.starts_with(&site.url("/login")));
     b.fill("#auditor-token", &made.token).await;
-    b.click("form.login button[type=submit]").await;
+    b.click_to_navigate("form.login button[type=submit]").await;
     assert_eq!(
         b.url().await,
         site.url(report),

@@ -197,6 +197,27 @@ impl Browser {
         .await;
     }
 
+    /// Clicks a link or a submit button and waits until the browser has left the page and
+    /// loaded the next one (a click returns before a form's navigation is done).
+    pub async fn click_to_navigate(&self, css: &str) {
+        let before = self.url().await;
+        self.click(css).await;
+        for _ in 0..200 {
+            let state = self
+                .call(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({"script": "return document.readyState", "args": []})),
+                )
+                .await;
+            if self.url().await != before && state == "complete" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} on {before} went nowhere within 10 s");
+    }
+
     async fn element(&self, css: &str) -> String {
         let found = self
             .call(
