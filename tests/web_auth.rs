@@ -379,6 +379,28 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
 
     // A visitor without the cookie is nobody.
     assert!(h.auth.viewer(&HeaderMap::new()).await.is_none());
+
+    // The user revoked the App's authorization: the next check ends the session.
+    h.github.revoke_user_tokens();
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await,
+        "a cached yes lasts its minute"
+    );
+    h.github.collaborator("acme/fresh", "carol", "read");
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/fresh")
+            .await
+    );
+    assert!(h.auth.viewer(&jar.headers()).await.is_none(), "signed out");
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await,
+        "the session's cached answers went with it"
+    );
     h.stop().await;
 }
 
@@ -443,6 +465,26 @@ async fn gitlab_sign_in_end_to_end_and_members_only() {
         .filter(|c| c.path == "/api/v4/projects/grp%2Fapp")
         .count();
     assert_eq!((reads, again), (1, 1), "the second check is cached");
+
+    // GitLab's token lives 2 h, so the session does not outlive it.
+    let pool = sqlx::SqlitePool::connect(&h.db.url).await.expect("db");
+    let (created, expires): (i64, i64) =
+        sqlx::query_as("SELECT created_at, expires_at FROM web_sessions")
+            .fetch_one(&pool)
+            .await
+            .expect("select");
+    pool.close().await;
+    assert!(expires - created <= 7_200_000, "{}", expires - created);
+
+    // A token the forge no longer takes (401) ends the session.
+    h.gitlab.member("grp/later", "erin", 30);
+    h.gitlab.revoke_user_tokens();
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/later")
+            .await
+    );
+    assert!(h.auth.viewer(&jar.headers()).await.is_none(), "signed out");
     h.stop().await;
 }
 
