@@ -380,6 +380,22 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
     // A visitor without the cookie is nobody.
     assert!(h.auth.viewer(&HeaderMap::new()).await.is_none());
 
+    // Answers are per session: carol's cached yes is not dave's.
+    h.github.set_oauth_user("dave");
+    let (dave_jar, _, _) = h.sign_in("github", "/").await;
+    let dave = h
+        .auth
+        .viewer(&dave_jar.headers())
+        .await
+        .expect("dave signed in");
+    assert_eq!(dave.login, "dave");
+    assert!(!h.auth.may_read(&dave, ForgeName::GitHub, "acme/app").await);
+    assert!(
+        h.auth
+            .may_read(&dave, ForgeName::GitHub, "acme/secret")
+            .await
+    );
+
     // The user revoked the App's authorization: the next check ends the session.
     h.github.revoke_user_tokens();
     assert!(
@@ -851,6 +867,20 @@ async fn auditor_tokens_are_scoped_hashed_expire_and_revoke() {
         "2001-01-01",
     ]);
     assert_eq!(code, 2, "{err}");
+    let (code, _, err) = cli(&[
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
+        "github:acme/app",
+        "--expires",
+        "2099-01-01",
+        "--note",
+        "two\nlines",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("one line"), "{err}");
     let (code, _, err) = cli(&[
         "auditor-token",
         "create",

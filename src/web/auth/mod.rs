@@ -84,6 +84,9 @@ pub enum AuthError {
     /// An expiry is not a date or time in the future.
     #[error("expiry `{0}` is not a future day (YYYY-MM-DD) or RFC 3339 time")]
     BadExpiry(String),
+    /// A token's note is too long or holds control characters (it is printed to terminals).
+    #[error("the note must be one line of at most {0} characters")]
+    BadNote(usize),
     /// The HTTP client for the forges could not be built.
     #[error("the HTTP client for sign-in cannot be built: {0}")]
     Http(String),
