@@ -379,6 +379,44 @@ async fn github_sign_in_end_to_end_gives_a_flagged_session_and_access_follows_th
 
     // A visitor without the cookie is nobody.
     assert!(h.auth.viewer(&HeaderMap::new()).await.is_none());
+
+    // Answers are per session: carol's cached yes is not dave's.
+    h.github.set_oauth_user("dave");
+    let (dave_jar, _, _) = h.sign_in("github", "/").await;
+    let dave = h
+        .auth
+        .viewer(&dave_jar.headers())
+        .await
+        .expect("dave signed in");
+    assert_eq!(dave.login, "dave");
+    assert!(!h.auth.may_read(&dave, ForgeName::GitHub, "acme/app").await);
+    assert!(
+        h.auth
+            .may_read(&dave, ForgeName::GitHub, "acme/secret")
+            .await
+    );
+
+    // The user revoked the App's authorization: the next check ends the session.
+    h.github.revoke_user_tokens();
+    assert!(
+        h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await,
+        "a cached yes lasts its minute"
+    );
+    h.github.collaborator("acme/fresh", "carol", "read");
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/fresh")
+            .await
+    );
+    assert!(h.auth.viewer(&jar.headers()).await.is_none(), "signed out");
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await,
+        "the session's cached answers went with it"
+    );
     h.stop().await;
 }
 
@@ -443,6 +481,26 @@ async fn gitlab_sign_in_end_to_end_and_members_only() {
         .filter(|c| c.path == "/api/v4/projects/grp%2Fapp")
         .count();
     assert_eq!((reads, again), (1, 1), "the second check is cached");
+
+    // GitLab's token lives 2 h, so the session does not outlive it.
+    let pool = sqlx::SqlitePool::connect(&h.db.url).await.expect("db");
+    let (created, expires): (i64, i64) =
+        sqlx::query_as("SELECT created_at, expires_at FROM web_sessions")
+            .fetch_one(&pool)
+            .await
+            .expect("select");
+    pool.close().await;
+    assert!(expires - created <= 7_200_000, "{}", expires - created);
+
+    // A token the forge no longer takes (401) ends the session.
+    h.gitlab.member("grp/later", "erin", 30);
+    h.gitlab.revoke_user_tokens();
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitLab, "grp/later")
+            .await
+    );
+    assert!(h.auth.viewer(&jar.headers()).await.is_none(), "signed out");
     h.stop().await;
 }
 
@@ -815,6 +873,20 @@ async fn auditor_tokens_are_scoped_hashed_expire_and_revoke() {
         "--database",
         &url,
         "--repo",
+        "github:acme/app",
+        "--expires",
+        "2099-01-01",
+        "--note",
+        "two\nlines",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("one line"), "{err}");
+    let (code, _, err) = cli(&[
+        "auditor-token",
+        "create",
+        "--database",
+        &url,
+        "--repo",
         "acme/app",
         "--expires",
         "2099-01-01",
@@ -956,4 +1028,136 @@ async fn without_providers_the_login_page_says_so_and_sign_in_routes_are_closed(
     assert_eq!(r.status(), 404);
     tokio::time::sleep(Duration::from_millis(1)).await;
     svc.shutdown().await;
+}
+
+/// Everything the service logs in this test binary, at every level of sdl-gate's own code.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+fn captured_logs() -> &'static Logs {
+    static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Logs::default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info,sdl_gate=trace"))
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .try_init();
+        logs
+    })
+}
+
+#[tokio::test]
+async fn secrets_and_tokens_never_reach_the_log() {
+    let logs = captured_logs();
+    let h = Harness::start().await;
+    h.github.collaborator("acme/app", "carol", "read");
+    h.gitlab.member("grp/app", "erin", 30);
+
+    h.github.set_oauth_user("carol");
+    let mut jar = Jar::default();
+    let callback = h.approve("github", "/", &mut jar).await;
+    let code = callback
+        .split("code=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("a code")
+        .to_owned();
+    let r = h.get(&callback, &jar).await;
+    assert_eq!(r.status(), 303);
+    jar.take(&r);
+    let r = h.get(&callback, &jar).await;
+    assert_eq!(r.status(), 400, "replay refused (and logged)");
+    let viewer = h.auth.viewer(&jar.headers()).await.expect("carol");
+    h.github.fault(
+        Some(Method::GET),
+        "/repos/acme/app",
+        1,
+        FaultKind::Status(500),
+    );
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await
+    );
+    h.github.revoke_user_tokens();
+    assert!(
+        !h.auth
+            .may_read(&viewer, ForgeName::GitHub, "acme/app")
+            .await
+    );
+
+    h.gitlab.set_oauth_user("erin");
+    let (gl_jar, r, _) = h.sign_in("gitlab", "/").await;
+    assert_eq!(r.status(), 303);
+
+    let made = sdl_gate::web::auth::auditor::create(
+        &open(&h.db).await,
+        &[sdl_gate::web::auth::RepoScope::parse("github:acme/app").expect("scope")],
+        chrono::Utc::now() + chrono::Duration::days(1),
+        "log test",
+    )
+    .await
+    .expect("token");
+    let form = format!("token={}", enc(&made.token));
+    let r = h
+        .post_form("/login/auditor", &Jar::default(), Some(&h.base), &form)
+        .await;
+    assert_eq!(r.status(), 303);
+    let mut auditor_jar = Jar::default();
+    auditor_jar.take(&r);
+    let r = h
+        .post_form(
+            "/login/auditor",
+            &Jar::default(),
+            Some(&h.base),
+            "token=sga_wrong",
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(
+        text.contains("signed in") && text.contains("refusing"),
+        "the log is captured: {text}"
+    );
+    let mut secrets = vec![
+        GH_SECRET.to_owned(),
+        GL_SECRET.to_owned(),
+        "ghu_".to_owned(),
+        "gloas-".to_owned(),
+        made.token.clone(),
+        code,
+    ];
+    secrets.extend(jar.0.values().cloned());
+    secrets.extend(gl_jar.0.values().cloned());
+    secrets.extend(auditor_jar.0.values().cloned());
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(
+            !text.contains(secret.as_str()),
+            "`{secret}` is in the log:\n{text}"
+        );
+    }
+    h.stop().await;
 }

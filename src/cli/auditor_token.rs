@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use sdl_gate::settings::Settings;
 use sdl_gate::store::{Store, time_of};
-use sdl_gate::web::auth::{RepoScope, auditor, parse_expiry};
+use sdl_gate::web::auth::{AuthError, RepoScope, auditor, parse_expiry};
 use secrecy::ExposeSecret;
 
 /// Arguments of `sdl-gate auditor-token`.
@@ -93,9 +93,16 @@ pub fn run(args: AuditorTokenArgs) -> anyhow::Result<ExitCode> {
                 let Some(store) = open(&url).await? else {
                     return Ok(ExitCode::from(2));
                 };
-                let made = auditor::create(&store, &scopes, expires, &note)
-                    .await
-                    .context("storing the auditor token")?;
+                let made = match auditor::create(&store, &scopes, expires, &note).await {
+                    Ok(made) => made,
+                    Err(e @ AuthError::Store(_)) => {
+                        return Err(e).context("storing the auditor token");
+                    }
+                    Err(e) => {
+                        eprintln!("sdl-gate: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                };
                 let names: Vec<String> = scopes.iter().map(RepoScope::as_stored).collect();
                 eprintln!(
                     "auditor token {} for {}, valid until {}; it is shown this once (only its hash is kept):",

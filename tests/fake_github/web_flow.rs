@@ -224,6 +224,11 @@ impl FakeGithub {
         self.state().oauth.user = Some(login.to_owned());
     }
 
+    /// Revokes every user token (the next use answers 401).
+    pub fn revoke_user_tokens(&self) {
+        self.state().oauth.tokens.clear();
+    }
+
     /// A user token for `login`, as if it had signed in.
     pub fn user_token(&self, login: &str) -> String {
         self.state().oauth.token_for(login, USER_TOKEN_PREFIX)

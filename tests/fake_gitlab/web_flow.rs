@@ -167,6 +167,11 @@ impl FakeGitlab {
         st.oauth.user = Some(username.to_owned());
     }
 
+    /// Revokes every user token (the next use answers 401).
+    pub fn revoke_user_tokens(&self) {
+        self.state().oauth.tokens.clear();
+    }
+
     /// A user token for `username`, as if they had signed in.
     pub fn user_token(&self, username: &str) -> String {
         self.state().oauth.token_for(username, USER_TOKEN_PREFIX)

@@ -1,6 +1,7 @@
 //! May this viewer read that repository? Asked of the forge with the viewer's own token
 //! (GitHub `GET {api}/repos/{owner}/{repo}`, GitLab `GET /api/v4/projects/{path}`): 200 is
-//! yes; 401, 403 and 404 are no; anything else, or no answer, is no as well (fail closed, and
+//! yes; 403 and 404 are no; 401 is no and ends the session (the forge no longer takes the
+//! token, so the viewer must sign in again); anything else, or no answer, is no as well (fail closed, and
 //! logged) but is not remembered. Answers are cached per (session, forge, repository) for a
 //! short time, in a bounded map. An auditor's repositories come from the token.
 
@@ -23,8 +24,10 @@ pub const ACCESS_CACHE_MAX: usize = 10_000;
 pub(crate) enum Decision {
     /// 200.
     Yes,
-    /// 401, 403, 404.
+    /// 403, 404.
     No,
+    /// 401: the user's token is no longer good (expired or revoked on the forge).
+    TokenRejected,
     /// Anything else: not known, so no, and not cached.
     Unknown,
 }
@@ -109,7 +112,8 @@ pub(crate) async fn ask(
     match forge_get(http, forge, &url, token).send().await {
         Ok(response) => match response.status().as_u16() {
             200 => Decision::Yes,
-            401 | 403 | 404 => Decision::No,
+            401 => Decision::TokenRejected,
+            403 | 404 => Decision::No,
             other => {
                 tracing::warn!(
                     forge = %forge,

@@ -16,6 +16,9 @@ use super::access::valid_repository;
 /// What every auditor token starts with (so secret scanners can spot one).
 pub const TOKEN_PREFIX: &str = "sga_";
 
+/// The longest note on a token (one line, shown by `auditor-token list`).
+pub const MAX_NOTE: usize = 200;
+
 /// A repository an auditor token opens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RepoScope {
@@ -97,6 +100,9 @@ pub async fn create(
     }
     if expires <= Utc::now() {
         return Err(AuthError::BadExpiry(expires.to_rfc3339()));
+    }
+    if note.chars().count() > MAX_NOTE || note.chars().any(char::is_control) {
+        return Err(AuthError::BadNote(MAX_NOTE));
     }
     let token = format!("{TOKEN_PREFIX}{}", random_b64(RANDOM_BYTES));
     let stored: Vec<String> = repos.iter().map(RepoScope::as_stored).collect();

@@ -84,6 +84,9 @@ pub enum AuthError {
     /// An expiry is not a date or time in the future.
     #[error("expiry `{0}` is not a future day (YYYY-MM-DD) or RFC 3339 time")]
     BadExpiry(String),
+    /// A token's note is too long or holds control characters (it is printed to terminals).
+    #[error("the note must be one line of at most {0} characters")]
+    BadNote(usize),
     /// The HTTP client for the forges could not be built.
     #[error("the HTTP client for sign-in cannot be built: {0}")]
     Http(String),
@@ -146,6 +149,17 @@ impl AuthConfig {
 #[derive(Clone)]
 pub struct Auth {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Auth")
+            .field("public_url", &c.public_url)
+            .field("github", &c.github.is_some())
+            .field("gitlab", &c.gitlab.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {
@@ -416,7 +430,8 @@ impl Auth {
     /// Whether `viewer` may read `repository` on `forge`: an auditor when the token names
     /// it; a forge user when the forge answers 200 to the repository read with the user's
     /// token (cached for [`AuthConfig::access_ttl`]). Every other case, including a forge
-    /// that does not answer, is false.
+    /// that does not answer, is false; when the forge answers 401 (the token was revoked)
+    /// the session also ends, so the next [`Auth::viewer`] is nobody.
     pub async fn may_read(&self, viewer: &Viewer, forge: ForgeName, repository: &str) -> bool {
         if !valid_repository(forge, repository) {
             return false;
@@ -449,6 +464,14 @@ impl Auth {
                     }
                     Decision::No => {
                         inner.cache.put(&viewer.session, forge, repository, false);
+                        false
+                    }
+                    Decision::TokenRejected => {
+                        tracing::info!(forge = %forge, login = viewer.login, "pages: the forge no longer takes the viewer's token; ending the session");
+                        inner.cache.forget(&viewer.session);
+                        if let Err(e) = inner.store.delete_web_session(&viewer.session).await {
+                            tracing::error!(error = %e, "pages: ending the session failed");
+                        }
                         false
                     }
                     Decision::Unknown => false,
@@ -627,15 +650,20 @@ impl Auth {
                 );
             }
         }
-        let token = match provider.exchange(&inner.http, code, &redirect_uri).await {
-            Ok(token) => token,
+        let (token, token_life) = match provider.exchange(&inner.http, code, &redirect_uri).await {
+            Ok(t) => (t.token, t.expires_in),
             Err(e) => return self.forge_failed(e, &clear),
         };
         let login = match provider.login(&inner.http, &token).await {
             Ok(login) => login,
             Err(e) => return self.forge_failed(e, &clear),
         };
-        let expires = now_ms().saturating_add(crate::store::ms(inner.config.session_ttl));
+        // The session ends when the forge token does, so a viewer is never signed in with a
+        // token the forge refuses.
+        let life = token_life.map_or(inner.config.session_ttl, |t| {
+            t.min(inner.config.session_ttl)
+        });
+        let expires = now_ms().saturating_add(crate::store::ms(life));
         let response = {
             use secrecy::ExposeSecret;
             self.open_session(NewSessionOf {

@@ -73,6 +73,14 @@ fn form(pairs: &[(&str, &str)]) -> String {
 struct TokenAnswer {
     access_token: Option<String>,
     error: Option<String>,
+    /// Seconds the token lives (GitHub App user tokens: 8 h; GitLab: 2 h by default).
+    expires_in: Option<u64>,
+}
+
+/// A user's token and how long the forge says it lives.
+pub(crate) struct UserToken {
+    pub(crate) token: SecretString,
+    pub(crate) expires_in: Option<std::time::Duration>,
 }
 
 #[derive(Deserialize)]
@@ -126,7 +134,7 @@ impl Provider<'_> {
         http: &reqwest::Client,
         code: &str,
         redirect_uri: &str,
-    ) -> Result<SecretString, OAuthError> {
+    ) -> Result<UserToken, OAuthError> {
         let (url, body) = match self {
             Provider::GitHub(g) => (
                 format!("{}/login/oauth/access_token", g.oauth_url),
@@ -158,8 +166,12 @@ impl Provider<'_> {
         match answer {
             Some(TokenAnswer {
                 access_token: Some(token),
+                expires_in,
                 ..
-            }) if status.is_success() && !token.is_empty() => Ok(SecretString::from(token)),
+            }) if status.is_success() && !token.is_empty() => Ok(UserToken {
+                token: SecretString::from(token),
+                expires_in: expires_in.map(std::time::Duration::from_secs),
+            }),
             Some(TokenAnswer {
                 error: Some(error), ..
             }) => Err(self.refused(short(&error))),
