@@ -19,6 +19,8 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod model;
+mod range;
+mod waivers;
 
 pub use build::{BuildError, RangeSpec, ReportInput, Verification, build_report};
 pub use html::{HtmlMode, REPORT_CSS, render_html};
