@@ -183,7 +183,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
                 w.gate,
                 w.by,
                 w.until.format("%Y-%m-%d %H:%M UTC"),
-                w.status.as_str(),
+                w.status.as_str().replace('_', " "),
                 w.reason
             ));
         }
