@@ -318,7 +318,10 @@ async fn a_release_shows_green_bypassed_and_waived_merges_in_every_format() {
         ],
     );
     assert!(at[0] < at[1] && at[1] < at[2], "bypassed first");
-    assert!(html.contains(r#"<tr class="bypassed">"#) && html.contains("⛔ BYPASSED"));
+    assert!(
+        html.contains(r#"<tr class="bypassed">"#)
+            && html.contains(r#"<span class="badge bad">BYPASSED</span>"#)
+    );
     assert!(html.contains("<td>alice</td><td>false positive in generated code</td><td>2026-12-02 09:00 UTC</td><td>2026-12-30 00:00 UTC</td>"), "{html}");
     assert!(html.contains("<style>") && html.contains("@media print"));
 

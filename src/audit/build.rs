@@ -6,40 +6,25 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use super::coverage::{cra_support, requirement_coverage};
 use super::model::{
     AuditReport, Bypass, ChangeVerdict, CheckpointRef, CoverageStatus, ExceptedFindings,
     ExceptionKind, Exceptions, FindingsSummary, GateAtMerge, GateFindings, GateVerdict,
-    IgnoreRecord, LedgerState, MergedChange, RangeBound, RangeKind, ReleaseInfo, ReportRange,
-    ReportScope, SCHEMA_ID, Summary, WaiverRecord, WaiverStatus,
+    IgnoreRecord, LedgerState, MergedChange, ReportScope, SCHEMA_ID, Summary,
 };
+pub use super::range::RangeSpec;
+use super::range::{merge_time, select};
+use super::waivers::waivers;
 use crate::forge_name::ForgeName;
 use crate::gate_kind::GateKind;
-use crate::ledger::entry::{
-    EvaluationEntry, MergeEntry, ReleaseEntry, WaiverEvidence, WaiverRevokedEntry,
-};
+use crate::ledger::entry::{EvaluationEntry, MergeEntry};
 use crate::ledger::{Entry, Sealed};
 use crate::practices::Catalog;
 
 /// The sdl-gate version that builds reports.
 pub const SDL_GATE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Which merges a report covers, as the user asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RangeSpec {
-    /// The merges the release entry of this tag lists.
-    Release(String),
-    /// The merges between two bounds, each a day (`YYYY-MM-DD`), an RFC 3339 time or a
-    /// release tag; `None` is open.
-    Between {
-        /// Lower bound (inclusive for a time, after the release for a tag).
-        since: Option<String>,
-        /// Upper bound (exclusive for a time, before the release for a tag).
-        until: Option<String>,
-    },
-}
 
 /// What `ledger verify` said, as the report states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,260 +97,6 @@ pub enum BuildError {
         /// The repository.
         repository: String,
     },
-}
-
-/// How a bound selects merges.
-enum Bound {
-    Time(DateTime<Utc>),
-    Release(u64),
-}
-
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Some(t.to_utc());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-}
-
-fn releases<'a>(entries: &'a [Sealed]) -> impl Iterator<Item = (u64, &'a ReleaseEntry)> + 'a {
-    entries.iter().filter_map(|s| match &s.entry {
-        Entry::Release(r) => Some((s.seq, r)),
-        _ => None,
-    })
-}
-
-fn merge_time(s: &Sealed, m: &MergeEntry) -> DateTime<Utc> {
-    m.merged_at.unwrap_or(s.at)
-}
-
-/// A merge entry with its seal.
-type Chosen<'a> = (&'a Sealed, &'a MergeEntry);
-
-/// The merges of the range (in sequence order) and the range as the report states it.
-fn select<'a>(input: &ReportInput<'a>) -> Result<(Vec<Chosen<'a>>, ReportRange), BuildError> {
-    let merges = input.entries.iter().filter_map(|s| match &s.entry {
-        Entry::Merge(m) => Some((s, m)),
-        _ => None,
-    });
-    match input.range {
-        RangeSpec::Release(tag) => {
-            let Some((seq, release)) = releases(input.entries)
-                .filter(|(_, r)| &r.tag == tag)
-                .last()
-            else {
-                return Err(BuildError::NoRelease {
-                    tag: tag.clone(),
-                    forge: input.forge,
-                    repository: input.repository.to_owned(),
-                });
-            };
-            let by_seq: HashMap<u64, (&Sealed, &MergeEntry)> =
-                merges.map(|(s, m)| (s.seq, (s, m))).collect();
-            let mut chosen = Vec::with_capacity(release.merges.len());
-            for listed in &release.merges {
-                let Some(found) = by_seq.get(&listed.seq) else {
-                    return Err(BuildError::MissingMerge {
-                        tag: tag.clone(),
-                        seq: listed.seq,
-                        repository: input.repository.to_owned(),
-                    });
-                };
-                chosen.push(*found);
-            }
-            chosen.sort_by_key(|(s, _)| s.seq);
-            let previous = release.previous.as_ref().map(|p| p.tag.clone());
-            let description = match &previous {
-                Some(p) => format!(
-                    "release {tag}: the {} merges recorded since release {p}",
-                    chosen.len()
-                ),
-                None => format!(
-                    "release {tag}: the {} merges recorded before it (its first release)",
-                    chosen.len()
-                ),
-            };
-            Ok((
-                chosen,
-                ReportRange {
-                    kind: RangeKind::Release,
-                    description,
-                    release: Some(ReleaseInfo {
-                        tag: tag.clone(),
-                        commit: release.commit.clone().or_else(|| release.target.clone()),
-                        by: release.by.clone(),
-                        released_at: release.released_at,
-                        seq,
-                        previous_tag: previous,
-                    }),
-                    since: None,
-                    until: None,
-                },
-            ))
-        }
-        RangeSpec::Between { since, until } => {
-            let resolve = |flag: &'static str,
-                           text: &Option<String>|
-             -> Result<Option<(Bound, RangeBound)>, BuildError> {
-                let Some(text) = text else { return Ok(None) };
-                if let Some(at) = parse_time(text) {
-                    return Ok(Some((
-                        Bound::Time(at),
-                        RangeBound {
-                            given: text.clone(),
-                            at: Some(at),
-                            release_seq: None,
-                        },
-                    )));
-                }
-                match releases(input.entries)
-                    .filter(|(_, r)| &r.tag == text)
-                    .last()
-                {
-                    Some((seq, _)) => Ok(Some((
-                        Bound::Release(seq),
-                        RangeBound {
-                            given: text.clone(),
-                            at: None,
-                            release_seq: Some(seq),
-                        },
-                    ))),
-                    None => Err(BuildError::BadBound {
-                        flag,
-                        given: text.clone(),
-                        forge: input.forge,
-                        repository: input.repository.to_owned(),
-                    }),
-                }
-            };
-            let since = resolve("--since", since)?;
-            let until = resolve("--until", until)?;
-            let chosen: Vec<_> = merges
-                .filter(|(s, m)| {
-                    let after = match since.as_ref().map(|b| &b.0) {
-                        None => true,
-                        Some(Bound::Time(t)) => merge_time(s, m) >= *t,
-                        Some(Bound::Release(seq)) => s.seq > *seq,
-                    };
-                    let before = match until.as_ref().map(|b| &b.0) {
-                        None => true,
-                        Some(Bound::Time(t)) => merge_time(s, m) < *t,
-                        Some(Bound::Release(seq)) => s.seq < *seq,
-                    };
-                    after && before
-                })
-                .collect();
-            let from = since
-                .as_ref()
-                .map_or("the first merge".to_owned(), |b| b.1.given.clone());
-            let to = until
-                .as_ref()
-                .map_or("the last merge".to_owned(), |b| b.1.given.clone());
-            Ok((
-                chosen,
-                ReportRange {
-                    kind: RangeKind::Between,
-                    description: format!("the merges from {from} until {to}"),
-                    release: None,
-                    since: since.map(|b| b.1),
-                    until: until.map(|b| b.1),
-                },
-            ))
-        }
-    }
-}
-
-/// A waiver's identity across its granted, revoked and expired entries.
-type WaiverKey = (u64, GateKind, DateTime<Utc>, String);
-
-fn key_of(number: u64, w: &WaiverEvidence) -> WaiverKey {
-    (number, w.gate, w.granted_at, w.by.clone())
-}
-
-fn record_of(number: u64, w: &WaiverEvidence) -> WaiverRecord {
-    WaiverRecord {
-        number,
-        gate: w.gate,
-        by: w.by.clone(),
-        reason: w.reason.clone(),
-        granted_at: w.granted_at,
-        until: w.until,
-        sha: w.sha.clone(),
-        status: WaiverStatus::InForce,
-        revoked: None,
-        granted_seq: None,
-        ended_seq: None,
-    }
-}
-
-fn revoked_text(r: &WaiverRevokedEntry) -> String {
-    let why = match r.reason {
-        crate::ledger::entry::RevokedBecause::Unwaived => "/sdl unwaive",
-        crate::ledger::entry::RevokedBecause::CommentEdited => "the waiving comment was edited",
-        crate::ledger::entry::RevokedBecause::CommentDeleted => "the waiving comment was deleted",
-    };
-    match &r.by {
-        Some(by) => format!("by {by} ({why})"),
-        None => why.to_owned(),
-    }
-}
-
-/// The waivers of the merged changes: from their waiver entries, and from the evaluations
-/// they were merged with (a waiver an evaluation names but no entry granted is still listed).
-fn waivers(
-    entries: &[Sealed],
-    merged: &BTreeSet<u64>,
-    evaluations: &HashMap<u64, &EvaluationEntry>,
-    now: DateTime<Utc>,
-) -> Vec<WaiverRecord> {
-    let mut found: BTreeMap<WaiverKey, WaiverRecord> = BTreeMap::new();
-    for s in entries {
-        match &s.entry {
-            Entry::WaiverGranted(w) if merged.contains(&w.subject.number) => {
-                let rec = found
-                    .entry(key_of(w.subject.number, &w.waiver))
-                    .or_insert_with(|| record_of(w.subject.number, &w.waiver));
-                rec.granted_seq.get_or_insert(s.seq);
-            }
-            Entry::WaiverExpired(w) if merged.contains(&w.subject.number) => {
-                let rec = found
-                    .entry(key_of(w.subject.number, &w.waiver))
-                    .or_insert_with(|| record_of(w.subject.number, &w.waiver));
-                if rec.status == WaiverStatus::InForce {
-                    rec.status = WaiverStatus::Expired;
-                    rec.ended_seq = Some(s.seq);
-                }
-            }
-            Entry::WaiverRevoked(r) if merged.contains(&r.subject.number) => {
-                let rec = found
-                    .entry(key_of(r.subject.number, &r.waiver))
-                    .or_insert_with(|| record_of(r.subject.number, &r.waiver));
-                if rec.status == WaiverStatus::InForce {
-                    rec.status = WaiverStatus::Revoked;
-                    rec.revoked = Some(revoked_text(r));
-                    rec.ended_seq = Some(s.seq);
-                }
-            }
-            _ => {}
-        }
-    }
-    for e in evaluations.values() {
-        for w in &e.waivers {
-            found
-                .entry(key_of(e.subject.number, w))
-                .or_insert_with(|| record_of(e.subject.number, w));
-        }
-    }
-    let mut out: Vec<WaiverRecord> = found.into_values().collect();
-    for w in &mut out {
-        if w.status == WaiverStatus::InForce && w.until <= now {
-            w.status = WaiverStatus::Expired;
-        }
-    }
-    out.sort_by_key(|w| (w.number, w.granted_at));
-    out
 }
 
 fn gates_at_merge(e: &EvaluationEntry) -> Vec<GateAtMerge> {
@@ -452,7 +183,7 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
                 w.gate,
                 w.by,
                 w.until.format("%Y-%m-%d %H:%M UTC"),
-                w.status.as_str(),
+                w.status.as_str().replace('_', " "),
                 w.reason
             ));
         }
@@ -625,7 +356,8 @@ pub fn build_report(input: &ReportInput<'_>) -> Result<AuditReport, BuildError> 
 mod tests {
     use super::super::fixture::{self, REPO, t};
     use super::*;
-    use crate::audit::model::CoverageStatus;
+    use crate::audit::model::{CoverageStatus, WaiverStatus};
+    use crate::ledger::entry::WaiverRevokedEntry;
 
     fn build(range: RangeSpec) -> Result<AuditReport, BuildError> {
         let entries = fixture::entries(

@@ -401,3 +401,133 @@ mod tests {
         assert_eq!(art.evidence_seqs, vec![7]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::audit::model::{ChangeVerdict, GateAtMerge, WaiverStatus};
+    use crate::practices::catalog;
+
+    fn verdict() -> impl Strategy<Value = GateVerdict> {
+        prop_oneof![
+            Just(GateVerdict::Pass),
+            Just(GateVerdict::Fail),
+            Just(GateVerdict::Pending),
+            Just(GateVerdict::NotApplicable),
+            Just(GateVerdict::Waived),
+        ]
+    }
+
+    /// A merged change: never evaluated, or evaluated with each gate in some verdict; and
+    /// whether a waiver of it was recorded.
+    fn change() -> impl Strategy<Value = (Option<Vec<GateVerdict>>, bool)> {
+        (
+            proptest::option::weighted(0.85, proptest::collection::vec(verdict(), 5)),
+            any::<bool>(),
+        )
+    }
+
+    fn build(
+        changes: &[(Option<Vec<GateVerdict>>, bool)],
+    ) -> (Vec<MergedChange>, Vec<WaiverRecord>) {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+        let mut merges = Vec::new();
+        let mut waivers = Vec::new();
+        for (i, (gates, waived)) in changes.iter().enumerate() {
+            let number = i as u64 + 1;
+            let eval = gates.as_ref().map(|_| number * 100);
+            let gates = gates
+                .iter()
+                .flatten()
+                .zip(GateKind::ALL)
+                .map(|(v, kind)| {
+                    let m = catalog().gate(kind.as_str()).unwrap();
+                    GateAtMerge {
+                        gate: kind,
+                        verdict: *v,
+                        requirements: m.practices.clone(),
+                        cra: m.cra.clone(),
+                        findings: BTreeMap::new(),
+                        ignored: 0,
+                    }
+                })
+                .collect();
+            merges.push(MergedChange {
+                number,
+                title: None,
+                merged_at: at,
+                merged_by: None,
+                merge_commit: None,
+                head_sha: String::new(),
+                bypassed: false,
+                verdict: eval.map(|_| ChangeVerdict::Pass),
+                merge_seq: number * 100 + 1,
+                evaluation_seq: eval,
+                gates,
+                exceptions: Vec::new(),
+            });
+            if *waived {
+                waivers.push(WaiverRecord {
+                    number,
+                    gate: GateKind::Sast,
+                    by: "alice".into(),
+                    reason: "r".into(),
+                    granted_at: at,
+                    until: at,
+                    sha: String::new(),
+                    status: WaiverStatus::InForce,
+                    revoked: None,
+                    granted_seq: Some(number * 100 + 2),
+                    ended_seq: None,
+                });
+            }
+        }
+        (merges, waivers)
+    }
+
+    proptest! {
+        #[test]
+        fn covered_always_has_entries_behind_it(changes in proptest::collection::vec(change(), 0..12)) {
+            let (merges, waivers) = build(&changes);
+            let rows = requirement_coverage(catalog(), &merges, &waivers);
+            prop_assert_eq!(rows.len(), 47);
+            for r in &rows {
+                prop_assert_eq!(r.evidenced as usize, r.evidenced_changes.len());
+                prop_assert!(r.evidenced + r.waived <= r.applicable, "{}", r.id);
+                match r.status {
+                    CoverageStatus::Covered => {
+                        prop_assert!(r.applicable > 0 && r.evidenced == r.applicable, "{}", r.id);
+                        prop_assert!(!r.evidence_seqs.is_empty(), "{}", r.id);
+                    }
+                    CoverageStatus::ProcessEvidenceNeeded => {
+                        prop_assert!(r.gates.is_empty() && r.evidence_seqs.is_empty(), "{}", r.id);
+                        prop_assert!(r.statement.starts_with(PROCESS_EVIDENCE));
+                    }
+                    _ => prop_assert!(r.evidenced < r.applicable || r.applicable == 0, "{}", r.id),
+                }
+                // Each change counted as evidence passed a gate recorded for the requirement,
+                // or holds a recorded waiver where the waiver record is one of its sources;
+                // its entry is among those listed.
+                for n in &r.evidenced_changes {
+                    let m = &merges[(*n - 1) as usize];
+                    let passed = m.gates.iter().any(|g| {
+                        g.verdict == GateVerdict::Pass && g.requirements.contains(&r.id)
+                    });
+                    let recorded = r.gates.iter().any(|g| g == WAIVER_RECORD)
+                        && waivers.iter().any(|w| w.number == *n);
+                    prop_assert!(passed || recorded, "{}: change {} is no evidence", r.id, n);
+                }
+                for seq in &r.evidence_seqs {
+                    let known = merges.iter().any(|m| m.evaluation_seq == Some(*seq))
+                        || waivers.iter().any(|w| w.granted_seq == Some(*seq));
+                    prop_assert!(known, "{}: entry {} is no entry of the report", r.id, seq);
+                }
+            }
+        }
+    }
+}

@@ -264,8 +264,9 @@ pub fn render_markdown(r: &AuditReport) -> String {
 
     let _ = writeln!(
         o,
-        "## Coverage per requirement ({})\n\nA requirement is covered only when a gate produced evidence for every merged change it applied to; a waived or failed gate is not evidence.\n",
-        cell(&s.standard)
+        "## Coverage per requirement ({})\n\n{}\n",
+        cell(&s.standard),
+        super::model::COVERAGE_NOTE
     );
     let _ = writeln!(
         o,

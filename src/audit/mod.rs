@@ -7,6 +7,8 @@
 //! ([`build`]) and rendering it ([`markdown`], [`html`]) is pure: the entries, the catalog and
 //! the outcome of `ledger verify` are passed in, which keeps the rules (what counts as
 //! evidence, what is an exception, what is never "covered") testable without a database.
+//! `range` picks the merges, `waivers` follows each waiver to its end, [`coverage`] counts
+//! evidence per requirement and CRA reference.
 //! [`load`] (service feature) reads the store, verifies the ledger and calls the pure part;
 //! the CLI (`sdl-gate report`) and the service's report page both go through it.
 
@@ -19,6 +21,8 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod model;
+mod range;
+mod waivers;
 
 pub use build::{BuildError, RangeSpec, ReportInput, Verification, build_report};
 pub use html::{HtmlMode, REPORT_CSS, render_html};

@@ -17,6 +17,9 @@ pub const SCHEMA_ID: &str = "https://sdl-gate.dev/schemas/audit-report/v1";
 /// What a requirement without any pull-request gate says instead of a coverage figure.
 pub const PROCESS_EVIDENCE: &str = "needs process evidence outside sdl-gate";
 
+/// What "covered" means, said above the coverage table in every form.
+pub const COVERAGE_NOTE: &str = "A requirement is covered only when a gate produced evidence for every merged change it applied to; a waived or failed gate, or a merge never evaluated, is not evidence. Covered means per-change evidence: most requirements also need process evidence (policies, training, periodic reviews) that no pull-request gate produces.";
+
 /// The evidence report of one repository over one range of merges.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
