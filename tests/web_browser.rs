@@ -84,11 +84,7 @@ impl Site {
         });
         let auth = Auth::new(auth, store.clone()).expect("auth");
         let mut cfg = config(fast_queue(), 1);
-        cfg.pages = Some(routes(Web {
-            store: store.clone(),
-            auth,
-            ledger_keys: Vec::new(),
-        }));
+        cfg.pages = Some(routes(Web::new(store.clone(), auth, Vec::new())));
         let svc = server::start(listener, store.clone(), Recorder::new(), cfg).expect("start");
         Site {
             base,

@@ -116,18 +116,37 @@ pub async fn verify(store: &Store, keys: &[VerifierKey]) -> Result<Verification,
 /// builds the report. A ledger that fails verification still gives a report, which says so
 /// in every form (`report.ledger.verified` is false).
 pub async fn load_report(store: &Store, query: &ReportQuery) -> Result<AuditReport, AuditError> {
-    let (verification, stored) = tokio::join!(
-        verify(store, &query.keys),
-        store.ledger_entries_of(Some(query.forge), &query.repository, None)
-    );
-    let (verification, stored) = (verification?, stored?);
-    if stored.is_empty() {
+    let (verification, entries) = tokio::join!(verify(store, &query.keys), entries(store, query));
+    build(query, &entries?, verification?)
+}
+
+/// [`load_report`] with a verification the caller already has (the service's report page
+/// reuses one for a short while instead of verifying the whole ledger on every request).
+pub async fn load_report_with(
+    store: &Store,
+    query: &ReportQuery,
+    verification: Verification,
+) -> Result<AuditReport, AuditError> {
+    build(query, &entries(store, query).await?, verification)
+}
+
+/// What the report is built from: the repository's merges, releases and waivers, and only the
+/// evaluations its merges name (not every push's).
+async fn entries(store: &Store, query: &ReportQuery) -> Result<Vec<Sealed>, AuditError> {
+    let stored = store
+        .ledger_entries_for_merges(query.forge, &query.repository)
+        .await?;
+    if stored.is_empty()
+        && !store
+            .repository_known(query.forge, &query.repository)
+            .await?
+    {
         return Err(AuditError::NoEntries {
             forge: query.forge,
             repository: query.repository.clone(),
         });
     }
-    let entries = stored
+    stored
         .iter()
         .map(|e| {
             serde_json::from_str::<Sealed>(&e.body).map_err(|err| AuditError::Unreadable {
@@ -136,11 +155,18 @@ pub async fn load_report(store: &Store, query: &ReportQuery) -> Result<AuditRepo
                 why: err.to_string(),
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect()
+}
+
+fn build(
+    query: &ReportQuery,
+    entries: &[Sealed],
+    verification: Verification,
+) -> Result<AuditReport, AuditError> {
     let input = ReportInput {
         forge: query.forge,
         repository: &query.repository,
-        entries: &entries,
+        entries,
         range: &query.range,
         catalog: crate::practices::catalog(),
         verification,

@@ -27,6 +27,6 @@ mod waivers;
 pub use build::{BuildError, RangeSpec, ReportInput, Verification, build_report};
 pub use html::{HtmlMode, REPORT_CSS, render_html};
 #[cfg(feature = "service")]
-pub use load::{AuditError, ReportQuery, load_report};
+pub use load::{AuditError, ReportQuery, load_report, load_report_with, verify};
 pub use markdown::render_markdown;
 pub use model::{AuditReport, SCHEMA_ID, json_schema, render_json};

@@ -97,11 +97,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut lazy_gitlab = None;
     let mut config = ServiceConfig::from_settings(&settings);
     let auth_config = AuthConfig::from_settings(&settings).context("the pages' sign-in")?;
-    config.pages = Some(sdl_gate::web::routes(sdl_gate::web::Web {
-        store: store.clone(),
-        auth: Auth::new(auth_config, store.clone())?,
-        ledger_keys: vec![signer.verifier().clone()],
-    }));
+    config.pages = Some(sdl_gate::web::routes(sdl_gate::web::Web::new(
+        store.clone(),
+        Auth::new(auth_config, store.clone())?,
+        vec![signer.verifier().clone()],
+    )));
     let readiness = config.readiness.clone();
     let processor = match settings.test_processor.as_deref() {
         None if settings.github.is_none() && settings.gitlab.is_none() => {

@@ -26,6 +26,24 @@ pub struct Web {
     pub auth: auth::Auth,
     /// The ledger's checkpoint keys, for the report's `ledger verify`.
     pub ledger_keys: Vec<crate::ledger::note::VerifierKey>,
+    /// The last whole-ledger verification, reused by report pages for [`report::VERIFY_TTL`].
+    verified: report::VerifyCache,
+}
+
+impl Web {
+    /// The pages over `store`, signed in by `auth`, verifying the ledger with `ledger_keys`.
+    pub fn new(
+        store: Store,
+        auth: auth::Auth,
+        ledger_keys: Vec<crate::ledger::note::VerifierKey>,
+    ) -> Web {
+        Web {
+            store,
+            auth,
+            ledger_keys,
+            verified: report::VerifyCache::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Web {

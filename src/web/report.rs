@@ -2,18 +2,48 @@
 //! beside it): the very report `sdl-gate report --release TAG` writes, loaded and verified the
 //! same way ([`crate::audit::load::load_report`]).
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Mutex;
 
 use super::Web;
 use super::auth::Viewer;
 use super::pages::{html, not_found};
 use crate::audit::build::RangeSpec;
+use crate::audit::build::Verification;
 use crate::audit::html::{HtmlMode, render_html};
-use crate::audit::load::{AuditError, ReportQuery, load_report};
+use crate::audit::load::{AuditError, ReportQuery, load_report_with, verify};
 use crate::audit::markdown::render_markdown;
 use crate::audit::model::render_json;
 use crate::forge_name::ForgeName;
+
+/// How long a report page reuses a verification of the whole ledger. Verifying reads every
+/// entry (about 1 s per 100,000 on SQLite); the report says what was checked ("N entries"),
+/// so a minute-old verification is stated, not hidden.
+pub const VERIFY_TTL: Duration = Duration::from_secs(60);
+
+/// The last verification and when it was made.
+#[derive(Clone, Default)]
+pub struct VerifyCache(Arc<Mutex<Option<(Instant, Verification)>>>);
+
+impl VerifyCache {
+    /// A verification at most [`VERIFY_TTL`] old, made now when there is none; one request
+    /// verifies while the others wait for it.
+    async fn get(&self, web: &Web) -> Result<Verification, crate::store::StoreError> {
+        let mut slot = self.0.lock().await;
+        if let Some((at, v)) = slot.as_ref()
+            && at.elapsed() < VERIFY_TTL
+        {
+            return Ok(v.clone());
+        }
+        let fresh = verify(&web.store, &web.ledger_keys).await?;
+        *slot = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+}
 
 /// Which form of the report a path asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +95,11 @@ pub async fn page(
         keys: web.ledger_keys.clone(),
         now: None,
     };
-    let report = match load_report(&web.store, &query).await {
+    let loaded = match web.verified.get(web).await {
+        Ok(verification) => load_report_with(&web.store, &query, verification).await,
+        Err(e) => Err(AuditError::Store(e)),
+    };
+    let report = match loaded {
         Ok(r) => r,
         Err(AuditError::Range(_) | AuditError::NoEntries { .. }) => {
             return not_found(Some(viewer));
