@@ -1,8 +1,11 @@
-//! What a page costs on a large repository: a SQLite store holding 10,000 evaluations of 500
-//! changes (each made by the real `evaluate` and recorded in the ledger as the engine does),
-//! 400 merges (some bypassed, some waived) and a release of them; then the change page and the
-//! dashboard (with its requirement coverage) are built again and again, and the wall time
-//! (p50, p95, max) and the process CPU per page are printed.
+//! What the pages and the auditor report cost on a large repository: a SQLite store holding
+//! 10,000 evaluations of 625 changes (16 each) (each made by the real `evaluate` and recorded in the
+//! ledger as the engine does), 500 merges (one in ten bypassed, one in ten with a waived
+//! review) in one release, and a signed checkpoint; then the change page, the dashboard (with
+//! its requirement coverage) and the release's report (`load_report`: verify the whole ledger,
+//! read, build; then each render) are built again and again, and the wall time (p50, p95, max)
+//! and the process CPU per operation are printed. Targets: page p95 ≤ 100 ms, the report of a
+//! 500-merge release ≤ 2 s.
 //!
 //! `cargo run --release --example pages_cost [-- CHANGES EVALS_PER_CHANGE MERGES RUNS]`
 
@@ -14,7 +17,11 @@ use std::time::{Duration, Instant};
 use chrono::{Duration as Days, Utc};
 
 use pages_data::{Shape, record_evaluation, record_merge, record_release, record_waiver, sha};
+use sdl_gate::audit::{
+    HtmlMode, RangeSpec, ReportQuery, load_report, render_html, render_json, render_markdown,
+};
 use sdl_gate::forge_name::ForgeName;
+use sdl_gate::ledger::note::NoteSigner;
 use sdl_gate::render::html::Chrome;
 use sdl_gate::store::Store;
 use sdl_gate::web::views;
@@ -62,7 +69,7 @@ where
     let cpu_per = (cpu() - cpu0) / u32::try_from(runs.max(1)).unwrap_or(1);
     times.sort();
     println!(
-        "{name:<34} p50 {:>7.2} ms  p95 {:>7.2} ms  max {:>7.2} ms  CPU {:>7.2} ms/page  {bytes} bytes",
+        "{name:<40} p50 {:>7.2} ms  p95 {:>7.2} ms  max {:>7.2} ms  CPU {:>7.2} ms/op  output {bytes}",
         percentile(&times, 0.5).as_secs_f64() * 1e3,
         percentile(&times, 0.95).as_secs_f64() * 1e3,
         times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
@@ -72,9 +79,9 @@ where
 
 #[tokio::main]
 async fn main() {
-    let changes = arg(1, 500);
-    let per_change = arg(2, 20);
-    let merges = arg(3, 400).min(changes);
+    let changes = arg(1, 625);
+    let per_change = arg(2, 16);
+    let merges = arg(3, 500).min(changes);
     let runs = arg(4, 100);
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("pages.db").display());
@@ -112,6 +119,8 @@ async fn main() {
         }
     }
     record_release(&store, forge, REPO, "v4.2", released, now).await;
+    let signer = NoteSigner::generate("sdl.example.com/ledger").expect("a ledger key");
+    store.checkpoint_ledger(&signer).await.expect("checkpoint");
     println!(
         "seeded {} evaluations of {changes} changes, {merges} merges and a release in {:.1} s",
         changes * per_change,
@@ -123,8 +132,8 @@ async fn main() {
         viewer: Some("alice".into()),
         crumbs: vec![],
     };
-    let blocked = changes; // unmerged, failing
-    measure("change page (20 evaluations)", runs, || async {
+    let blocked = changes; // the last change is not merged while merges < changes
+    measure("change page (16 evaluations)", runs, || async {
         views::change(&store, &chrome, forge, REPO, blocked, Utc::now())
             .await
             .expect("change page")
@@ -139,6 +148,47 @@ async fn main() {
             .await
             .expect("dashboard")
             .map_or(0, |h| h.len())
+    })
+    .await;
+    let query = ReportQuery {
+        forge,
+        repository: REPO.into(),
+        range: RangeSpec::Release("v4.2".into()),
+        keys: vec![signer.verifier().clone()],
+        now: None,
+    };
+    let report = load_report(&store, &query).await.expect("report");
+    assert!(report.ledger.verified, "{}", report.ledger.verification);
+    assert_eq!(
+        report.merges.len() as u64,
+        merges,
+        "every merge of the release"
+    );
+    let report_runs = (runs / 10).max(3);
+    measure(
+        "report: load_report (verify+read+build)",
+        report_runs,
+        || async {
+            load_report(&store, &query)
+                .await
+                .expect("report")
+                .merges
+                .len()
+        },
+    )
+    .await;
+    measure("report: render JSON", runs, || async {
+        render_json(&report).len()
+    })
+    .await;
+    measure("report: render Markdown", runs, || async {
+        render_markdown(&report).len()
+    })
+    .await;
+    measure("report: render HTML", runs, || async {
+        render_html(&report, HtmlMode::Standalone)
+            .expect("html")
+            .len()
     })
     .await;
 }
