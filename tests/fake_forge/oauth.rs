@@ -135,3 +135,66 @@ impl OAuthApp {
         token
     }
 }
+
+/// The authorize endpoint's answer: a redirect back to the client with the code, or the
+/// forge's refusal with `refusal` naming `forge` and why.
+pub fn authorize_answer(
+    checked: Result<String, String>,
+    refusal: axum::http::StatusCode,
+    forge: &str,
+) -> (u16, axum::response::Response) {
+    use axum::response::IntoResponse;
+    match checked {
+        Ok(location) => {
+            let mut r = axum::http::StatusCode::FOUND.into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&location) {
+                r.headers_mut().insert("location", v);
+            }
+            (302, r)
+        }
+        Err(why) => (
+            refusal.as_u16(),
+            (
+                refusal,
+                format!("fake {forge} refuses the authorization: {why}"),
+            )
+                .into_response(),
+        ),
+    }
+}
+
+/// The answer to a web-flow path the fake does not know: 599, which fails the test.
+pub fn unknown_route() -> (u16, axum::response::Response) {
+    use axum::response::IntoResponse;
+    (
+        599,
+        (
+            axum::http::StatusCode::from_u16(599)
+                .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+            "unknown",
+        )
+            .into_response(),
+    )
+}
+
+/// Journals a web-flow call, and lists it as unknown when it was.
+pub fn journal(
+    journal: &mut Vec<super::Call>,
+    unknown: &mut Vec<super::Call>,
+    method: &axum::http::Method,
+    path: String,
+    query: String,
+    status: u16,
+) {
+    let call = super::Call {
+        method: method.to_string(),
+        path,
+        query,
+        body: None,
+        status,
+    };
+    if status == 599 {
+        unknown.push(call.clone());
+    }
+    journal.push(call);
+}

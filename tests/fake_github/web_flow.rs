@@ -7,14 +7,12 @@
 //! [`FakeGithub::collaborator`]) and 404 otherwise, as GitHub hides private repositories.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{
-    Answer, Call, FakeGithub, State, bad_credentials, lock, not_found, repo_json, user_json,
-};
-use crate::fake_forge::oauth::pairs;
+use super::{Answer, FakeGithub, State, bad_credentials, lock, not_found, repo_json, user_json};
+use crate::fake_forge::oauth::{authorize_answer, journal, pairs, unknown_route};
 
 /// What GitHub's user tokens of an App look like.
 pub const USER_TOKEN_PREFIX: &str = "ghu_";
@@ -31,23 +29,11 @@ pub(super) fn handle(
     let query = uri.query().unwrap_or("").to_string();
     let mut st = lock(state);
     let (status, response) = match (method.as_str(), path.as_str()) {
-        ("GET", "/login/oauth/authorize") => match st.oauth.authorize(&pairs(&query)) {
-            Ok(location) => {
-                let mut r = StatusCode::FOUND.into_response();
-                if let Ok(v) = HeaderValue::from_str(&location) {
-                    r.headers_mut().insert("location", v);
-                }
-                (302, r)
-            }
-            Err(why) => (
-                404,
-                (
-                    StatusCode::NOT_FOUND,
-                    format!("fake GitHub refuses the authorization: {why}"),
-                )
-                    .into_response(),
-            ),
-        },
+        ("GET", "/login/oauth/authorize") => authorize_answer(
+            st.oauth.authorize(&pairs(&query)),
+            StatusCode::NOT_FOUND,
+            "GitHub",
+        ),
         ("POST", "/login/oauth/access_token") => {
             let mut form = pairs(&query);
             form.extend(pairs(&String::from_utf8_lossy(body)));
@@ -97,26 +83,17 @@ pub(super) fn handle(
             };
             (200, r)
         }
-        _ => (
-            599,
-            (
-                StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                "unknown",
-            )
-                .into_response(),
-        ),
+        _ => unknown_route(),
     };
-    let call = Call {
-        method: method.to_string(),
+    let st = &mut *st;
+    journal(
+        &mut st.journal,
+        &mut st.unknown,
+        method,
         path,
         query,
-        body: None,
         status,
-    };
-    if status == 599 {
-        st.unknown.push(call.clone());
-    }
-    st.journal.push(call);
+    );
     response
 }
 

@@ -7,12 +7,12 @@
 //! [`FakeGitlab::member`]) and 404 otherwise, as GitLab hides private projects.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{Answer, Call, FakeGitlab, State, json_response, lock, not_found, user_json};
-use crate::fake_forge::oauth::pairs;
+use super::{Answer, FakeGitlab, State, json_response, lock, not_found, user_json};
+use crate::fake_forge::oauth::{authorize_answer, journal, pairs, unknown_route};
 
 /// What the fake's user tokens look like.
 pub const USER_TOKEN_PREFIX: &str = "gloas-";
@@ -37,23 +37,7 @@ pub(super) fn handle(
             } else {
                 st.oauth.authorize(&q)
             };
-            match checked {
-                Ok(location) => {
-                    let mut r = StatusCode::FOUND.into_response();
-                    if let Ok(v) = HeaderValue::from_str(&location) {
-                        r.headers_mut().insert("location", v);
-                    }
-                    (302, r)
-                }
-                Err(why) => (
-                    400,
-                    (
-                        StatusCode::BAD_REQUEST,
-                        format!("fake GitLab refuses the authorization: {why}"),
-                    )
-                        .into_response(),
-                ),
-            }
+            authorize_answer(checked, StatusCode::BAD_REQUEST, "GitLab")
         }
         ("POST", "/oauth/token") => {
             let form = pairs(&String::from_utf8_lossy(body));
@@ -87,26 +71,17 @@ pub(super) fn handle(
                 .into_response();
             (code, r)
         }
-        _ => (
-            599,
-            (
-                StatusCode::from_u16(599).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                "unknown",
-            )
-                .into_response(),
-        ),
+        _ => unknown_route(),
     };
-    let call = Call {
-        method: method.to_string(),
+    let st = &mut *st;
+    journal(
+        &mut st.journal,
+        &mut st.unknown,
+        method,
         path,
         query,
-        body: None,
         status,
-    };
-    if status == 599 {
-        st.unknown.push(call.clone());
-    }
-    st.journal.push(call);
+    );
     response
 }
 
