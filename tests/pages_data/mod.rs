@@ -39,8 +39,12 @@ waivers:
   min_reason_length: 10
 "##;
 
-/// Text a hostile author or scanner writes: markup, script, a mention, a Markdown link.
-pub const HOSTILE: &str = "<script>alert('x')</script><img src=x onerror=alert(1)> @everyone [click](javascript:alert(1)) <!--";
+/// Text a hostile author or scanner writes: the string `tests/render.rs` holds the Markdown
+/// renderer to (mentions, markup, a `javascript:` link, the sticky comment's marker, a table
+/// pipe, an issue reference), with a script element in front.
+pub const HOSTILE: &str = "<script>alert('x')</script> ping @acme/security and @everyone \
+     <img src=x onerror=alert(1)> | col \n\n# Heading [click](javascript:alert(1)) \
+     <!-- sdl-gate:summary --> #1";
 
 /// How one change is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
