@@ -247,6 +247,13 @@ fn the_manifest_requests_what_the_operations_need_and_nothing_more() {
             .is_some_and(|u| u.ends_with("/webhooks/github")),
         "hook_attributes.url must point at the service's GitHub webhook route"
     );
+    assert!(
+        m["callback_urls"].as_array().is_some_and(|urls| urls
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|u| u.ends_with("/oauth/github/callback"))),
+        "callback_urls must hold the pages' sign-in callback (the route web::auth serves)"
+    );
 }
 
 /// Subscribed events the fixtures hold no example of, with a minimal delivery of each.
