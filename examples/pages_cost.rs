@@ -141,10 +141,7 @@ async fn main() {
     })
     .await;
     measure("dashboard (with coverage)", runs, || async {
-        let coverage = views::coverage(&store, forge, REPO)
-            .await
-            .expect("coverage");
-        views::dashboard(&store, &chrome, forge, REPO, Utc::now(), coverage)
+        views::dashboard(&store, &chrome, forge, REPO, Utc::now())
             .await
             .expect("dashboard")
             .map_or(0, |h| h.len())

@@ -206,9 +206,10 @@ async fn the_dashboard_shows_what_blocks_expires_and_bypassed() {
     let store = open(&db).await;
     let now = Utc::now();
     pages_data::seed(&store, ForgeName::GitHub, REPO, now).await;
-    let coverage = views::coverage(&store, ForgeName::GitHub, REPO)
+    let entries = views::merge_entries(&store, ForgeName::GitHub, REPO)
         .await
-        .expect("coverage");
+        .expect("entries");
+    let coverage = views::coverage(ForgeName::GitHub, REPO, &entries, now).expect("coverage");
     assert!(
         coverage
             .0
@@ -227,7 +228,7 @@ async fn the_dashboard_shows_what_blocks_expires_and_bypassed() {
         coverage.1
     );
 
-    let html = views::dashboard(&store, &chrome(), ForgeName::GitHub, REPO, now, coverage)
+    let html = views::dashboard(&store, &chrome(), ForgeName::GitHub, REPO, now)
         .await
         .expect("renders")
         .expect("the repository is known");
@@ -269,15 +270,8 @@ async fn the_dashboard_shows_what_blocks_expires_and_bypassed() {
         .sum();
     assert_eq!(failed, 3, "the chart counts #7 twice and #9: {chart}");
 
-    let other = views::dashboard(
-        &store,
-        &chrome(),
-        ForgeName::GitHub,
-        "acme/other",
-        now,
-        (vec![], vec![]),
-    )
-    .await
-    .expect("renders");
+    let other = views::dashboard(&store, &chrome(), ForgeName::GitHub, "acme/other", now)
+        .await
+        .expect("renders");
     assert!(other.is_none(), "a repository never seen has no dashboard");
 }

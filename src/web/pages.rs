@@ -182,11 +182,7 @@ pub async fn repository(
         return super::report::page(&web, &viewer, forge, repository, tag).await;
     }
     let chrome = chrome(&viewer, repository.to_owned(), forge, repository);
-    let coverage = match views::coverage(&web.store, forge, repository).await {
-        Ok(c) => c,
-        Err(err) => return server_error(&viewer, &err),
-    };
-    match views::dashboard(&web.store, &chrome, forge, repository, Utc::now(), coverage).await {
+    match views::dashboard(&web.store, &chrome, forge, repository, Utc::now()).await {
         Ok(Some(body)) => html(StatusCode::OK, body),
         Ok(None) => not_found(Some(&viewer)),
         Err(err) => server_error(&viewer, &err),

@@ -203,16 +203,12 @@ pub type Coverage = (Vec<CoverageBar>, Vec<String>);
 /// The requirement coverage over every merge of the repository, for the dashboard: the
 /// report's own rules, fed only the entries they read (merges, the evaluations they name,
 /// waivers), so a repository with ten thousand evaluations does not parse them all.
-pub async fn coverage(
-    store: &Store,
+pub fn coverage(
     forge: ForgeName,
     repository: &str,
+    entries: &[Sealed],
+    now: DateTime<Utc>,
 ) -> Result<Coverage, ViewError> {
-    let stored = store.ledger_entries_for_merges(forge, repository).await?;
-    let mut entries = Vec::with_capacity(stored.len());
-    for s in &stored {
-        entries.push(sealed(s.seq, &s.body)?);
-    }
     let range = RangeSpec::Between {
         since: None,
         until: None,
@@ -220,7 +216,7 @@ pub async fn coverage(
     let input = ReportInput {
         forge,
         repository,
-        entries: &entries,
+        entries,
         range: &range,
         catalog: crate::practices::catalog(),
         verification: Verification {
@@ -229,7 +225,7 @@ pub async fn coverage(
             checkpoint: None,
             entries_checked: 0,
         },
-        now: Utc::now(),
+        now,
     };
     let report = build_report(&input).map_err(|e| ViewError::Unreadable {
         what: "the repository's merges".into(),
@@ -251,6 +247,21 @@ pub async fn coverage(
     Ok((bars, process))
 }
 
+/// What the merge-based views read (merges, waivers, releases, and the evaluations the merges
+/// name), parsed, in ledger order.
+pub async fn merge_entries(
+    store: &Store,
+    forge: ForgeName,
+    repository: &str,
+) -> Result<Vec<Sealed>, ViewError> {
+    store
+        .ledger_entries_for_merges(forge, repository)
+        .await?
+        .iter()
+        .map(|s| sealed(s.seq, &s.body))
+        .collect()
+}
+
 /// The dashboard, or `None` when sdl-gate has nothing for the repository.
 pub async fn dashboard(
     store: &Store,
@@ -258,7 +269,6 @@ pub async fn dashboard(
     forge: ForgeName,
     repository: &str,
     now: DateTime<Utc>,
-    coverage: Coverage,
 ) -> Result<Option<String>, ViewError> {
     if !store.repository_known(forge, repository).await? {
         return Ok(None);
@@ -287,38 +297,29 @@ pub async fn dashboard(
             until: w.waiver.expires_at,
         })
         .collect();
+    let entries = merge_entries(store, forge, repository).await?;
+    let (coverage, process_only) = coverage(forge, repository, &entries, now)?;
     let mut bypassed = Vec::new();
-    for stored in store
-        .ledger_entries_of_kind(forge, repository, "merge", None)
-        .await?
-    {
-        if let Entry::Merge(m) = sealed(stored.seq, &stored.body)?.entry
-            && m.bypassed
-        {
-            bypassed.push(BypassItem {
+    let mut releases = Vec::new();
+    for s in entries {
+        match s.entry {
+            Entry::Merge(m) if m.bypassed => bypassed.push(BypassItem {
                 number: m.subject.number,
                 title: m.title,
                 at: m.merged_at,
                 by: m.merged_by,
                 verdict: m.verdict,
-            });
-        }
-    }
-    bypassed.reverse();
-    let mut releases = Vec::new();
-    for stored in store
-        .ledger_entries_of_kind(forge, repository, "release", None)
-        .await?
-    {
-        if let Entry::Release(r) = sealed(stored.seq, &stored.body)?.entry {
-            releases.push(ReleaseItem {
+            }),
+            Entry::Release(r) => releases.push(ReleaseItem {
                 bypassed: r.merges.iter().filter(|m| m.bypassed).count(),
                 merges: r.merges.len(),
                 tag: r.tag,
                 at: r.released_at,
-            });
+            }),
+            _ => {}
         }
     }
+    bypassed.reverse();
     releases.reverse();
     let first = now - Duration::days(CHART_DAYS - 1);
     let first_day = day_of(first);
@@ -342,7 +343,6 @@ pub async fn dashboard(
             OverallVerdict::Fail => slot.fail += count.count,
         }
     }
-    let (coverage, process_only) = coverage;
     let input = DashboardInput {
         forge,
         repository,
