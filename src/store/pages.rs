@@ -138,7 +138,9 @@ impl Store {
     }
 
     /// The changes of a repository whose latest evaluation fails or is pending and that the
-    /// ledger has not recorded as merged, newest first, at most `limit`. The gates holding
+    /// ledger has not recorded as merged, newest first, at most `limit`. The latest evaluation
+    /// of each change comes from one grouped pass over the `(forge, repository, number, id)`
+    /// index, not a lookup per evaluation. The gates holding
     /// each come from its stored result; a result that cannot be read is an error, not a
     /// change left out.
     pub async fn blocked_changes(
@@ -149,9 +151,9 @@ impl Store {
     ) -> Result<Vec<BlockedChange>, StoreError> {
         let rows: Vec<LatestRow> = on_pool!(&self.read, pool => sqlx::query_as(
             "SELECT e.id, e.number, e.head_sha, e.verdict, e.evaluated_at, e.result FROM evaluations e \
-             WHERE e.forge = $1 AND e.repository = $2 AND e.verdict <> 'pass' \
-             AND e.id = (SELECT MAX(l.id) FROM evaluations l \
-                         WHERE l.forge = e.forge AND l.repository = e.repository AND l.number = e.number) \
+             JOIN (SELECT MAX(id) AS id FROM evaluations WHERE forge = $1 AND repository = $2 \
+                   GROUP BY number) latest ON e.id = latest.id \
+             WHERE e.verdict <> 'pass' \
              AND NOT EXISTS (SELECT 1 FROM ledger_entries m WHERE m.forge = e.forge \
                              AND m.repository = e.repository AND m.number = e.number AND m.kind = 'merge') \
              ORDER BY e.id DESC LIMIT $3")
