@@ -178,13 +178,13 @@ fn judge_set(
                             Carry::Differs => (
                                 NodeStatus::Info,
                                 format!(
-                                    "{login} ({why}) approved {sha}, whose patch differs from the head {head}'s: approve again"
+                                    "{login} ({why}) approved {sha}, not the head commit {head}, and its patch differs from the head's: approve again"
                                 ),
                             ),
                             Carry::Unknown(reason) => (
                                 NodeStatus::Info,
                                 format!(
-                                    "{login} ({why}) approved {sha}; whether its patch is the head {head}'s is unknown ({reason}): approve again"
+                                    "{login} ({why}) approved {sha}, not the head commit {head}, and whether its patch is the head's is unknown ({reason}): approve again"
                                 ),
                             ),
                             Carry::NotLooked => {
