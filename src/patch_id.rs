@@ -240,7 +240,7 @@ pub struct FilePatch<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PatchIdError {
     /// The forge gave no patch for a file (binary, too large, or a mode change only).
-    #[error("the forge gives no patch for {0} (binary, too large or a mode change)")]
+    #[error("the forge gives no patch for {0}: binary, too large or a mode change only")]
     NoPatch(String),
     /// The change has no diff at all.
     #[error("the change has no diff")]

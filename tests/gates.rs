@@ -375,7 +375,16 @@ fn approvals_survive_a_rebase_and_the_explanation_names_the_rule() {
     patch_ids(&mut s, Some("9f8e"), None);
     let (_, text) = review_texts(&p, &s);
     assert!(
-        text.contains("whether its patch is the head's is unknown (the forge gives no patch for logo.png): approve again"),
+        text.contains("whether its patch is the head's is unknown (at 2222222: the forge gives no patch for logo.png): approve again"),
+        "{text}"
+    );
+    // The head's patch unknown: said so even though OLD was never looked at.
+    patch_ids(&mut s, None, None);
+    s.patch_ids.remove(&Sha::new(OLD));
+    let (v, text) = review_texts(&p, &s);
+    assert_eq!(v, Verdict::Pending);
+    assert!(
+        text.contains("whether its patch is the head's is unknown (at the head: the forge gives no patch for logo.png): approve again"),
         "{text}"
     );
 

@@ -602,6 +602,29 @@ async fn an_approval_survives_a_rebase_with_the_same_patch_and_not_a_changed_lin
         "the patch of A is known from before: {:?}",
         compares_since(&w, mark)
     );
+
+    // D: A's patch again, plus a binary file GitHub shows no patch for. Fail closed: the
+    // head's patch is unknown, nothing is compared, and the explanation says why.
+    let d = sha(0x4104);
+    let mut files = rebase_files("check(user, role)", 40);
+    files.push(fake_github::FileRec {
+        filename: "docs/flow.png".into(),
+        status: "added".into(),
+        previous_filename: None,
+        patch: None,
+    });
+    let mark = w.fake.mark();
+    force_push(&w, 41, &d, files).await;
+    let text = run_text(&w, &d);
+    assert_eq!(
+        w.gate_verdicts(REPO, 41).await["security_review"],
+        "pending"
+    );
+    assert!(
+        text.contains("whether its patch is the head's is unknown (at the head: the forge gives no patch for docs/flow.png: binary, too large or a mode change only): approve again"),
+        "{text}"
+    );
+    assert!(compares_since(&w, mark).is_empty());
     w.fake.assert_conforms();
     w.stop().await;
 }

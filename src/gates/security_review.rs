@@ -75,22 +75,28 @@ enum Carry<'a> {
     Same(&'a str),
     /// Another patch.
     Differs,
-    /// The head's or the commit's patch is unknown.
-    Unknown(&'a str),
+    /// The head's or the commit's patch is unknown, and why.
+    Unknown(String),
 }
 
 fn carry<'a>(snapshot: &'a Snapshot, commit: &Sha, survive: bool) -> Carry<'a> {
     if !survive {
         return Carry::NotLooked;
     }
-    let Some(theirs) = snapshot.patch_ids.get(commit) else {
-        return Carry::NotLooked;
+    // The head's patch first: when it is unknown, no earlier commit is looked at.
+    let head = match snapshot.patch_ids.get(&snapshot.head_sha) {
+        None => return Carry::NotLooked,
+        Some(PatchIdentity::Unknown { reason }) => {
+            return Carry::Unknown(format!("at the head: {reason}"));
+        }
+        Some(PatchIdentity::Known { id }) => id,
     };
-    match (snapshot.patch_ids.get(&snapshot.head_sha), theirs) {
-        (None, _) => Carry::NotLooked,
-        (Some(PatchIdentity::Unknown { reason }), _) => Carry::Unknown(reason),
-        (_, PatchIdentity::Unknown { reason }) => Carry::Unknown(reason),
-        (Some(PatchIdentity::Known { id: head }), PatchIdentity::Known { id }) => {
+    match snapshot.patch_ids.get(commit) {
+        None => Carry::NotLooked,
+        Some(PatchIdentity::Unknown { reason }) => {
+            Carry::Unknown(format!("at {}: {reason}", commit.short()))
+        }
+        Some(PatchIdentity::Known { id }) => {
             if head.eq_ignore_ascii_case(id) {
                 Carry::Same(id)
             } else {
