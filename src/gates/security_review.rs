@@ -1,5 +1,11 @@
 //! The `security_review` gate: designated reviewers approved the head commit, none of them the
 //! author, and no security reviewer asks for changes (62443-4-1 SI-1, SD-3, SM-2, SM-4).
+//!
+//! An approval of an earlier commit counts too when the change's patch there is the head's
+//! (`snapshot.patch_ids`, `git patch-id --verbatim` of the diff against the base: a rebase),
+//! unless `approvals_survive_rebase` is off; a different or unknown patch does not, and each
+//! approval's line in the explanation says which rule applied. [`commits_to_compare`] names
+//! the earlier commits whose patch could change the verdict, so the forge fetches no other.
 
 use std::collections::BTreeMap;
 
