@@ -31,6 +31,7 @@ pub mod ledger;
 #[cfg(feature = "service")]
 pub mod metrics;
 pub mod patch;
+pub mod patch_id;
 pub mod policy;
 pub mod practices;
 pub mod publication;

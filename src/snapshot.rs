@@ -437,6 +437,28 @@ pub struct Snapshot {
     /// that the report can say what was not checked.
     #[serde(default)]
     pub unknowns: Vec<String>,
+    /// The patch of the change (its diff against the base, as `git patch-id --stable` names
+    /// it) at some commits: the head's, and the commits of approvals that count only if their
+    /// patch is the head's. A commit missing here was not looked at; GitLab fills none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub patch_ids: BTreeMap<Sha, PatchIdentity>,
+}
+
+/// What is known of the change's patch at one commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PatchIdentity {
+    /// `git patch-id --stable` of the change's diff against its base at that commit (hex).
+    Known {
+        /// 40 hex digits.
+        id: String,
+    },
+    /// The patch could not be named (a file without a patch, a truncated list, a commit the
+    /// forge cannot compare), so an approval on it does not carry over.
+    Unknown {
+        /// Why, as a sentence fragment.
+        reason: String,
+    },
 }
 
 fn known() -> bool {
@@ -475,6 +497,7 @@ impl Snapshot {
             threat_model_refs: Vec::new(),
             waivers: Vec::new(),
             unknowns: Vec::new(),
+            patch_ids: BTreeMap::new(),
         }
     }
 

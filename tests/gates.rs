@@ -4,9 +4,10 @@
 mod common;
 
 use common::*;
+use sdl_gate::gates::commits_to_compare;
 use sdl_gate::gates::{FindingStatus, GateKind, OverallVerdict, Verdict, WaiverNoteState};
 use sdl_gate::reports::{ReportFormat, Severity};
-use sdl_gate::snapshot::{CheckState, FileStatus, ReviewState, Snapshot};
+use sdl_gate::snapshot::{CheckState, FileStatus, PatchIdentity, ReviewState, Sha, Snapshot};
 
 const TM_MD: &[u8] =
     b"# Auth threat model\n\n- Spoofing of the login endpoint: mitigated by mTLS.\n";
@@ -192,6 +193,38 @@ fn security_review_gate() {
                 expect: Verdict::Pending,
             },
             Case {
+                name: "approval on an older commit with the head's patch (a rebase)",
+                setup: |s| {
+                    review(s, "carol", ReviewState::Approved, OLD);
+                    patch_ids(s, Some("9f8e"), Some("9f8e"));
+                },
+                expect: Verdict::Pass,
+            },
+            Case {
+                name: "approval on an older commit whose patch differs",
+                setup: |s| {
+                    review(s, "carol", ReviewState::Approved, OLD);
+                    patch_ids(s, Some("9f8e"), Some("0a1b"));
+                },
+                expect: Verdict::Pending,
+            },
+            Case {
+                name: "approval on an older commit, the head's patch unknown",
+                setup: |s| {
+                    review(s, "carol", ReviewState::Approved, OLD);
+                    patch_ids(s, None, Some("9f8e"));
+                },
+                expect: Verdict::Pending,
+            },
+            Case {
+                name: "approval on an older commit whose patch is unknown",
+                setup: |s| {
+                    review(s, "carol", ReviewState::Approved, OLD);
+                    patch_ids(s, Some("9f8e"), None);
+                },
+                expect: Verdict::Pending,
+            },
+            Case {
                 name: "approval by someone outside the reviewers",
                 setup: |s| review(s, "mallory", ReviewState::Approved, HEAD),
                 expect: Verdict::Pending,
@@ -265,6 +298,146 @@ fn security_review_gate() {
             },
         ],
     );
+}
+
+/// Puts the head's and OLD's patch into the snapshot (`None`: unknown).
+fn patch_ids(s: &mut Snapshot, head: Option<&str>, old: Option<&str>) {
+    for (commit, id) in [(HEAD, head), (OLD, old)] {
+        let identity = match id {
+            Some(id) => PatchIdentity::Known { id: id.repeat(10) },
+            None => PatchIdentity::Unknown {
+                reason: "the forge gives no patch for logo.png".into(),
+            },
+        };
+        s.patch_ids.insert(Sha::new(commit), identity);
+    }
+}
+
+fn texts(nodes: &[sdl_gate::gates::Node], out: &mut Vec<String>) {
+    for n in nodes {
+        out.push(n.description.clone());
+        texts(&n.children, out);
+    }
+}
+
+fn review_texts(p: &sdl_gate::policy::Policy, s: &Snapshot) -> (Verdict, String) {
+    let g = gate(&eval(p, s), GateKind::SecurityReview);
+    let mut out = vec![g.explanation.clone()];
+    texts(&g.details, &mut out);
+    (g.verdict, out.join("\n"))
+}
+
+#[test]
+fn approvals_survive_a_rebase_and_the_explanation_names_the_rule() {
+    let p = base_policy();
+    let mut s = change(&["src/auth/login.rs"]);
+    review(&mut s, "carol", ReviewState::Approved, OLD);
+    // The head's patch is known, OLD's was not looked at: OLD is worth comparing.
+    s.patch_ids.insert(
+        Sha::new(HEAD),
+        PatchIdentity::Known {
+            id: "9f8e".repeat(10),
+        },
+    );
+    assert_eq!(
+        commits_to_compare(&p, &s, now()),
+        vec![Sha::new(OLD)],
+        "the approval of OLD could decide the review"
+    );
+    let (v, text) = review_texts(&p, &s);
+    assert_eq!(v, Verdict::Pending);
+    assert!(
+        text.contains("approved 2222222, not the head commit 1111111: approve again"),
+        "{text}"
+    );
+
+    patch_ids(&mut s, Some("9f8e"), Some("9f8e"));
+    let (v, text) = review_texts(&p, &s);
+    assert_eq!(v, Verdict::Pass, "{text}");
+    assert!(
+        text.contains("carol (member of acme/security) approved 2222222, a commit with the same patch as the head 1111111 (patch-id 9f8e9f8e9f8e…): counts"),
+        "{text}"
+    );
+    assert!(text.contains("or a commit with the same patch"), "{text}");
+    assert!(
+        commits_to_compare(&p, &s, now()).is_empty(),
+        "already known"
+    );
+
+    patch_ids(&mut s, Some("9f8e"), Some("0a1b"));
+    let (v, text) = review_texts(&p, &s);
+    assert_eq!(v, Verdict::Pending);
+    assert!(
+        text.contains("approved 2222222, not the head commit 1111111, and its patch differs from the head's: approve again"),
+        "{text}"
+    );
+
+    patch_ids(&mut s, Some("9f8e"), None);
+    let (_, text) = review_texts(&p, &s);
+    assert!(
+        text.contains("whether its patch is the head's is unknown (at 2222222: the forge gives no patch for logo.png): approve again"),
+        "{text}"
+    );
+    // The head's patch unknown: said so even though OLD was never looked at.
+    patch_ids(&mut s, None, None);
+    s.patch_ids.remove(&Sha::new(OLD));
+    let (v, text) = review_texts(&p, &s);
+    assert_eq!(v, Verdict::Pending);
+    assert!(
+        text.contains("whether its patch is the head's is unknown (at the head: the forge gives no patch for logo.png): approve again"),
+        "{text}"
+    );
+
+    // Off by policy: the same patch does not count.
+    let off = policy(
+        "version: 1\nsecurity_paths: [\"src/auth/**\"]\ngates:\n  security_review:\n    reviewers: { teams: [\"acme/security\"] }\n    approvals_survive_rebase: false\n",
+    );
+    patch_ids(&mut s, Some("9f8e"), Some("9f8e"));
+    let (v, text) = review_texts(&off, &s);
+    assert_eq!(v, Verdict::Pending, "{text}");
+    assert!(
+        text.contains("not the head commit 1111111: approve again"),
+        "{text}"
+    );
+    s.patch_ids.remove(&Sha::new(OLD));
+    assert!(commits_to_compare(&off, &s, now()).is_empty());
+}
+
+#[test]
+fn only_approvals_that_could_decide_the_review_are_compared() {
+    let p = base_policy();
+    let base = {
+        let mut s = change(&["src/auth/login.rs"]);
+        review(&mut s, "carol", ReviewState::Approved, OLD);
+        s.patch_ids.insert(
+            Sha::new(HEAD),
+            PatchIdentity::Known {
+                id: "9f8e".repeat(10),
+            },
+        );
+        s
+    };
+    // The head already approved by someone who counts.
+    let mut s = base.clone();
+    review(&mut s, "alice", ReviewState::Approved, HEAD);
+    assert!(commits_to_compare(&p, &s, now()).is_empty());
+    // The head's own patch unknown: nothing can carry over.
+    let mut s = base.clone();
+    patch_ids(&mut s, None, None);
+    s.patch_ids.remove(&Sha::new(OLD));
+    assert!(commits_to_compare(&p, &s, now()).is_empty());
+    // A reviewer who does not count, and a change the gate does not apply to.
+    let mut s = change(&["src/auth/login.rs"]);
+    review(&mut s, "mallory", ReviewState::Approved, OLD);
+    s.patch_ids = base.patch_ids.clone();
+    assert!(commits_to_compare(&p, &s, now()).is_empty());
+    let mut s = base.clone();
+    s.files = vec![sdl_gate::snapshot::ChangedFile::modified("README.md")];
+    assert!(commits_to_compare(&p, &s, now()).is_empty());
+    // Changes requested by a security reviewer: the review fails whatever the patch.
+    let mut s = base.clone();
+    review(&mut s, "alice", ReviewState::ChangesRequested, HEAD);
+    assert!(commits_to_compare(&p, &s, now()).is_empty());
 }
 
 #[test]

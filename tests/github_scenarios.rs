@@ -479,6 +479,156 @@ async fn stale_and_self_approvals_do_not_count() {
     w.stop().await;
 }
 
+/// The change's files with `login` as given: the security-relevant file's hunk is `login`,
+/// placed at `at` (a rebase moves it without changing it).
+fn rebase_files(login: &str, at: u32) -> Vec<fake_github::FileRec> {
+    let file = |name: &str, patch: String| fake_github::FileRec {
+        filename: name.into(),
+        status: "modified".into(),
+        previous_filename: None,
+        patch: Some(patch),
+    };
+    vec![
+        file(
+            "src/auth/login.rs",
+            format!(
+                "@@ -{at},3 +{at},3 @@ fn login() {{\n ctx\n-    check(user)\n+    {login}\n ctx"
+            ),
+        ),
+        file(
+            "Cargo.lock",
+            "@@ -1,2 +1,3 @@\n ctx\n+serde 1.0.200\n ctx".into(),
+        ),
+        file(
+            "sbom/plc.cdx.json",
+            "@@ -1,2 +1,3 @@\n ctx\n+{}\n ctx".into(),
+        ),
+    ]
+}
+
+/// Moves pull request `n` to `head` with `files` (a force-push) and says so.
+async fn force_push(w: &World, n: u64, head: &str, files: Vec<fake_github::FileRec>) {
+    {
+        let mut st = w.fake.state();
+        if let Some(p) = st.repo(REPO).pulls.get_mut(&n) {
+            p.head_sha = head.to_string();
+            p.files = files;
+        }
+    }
+    arrange_checks(&w.fake, REPO, head);
+    w.send("pull_request", &pull_event(REPO, "synchronize", n, head))
+        .await;
+    w.drain().await;
+}
+
+fn run_text(w: &World, head: &str) -> String {
+    let run = w.run(REPO, head);
+    run.summary.unwrap_or_default() + &run.text.unwrap_or_default()
+}
+
+fn compares_since(w: &World, mark: usize) -> Vec<String> {
+    w.fake
+        .calls_since(mark)
+        .into_iter()
+        .filter(|c| c.method == "GET" && c.path.contains("/compare/"))
+        .map(|c| c.path)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_approval_survives_a_rebase_with_the_same_patch_and_not_a_changed_line() {
+    let w = world().await;
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", POLICY.as_bytes());
+    // carol approves A.
+    let (a, b, c) = (sha(0x4101), sha(0x4102), sha(0x4103));
+    let mut pr = passing(REPO, 41, &a);
+    pr.pull.files = rebase_files("check(user, role)", 10);
+    pr.install(&w.fake);
+    arrange_checks(&w.fake, REPO, &a);
+    w.fake
+        .commit_files(REPO, &a, rebase_files("check(user, role)", 10));
+    let mark = w.fake.mark();
+    w.send("pull_request", &pull_event(REPO, "opened", 41, &a))
+        .await;
+    w.drain().await;
+    assert_eq!(w.run(REPO, &a).conclusion.as_deref(), Some("success"));
+    assert!(
+        compares_since(&w, mark).is_empty(),
+        "an approval of the head needs no comparison"
+    );
+
+    // B: rebased onto a newer main, the same patch 30 lines further down.
+    let mark = w.fake.mark();
+    force_push(&w, 41, &b, rebase_files("check(user, role)", 40)).await;
+    let run = w.run(REPO, &b);
+    let text = run_text(&w, &b);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{text}");
+    assert_eq!(w.gate_verdicts(REPO, 41).await["security_review"], "pass");
+    assert!(
+        text.contains(&format!(
+            "carol (member of acme/security) approved {}, a commit with the same patch as the head {} (patch-id ",
+            &a[..7],
+            &b[..7]
+        )) && text.contains("): counts"),
+        "{text}"
+    );
+    assert_eq!(
+        compares_since(&w, mark),
+        vec![format!("/repos/{REPO}/compare/main...{a}")],
+        "one comparison, of the approved commit"
+    );
+
+    // C: one changed line. The approval of A no longer counts.
+    let mark = w.fake.mark();
+    force_push(&w, 41, &c, rebase_files("check(user, any_role)", 40)).await;
+    let run = w.run(REPO, &c);
+    let text = run_text(&w, &c);
+    assert_eq!(run.conclusion.as_deref(), Some("action_required"), "{text}");
+    assert_eq!(
+        w.gate_verdicts(REPO, 41).await["security_review"],
+        "pending"
+    );
+    assert!(
+        text.contains(&format!(
+            "carol (member of acme/security) approved {}, not the head commit {}, and its patch differs from the head's: approve again",
+            &a[..7],
+            &c[..7]
+        )),
+        "{text}"
+    );
+    assert!(
+        compares_since(&w, mark).is_empty(),
+        "the patch of A is known from before: {:?}",
+        compares_since(&w, mark)
+    );
+
+    // D: A's patch again, plus a binary file GitHub shows no patch for. Fail closed: the
+    // head's patch is unknown, nothing is compared, and the explanation says why.
+    let d = sha(0x4104);
+    let mut files = rebase_files("check(user, role)", 40);
+    files.push(fake_github::FileRec {
+        filename: "docs/flow.png".into(),
+        status: "added".into(),
+        previous_filename: None,
+        patch: None,
+    });
+    let mark = w.fake.mark();
+    force_push(&w, 41, &d, files).await;
+    let text = run_text(&w, &d);
+    assert_eq!(
+        w.gate_verdicts(REPO, 41).await["security_review"],
+        "pending"
+    );
+    assert!(
+        text.contains("whether its patch is the head's is unknown (at the head: the forge gives no patch for docs/flow.png: binary, too large or a mode change only): approve again"),
+        "{text}"
+    );
+    assert!(compares_since(&w, mark).is_empty());
+    w.fake.assert_conforms();
+    w.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn policy_edited_in_the_pull_request_is_judged_by_the_base_policy() {
     let w = world().await;

@@ -218,7 +218,19 @@ async fn run_with(
         }
     }
 
-    let eval = evaluate(&policy, &snapshot, Utc::now());
+    let now = Utc::now();
+    // Approvals of earlier commits count when the patch there is the head's (a rebase).
+    let commits = sdl_gate::gates::commits_to_compare(&policy, &snapshot, now);
+    if !commits.is_empty() {
+        match forge.patch_ids(&change, &head.base_ref, &commits).await {
+            Ok(ids) => snapshot.patch_ids.extend(ids),
+            Err(e) => snapshot.unknowns.push(format!(
+                "could not compare the commits of earlier approvals with {} ({e}): they do not count",
+                head.base_ref
+            )),
+        }
+    }
+    let eval = evaluate(&policy, &snapshot, now);
 
     // Publish when asked and permitted; a read-only token is reported, not fatal.
     let mut notes = Vec::new();

@@ -414,6 +414,13 @@ pub async fn prepare_change<F: Forge>(
     snapshot
         .threat_model_refs
         .extend(records.threat_model_refs.iter().cloned());
+    // Approvals of earlier commits count when the patch there is the head's (a rebase): the
+    // gates name the commits that could change the verdict, one request each.
+    let commits = crate::gates::commits_to_compare(&policy, &snapshot, now);
+    if !commits.is_empty() {
+        let ids = forge.patch_ids(change, &head.base_ref, &commits).await?;
+        snapshot.patch_ids.extend(ids);
+    }
     let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
     let mut opts = PublishOptions::from_policy(&policy, details_url);
     opts.capabilities = capabilities;

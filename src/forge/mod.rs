@@ -22,7 +22,8 @@ mod interact;
 use std::future::Future;
 use std::time::Duration;
 
-use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
+use crate::snapshot::{Login, PatchIdentity, Sha, Snapshot, TeamSlug};
+use std::collections::BTreeMap;
 
 pub use crate::patch::{PatchError, changed_lines};
 pub use crate::publication::{
@@ -239,6 +240,20 @@ pub trait Forge: Send + Sync {
         head: &ChangeHead,
         needs: &Needs,
     ) -> impl Future<Output = Result<Snapshot, ForgeError>> + Send;
+
+    /// The change's patch (`git patch-id --verbatim` of its diff against `base_ref`) at each
+    /// of `commits`, for approvals given before a rebase. A commit the forge cannot compare
+    /// is [`PatchIdentity::Unknown`]; only rate limits and outages are errors. The default
+    /// knows none: GitLab's approvals name no commit, so the rule does not apply there.
+    fn patch_ids(
+        &self,
+        change: &ChangeRef,
+        base_ref: &str,
+        commits: &[Sha],
+    ) -> impl Future<Output = Result<BTreeMap<Sha, PatchIdentity>, ForgeError>> + Send {
+        let _ = (change, base_ref, commits);
+        async { Ok(BTreeMap::new()) }
+    }
 
     /// Creates or updates the `sdl-gate` check for `publication.head_sha` and, as
     /// `publication.sticky` says, the sticky comment.

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 use crate::policy::{Common, FailMode, POLICY_PATHS, Policy};
 use crate::practices::catalog;
-use crate::snapshot::{ChangedFile, Snapshot};
+use crate::snapshot::{ChangedFile, Sha, Snapshot};
 
 use outcome::Outcome;
 use trigger::CompiledTrigger;
@@ -61,6 +61,24 @@ pub fn evaluate(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Eva
         draft: snapshot.draft,
         worst_severity,
     }
+}
+
+/// The earlier commits whose patch (`git patch-id`) the snapshot builder should add to
+/// `snapshot.patch_ids`: only those of approvals that would count if their patch were the
+/// head's, and only while the security review is still waiting for them (it applies, is not
+/// waived, and the approvals on the head do not suffice). Empty when
+/// `approvals_survive_rebase` is off or the head's own patch is unknown. Each costs the
+/// forge one request, so nothing is asked that cannot change the verdict.
+pub fn commits_to_compare(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Vec<Sha> {
+    let gate = &policy.gates.security_review;
+    if !gate.approvals_survive_rebase {
+        return Vec::new();
+    }
+    let result = evaluate_gate(GateKind::SecurityReview, policy, snapshot, now);
+    if result.verdict != Verdict::Pending {
+        return Vec::new();
+    }
+    security_review::commits_to_compare(gate, snapshot)
 }
 
 fn common(kind: GateKind, policy: &Policy) -> &Common {

@@ -1,10 +1,16 @@
 //! The `security_review` gate: designated reviewers approved the head commit, none of them the
 //! author, and no security reviewer asks for changes (62443-4-1 SI-1, SD-3, SM-2, SM-4).
+//!
+//! An approval of an earlier commit counts too when the change's patch there is the head's
+//! (`snapshot.patch_ids`, `git patch-id --verbatim` of the diff against the base: a rebase),
+//! unless `approvals_survive_rebase` is off; a different or unknown patch does not, and each
+//! approval's line in the explanation says which rule applied. [`commits_to_compare`] names
+//! the earlier commits whose patch could change the verdict, so the forge fetches no other.
 
 use std::collections::BTreeMap;
 
 use crate::policy::{GlobList, Reviewers, SecurityReviewGate};
-use crate::snapshot::{Login, Review, ReviewState, Snapshot};
+use crate::snapshot::{Login, PatchIdentity, Review, ReviewState, Sha, Snapshot};
 
 use super::outcome::{Outcome, q, status_of, worst};
 use super::result::{Node, NodeStatus, Verdict};
@@ -67,18 +73,70 @@ fn describe_set(reviewers: &Reviewers) -> String {
     }
 }
 
-/// Judges one reviewer set: `needed` approvals from `reviewers` on the head commit; returns
-/// the verdict and the node explaining it.
+/// Whether an approval of `commit` (not the head) carries over to the head.
+enum Carry<'a> {
+    /// The rule is off, or the commit's patch was not looked at.
+    NotLooked,
+    /// Same patch as the head: it counts.
+    Same(&'a str),
+    /// Another patch.
+    Differs,
+    /// The head's or the commit's patch is unknown, and why.
+    Unknown(String),
+}
+
+fn carry<'a>(snapshot: &'a Snapshot, commit: &Sha, survive: bool) -> Carry<'a> {
+    if !survive {
+        return Carry::NotLooked;
+    }
+    // The head's patch first: when it is unknown, no earlier commit is looked at.
+    let head = match snapshot.patch_ids.get(&snapshot.head_sha) {
+        None => return Carry::NotLooked,
+        Some(PatchIdentity::Unknown { reason }) => {
+            return Carry::Unknown(format!("at the head: {reason}"));
+        }
+        Some(PatchIdentity::Known { id }) => id,
+    };
+    match snapshot.patch_ids.get(commit) {
+        None => Carry::NotLooked,
+        Some(PatchIdentity::Unknown { reason }) => {
+            Carry::Unknown(format!("at {}: {reason}", commit.short()))
+        }
+        Some(PatchIdentity::Known { id }) => {
+            if head.eq_ignore_ascii_case(id) {
+                Carry::Same(id)
+            } else {
+                Carry::Differs
+            }
+        }
+    }
+}
+
+/// What judging one reviewer set found.
+struct Judged {
+    verdict: Verdict,
+    node: Node,
+    /// Some approval counted only because its commit has the head's patch.
+    carried: bool,
+    /// Commits of qualifying approvals whose patch was not looked at.
+    unlooked: Vec<Sha>,
+}
+
+/// Judges one reviewer set: `needed` approvals from `reviewers` on the head commit (or, with
+/// `survive`, on a commit with the head's patch).
 fn judge_set(
     name: &str,
     needed: u32,
     reviewers: &Reviewers,
+    survive: bool,
     snapshot: &Snapshot,
     errors: &mut Vec<String>,
     unblock: &mut Vec<String>,
-) -> (Verdict, Node) {
+) -> Judged {
     let mut children = Vec::new();
     let mut count = 0u32;
+    let mut carried = false;
+    let mut unlooked = Vec::new();
     let mut blocked_by = Vec::new();
     let mut unresolved = Vec::new();
     for (login, review) in latest_states(&snapshot.reviews) {
@@ -112,14 +170,48 @@ fn judge_set(
                         ));
                     }
                     Qualifies::Yes(why) => {
-                        let sha = review.commit.as_ref().map(|c| c.short()).unwrap_or("?");
-                        children.push(Node::leaf(
-                            NodeStatus::Info,
-                            format!(
-                                "{login} ({why}) approved {sha}, not the head commit {}: approve again",
-                                snapshot.head_sha.short()
+                        let Some(commit) = review.commit.as_ref() else {
+                            continue;
+                        };
+                        let sha = commit.short();
+                        let head = snapshot.head_sha.short();
+                        let (status, text) = match carry(snapshot, commit, survive) {
+                            Carry::Same(id) => {
+                                count += 1;
+                                carried = true;
+                                (
+                                    NodeStatus::Pass,
+                                    format!(
+                                        "{login} ({why}) approved {sha}, a commit with the same patch as the head {head} (patch-id {}…): counts",
+                                        id.get(..12).unwrap_or(id)
+                                    ),
+                                )
+                            }
+                            Carry::Differs => (
+                                NodeStatus::Info,
+                                format!(
+                                    "{login} ({why}) approved {sha}, not the head commit {head}, and its patch differs from the head's: approve again"
+                                ),
                             ),
-                        ));
+                            Carry::Unknown(reason) => (
+                                NodeStatus::Info,
+                                format!(
+                                    "{login} ({why}) approved {sha}, not the head commit {head}, and whether its patch is the head's is unknown ({reason}): approve again"
+                                ),
+                            ),
+                            Carry::NotLooked => {
+                                if survive {
+                                    unlooked.push(commit.clone());
+                                }
+                                (
+                                    NodeStatus::Info,
+                                    format!(
+                                        "{login} ({why}) approved {sha}, not the head commit {head}: approve again"
+                                    ),
+                                )
+                            }
+                        };
+                        children.push(Node::leaf(status, text));
                     }
                     Qualifies::No => children.push(Node::leaf(
                         NodeStatus::Info,
@@ -180,22 +272,31 @@ fn judge_set(
         ),
         children,
     );
-    (verdict, node)
+    Judged {
+        verdict,
+        node,
+        carried,
+        unlooked,
+    }
 }
 
-pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcome {
-    let mut errors = Vec::new();
-    let mut unblock = Vec::new();
-    let (first, node) = judge_set(
+/// Judges the reviewer set and every path reviewer set a touched file calls for.
+fn judge_all(
+    gate: &SecurityReviewGate,
+    snapshot: &Snapshot,
+    errors: &mut Vec<String>,
+    unblock: &mut Vec<String>,
+) -> Vec<Judged> {
+    let survive = gate.approvals_survive_rebase;
+    let mut judged = vec![judge_set(
         "security review",
         gate.approvals,
         &gate.reviewers,
+        survive,
         snapshot,
-        &mut errors,
-        &mut unblock,
-    );
-    let mut verdicts = vec![first];
-    let mut nodes = vec![node];
+        errors,
+        unblock,
+    )];
     for set in &gate.path_reviewers {
         let globs = GlobList::new(&set.paths);
         let hit = snapshot.files.iter().find(|f| {
@@ -210,21 +311,60 @@ pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcom
                 .clone()
                 .or_else(|| set.paths.first().map(|g| g.to_string()))
                 .unwrap_or_default();
-            let (verdict, mut node) = judge_set(
+            let mut one = judge_set(
                 &format!("reviewers for {name}"),
                 set.approvals,
                 &set.reviewers,
+                survive,
                 snapshot,
-                &mut errors,
-                &mut unblock,
+                errors,
+                unblock,
             );
-            node.description = format!("{} (because {} changed)", node.description, q(&file.path));
-            verdicts.push(verdict);
-            nodes.push(node);
+            one.node.description = format!(
+                "{} (because {} changed)",
+                one.node.description,
+                q(&file.path)
+            );
+            judged.push(one);
         }
     }
-    let verdict = worst(verdicts);
+    judged
+}
+
+/// The commits whose patch could decide the gate: approvals of designated reviewers on an
+/// earlier commit, in a reviewer set that is still waiting, when the head's patch is known
+/// and theirs was not looked at. Empty when the rule is off.
+pub(crate) fn commits_to_compare(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Vec<Sha> {
+    if !gate.approvals_survive_rebase
+        || !matches!(
+            snapshot.patch_ids.get(&snapshot.head_sha),
+            Some(PatchIdentity::Known { .. })
+        )
+    {
+        return Vec::new();
+    }
+    let mut commits: Vec<Sha> = judge_all(gate, snapshot, &mut Vec::new(), &mut Vec::new())
+        .into_iter()
+        .filter(|j| j.verdict == Verdict::Pending)
+        .flat_map(|j| j.unlooked)
+        .collect();
+    commits.sort();
+    commits.dedup();
+    commits
+}
+
+pub(crate) fn evaluate(gate: &SecurityReviewGate, snapshot: &Snapshot) -> Outcome {
+    let mut errors = Vec::new();
+    let mut unblock = Vec::new();
+    let judged = judge_all(gate, snapshot, &mut errors, &mut unblock);
+    let carried = judged.iter().any(|j| j.carried);
+    let verdict = worst(judged.iter().map(|j| j.verdict));
+    let nodes: Vec<Node> = judged.into_iter().map(|j| j.node).collect();
     let explanation = match verdict {
+        Verdict::Pass if carried => {
+            "designated reviewers approved the head commit or a commit with the same patch (a rebase)"
+                .to_string()
+        }
         Verdict::Pass => "designated reviewers approved the head commit".to_string(),
         Verdict::Fail => "a security reviewer requested changes".to_string(),
         _ => "waiting for approval from designated reviewers on the head commit".to_string(),

@@ -253,6 +253,9 @@ pub struct SecurityReviewGate {
     pub reviewers: Reviewers,
     /// Additional reviewer sets for particular paths.
     pub path_reviewers: Vec<PathReviewers>,
+    /// Whether an approval of an earlier commit counts when the change's patch there is the
+    /// head's (`git patch-id --stable` of the diff against the base: a rebase).
+    pub approvals_survive_rebase: bool,
 }
 
 /// `gates.security_review` as written.
@@ -279,6 +282,11 @@ struct RawSecurityReviewGate {
     /// Additional reviewer sets for particular paths.
     #[serde(default)]
     path_reviewers: Vec<PathReviewers>,
+    /// An approval of an earlier commit counts for the head when the change's diff against
+    /// its base is the same patch there (`git patch-id --stable`: a rebase); any difference
+    /// in content drops it (default true). GitHub only: GitLab approvals name no commit.
+    #[serde(default = "yes")]
+    approvals_survive_rebase: bool,
 }
 
 impl From<RawSecurityReviewGate> for SecurityReviewGate {
@@ -292,6 +300,7 @@ impl From<RawSecurityReviewGate> for SecurityReviewGate {
             approvals: r.approvals,
             reviewers: r.reviewers,
             path_reviewers: r.path_reviewers,
+            approvals_survive_rebase: r.approvals_survive_rebase,
         }
     }
 }
@@ -305,6 +314,7 @@ impl From<SecurityReviewGate> for RawSecurityReviewGate {
             approvals: g.approvals,
             reviewers: g.reviewers,
             path_reviewers: g.path_reviewers,
+            approvals_survive_rebase: g.approvals_survive_rebase,
         }
     }
 }
@@ -316,6 +326,7 @@ impl Default for SecurityReviewGate {
             approvals: 1,
             reviewers: Reviewers::default(),
             path_reviewers: Vec::new(),
+            approvals_survive_rebase: true,
         }
     }
 }

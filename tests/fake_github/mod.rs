@@ -20,6 +20,7 @@
 )]
 
 mod code_scanning;
+mod compare;
 mod interactions;
 mod listing;
 pub mod openapi;
@@ -71,6 +72,24 @@ pub struct ReviewRec {
     pub state: String,
     pub commit_id: String,
     pub submitted_at: DateTime<Utc>,
+}
+
+/// One `files[]` item (a pull request's files, a comparison's), as GitHub's `diff-entry`.
+pub(crate) fn file_json(base: &str, full: &str, head: &str, i: usize, f: &FileRec) -> Value {
+    let mut v = json!({
+        "sha": format!("{:040x}", i + 1), "filename": f.filename, "status": f.status,
+        "additions": 2, "deletions": 0, "changes": 2,
+        "blob_url": format!("https://github.com/{full}/blob/{head}/{}", f.filename),
+        "raw_url": format!("https://github.com/{full}/raw/{head}/{}", f.filename),
+        "contents_url": format!("{base}/repos/{full}/contents/{}?ref={head}", f.filename)
+    });
+    if let Some(pt) = &f.patch {
+        v["patch"] = json!(pt);
+    }
+    if let Some(prev) = &f.previous_filename {
+        v["previous_filename"] = json!(prev);
+    }
+    v
 }
 
 /// A pull request.
@@ -145,6 +164,9 @@ pub struct RepoRec {
     pub comments: Vec<CommentRec>,
     /// tag → (commit, the annotated tag object's sha when it is one).
     pub tags: BTreeMap<String, (String, Option<String>)>,
+    /// commit → the files of the change at that commit (its diff from where it left the
+    /// base), for `GET /compare/{base}...{commit}`; a pull request's head needs none.
+    pub commits: BTreeMap<String, Vec<FileRec>>,
 }
 
 /// Everything the fake knows.
@@ -705,6 +727,9 @@ fn route(
     if let Some(a) = code_scanning::route(st, base, method, path, q, auth) {
         return Some(a);
     }
+    if let Some(a) = compare::route(st, base, method, path, auth) {
+        return Some(a);
+    }
     if let Some(a) = web_flow::route(st, base, method, &segs, auth) {
         return Some(a);
     }
@@ -811,18 +836,13 @@ fn route(
             else {
                 return Some(not_found().into());
             };
-            let items: Vec<Value> = p.files.iter().take(3000).enumerate().map(|(i, f)| {
-                let mut v = json!({
-                    "sha": format!("{:040x}", i + 1), "filename": f.filename, "status": f.status,
-                    "additions": 2, "deletions": 0, "changes": 2,
-                    "blob_url": format!("https://github.com/{full}/blob/{}/{}", p.head_sha, f.filename),
-                    "raw_url": format!("https://github.com/{full}/raw/{}/{}", p.head_sha, f.filename),
-                    "contents_url": format!("{base}/repos/{full}/contents/{}?ref={}", f.filename, p.head_sha)
-                });
-                if let Some(pt) = &f.patch { v["patch"] = json!(pt); }
-                if let Some(prev) = &f.previous_filename { v["previous_filename"] = json!(prev); }
-                v
-            }).collect();
+            let items: Vec<Value> = p
+                .files
+                .iter()
+                .take(3000)
+                .enumerate()
+                .map(|(i, f)| file_json(base, &full, &p.head_sha, i, f))
+                .collect();
             paginate(base, path, q, items, |s, _| Value::Array(s))
         }
         ("GET", ["repos", _, _, "pulls", n, "reviews"]) => {

@@ -161,6 +161,9 @@ pub(crate) struct Hints {
     pub members: Mutex<MemberHints>,
     /// (repository, commit) → the commit's parents; commits never change.
     pub parents: Mutex<HashMap<(String, String), Vec<String>>>,
+    /// (repository, base branch, commit) → the change's `git patch-id --verbatim` there, once
+    /// known; a commit's diff against where it left the base does not change.
+    pub patch_ids: Mutex<HashMap<(String, String, String), String>>,
     pub bot_login: tokio::sync::OnceCell<String>,
 }
 
@@ -307,6 +310,15 @@ impl Forge for GithubForge {
         needs: &Needs,
     ) -> Result<Snapshot, ForgeError> {
         snapshot::snapshot(self, change, head, needs).await
+    }
+
+    async fn patch_ids(
+        &self,
+        change: &ChangeRef,
+        base_ref: &str,
+        commits: &[Sha],
+    ) -> Result<std::collections::BTreeMap<Sha, crate::snapshot::PatchIdentity>, ForgeError> {
+        snapshot::patch_ids(self, change, base_ref, commits).await
     }
 
     async fn publish(

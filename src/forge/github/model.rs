@@ -119,6 +119,13 @@ pub(crate) struct PullFile {
     pub patch: Option<String>,
 }
 
+/// `GET /repos/{o}/{r}/compare/{base}...{head}`: only the files (GitHub lists at most 300).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Comparison {
+    #[serde(default)]
+    pub files: Option<Vec<PullFile>>,
+}
+
 /// One item of `GET /repos/{o}/{r}/pulls/{n}/reviews`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Review {

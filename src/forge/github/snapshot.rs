@@ -11,6 +11,7 @@
 //! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | always (it also finds our own run) |
 //! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
+//! | `GET /repos/{o}/{r}/compare/{base}...{sha}` | per earlier commit whose approval would count if its patch were the head's, only while the review gate waits for it ([`patch_ids`], asked by the engine after [`snapshot`]); cached per commit |
 //! | `GET /orgs/{org}/teams/{team}/memberships/{user}` | per reviewer who approved or requested changes, per policy team; cached 60 s |
 //! | `GET /repos/{o}/{r}/code-scanning/analyses?ref=refs/pull/{n}/merge&per_page=100` | when `gates.sast.code_scanning` is on (see [`code_scanning`]); when there is none, `ref=refs/heads/{branch}` for a head branch in this repository |
 //! | `GET /repos/{o}/{r}/git/commits/{sha}` | then, only when an analysis is not of GitHub's current test merge; cached |
@@ -26,9 +27,10 @@ use http::Method;
 use crate::forge::{
     ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
 };
+use crate::patch_id::{self, FilePatch};
 use crate::snapshot::{
-    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, Review, ReviewState, Sha,
-    Snapshot, TeamSlug,
+    ChangedFile, Check, CheckState, FileContent, FileStatus, Login, PatchIdentity, Review,
+    ReviewState, Sha, Snapshot, TeamSlug,
 };
 
 use super::http::{encode, encode_path};
@@ -37,6 +39,9 @@ use super::{code_scanning, model};
 
 /// GitHub lists at most this many files of a pull request.
 pub const MAX_FILES: usize = 3000;
+
+/// GitHub lists at most this many files of a comparison.
+pub const MAX_COMPARE_FILES: usize = 300;
 
 /// How long a team membership answer is reused.
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
@@ -196,6 +201,84 @@ fn file_status(s: &str) -> FileStatus {
     }
 }
 
+/// The change's patch from GitHub's files (of a pull request or a comparison); `listed_all`
+/// false when GitHub left files out.
+fn patch_identity(files: &[model::PullFile], listed_all: bool) -> PatchIdentity {
+    if !listed_all {
+        return PatchIdentity::Unknown {
+            reason: "GitHub does not list all its files".into(),
+        };
+    }
+    let described: Vec<FilePatch<'_>> = files
+        .iter()
+        .map(|f| FilePatch {
+            path: &f.filename,
+            previous_path: f.previous_filename.as_deref(),
+            status: file_status(&f.status),
+            patch: f.patch.as_deref(),
+        })
+        .collect();
+    match patch_id::of_files(&described, patch_id::Mode::Verbatim) {
+        Ok(id) => PatchIdentity::Known { id },
+        Err(e) => PatchIdentity::Unknown {
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// `GET /repos/{o}/{r}/compare/{base}...{sha}` per commit → the change's patch at that commit
+/// (its diff from where it left `base_ref`). Known ids are cached per (repository, base,
+/// commit); a commit GitHub cannot compare (gone, unrelated) is unknown, not an error.
+pub(crate) async fn patch_ids(
+    forge: &GithubForge,
+    change: &ChangeRef,
+    base_ref: &str,
+    commits: &[Sha],
+) -> Result<BTreeMap<Sha, PatchIdentity>, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, repo) = split_repo(&change.repository)?;
+    let mut out = BTreeMap::new();
+    for sha in commits {
+        let key = (
+            change.repository.to_ascii_lowercase(),
+            base_ref.to_string(),
+            sha.as_str().to_string(),
+        );
+        if let Some(id) = lock(&forge.hints.patch_ids).get(&key) {
+            out.insert(sha.clone(), PatchIdentity::Known { id: id.clone() });
+            continue;
+        }
+        let basehead = format!("{base_ref}...{}", sha.as_str());
+        let path = format!(
+            "/repos/{}/{}/compare/{}",
+            encode(owner),
+            encode(repo),
+            encode(&basehead)
+        );
+        let what = format!("GET {path}");
+        let identity = match forge.http.call(inst, Method::GET, &path, None, &what).await {
+            Ok(reply) => {
+                let files = reply
+                    .json::<model::Comparison>(&what)?
+                    .files
+                    .unwrap_or_default();
+                patch_identity(&files, files.len() < MAX_COMPARE_FILES)
+            }
+            Err(e @ (ForgeError::NotFound { .. } | ForgeError::Rejected { .. })) => {
+                PatchIdentity::Unknown {
+                    reason: format!("GitHub cannot compare it with {base_ref}: {e}"),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        if let PatchIdentity::Known { id } = &identity {
+            remember(&forge.hints.patch_ids, key, id.clone());
+        }
+        out.insert(sha.clone(), identity);
+    }
+    Ok(out)
+}
+
 fn review_state(s: &str) -> Option<ReviewState> {
     match s {
         "APPROVED" => Some(ReviewState::Approved),
@@ -349,6 +432,13 @@ pub(crate) async fn snapshot(
         scanned.apply(&mut snap);
     }
 
+    let listed_all = head
+        .changed_files
+        .is_none_or(|total| total as usize <= files.len());
+    if needs.reviews {
+        snap.patch_ids
+            .insert(head.head_sha.clone(), patch_identity(&files, listed_all));
+    }
     snap.files = files
         .into_iter()
         .map(|f| ChangedFile {

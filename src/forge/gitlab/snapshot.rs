@@ -14,6 +14,9 @@
 //!
 //! Approvals become [`ReviewState::Approved`] reviews with no commit: GitLab itself resets
 //! approvals on push when the project asks it to, so the forge's list is taken as current.
+//! For the same reason `gates.security_review.approvals_survive_rebase` does not apply here:
+//! an approval names no commit whose patch could be compared with the head's, so the adapter
+//! fills no `patch_ids` and the default [`crate::forge::Forge::patch_ids`] answers none.
 //! Security report artifacts (`sast`, `dependency_scanning`, `secret_detection`,
 //! `container_scanning`, `cyclonedx`) of the head pipeline's jobs are parsed with
 //! [`parse_report`]; one that is declared but cannot be read is a report error (fail closed).
