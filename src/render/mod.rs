@@ -5,6 +5,7 @@
 pub mod annotations;
 pub mod escape;
 pub mod html;
+pub mod merge_group;
 mod markdown;
 pub mod replies;
 
