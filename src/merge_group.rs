@@ -198,7 +198,12 @@ mod tests {
         GlobList::new(&[GlobPattern::new("src/auth/**").unwrap()])
     }
 
-    fn pull(number: u64, head: &str, last: Option<(&str, OverallVerdict)>, files: &[&str]) -> GroupPull {
+    fn pull(
+        number: u64,
+        head: &str,
+        last: Option<(&str, OverallVerdict)>,
+        files: &[&str],
+    ) -> GroupPull {
         GroupPull {
             number,
             head_sha: Some(head.into()),
@@ -219,7 +224,12 @@ mod tests {
     fn passing_pulls_and_nothing_security_relevant_beyond_them_pass() {
         let v = judge(&inputs(
             vec![
-                pull(2, "b", Some(("b", OverallVerdict::Pass)), &["src/auth/a.rs"]),
+                pull(
+                    2,
+                    "b",
+                    Some(("b", OverallVerdict::Pass)),
+                    &["src/auth/a.rs"],
+                ),
                 pull(1, "a", Some(("A", OverallVerdict::Pass)), &["README.md"]),
             ],
             &["src/auth/a.rs", "README.md", "CHANGELOG.md"],
@@ -253,10 +263,25 @@ mod tests {
         assert_eq!(
             v.blockers,
             vec![
-                Blocker::NotEvaluated { number: 1, head_sha: "a".into() },
-                Blocker::StaleEvaluation { number: 2, head_sha: "b".into(), evaluated: "old".into() },
-                Blocker::NotPassing { number: 3, head_sha: "c".into(), verdict: OverallVerdict::Fail },
-                Blocker::NotPassing { number: 4, head_sha: "d".into(), verdict: OverallVerdict::Pending },
+                Blocker::NotEvaluated {
+                    number: 1,
+                    head_sha: "a".into()
+                },
+                Blocker::StaleEvaluation {
+                    number: 2,
+                    head_sha: "b".into(),
+                    evaluated: "old".into()
+                },
+                Blocker::NotPassing {
+                    number: 3,
+                    head_sha: "c".into(),
+                    verdict: OverallVerdict::Fail
+                },
+                Blocker::NotPassing {
+                    number: 4,
+                    head_sha: "d".into(),
+                    verdict: OverallVerdict::Pending
+                },
                 Blocker::NotOpen { number: 5 },
                 Blocker::PullFilesUnknown { number: 6 },
             ]
@@ -266,7 +291,12 @@ mod tests {
     #[test]
     fn security_paths_and_the_policy_beyond_the_pulls_block() {
         let v = judge(&inputs(
-            vec![pull(1, "a", Some(("a", OverallVerdict::Pass)), &["src/lib.rs"])],
+            vec![pull(
+                1,
+                "a",
+                Some(("a", OverallVerdict::Pass)),
+                &["src/lib.rs"],
+            )],
             &["src/lib.rs", "src/auth/login.rs", ".github/sdl-gate.yml"],
         ));
         assert_eq!(

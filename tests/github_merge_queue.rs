@@ -221,7 +221,10 @@ fn rerun_event(event: &str, action: &str, identifier: &str, number: u64, head: &
         current_app(&mut v["check_suite"]["app"]);
     }
     let v = with_repo(v, REPO);
-    conforms(&format!("{}-{}", event.replace('_', "-"), action.replace('_', "-")), &v);
+    conforms(
+        &format!("{}-{}", event.replace('_', "-"), action.replace('_', "-")),
+        &v,
+    );
     v
 }
 
@@ -265,7 +268,11 @@ impl World {
     /// The one `sdl-gate` run on `head`.
     fn run(&self, head: &str) -> CheckRunRec {
         let runs = self.runs(head);
-        assert_eq!(runs.len(), 1, "exactly one sdl-gate run on {head}: {runs:?}");
+        assert_eq!(
+            runs.len(),
+            1,
+            "exactly one sdl-gate run on {head}: {runs:?}"
+        );
         runs[0].clone()
     }
 
@@ -317,13 +324,20 @@ async fn a_merge_group_of_passing_pull_requests_passes() {
     let (h1, h2) = (sha(0x1001), sha(0x1002));
     passing(&w.fake, 1, &h1, &PR_FILES);
     passing(&w.fake, 2, &h2, &["src/auth/session.rs", "README.md"]);
-    assert_eq!(w.evaluated(1, &h1).await.conclusion.as_deref(), Some("success"));
-    assert_eq!(w.evaluated(2, &h2).await.conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        w.evaluated(1, &h1).await.conclusion.as_deref(),
+        Some("success")
+    );
+    assert_eq!(
+        w.evaluated(2, &h2).await.conclusion.as_deref(),
+        Some("success")
+    );
 
     let (base, group) = (sha(0xb001), sha(0x6001));
     let mut files: Vec<&str> = PR_FILES.to_vec();
     files.extend(["src/auth/session.rs", "README.md", "CHANGELOG.md"]);
-    w.fake.merge_group(REPO, &base, &[&h1, &sha(0x6000), &group], &files);
+    w.fake
+        .merge_group(REPO, &base, &[&h1, &sha(0x6000), &group], &files);
     w.send("merge_group", &merge_group_event(Some(2), &base, &group))
         .await;
     w.drain().await;
@@ -359,7 +373,10 @@ async fn a_merge_group_fails_naming_the_pull_request_or_path_that_blocks() {
     // Evaluated, then pushed to without the webhook arriving: not passing at its head.
     let (old, new) = (sha(0x2001), sha(0x2002));
     passing(&w.fake, 3, &old, &PR_FILES);
-    assert_eq!(w.evaluated(3, &old).await.conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        w.evaluated(3, &old).await.conclusion.as_deref(),
+        Some("success")
+    );
     passing(&w.fake, 3, &new, &PR_FILES);
     let (base, group) = (sha(0xb003), sha(0x6003));
     w.fake.merge_group(REPO, &base, &[&group], &PR_FILES);
@@ -378,8 +395,13 @@ async fn a_merge_group_fails_naming_the_pull_request_or_path_that_blocks() {
     // A failing pull request.
     let h4 = sha(0x4001);
     passing(&w.fake, 4, &h4, &PR_FILES);
-    w.fake.state().repo(REPO).pulls.get_mut(&4).map(|p| p.body = None);
-    assert_eq!(w.evaluated(4, &h4).await.conclusion.as_deref(), Some("failure"));
+    if let Some(p) = w.fake.state().repo(REPO).pulls.get_mut(&4) {
+        p.body = None; // no threat model linked: the threat_model gate fails
+    }
+    assert_eq!(
+        w.evaluated(4, &h4).await.conclusion.as_deref(),
+        Some("failure")
+    );
     let (base, group) = (sha(0xb004), sha(0x6004));
     w.fake.merge_group(REPO, &base, &[&group], &PR_FILES);
     w.send("merge_group", &merge_group_event(Some(4), &base, &group))
@@ -388,14 +410,19 @@ async fn a_merge_group_fails_naming_the_pull_request_or_path_that_blocks() {
     let run = w.run(&group);
     assert_eq!(run.conclusion.as_deref(), Some("failure"));
     assert!(
-        run.summary.unwrap_or_default().contains("#4 does not pass sdl-gate at its head"),
+        run.summary
+            .unwrap_or_default()
+            .contains("#4 does not pass sdl-gate at its head"),
     );
 
     // A passing pull request, but the group also changes a security path none of its pull
     // requests changes (the policy file too).
     let h5 = sha(0x5001);
     passing(&w.fake, 5, &h5, &["README.md"]);
-    assert_eq!(w.evaluated(5, &h5).await.conclusion.as_deref(), Some("success"));
+    assert_eq!(
+        w.evaluated(5, &h5).await.conclusion.as_deref(),
+        Some("success")
+    );
     let (base, group) = (sha(0xb005), sha(0x6005));
     w.fake.merge_group(
         REPO,
@@ -445,13 +472,19 @@ async fn re_run_and_the_re_evaluate_button_evaluate_again() {
     assert_eq!(first.conclusion.as_deref(), Some("success"));
     assert_eq!(
         first.actions,
-        vec![json!({"label": "Re-evaluate", "description": "Evaluate the pull request again",
-                    "identifier": "reevaluate"})],
+        vec![
+            json!({"label": "Re-evaluate", "description": "Evaluate the pull request again",
+                    "identifier": "reevaluate"})
+        ],
         "the run offers the button"
     );
 
     // CodeQL turns red without a webhook reaching us; Re-run finds out.
-    w.fake.state().repo(REPO).check_runs.retain(|r| r.name != "CodeQL");
+    w.fake
+        .state()
+        .repo(REPO)
+        .check_runs
+        .retain(|r| r.name != "CodeQL");
     w.fake
         .ci_run(REPO, &head, "CodeQL", "completed", Some("failure"));
     w.send(
@@ -466,7 +499,11 @@ async fn re_run_and_the_re_evaluate_button_evaluate_again() {
     assert_eq!(w.evaluations(7).await, 2);
 
     // Back to green; the button re-evaluates.
-    w.fake.state().repo(REPO).check_runs.retain(|r| r.name != "CodeQL");
+    w.fake
+        .state()
+        .repo(REPO)
+        .check_runs
+        .retain(|r| r.name != "CodeQL");
     w.fake
         .ci_run(REPO, &head, "CodeQL", "completed", Some("success"));
     w.send(

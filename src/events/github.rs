@@ -695,7 +695,10 @@ mod tests {
         assert_eq!(group.base_branch(), "main");
         assert_eq!(group.named_pull(), Some(42));
         assert_eq!(item.detail.as_ref().unwrap()["installation"], 9);
-        assert_eq!(extract("merge_group", &merge_group("destroyed")).unwrap(), None);
+        assert_eq!(
+            extract("merge_group", &merge_group("destroyed")).unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -713,8 +716,11 @@ mod tests {
             let err = extract("merge_group", &body).expect_err("refused");
             assert!(err.to_string().contains(named), "{field}={value}: {err}");
         }
-        let err = extract("merge_group", &json!({"action": "checks_requested",
-            "repository": {"full_name": "octo/repo"}}))
+        let err = extract(
+            "merge_group",
+            &json!({"action": "checks_requested",
+            "repository": {"full_name": "octo/repo"}}),
+        )
         .expect_err("refused");
         assert!(err.to_string().contains("merge_group.head_sha"), "{err}");
     }
@@ -725,12 +731,21 @@ mod tests {
             head_ref: r.into(),
             ..Default::default()
         };
-        assert_eq!(group("refs/heads/gh-readonly-queue/main/pr-7-abc").named_pull(), Some(7));
+        assert_eq!(
+            group("refs/heads/gh-readonly-queue/main/pr-7-abc").named_pull(),
+            Some(7)
+        );
         assert_eq!(
             group("refs/heads/gh-readonly-queue/release/1.x/pr-12-abc").named_pull(),
             Some(12)
         );
-        for bad in ["refs/heads/main", "pr-x-abc", "pr-0-abc", "pr-99999999999-a", "pr-5"] {
+        for bad in [
+            "refs/heads/main",
+            "pr-x-abc",
+            "pr-0-abc",
+            "pr-99999999999-a",
+            "pr-5",
+        ] {
             assert_eq!(group(bad).named_pull(), None, "{bad}");
         }
     }
@@ -751,7 +766,11 @@ mod tests {
             ("check_suite", "rerequested"),
         ] {
             let ev = extract(event, &rerun(event, action)).unwrap().unwrap();
-            assert_eq!(ev.items[0].key.target, Target::Change(5), "{event}/{action}");
+            assert_eq!(
+                ev.items[0].key.target,
+                Target::Change(5),
+                "{event}/{action}"
+            );
             let detail = ev.items[0].detail.as_ref();
             assert!(super::super::is_rerun(detail), "{event}/{action}");
             assert_eq!(detail.unwrap()["head_sha"], "abc");

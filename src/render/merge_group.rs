@@ -148,19 +148,33 @@ mod tests {
 
     #[test]
     fn titles_name_the_first_blocker() {
-        let pass = GroupVerdict { pulls: vec![3, 4], blockers: vec![], beyond: vec![] };
+        let pass = GroupVerdict {
+            pulls: vec![3, 4],
+            blockers: vec![],
+            beyond: vec![],
+        };
         assert_eq!(title(&pass), "Merge group passes: #3, #4");
         let fail = GroupVerdict {
             pulls: vec![3],
             blockers: vec![
-                Blocker::NotPassing { number: 3, head_sha: "abcdef0123".into(), verdict: OverallVerdict::Fail },
-                Blocker::SecurityPathBeyond { path: "src/auth/`x`.rs".into(), pattern: "src/auth/**".into() },
+                Blocker::NotPassing {
+                    number: 3,
+                    head_sha: "abcdef0123".into(),
+                    verdict: OverallVerdict::Fail,
+                },
+                Blocker::SecurityPathBeyond {
+                    path: "src/auth/`x`.rs".into(),
+                    pattern: "src/auth/**".into(),
+                },
             ],
             beyond: vec!["src/auth/`x`.rs".into()],
         };
         assert_eq!(title(&fail), "Merge group blocked: #3 and 1 more");
         let s = summary(&fail, "main");
-        assert!(s.contains("#3 does not pass sdl-gate at its head `abcdef0`"), "{s}");
+        assert!(
+            s.contains("#3 does not pass sdl-gate at its head `abcdef0`"),
+            "{s}"
+        );
         assert!(s.contains("``src/auth/`x`.rs``"), "{s}");
     }
 }

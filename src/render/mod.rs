@@ -5,8 +5,8 @@
 pub mod annotations;
 pub mod escape;
 pub mod html;
-pub mod merge_group;
 mod markdown;
+pub mod merge_group;
 pub mod replies;
 
 pub use markdown::{

@@ -26,7 +26,8 @@ pub struct GroupRec {
 }
 
 fn commit_json(base: &str, full: &str, sha: &str, message: &str) -> Value {
-    let person = json!({"name": "Mona Lisa", "email": "mona@example.com", "date": "2026-11-20T10:00:00Z"});
+    let person =
+        json!({"name": "Mona Lisa", "email": "mona@example.com", "date": "2026-11-20T10:00:00Z"});
     json!({
         "url": format!("{base}/repos/{full}/commits/{sha}"),
         "sha": sha,

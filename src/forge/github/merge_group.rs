@@ -82,7 +82,11 @@ impl GithubForge {
             base.as_str(),
             head.as_str()
         );
-        let what = format!("GET /repos/{o}/{r}/compare/{}...{}", base.as_str(), head.as_str());
+        let what = format!(
+            "GET /repos/{o}/{r}/compare/{}...{}",
+            base.as_str(),
+            head.as_str()
+        );
         let compare: Compare = self
             .http
             .call(installation, Method::GET, &path, None, &what)
