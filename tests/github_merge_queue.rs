@@ -8,7 +8,8 @@
 //!   it changes is security-relevant; it fails naming the pull request or the path that
 //!   blocks, and when it names no pull request at all.
 //! - Re-run of the check run, Re-run of the check suite and the check run's "Re-evaluate"
-//!   button each evaluate the pull request again into a new check run.
+//!   button each evaluate the pull request again into a new check run, a fork's pull request
+//!   (which GitHub leaves out of the payload) too.
 
 mod fake_forge;
 mod fake_github;
@@ -535,5 +536,23 @@ async fn re_run_and_the_re_evaluate_button_evaluate_again() {
     w.drain().await;
     assert_eq!(w.runs(&head).len(), 4, "nothing more");
     assert_eq!(w.evaluations(7).await, 4);
+
+    // A fork's pull request: GitHub lists no pull request in the payload, so the run's head
+    // commit is resolved to the pull request it heads.
+    let fork_head = sha(0x7002);
+    passing(&w.fake, 8, &fork_head, &PR_FILES);
+    if let Some(p) = w.fake.state().repo(REPO).pulls.get_mut(&8) {
+        p.head_repo = Some("mallory/plc".into());
+    }
+    assert_eq!(
+        w.evaluated(8, &fork_head).await.conclusion.as_deref(),
+        Some("success")
+    );
+    let mut fork = rerun_event("check_run", "rerequested", "", 8, &fork_head);
+    fork["check_run"]["pull_requests"] = json!([]);
+    w.send("check_run", &fork).await;
+    w.drain().await;
+    assert_eq!(w.runs(&fork_head).len(), 2, "a new run on the fork's head");
+    assert_eq!(w.evaluations(8).await, 2);
     w.stop().await;
 }

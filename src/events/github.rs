@@ -11,6 +11,7 @@
 //! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
 //! | `check_run` (ours, `sdl-gate`), `check_suite` | rerequested (the Re-run buttons) | repo + each number in `pull_requests[]`; `rerun` in `detail` |
 //! | `check_run` (ours) | requested_action with identifier `reevaluate` (the "Re-evaluate" button) | repo + each number in `pull_requests[]`; `rerun` in `detail` |
+//! | `check_run` (ours), `check_suite` | rerequested / requested_action with an empty `pull_requests[]` (a fork's pull request) | repo + the run's or suite's **head sha**, resolved like `status`; `rerun` in `detail` |
 //! | `merge_group` | checks_requested | repo + the group's **head sha**; the group (`head_ref`, `base_sha`, `base_ref`) goes in `detail` |
 //! | `status` | any state | repo + **sha**: the payload names no PR; the processor resolves the sha |
 //! | `push` | to the default branch, not a deletion | the repository |
@@ -174,6 +175,20 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     (None, false) => None,
                 };
                 items.push(change(&f, number, detail)?);
+            }
+            if rerun && items.is_empty() {
+                // GitHub lists no pull request from a fork in `pull_requests`: a Re-run there
+                // names only the commit, resolved to the open pull requests it heads.
+                let head = if event == "check_run" {
+                    "check_run.head_sha"
+                } else {
+                    "check_suite.head_sha"
+                };
+                if f.get(head).is_some() {
+                    let sha = commit_sha(&f, head)?;
+                    let detail = json!({ super::RERUN_KEY: true });
+                    items.push(item(&f, Target::Commit(sha), Some(detail))?);
+                }
             }
             items
         }
@@ -786,6 +801,21 @@ mod tests {
             extract("check_suite", &rerun("check_suite", "requested_action")).unwrap(),
             None
         );
+        // A fork's pull request is not listed: the head commit is resolved instead.
+        for (event, action) in [("check_run", "rerequested"), ("check_suite", "rerequested")] {
+            let mut body = rerun(event, action);
+            body[event]["pull_requests"] = json!([]);
+            body[event]["head_sha"] = json!("c".repeat(40));
+            let ev = extract(event, &body).unwrap().unwrap();
+            assert_eq!(ev.items[0].key.target, Target::Commit("c".repeat(40)));
+            assert!(super::super::is_rerun(ev.items[0].detail.as_ref()));
+            body[event]["head_sha"] = json!("not a sha");
+            let err = extract(event, &body).expect_err("refused");
+            assert!(
+                err.to_string().contains(&format!("{event}.head_sha")),
+                "{err}"
+            );
+        }
         // A completed run is not a re-run.
         let done = extract("check_run", &rerun("check_run", "completed"))
             .unwrap()
