@@ -28,6 +28,7 @@ pub mod gate_kind;
 pub mod gates;
 pub mod gitlab_ci;
 pub mod ledger;
+pub mod merge_group;
 #[cfg(feature = "service")]
 pub mod metrics;
 pub mod patch;

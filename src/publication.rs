@@ -268,6 +268,12 @@ pub struct Publication {
     pub details_url: Option<String>,
     /// Leave the check run alone (the Action without `check-run: true`).
     pub skip_check_run: bool,
+    /// Publish a new check run instead of updating the head's (a person asked for a re-run
+    /// in the forge's UI, which expects a new run).
+    pub new_check_run: bool,
+    /// Offer the "Re-evaluate" button on the check run (a pull request's run; a merge
+    /// group's run has no pull request to re-evaluate).
+    pub offer_reevaluate: bool,
 }
 
 impl Publication {
@@ -298,6 +304,8 @@ impl Publication {
             sticky_body: crate::render::comment(eval, opts.details_url.as_deref()),
             details_url: opts.details_url.clone(),
             skip_check_run: opts.skip_check_run,
+            new_check_run: false,
+            offer_reevaluate: check_runs,
         }
     }
 }

@@ -111,7 +111,16 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "issues",
         "write",
     ),
+    (
+        "GET /repos/{o}/{r}/compare/{base}...{head} (a merge group's commits and files)",
+        "contents",
+        "read",
+    ),
 ];
+
+/// Events an App receives only with a permission, beside the calls: GitHub delivers
+/// `merge_group` to an App with at least read access to "Merge queues".
+const EVENT_PERMISSIONS: &[(&str, &str, &str)] = &[("merge_group", "merge_queues", "read")];
 
 /// Calls made with the App's own JWT, which need no installation permission.
 const APP_JWT_OPERATIONS: &[&str] = &[
@@ -229,6 +238,19 @@ fn the_manifest_requests_what_the_operations_need_and_nothing_more() {
             *e = lvl;
         }
     }
+    let events = m["default_events"].as_array().cloned().unwrap_or_default();
+    for (event, perm, lvl) in EVENT_PERMISSIONS {
+        if events.iter().any(|e| e == event) {
+            let have = granted.get(*perm).unwrap_or_else(|| {
+                panic!("the {event} event needs {perm}: {lvl}, which the manifest lacks")
+            });
+            assert!(level(have) >= level(lvl), "{event} needs {perm}: {lvl}");
+            let e = needed.entry(perm).or_insert(lvl);
+            if level(lvl) > level(e) {
+                *e = lvl;
+            }
+        }
+    }
     let needed: BTreeMap<String, String> = needed
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -263,6 +285,14 @@ fn without_recorded_example() -> Vec<(&'static str, Value)> {
             "code_scanning_alert",
             serde_json::json!({"action": "closed_by_user", "ref": "", "commit_oid": "",
                                "alert": {"number": 1, "state": "dismissed"},
+                               "repository": {"full_name": "o/r", "default_branch": "main"}}),
+        ),
+        (
+            "merge_group",
+            serde_json::json!({"action": "checks_requested",
+                               "merge_group": {"head_sha": "a".repeat(40), "base_sha": "b".repeat(40),
+                                               "head_ref": "refs/heads/gh-readonly-queue/main/pr-1-x",
+                                               "base_ref": "refs/heads/main"},
                                "repository": {"full_name": "o/r", "default_branch": "main"}}),
         ),
         (
@@ -307,6 +337,7 @@ fn the_manifest_subscribes_to_the_events_the_service_acts_on() {
         "push",
         "code_scanning_alert",
         "release",
+        "merge_group",
     ]
     .iter()
     .map(|s| s.to_string())

@@ -165,6 +165,8 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             sticky_body: crate::render::replies::merged_bypassing(&sticky, merge),
             details_url,
             skip_check_run: true,
+            new_check_run: false,
+            offer_reevaluate: false,
         };
         match self.forge.publish(change, &publication).await {
             Ok(_) => Ok(()),
@@ -246,6 +248,7 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
             waivers,
             threat_model_refs,
             comment_mode,
+            rerun: false,
         })
     }
 
@@ -260,7 +263,11 @@ impl<F: Forge + Interact> ChangeJob<'_, F> {
         comment_mode: Option<CommentMode>,
     ) -> Result<bool, ProcessError> {
         let now = self.clock.now();
-        let records = self.records(change, now, comment_mode).await?;
+        let mut records = self.records(change, now, comment_mode).await?;
+        records.rerun = job
+            .events
+            .iter()
+            .any(|e| crate::events::is_rerun(e.detail.as_ref()));
         let prepared = match prepare_change(self.forge, change, &records, now).await {
             Ok(p) => p,
             Err(ForgeError::NotFound { what }) => {
@@ -370,6 +377,9 @@ pub struct Records {
     /// Publish the sticky comment this way instead of as the policy says (`/sdl status`
     /// forces `always`).
     pub comment_mode: Option<CommentMode>,
+    /// A person asked for a re-run in the forge's UI (GitHub's Re-run or "Re-evaluate"):
+    /// the verdict goes into a new check run, so the click visibly does something.
+    pub rerun: bool,
 }
 
 /// One evaluation of one change: head → base policy → snapshot (plus the service's
@@ -427,7 +437,8 @@ pub async fn prepare_change<F: Forge>(
     if let Some(mode) = records.comment_mode {
         opts.comment = mode;
     }
-    let publication = Publication::of(&evaluation, &opts);
+    let mut publication = Publication::of(&evaluation, &opts);
+    publication.new_check_run = records.rerun;
     Ok(Prepared::Evaluated {
         evaluation: Box::new(evaluation),
         snapshot: Box::new(snapshot),

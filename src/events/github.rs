@@ -9,6 +9,10 @@
 //! | `pull_request_review` | submitted, edited, dismissed | repo + number |
 //! | `issue_comment` (on a PR) | created, edited, deleted | repo + number; the comment goes in `detail` |
 //! | `check_run`, `check_suite` | completed | repo + each number in `pull_requests[]` (none → not acted on) |
+//! | `check_run` (ours, `sdl-gate`), `check_suite` | rerequested (the Re-run buttons) | repo + each number in `pull_requests[]`; `rerun` in `detail` |
+//! | `check_run` (ours) | requested_action with identifier `reevaluate` (the "Re-evaluate" button) | repo + each number in `pull_requests[]`; `rerun` in `detail` |
+//! | `check_run` (ours), `check_suite` | rerequested / requested_action with an empty `pull_requests[]` (a fork's pull request) | repo + the run's or suite's **head sha**, resolved like `status`; `rerun` in `detail` |
+//! | `merge_group` | checks_requested | repo + the group's **head sha**; the group (`head_ref`, `base_sha`, `base_ref`) goes in `detail` |
 //! | `status` | any state | repo + **sha**: the payload names no PR; the processor resolves the sha |
 //! | `push` | to the default branch, not a deletion | the repository |
 //! | `push` | of a tag, not a deletion (for the evidence ledger) | the repository; the release goes in `detail` |
@@ -41,6 +45,13 @@ const ALERT_ANALYSIS_ACTIONS: &[&str] = &["created", "appeared_in_branch", "fixe
 /// Code-scanning alert changes a person made (dismissed or reopened in the UI): they hold for
 /// every ref the alert is on.
 const ALERT_USER_ACTIONS: &[&str] = &["closed_by_user", "reopened_by_user"];
+
+/// The name of our check run: a Re-run of another App's run is not ours to answer (its
+/// completion re-evaluates anyway).
+const OUR_CHECK: &str = "sdl-gate";
+
+/// The identifier of the check run's "Re-evaluate" button (`actions[].identifier`).
+pub const REEVALUATE_ACTION: &str = "reevaluate";
 
 /// The pull request number of `refs/pull/{n}/merge` or `refs/pull/{n}/head`.
 fn pull_of_ref(git_ref: &str) -> Option<u64> {
@@ -116,7 +127,21 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             });
             vec![change(&f, number, Some(detail))?]
         }
-        "check_run" | "check_suite" if acted(&["completed"]) => {
+        "check_run" | "check_suite" if acted(&["completed", "rerequested", "requested_action"]) => {
+            let rerun = action.as_deref() != Some("completed");
+            if rerun && event == "check_run" {
+                if f.str_opt("check_run.name") != Some(OUR_CHECK) {
+                    return Ok(None);
+                }
+                if action.as_deref() == Some("requested_action")
+                    && f.str_opt("requested_action.identifier") != Some(REEVALUATE_ACTION)
+                {
+                    return Ok(None);
+                }
+            }
+            if event == "check_suite" && action.as_deref() == Some("requested_action") {
+                return Ok(None);
+            }
             let field = if event == "check_run" {
                 "check_run.pull_requests"
             } else {
@@ -142,13 +167,44 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                         expected: "a list of pull requests with numbers",
                     });
                 };
-                let detail = pr
-                    .pointer("/head/sha")
-                    .and_then(Value::as_str)
-                    .map(|sha| json!({ "head_sha": sha }));
+                let head = pr.pointer("/head/sha").and_then(Value::as_str);
+                let detail = match (head, rerun) {
+                    (Some(sha), true) => Some(json!({ "head_sha": sha, super::RERUN_KEY: true })),
+                    (None, true) => Some(json!({ super::RERUN_KEY: true })),
+                    (Some(sha), false) => Some(json!({ "head_sha": sha })),
+                    (None, false) => None,
+                };
                 items.push(change(&f, number, detail)?);
             }
+            if rerun && items.is_empty() {
+                // GitHub lists no pull request from a fork in `pull_requests`: a Re-run there
+                // names only the commit, resolved to the open pull requests it heads.
+                let head = if event == "check_run" {
+                    "check_run.head_sha"
+                } else {
+                    "check_suite.head_sha"
+                };
+                if f.get(head).is_some() {
+                    let sha = commit_sha(&f, head)?;
+                    let detail = json!({ super::RERUN_KEY: true });
+                    items.push(item(&f, Target::Commit(sha), Some(detail))?);
+                }
+            }
             items
+        }
+        "merge_group" if acted(&["checks_requested"]) => {
+            let group = super::MergeGroupDetail {
+                head_sha: commit_sha(&f, "merge_group.head_sha")?,
+                head_ref: f.string("merge_group.head_ref")?.to_owned(),
+                base_sha: commit_sha(&f, "merge_group.base_sha")?,
+                base_ref: f.string("merge_group.base_ref")?.to_owned(),
+            };
+            let detail = json!({ super::MERGE_GROUP_KEY: group });
+            vec![item(
+                &f,
+                Target::MergeGroup(group.head_sha.clone()),
+                Some(detail),
+            )?]
         }
         "status" => {
             let sha = f.string("sha")?.to_owned();
@@ -362,6 +418,21 @@ pub fn repository_names(payload: &Value, field: &str) -> Option<Vec<String>> {
             .map(str::to_owned)
             .collect(),
     )
+}
+
+/// A commit id at `path`: 40 (SHA-1) or 64 (SHA-256) hexadecimal digits, since it becomes
+/// part of a job key and of request paths.
+fn commit_sha(f: &Fields<'_>, path: &'static str) -> Result<String, EventError> {
+    let sha = f.string(path)?;
+    if matches!(sha.len(), 40 | 64) && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(sha.to_ascii_lowercase())
+    } else {
+        Err(EventError::InvalidField {
+            event: f.event.to_owned(),
+            field: path,
+            expected: "a commit sha (40 or 64 hexadecimal digits)",
+        })
+    }
 }
 
 fn change(f: &Fields<'_>, number: u64, detail: Option<Value>) -> Result<WorkItem, EventError> {
@@ -611,6 +682,145 @@ mod tests {
         let body = json!({"action": "completed", "check_suite": {"pull_requests": []},
             "repository": {"full_name": "octo/repo", "id": 1}});
         assert_eq!(extract("check_suite", &body).unwrap(), None);
+    }
+
+    fn merge_group(action: &str) -> Value {
+        json!({"action": action, "merge_group": {
+                "head_sha": "a".repeat(40),
+                "head_ref": format!("refs/heads/gh-readonly-queue/main/pr-42-{}", "b".repeat(40)),
+                "base_sha": "b".repeat(40),
+                "base_ref": "refs/heads/main"},
+               "repository": {"full_name": "octo/repo", "id": 1}, "installation": {"id": 9}})
+    }
+
+    #[test]
+    fn merge_group_checks_requested_keys_the_group_head() {
+        let ev = extract("merge_group", &merge_group("checks_requested"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.items.len(), 1);
+        let item = &ev.items[0];
+        assert_eq!(item.key.target, Target::MergeGroup("a".repeat(40)));
+        assert_eq!(
+            item.key.to_key_string(),
+            format!("github:octo/repo@merge-group/{}", "a".repeat(40))
+        );
+        let group = super::super::MergeGroupDetail::of(item.detail.as_ref()).unwrap();
+        assert_eq!(group.base_sha, "b".repeat(40));
+        assert_eq!(group.base_branch(), "main");
+        assert_eq!(group.named_pull(), Some(42));
+        assert_eq!(item.detail.as_ref().unwrap()["installation"], 9);
+        assert_eq!(
+            extract("merge_group", &merge_group("destroyed")).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_malformed_merge_group_is_refused_naming_the_field() {
+        for (field, value, named) in [
+            ("head_sha", json!(null), "merge_group.head_sha"),
+            ("head_sha", json!("main"), "merge_group.head_sha"),
+            ("head_sha", json!(7), "merge_group.head_sha"),
+            ("base_sha", json!("../../x"), "merge_group.base_sha"),
+            ("head_ref", json!(""), "merge_group.head_ref"),
+            ("base_ref", json!(null), "merge_group.base_ref"),
+        ] {
+            let mut body = merge_group("checks_requested");
+            body["merge_group"][field] = value.clone();
+            let err = extract("merge_group", &body).expect_err("refused");
+            assert!(err.to_string().contains(named), "{field}={value}: {err}");
+        }
+        let err = extract(
+            "merge_group",
+            &json!({"action": "checks_requested",
+            "repository": {"full_name": "octo/repo"}}),
+        )
+        .expect_err("refused");
+        assert!(err.to_string().contains("merge_group.head_sha"), "{err}");
+    }
+
+    #[test]
+    fn named_pull_reads_the_queue_ref_only() {
+        let group = |r: &str| super::super::MergeGroupDetail {
+            head_ref: r.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            group("refs/heads/gh-readonly-queue/main/pr-7-abc").named_pull(),
+            Some(7)
+        );
+        assert_eq!(
+            group("refs/heads/gh-readonly-queue/release/1.x/pr-12-abc").named_pull(),
+            Some(12)
+        );
+        for bad in [
+            "refs/heads/main",
+            "pr-x-abc",
+            "pr-0-abc",
+            "pr-99999999999-a",
+            "pr-5",
+        ] {
+            assert_eq!(group(bad).named_pull(), None, "{bad}");
+        }
+    }
+
+    fn rerun(event: &str, action: &str) -> Value {
+        let object = json!({"name": "sdl-gate", "pull_requests": [
+            {"number": 5, "head": {"sha": "abc"}, "base": {"repo": {"id": 1}}}]});
+        json!({"action": action, event: object,
+               "requested_action": {"identifier": REEVALUATE_ACTION},
+               "repository": {"full_name": "octo/repo", "id": 1}})
+    }
+
+    #[test]
+    fn re_run_and_re_evaluate_re_evaluate_the_pull_requests() {
+        for (event, action) in [
+            ("check_run", "rerequested"),
+            ("check_run", "requested_action"),
+            ("check_suite", "rerequested"),
+        ] {
+            let ev = extract(event, &rerun(event, action)).unwrap().unwrap();
+            assert_eq!(
+                ev.items[0].key.target,
+                Target::Change(5),
+                "{event}/{action}"
+            );
+            let detail = ev.items[0].detail.as_ref();
+            assert!(super::super::is_rerun(detail), "{event}/{action}");
+            assert_eq!(detail.unwrap()["head_sha"], "abc");
+        }
+        // Another App's run, another button, a suite has no buttons.
+        let mut theirs = rerun("check_run", "rerequested");
+        theirs["check_run"]["name"] = json!("CodeQL");
+        assert_eq!(extract("check_run", &theirs).unwrap(), None);
+        let mut other = rerun("check_run", "requested_action");
+        other["requested_action"]["identifier"] = json!("something-else");
+        assert_eq!(extract("check_run", &other).unwrap(), None);
+        assert_eq!(
+            extract("check_suite", &rerun("check_suite", "requested_action")).unwrap(),
+            None
+        );
+        // A fork's pull request is not listed: the head commit is resolved instead.
+        for (event, action) in [("check_run", "rerequested"), ("check_suite", "rerequested")] {
+            let mut body = rerun(event, action);
+            body[event]["pull_requests"] = json!([]);
+            body[event]["head_sha"] = json!("c".repeat(40));
+            let ev = extract(event, &body).unwrap().unwrap();
+            assert_eq!(ev.items[0].key.target, Target::Commit("c".repeat(40)));
+            assert!(super::super::is_rerun(ev.items[0].detail.as_ref()));
+            body[event]["head_sha"] = json!("not a sha");
+            let err = extract(event, &body).expect_err("refused");
+            assert!(
+                err.to_string().contains(&format!("{event}.head_sha")),
+                "{err}"
+            );
+        }
+        // A completed run is not a re-run.
+        let done = extract("check_run", &rerun("check_run", "completed"))
+            .unwrap()
+            .unwrap();
+        assert!(!super::super::is_rerun(done.items[0].detail.as_ref()));
     }
 
     #[test]

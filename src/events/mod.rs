@@ -34,6 +34,9 @@ pub enum Target {
     Repository,
     /// An app installation (bookkeeping: installed, removed, repositories added/removed).
     Installation(u64),
+    /// A merge queue's group, by its head commit (GitHub `merge_group`): the commit on the
+    /// queue's temporary branch that gets the `sdl-gate` check.
+    MergeGroup(String),
 }
 
 impl Target {
@@ -44,6 +47,7 @@ impl Target {
             Target::Commit(_) => "commit",
             Target::Repository => "repository",
             Target::Installation(_) => "installation",
+            Target::MergeGroup(_) => "merge_group",
         }
     }
 
@@ -51,7 +55,7 @@ impl Target {
     pub fn value(&self) -> String {
         match self {
             Target::Change(n) | Target::Installation(n) => n.to_string(),
-            Target::Commit(sha) => sha.clone(),
+            Target::Commit(sha) | Target::MergeGroup(sha) => sha.clone(),
             Target::Repository => String::new(),
         }
     }
@@ -63,6 +67,7 @@ impl Target {
             "commit" => Some(Target::Commit(value.to_owned())),
             "repository" => Some(Target::Repository),
             "installation" => value.parse().ok().map(Target::Installation),
+            "merge_group" => Some(Target::MergeGroup(value.to_owned())),
             _ => None,
         }
     }
@@ -88,6 +93,9 @@ impl WorkKey {
             Target::Commit(sha) => format!("{}:{}@{sha}", self.forge, self.repository),
             Target::Repository => format!("{}:{}", self.forge, self.repository),
             Target::Installation(id) => format!("{}:installation/{id}", self.forge),
+            Target::MergeGroup(sha) => {
+                format!("{}:{}@merge-group/{sha}", self.forge, self.repository)
+            }
         }
     }
 }
@@ -171,6 +179,63 @@ impl ReleaseDetail {
     pub fn of(detail: Option<&Value>) -> Option<ReleaseDetail> {
         typed_detail(detail, RELEASE_KEY)
     }
+}
+
+/// What a merge queue's `merge_group` event says about the group, carried in its detail
+/// under [`MERGE_GROUP_KEY`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeGroupDetail {
+    /// The group's commit (`merge_group.head_sha`): the check goes on it.
+    pub head_sha: String,
+    /// The group's temporary branch (`merge_group.head_ref`,
+    /// `refs/heads/gh-readonly-queue/main/pr-123-<sha>`).
+    pub head_ref: String,
+    /// The commit the group was built on (`merge_group.base_sha`).
+    pub base_sha: String,
+    /// The branch the group merges into (`merge_group.base_ref`, `refs/heads/main`).
+    pub base_ref: String,
+}
+
+/// The detail key of a [`MergeGroupDetail`].
+pub const MERGE_GROUP_KEY: &str = "merge_group";
+
+impl MergeGroupDetail {
+    /// The merge group in an event's detail, if it is a merge group event.
+    pub fn of(detail: Option<&Value>) -> Option<MergeGroupDetail> {
+        typed_detail(detail, MERGE_GROUP_KEY)
+    }
+
+    /// The branch the group merges into, without `refs/heads/`.
+    pub fn base_branch(&self) -> &str {
+        self.base_ref
+            .strip_prefix("refs/heads/")
+            .unwrap_or(&self.base_ref)
+    }
+
+    /// The pull request the group's ref names (`…/pr-123-<sha>`): the newest entry of the
+    /// group. `None` when the ref is not shaped so.
+    pub fn named_pull(&self) -> Option<u64> {
+        let last = self.head_ref.rsplit('/').next()?;
+        let rest = last.strip_prefix("pr-")?;
+        let (number, _sha) = rest.split_once('-')?;
+        number
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_CHANGE_NUMBER).contains(n))
+    }
+}
+
+/// The detail key saying a person asked for a fresh evaluation from GitHub's UI (the check
+/// run's Re-run, the check suite's Re-run, or the check run's "Re-evaluate" button): the
+/// evaluation then publishes a new check run, as GitHub expects of a re-requested run.
+pub const RERUN_KEY: &str = "rerun";
+
+/// Whether an event's detail carries [`RERUN_KEY`].
+pub fn is_rerun(detail: Option<&Value>) -> bool {
+    detail
+        .and_then(|d| d.get(RERUN_KEY))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// A push to the default branch that may have changed the policy file, for the evidence

@@ -3,7 +3,7 @@
 //! events pile up costs the same to claim whatever the size of its backlog.
 //!
 //! The rule follows what the processors read (see [`crate::worker`]): for a change request
-//! (or a commit) any event other than a comment only says "evaluate again", and the newest of
+//! (or a commit, or a merge group) any event other than a comment only says "evaluate again", and the newest of
 //! a kind says it as well as all of them; a comment is a command, and each one must be handled.
 //! A repository's or an installation's events are each read in full (a push that touched the
 //! policy, the repositories an installation added), so none of them coalesces.
@@ -26,7 +26,9 @@ const COMMAND_EVENTS: &[&str] = &["issue_comment", "Note Hook"];
 /// jobs).
 pub fn coalescing_kind(target: &Target, event: &str, action: Option<&str>) -> Option<String> {
     match target {
-        Target::Change(_) | Target::Commit(_) if !COMMAND_EVENTS.contains(&event) => {
+        Target::Change(_) | Target::Commit(_) | Target::MergeGroup(_)
+            if !COMMAND_EVENTS.contains(&event) =>
+        {
             Some(format!("{event}/{}", action.unwrap_or_default()))
         }
         _ => None,

@@ -6,6 +6,7 @@ pub mod annotations;
 pub mod escape;
 pub mod html;
 mod markdown;
+pub mod merge_group;
 pub mod replies;
 
 pub use markdown::{

@@ -23,6 +23,7 @@ mod code_scanning;
 mod compare;
 mod interactions;
 mod listing;
+mod merge_queue;
 pub mod openapi;
 mod web_flow;
 
@@ -129,6 +130,8 @@ pub struct CheckRunRec {
     pub summary: Option<String>,
     pub text: Option<String>,
     pub annotations: Vec<Value>,
+    /// The buttons (`actions`) the run offers, as last written.
+    pub actions: Vec<Value>,
 }
 
 /// A commit status.
@@ -192,6 +195,8 @@ pub struct State {
     pub code_scanning: code_scanning::CodeScanningState,
     /// The App's OAuth web flow and the user tokens it issued (see `web_flow`).
     pub oauth: crate::fake_forge::oauth::OAuthApp,
+    /// Merge queue groups by (repository, head sha) (see `merge_queue`).
+    pub merge_groups: BTreeMap<(String, String), merge_queue::GroupRec>,
     next_id: u64,
     rng: u64,
 }
@@ -637,6 +642,24 @@ fn validate_run_body(body: &Value) -> Result<(), String> {
     {
         return Err("conclusion is required when status is completed".into());
     }
+    if let Some(actions) = body.get("actions") {
+        // GitHub's limits: at most 3 buttons; label ≤ 20, identifier ≤ 20, description ≤ 40.
+        let arr = actions.as_array().ok_or("actions must be an array")?;
+        if arr.len() > 3 {
+            return Err("at most 3 actions".into());
+        }
+        for a in arr {
+            for (field, max) in [("label", 20), ("identifier", 20), ("description", 40)] {
+                match a.get(field).and_then(Value::as_str) {
+                    None => return Err(format!("action lacks {field}")),
+                    Some(v) if v.chars().count() > max => {
+                        return Err(format!("action {field} is longer than {max} characters"));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
     if let Some(out) = body.get("output") {
         if out.get("title").and_then(Value::as_str).is_none()
             || out.get("summary").and_then(Value::as_str).is_none()
@@ -690,6 +713,9 @@ fn apply_run_body(r: &mut CheckRunRec, body: &Value) {
     if let Some(d) = body.get("details_url").and_then(Value::as_str) {
         r.details_url = Some(d.to_string());
     }
+    if let Some(a) = body.get("actions").and_then(Value::as_array) {
+        r.actions = a.clone();
+    }
     if let Some(out) = body.get("output") {
         r.title = out.get("title").and_then(Value::as_str).map(str::to_string);
         r.summary = out
@@ -722,6 +748,9 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if let Some(a) = listing::route(st, base, method, path, q, auth) {
+        return Some(a);
+    }
+    if let Some(a) = merge_queue::route(st, base, method, path, q, auth) {
         return Some(a);
     }
     if let Some(a) = code_scanning::route(st, base, method, path, q, auth) {
@@ -1068,6 +1097,7 @@ fn route(
                 summary: None,
                 text: None,
                 annotations: Vec::new(),
+                actions: Vec::new(),
             };
             apply_run_body(&mut run, body);
             let v = check_run_json(base, &full, &run);
@@ -1600,6 +1630,29 @@ impl FakeGithub {
             .insert(tag.to_string(), (commit.to_string(), object));
     }
 
+    /// A merge queue group of `repo`: `commits` (oldest first, the last is the group's head)
+    /// on top of `base_sha`, changing `files` (modified) relative to it.
+    pub fn merge_group(&self, repo: &str, base_sha: &str, commits: &[&str], files: &[&str]) {
+        let head = commits.last().map(|c| (*c).to_owned()).unwrap_or_default();
+        let group = merge_queue::GroupRec {
+            base_sha: base_sha.to_owned(),
+            head_sha: head.clone(),
+            commits: commits.iter().map(|c| (*c).to_owned()).collect(),
+            files: files
+                .iter()
+                .map(|f| FileRec {
+                    filename: (*f).to_owned(),
+                    status: "modified".into(),
+                    previous_filename: None,
+                    patch: None,
+                })
+                .collect(),
+        };
+        let mut st = self.state();
+        st.repo(repo);
+        st.merge_groups.insert((repo.to_owned(), head), group);
+    }
+
     /// A check run of another App (CI) on `sha`.
     pub fn ci_run(
         &self,
@@ -1626,6 +1679,7 @@ impl FakeGithub {
             summary: None,
             text: None,
             annotations: Vec::new(),
+            actions: Vec::new(),
         });
     }
 

@@ -30,6 +30,9 @@ use crate::engine::{raw_delivery, to_process_error};
 
 /// Event name of a pull request job caused by a `status` event on its head commit.
 pub const STATUS_EVENT: &str = "sdl-gate.status";
+/// Event name of a pull request job caused by a Re-run that named only the head commit (a
+/// fork's pull request).
+pub const RERUN_EVENT: &str = "sdl-gate.rerun";
 /// Event name of a pull request job caused by a policy change on the default branch.
 pub const POLICY_EVENT: &str = "sdl-gate.policy-changed";
 /// Event name of a pull request job caused by a code-scanning alert dismissed or reopened by
@@ -81,6 +84,32 @@ pub async fn enqueue_pulls(
     why: Value,
     debounce: Duration,
 ) -> Result<(), StoreError> {
+    enqueue_pulls_with(
+        store,
+        repository,
+        installation,
+        numbers,
+        event,
+        why,
+        None,
+        debounce,
+    )
+    .await
+}
+
+/// [`enqueue_pulls`] with `detail` on each pull request's event (a re-run's
+/// [`crate::events::RERUN_KEY`]).
+#[expect(clippy::too_many_arguments, reason = "enqueue_pulls plus the detail")]
+pub async fn enqueue_pulls_with(
+    store: &Store,
+    repository: &str,
+    installation: u64,
+    numbers: &[u64],
+    event: &'static str,
+    why: Value,
+    detail: Option<Value>,
+    debounce: Duration,
+) -> Result<(), StoreError> {
     if numbers.is_empty() {
         return Ok(());
     }
@@ -92,7 +121,7 @@ pub async fn enqueue_pulls(
                 repository: repository.to_owned(),
                 target: Target::Change(*n),
             },
-            detail: None,
+            detail: detail.clone(),
         })
         .collect();
     store
@@ -199,7 +228,8 @@ impl GithubProcessor {
         Ok(out)
     }
 
-    /// A `status` event's commit → the open pull requests it heads, enqueued.
+    /// A `status` event's commit (or a Re-run's, for a fork's pull request) → the open pull
+    /// requests it heads, enqueued.
     pub(super) async fn commit_job(&self, job: &Job, sha: &str) -> Result<(), ProcessError> {
         let repository = &job.key.repository;
         let Some(installation) = self.installation(job).await? else {
@@ -222,14 +252,25 @@ impl GithubProcessor {
             Err(e) => return Err(to_process_error(e)),
         };
         let numbers: Vec<u64> = pulls.iter().map(|p| p.number).collect();
-        tracing::info!(job = %job.key, pulls = ?numbers, "commit status: re-evaluating the pull requests it heads");
-        enqueue_pulls(
+        // A Re-run of a fork's pull request names only its head: the re-run goes along.
+        let rerun = job
+            .events
+            .iter()
+            .any(|e| crate::events::is_rerun(e.detail.as_ref()));
+        let (event, detail) = if rerun {
+            (RERUN_EVENT, Some(json!({ crate::events::RERUN_KEY: true })))
+        } else {
+            (STATUS_EVENT, None)
+        };
+        tracing::info!(job = %job.key, pulls = ?numbers, rerun, "commit: re-evaluating the pull requests it heads");
+        enqueue_pulls_with(
             &self.store,
             repository,
             installation,
             &numbers,
-            STATUS_EVENT,
+            event,
             json!({ "sha": sha.as_str() }),
+            detail,
             self.fanout.debounce,
         )
         .await

@@ -2,12 +2,14 @@
 //! (which App installation a job acts as, remembered apart from the deliveries retention
 //! prunes), the fan-out of jobs that are not one pull request — a commit, a repository, an
 //! installation — into pull request jobs ([`fanout`]), and the periodic sweep of installed
-//! repositories for pull requests whose webhooks were lost ([`reconcile`]).
+//! repositories for pull requests whose webhooks were lost ([`reconcile`]), and the merge
+//! queue's groups, judged from their pull requests' evaluations ([`merge_queue`]).
 //!
 //! A pull request job itself runs through [`crate::engine::ChangeJob`], as a GitLab merge
 //! request does.
 
 pub mod fanout;
+pub mod merge_queue;
 pub mod reconcile;
 
 use crate::engine::{Clock, ExpiryHandle};
@@ -171,6 +173,7 @@ impl Processor for GithubProcessor {
                 self.repository_job(job).await
             }
             Target::Installation(id) => self.installation_job(job, *id).await,
+            Target::MergeGroup(sha) => self.merge_group_job(job, sha).await,
         }
     }
 }

@@ -7,7 +7,8 @@
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
 //!   repositories (fan-out and reconciliation).
-//! - `interact`: reactions, replies and permissions for `/sdl` commands.
+//! - `interact`: reactions, replies and permissions for `/sdl` commands;
+//! - `merge_group`: a merge queue group's diff and its pull requests' paths.
 //!
 //! The forge keeps small in-memory hints between calls (the `sdl-gate` check run id per head
 //! commit, the sticky comment per pull request, the comment count of the last `head`), so
@@ -20,6 +21,7 @@ mod code_scanning;
 mod http;
 mod interact;
 mod listing;
+mod merge_group;
 mod model;
 mod publish;
 mod snapshot;
@@ -31,6 +33,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use listing::{InstallationRef, OpenPull, PullListing};
+pub use merge_group::{COMPARE_FILES_MAX, GroupDiff};
 
 use crate::snapshot::{Login, Sha, Snapshot, TeamSlug};
 

@@ -13,6 +13,11 @@
 //! batches again: a duplicate annotation is preferable to a missing one). An update that
 //! would change nothing is not sent at all.
 //!
+//! **Re-runs.** Every pull request run carries a "Re-evaluate" button (`actions`). When a
+//! person clicks it, or GitHub's Re-run, the evaluation that follows creates a *new* run
+//! (GitHub's guidance for a re-requested run, and visible proof that it ran); later
+//! evaluations update that newest run.
+//!
 //! **Sticky comment.** Found among the pull request's comments as the one whose body starts
 //! with [`COMMENT_MARKER`] and whose author is our App's bot; edited only when its body
 //! differs. Created only when the policy's `report.comment` asks: `always`, or `on_failure`
@@ -56,6 +61,20 @@ struct RunContent {
     batches: Vec<Vec<Annotation>>,
     external_id: String,
     details_url: Option<String>,
+    /// Create a new run even when the head has one (a re-requested run).
+    fresh: bool,
+    /// Offer the "Re-evaluate" button.
+    reevaluate: bool,
+}
+
+/// The check run's "Re-evaluate" button: GitHub sends `check_run` `requested_action` with
+/// this identifier when it is clicked (label ≤ 20, description ≤ 40 characters).
+fn reevaluate_action() -> Value {
+    json!([{
+        "label": "Re-evaluate",
+        "description": "Evaluate the pull request again",
+        "identifier": crate::events::github::REEVALUATE_ACTION,
+    }])
 }
 
 /// A short fingerprint of the annotations, stored in the run's `external_id`.
@@ -137,7 +156,11 @@ async fn upsert_run(
 ) -> Result<(u64, bool), ForgeError> {
     let (owner, repo) = split_repo(&change.repository)?;
     let (o, r) = (encode(owner), encode(repo));
-    let existing = find_run(forge, inst, change, sha).await?;
+    let existing = if content.fresh {
+        None
+    } else {
+        find_run(forge, inst, change, sha).await?
+    };
     if let Some(h) = &existing
         && unchanged(h, &content)
     {
@@ -176,6 +199,9 @@ async fn upsert_run(
             body["completed_at"] = json!(completed_at);
             if let Some(url) = &content.details_url {
                 body["details_url"] = json!(url);
+            }
+            if content.reevaluate {
+                body["actions"] = reevaluate_action();
             }
         }
         // The fingerprint is written with the last batch only: a retry after a partial
@@ -402,6 +428,8 @@ pub(crate) async fn publish(
         external_id: fingerprint(&p.annotations),
         batches: p.annotations.clone(),
         details_url: p.details_url.clone(),
+        fresh: p.new_check_run,
+        reevaluate: p.offer_reevaluate,
     };
     let (check_id, check_created) = if p.skip_check_run {
         (None, false)
@@ -443,6 +471,8 @@ pub(crate) async fn publish_notice(
         batches: Vec::new(),
         external_id: NOTICE_ID.to_string(),
         details_url: opts.details_url.clone(),
+        fresh: false,
+        reevaluate: true,
     };
     let (check_id, check_created) = upsert_run(forge, inst, change, head_sha, content).await?;
     let check_id = Some(check_id);
