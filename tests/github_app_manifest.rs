@@ -112,7 +112,7 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
         "write",
     ),
     (
-        "GET /repos/{o}/{r}/compare/{base}...{head} (a merge group's commits and files)",
+        "GET /repos/{o}/{r}/compare/{base}...{head} (a merge group's commits and files; an approved commit's patch)",
         "contents",
         "read",
     ),

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Answer, FileRec, State, bad_credentials, not_found};
+use super::{Answer, FileRec, State, bad_credentials};
 
 /// A merge group: the queue's temporary commit on top of `base_sha`.
 #[derive(Debug, Clone, Default)]
@@ -64,20 +64,16 @@ pub(super) fn route(
     let ["repos", owner, name, "compare", range] = segs.as_slice() else {
         return None;
     };
+    let full = format!("{owner}/{name}");
+    let (from, to) = range.split_once("...")?;
+    // Not a merge group's range: the pull-request compare route (`compare.rs`) answers it.
+    let group = st
+        .merge_groups
+        .get(&(full.clone(), to.to_owned()))
+        .filter(|g| g.base_sha == from)?;
     if !super::listing::token_ok(st, auth) {
         return Some(bad_credentials());
     }
-    let full = format!("{owner}/{name}");
-    let Some((from, to)) = range.split_once("...") else {
-        return Some(not_found().into());
-    };
-    let Some(group) = st
-        .merge_groups
-        .get(&(full.clone(), to.to_owned()))
-        .filter(|g| g.base_sha == from)
-    else {
-        return Some(not_found().into());
-    };
     let commits: Vec<Value> = group
         .commits
         .iter()

@@ -248,12 +248,12 @@ pub(crate) async fn patch_ids(
             out.insert(sha.clone(), PatchIdentity::Known { id: id.clone() });
             continue;
         }
-        let basehead = format!("{base_ref}...{}", sha.as_str());
         let path = format!(
-            "/repos/{}/{}/compare/{}",
+            "/repos/{}/{}/compare/{}...{}",
             encode(owner),
             encode(repo),
-            encode(&basehead)
+            encode(base_ref),
+            encode(sha.as_str())
         );
         let what = format!("GET {path}");
         let identity = match forge.http.call(inst, Method::GET, &path, None, &what).await {
