@@ -6,6 +6,7 @@
 //! cannot weaken its own gates.
 
 mod cache;
+mod floor;
 mod glob;
 mod link;
 mod load;
@@ -16,6 +17,9 @@ mod suggest;
 mod validate;
 
 pub use cache::{CACHED_POLICIES, CachedPolicy, parse_policy_cached};
+pub use floor::{
+    Floor, FloorGates, FloorNote, GateFloor, ReviewFloor, ScanFloor, WaiversFloor, apply_floor,
+};
 pub use glob::{GlobError, GlobList, GlobPattern};
 pub use link::{LinkMismatch, check_link, describe_misses, match_link};
 pub use load::{
@@ -32,3 +36,8 @@ pub const POLICY_PATHS: [&str; 3] = [
     ".gitlab/sdl-gate.yml",
     ".sdl-gate.yml",
 ];
+
+/// The organisation's policy file: in the organisation's `.github` repository on GitHub, at
+/// the root of the configured policy project on GitLab. It is the policy of every repository
+/// without its own, and its `floor:` binds every repository.
+pub const ORG_POLICY_PATH: &str = "sdl-gate.yml";

@@ -41,6 +41,11 @@ pub struct Policy {
     /// How results are reported on the change.
     #[serde(default)]
     pub report: ReportSettings,
+    /// The organisation's floor: rules every repository's policy may tighten but not loosen.
+    /// Read only from the organisation's policy (the `.github` repository's `sdl-gate.yml`,
+    /// or the GitLab policy project); a repository's own `floor` has no effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<super::floor::Floor>,
 }
 
 /// Settings of every gate.
