@@ -20,9 +20,7 @@ use crate::gates::GateKind;
 use crate::reports::Severity;
 
 use super::glob::GlobPattern;
-use super::model::{
-    Common, FailMode, PathReviewers, Policy, Reviewers, Trigger, WaiverPolicy,
-};
+use super::model::{Common, FailMode, PathReviewers, Policy, Reviewers, Trigger, WaiverPolicy};
 
 /// `floor`: the organisation's minimum. Only read from the organisation's policy; a floor in a
 /// repository's own file has no effect.
@@ -388,7 +386,9 @@ fn keep_review(p: &mut Policy, floor: &ReviewFloor, notes: &mut Notes) {
         notes.push(
             Some(kind),
             "gates.security_review.approvals",
-            format!("the org floor keeps `approvals: {min}` (the repository asked {repo_approvals})"),
+            format!(
+                "the org floor keeps `approvals: {min}` (the repository asked {repo_approvals})"
+            ),
         );
         gate.approvals = min;
     }
@@ -512,10 +512,22 @@ pub fn apply_floor(repo: Policy, floor: &Floor) -> (Policy, Vec<FloorNote>) {
 
     let g = &floor.gates;
     if let Some(tm) = &g.threat_model {
-        keep_gate(GateKind::ThreatModel, &mut p, tm.fail_mode, &tm.trigger, &mut notes);
+        keep_gate(
+            GateKind::ThreatModel,
+            &mut p,
+            tm.fail_mode,
+            &tm.trigger,
+            &mut notes,
+        );
     }
     if let Some(sr) = &g.security_review {
-        keep_gate(GateKind::SecurityReview, &mut p, sr.fail_mode, &sr.trigger, &mut notes);
+        keep_gate(
+            GateKind::SecurityReview,
+            &mut p,
+            sr.fail_mode,
+            &sr.trigger,
+            &mut notes,
+        );
         keep_review(&mut p, sr, &mut notes);
     }
     if let Some(sast) = &g.sast {
@@ -549,7 +561,13 @@ pub fn apply_floor(repo: Policy, floor: &Floor) -> (Policy, Vec<FloorNote>) {
         keep_checks(kind, &mut gate.checks, &deps.checks, &mut notes);
     }
     if let Some(sbom) = &g.sbom {
-        keep_gate(GateKind::Sbom, &mut p, sbom.fail_mode, &sbom.trigger, &mut notes);
+        keep_gate(
+            GateKind::Sbom,
+            &mut p,
+            sbom.fail_mode,
+            &sbom.trigger,
+            &mut notes,
+        );
     }
     keep_waivers(&mut p.waivers, &floor.waivers, &mut notes);
     (p, notes.0)
@@ -627,7 +645,10 @@ gates:
             ),
             "{text:?}"
         );
-        assert!(text.iter().any(|t| t.contains("`approvals: 2` (the repository asked 1)")));
+        assert!(
+            text.iter()
+                .any(|t| t.contains("`approvals: 2` (the repository asked 1)"))
+        );
         assert!(text.iter().any(|t| t.contains("reviewers `acme/security`")));
     }
 
@@ -674,5 +695,34 @@ gates:
         let (twice, notes) = apply_floor(once.clone(), &floor);
         assert_eq!(once, twice);
         assert_eq!(notes, Vec::new());
+    }
+}
+
+#[cfg(test)]
+mod validation {
+    use crate::policy::parse_policy;
+
+    #[test]
+    fn a_floor_error_names_its_line() {
+        let text = "version: 1\nfloor:\n  gates:\n    security_review:\n      approvals: 0\n";
+        match parse_policy("sdl-gate.yml", text) {
+            Ok(_) => panic!("approvals 0 accepted"),
+            Err(e) => {
+                assert_eq!((e.line, e.column), (5, 18), "{e}");
+                assert!(e.message.contains("at least 1"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelt_floor_key_is_refused_with_a_suggestion() {
+        let text = "version: 1\nfloor:\n  gates:\n    sast:\n      treshold: high\n";
+        match parse_policy("sdl-gate.yml", text) {
+            Ok(_) => panic!("unknown key accepted"),
+            Err(e) => {
+                assert_eq!(e.line, 5, "{e}");
+                assert_eq!(e.suggestion.as_deref(), Some("threshold"), "{e}");
+            }
+        }
     }
 }

@@ -483,5 +483,53 @@ pub(crate) fn validate(
         );
     }
 
+    if let Some(floor) = &policy.floor {
+        validate_floor(&mut c, floor);
+    }
+
     c.issues
+}
+
+/// The floor's own rules: what types cannot say (approvals ≥ 1, valid slugs, sane limits).
+fn validate_floor(c: &mut Checker<'_>, floor: &super::floor::Floor) {
+    c.labels(path(&["floor", "security_labels"]), &floor.security_labels);
+    let g = &floor.gates;
+    if let Some(sr) = &g.security_review {
+        let base = path(&["floor", "gates", "security_review"]);
+        c.reviewers(with(base.clone(), key("reviewers")), &sr.reviewers);
+        if sr.approvals == Some(0) {
+            c.error(
+                with(base.clone(), key("approvals")),
+                At::Value,
+                "the floor's approvals must be at least 1".into(),
+            );
+        }
+        for (i, pr) in sr.path_reviewers.iter().enumerate() {
+            let at = with(with(base.clone(), key("path_reviewers")), Seg::Index(i));
+            if pr.paths.is_empty() || pr.reviewers.is_empty() || pr.approvals == 0 {
+                c.error(
+                    at.clone(),
+                    At::Key,
+                    "a floor path_reviewers entry needs paths, reviewers and at least 1 approval"
+                        .into(),
+                );
+            }
+            c.reviewers(with(at, key("reviewers")), &pr.reviewers);
+        }
+    }
+    for (name, scan) in [("sast", &g.sast), ("dependencies", &g.dependencies)] {
+        if let Some(scan) = scan {
+            let base = path(&["floor", "gates", name]);
+            c.checks(with(base, key("checks")), &scan.checks);
+        }
+    }
+    if let Some(days) = floor.waivers.max_days
+        && (days == 0 || days > MAX_WAIVER_DAYS)
+    {
+        c.error(
+            path(&["floor", "waivers", "max_days"]),
+            At::Value,
+            format!("the floor's max_days must be between 1 and {MAX_WAIVER_DAYS}"),
+        );
+    }
 }
