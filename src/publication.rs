@@ -229,6 +229,21 @@ impl Notice {
         }
     }
 
+    /// The failing check run of an organisation policy that cannot be used: it does not
+    /// parse, is too large, or may not be read (fail closed; `location` names it).
+    pub fn unusable_org_policy(location: &str, error: &str) -> Notice {
+        Notice {
+            conclusion: Conclusion::Failure,
+            title: "The organisation's sdl-gate policy cannot be used".into(),
+            summary: format!(
+                "The organisation's policy `{}` (its default policy and floor) cannot be used, so sdl-gate cannot decide and blocks:\n\n```\n{}\n```\n\n\
+                 Fix it on the default branch of its repository; this pull request is evaluated again on its next event or with `/sdl recheck`.\n",
+                crate::render::escape::line(location, 200),
+                error.replace("```", "'''")
+            ),
+        }
+    }
+
     /// The failing check run of a policy that does not parse (fail closed).
     pub fn invalid_policy(path: &str, git_ref: &str, error: &str) -> Notice {
         Notice {

@@ -80,6 +80,7 @@ pub fn evaluation(
             blob_sha: "b".repeat(40),
             sha256: "5".repeat(64),
         },
+        org_policy: None,
         verdict,
         standard: crate::practices::EDITION.into(),
         gates,

@@ -23,7 +23,7 @@ use crate::forge_name::ForgeName;
 use crate::gates::{Evaluation, OverallVerdict};
 use crate::ledger::entry::{MergeEntry, PolicyEvidence};
 use crate::ledger::evidence;
-use crate::policy::{CommentMode, POLICY_PATHS, parse_policy_cached};
+use crate::policy::CommentMode;
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
 use crate::store::{NewEvaluation, Store};
@@ -35,6 +35,7 @@ pub mod dispatch;
 pub mod expiry;
 pub mod github;
 pub mod gitlab;
+mod org_policy;
 mod record;
 pub mod wiring;
 
@@ -401,23 +402,27 @@ pub async fn prepare_change<F: Forge>(
         capabilities,
         ..PublishOptions::default()
     };
-    let Some(file) = forge.policy(change, &head.base_ref, &POLICY_PATHS).await? else {
-        return Ok(Prepared::NoPolicy {
-            head: Box::new(head),
-            options: defaults,
-        });
-    };
-    let policy = match parse_policy_cached(&file.path, &file.text) {
-        Ok(p) => p,
-        Err(e) => {
-            let notice = Notice::invalid_policy(&file.path, &file.git_ref, &e.to_string());
-            return Ok(Prepared::InvalidPolicy {
-                head_sha: head.head_sha.clone(),
-                notice: Box::new(notice),
+    let effective = match org_policy::effective_policy(forge, change, &head.base_ref).await? {
+        org_policy::Effective::Missing => {
+            return Ok(Prepared::NoPolicy {
+                head: Box::new(head),
                 options: defaults,
             });
         }
+        org_policy::Effective::Broken(notice) => {
+            return Ok(Prepared::InvalidPolicy {
+                head_sha: head.head_sha.clone(),
+                notice,
+                options: defaults,
+            });
+        }
+        org_policy::Effective::Ready(e) => *e,
     };
+    let org_policy::EffectivePolicy {
+        policy,
+        file,
+        org: org_use,
+    } = effective;
     let needs = Needs::from_policy(&policy);
     let mut snapshot = forge.snapshot(change, &head, &needs).await?;
     snapshot.waivers.extend(records.waivers.iter().cloned());
@@ -431,7 +436,7 @@ pub async fn prepare_change<F: Forge>(
         let ids = forge.patch_ids(change, &head.base_ref, &commits).await?;
         snapshot.patch_ids.extend(ids);
     }
-    let evaluation = crate::gates::evaluate(&policy, &snapshot, now);
+    let evaluation = crate::gates::evaluate(&policy, &snapshot, now).with_org_policy(org_use);
     let mut opts = PublishOptions::from_policy(&policy, details_url);
     opts.capabilities = capabilities;
     if let Some(mode) = records.comment_mode {

@@ -108,6 +108,24 @@ pub struct PolicyFile {
     pub text: String,
 }
 
+/// The organisation's policy file as read from the forge: the default of every repository
+/// without a policy of its own, and the floor of every repository's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgPolicyFile {
+    /// Where it lives: the organisation's `.github` repository (GitHub) or the configured
+    /// policy project (GitLab).
+    pub repository: String,
+    /// The file (path [`crate::policy::ORG_POLICY_PATH`], read at the default branch).
+    pub file: PolicyFile,
+}
+
+impl OrgPolicyFile {
+    /// How messages name it: `acme/.github/sdl-gate.yml`.
+    pub fn location(&self) -> String {
+        format!("{}/{}", self.repository, self.file.path)
+    }
+}
+
 /// What happened to the sticky comment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommentAction {
@@ -232,6 +250,24 @@ pub trait Forge: Send + Sync {
         base_ref: &str,
         paths: &[&str],
     ) -> impl Future<Output = Result<Option<PolicyFile>, ForgeError>> + Send;
+
+    /// The organisation's policy for `change`'s repository ([`OrgPolicyFile`]); `None` when
+    /// there is none. One request at most. The default reads none (a forge without
+    /// organisation policies).
+    fn org_policy(
+        &self,
+        change: &ChangeRef,
+    ) -> impl Future<Output = Result<Option<OrgPolicyFile>, ForgeError>> + Send {
+        let _ = change;
+        async { Ok(None) }
+    }
+
+    /// How messages name the organisation's policy of `change`'s repository (for a notice
+    /// when it cannot be read); `None` when this forge reads none.
+    fn org_policy_location(&self, change: &ChangeRef) -> Option<String> {
+        let _ = change;
+        None
+    }
 
     /// The change as the gates see it, with what `needs` asks for.
     fn snapshot(

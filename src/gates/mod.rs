@@ -60,6 +60,7 @@ pub fn evaluate(policy: &Policy, snapshot: &Snapshot, now: DateTime<Utc>) -> Eva
         unknowns: snapshot.unknowns.clone(),
         draft: snapshot.draft,
         worst_severity,
+        org_policy: None,
     }
 }
 

@@ -263,9 +263,47 @@ pub struct Evaluation {
     /// The most severe blocking finding anywhere, for one-line summaries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worst_severity: Option<Severity>,
+    /// The organisation's policy the evaluation was made under, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_policy: Option<OrgPolicyUse>,
+}
+
+/// How an evaluation used the organisation's policy (see `policy::apply_floor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPolicyUse {
+    /// Where it lives: `acme/.github/sdl-gate.yml`, or the GitLab policy project's file.
+    pub location: String,
+    /// The repository has no policy of its own: the organisation's is its policy.
+    pub as_default: bool,
+    /// SHA-256 of its text (hex).
+    pub sha256: String,
+    /// Its git blob id (SHA-1 of `blob <len>\0<bytes>`).
+    pub blob_sha: String,
+    /// The rules its floor kept against the repository's own policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub floor: Vec<crate::policy::FloorNote>,
 }
 
 impl Evaluation {
+    /// Records how the organisation's policy took part, and adds each rule its floor kept to
+    /// the explanation of the gate it belongs to (an `info` node), so the gate itself says why
+    /// it still runs as it does.
+    pub fn with_org_policy(mut self, org: Option<OrgPolicyUse>) -> Evaluation {
+        if let Some(org) = &org {
+            for note in &org.floor {
+                let Some(kind) = note.gate else { continue };
+                if let Some(g) = self.gates.iter_mut().find(|g| g.gate == kind) {
+                    g.details.push(Node::leaf(
+                        NodeStatus::Info,
+                        format!("{} (`{}`)", note.message, org.location),
+                    ));
+                }
+            }
+        }
+        self.org_policy = org;
+        self
+    }
+
     /// Gates that block (fail).
     pub fn failed_gates(&self) -> impl Iterator<Item = &GateResult> {
         self.gates.iter().filter(|g| g.verdict == Verdict::Fail)

@@ -211,6 +211,10 @@ pub struct EvaluationEntry {
     pub base_ref: String,
     /// The policy read from it.
     pub policy: PolicyEvidence,
+    /// The organisation's policy the evaluation also read (its floor, or its default when
+    /// `policy` is that file itself), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org_policy: Option<PolicyEvidence>,
     /// The overall verdict.
     pub verdict: OverallVerdict,
     /// The 62443-4-1 edition the requirement ids refer to.

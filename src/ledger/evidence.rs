@@ -114,6 +114,12 @@ pub fn evaluation_entry(
         head_sha: evaluation.head_sha.clone(),
         base_ref: snapshot.base_ref.clone(),
         policy,
+        org_policy: evaluation.org_policy.as_ref().map(|o| PolicyEvidence {
+            path: o.location.clone(),
+            git_ref: "default branch".to_owned(),
+            blob_sha: o.blob_sha.clone(),
+            sha256: o.sha256.clone(),
+        }),
         verdict: evaluation.verdict,
         standard: evaluation.standard.clone(),
         gates: evaluation.gates.iter().map(gate_evidence).collect(),

@@ -277,8 +277,32 @@ fn gate_section(g: &GateResult, max_findings: usize) -> String {
     out
 }
 
-fn footer(eval: &Evaluation) -> String {
+/// How the organisation's policy took part: as the repository's policy, and the rules its
+/// floor kept (empty when there is no organisation policy, or it changed nothing).
+fn org_policy_lines(eval: &Evaluation) -> String {
+    let Some(org) = &eval.org_policy else {
+        return String::new();
+    };
     let mut out = String::new();
+    let location = escape::code(&org.location);
+    if org.as_default {
+        let _ = writeln!(
+            out,
+            "**Org policy:** this repository has no sdl-gate policy of its own; the organisation's {location} applies.\n"
+        );
+    }
+    if !org.floor.is_empty() {
+        let _ = writeln!(out, "**Org floor** ({location}) kept:\n");
+        for note in &org.floor {
+            let _ = writeln!(out, "- {}", escape::rich(&note.message, 400));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn footer(eval: &Evaluation) -> String {
+    let mut out = org_policy_lines(eval);
     if !eval.unknowns.is_empty() {
         out.push_str("**Not checked:**\n\n");
         for u in &eval.unknowns {

@@ -306,6 +306,22 @@ impl Forge for GithubForge {
         snapshot::policy(self, change, base_ref, paths).await
     }
 
+    fn org_policy_location(&self, change: &ChangeRef) -> Option<String> {
+        let (owner, _) = split_repo(&change.repository).ok()?;
+        Some(format!(
+            "{owner}/{}/{}",
+            snapshot::ORG_POLICY_REPO,
+            crate::policy::ORG_POLICY_PATH
+        ))
+    }
+
+    async fn org_policy(
+        &self,
+        change: &ChangeRef,
+    ) -> Result<Option<super::OrgPolicyFile>, ForgeError> {
+        snapshot::org_policy(self, change).await
+    }
+
     async fn snapshot(
         &self,
         change: &ChangeRef,

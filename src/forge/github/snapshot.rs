@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `GET /repos/{o}/{r}/pulls/{n}` | always ([`head`]) |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={base}` | the policy, first of `POLICY_PATHS` found |
+//! | `GET /repos/{o}/.github/contents/sdl-gate.yml` | the organisation's policy (default and floor), at the default branch |
 //! | `GET /repos/{o}/{r}/pulls/{n}/files?per_page=100` | always; one page per 100 files, up to GitHub's 3,000 |
 //! | `GET /repos/{o}/{r}/pulls/{n}/reviews?per_page=100` | when the review gate is on |
 //! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | always (it also finds our own run) |
@@ -25,7 +26,7 @@ use base64::Engine as _;
 use http::Method;
 
 use crate::forge::{
-    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
+    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, OrgPolicyFile, PolicyFile, changed_lines,
 };
 use crate::patch_id::{self, FilePatch};
 use crate::snapshot::{
@@ -117,6 +118,15 @@ async fn read_file(
         encode_path(path),
         encode(git_ref)
     );
+    read_contents(forge, inst, url).await
+}
+
+/// [`read_file`] of a contents URL (`ref` given or left to the default branch).
+async fn read_contents(
+    forge: &GithubForge,
+    inst: u64,
+    url: String,
+) -> Result<Option<Option<Vec<u8>>>, ForgeError> {
     let what = format!("GET {url}");
     let reply = match forge.http.call(inst, Method::GET, &url, None, &what).await {
         Ok(r) => r,
@@ -188,6 +198,47 @@ pub(crate) async fn policy_at(
     }
     Ok(None)
 }
+
+/// The organisation's policy: `GET /repos/{owner}/.github/contents/sdl-gate.yml` at the
+/// default branch of the owner's `.github` repository, with the installation token (one
+/// request per evaluation). `None` when GitHub answers 404: no such repository or file, or
+/// the installation does not include the `.github` repository. A file over 1 MB is an error
+/// (the caller fails closed and names the file).
+pub(crate) async fn org_policy(
+    forge: &GithubForge,
+    change: &ChangeRef,
+) -> Result<Option<OrgPolicyFile>, ForgeError> {
+    let inst = installation(change)?;
+    let (owner, _) = split_repo(&change.repository)?;
+    let path = crate::policy::ORG_POLICY_PATH;
+    let url = format!(
+        "/repos/{}/{ORG_POLICY_REPO}/contents/{}",
+        encode(owner),
+        encode_path(path)
+    );
+    let repository = format!("{owner}/{ORG_POLICY_REPO}");
+    match read_contents(forge, inst, url).await? {
+        None => Ok(None),
+        Some(None) => Err(ForgeError::Rejected {
+            status: 413,
+            what: format!("the organisation policy {repository}/{path} is larger than 1 MB"),
+        }),
+        Some(Some(bytes)) => Ok(Some(OrgPolicyFile {
+            repository,
+            file: PolicyFile {
+                path: path.to_string(),
+                git_ref: DEFAULT_BRANCH.to_string(),
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            },
+        })),
+    }
+}
+
+/// The repository of an organisation that holds its community files, and sdl-gate's org policy.
+pub(crate) const ORG_POLICY_REPO: &str = ".github";
+
+/// How the default branch is named where a file was read without a `ref`.
+const DEFAULT_BRANCH: &str = "the default branch";
 
 fn file_status(s: &str) -> FileStatus {
     match s {
