@@ -1851,3 +1851,144 @@ async fn serve_reconciles_at_start_up_and_stops_on_sigterm() {
     assert!(log.contains("reconciliation sweep done"), "{log}");
     fake.assert_no_unknown();
 }
+
+/// The organisation's policy in `acme/.github`: its floor keeps `sast` at `high` with CodeQL.
+const ORG_POLICY: &str = r#"
+version: 1
+floor:
+  gates:
+    sast:
+      threshold: high
+      checks: ["CodeQL"]
+"#;
+
+/// A repository policy that turns every gate off.
+const ALL_OFF: &str = r#"
+version: 1
+gates:
+  threat_model: { enabled: false }
+  security_review: { enabled: false }
+  sast: { enabled: false }
+  dependencies: { enabled: false }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_org_floor_keeps_a_gate_the_repository_disabled_and_is_the_default_elsewhere() {
+    let w = world().await;
+    w.fake.put_file(
+        "acme/.github",
+        "main",
+        "sdl-gate.yml",
+        ORG_POLICY.as_bytes(),
+    );
+    w.fake
+        .put_file(REPO, "main", ".github/sdl-gate.yml", ALL_OFF.as_bytes());
+    // acme/plc disabled sast; its CodeQL run failed: the floor keeps the gate, so it blocks.
+    let red = sha(0x6001);
+    PullBuilder::new(REPO, 61, "bob", &red)
+        .file("src/main.rs")
+        .install(&w.fake);
+    w.fake
+        .ci_run(REPO, &red, "CodeQL", "completed", Some("failure"));
+    // The same with CodeQL green passes: the floor adds nothing else.
+    let green = sha(0x6002);
+    PullBuilder::new(REPO, 62, "bob", &green)
+        .file("src/main.rs")
+        .install(&w.fake);
+    w.fake
+        .ci_run(REPO, &green, "CodeQL", "completed", Some("success"));
+    // acme/bare has no policy of its own: the organisation's applies (with its floor).
+    let bare = sha(0x6003);
+    PullBuilder::new("acme/bare", 63, "bob", &bare)
+        .file("src/main.rs")
+        .install(&w.fake);
+    w.fake
+        .ci_run("acme/bare", &bare, "CodeQL", "completed", Some("failure"));
+    // beta's organisation policy does not load: fail closed, naming it and the error.
+    w.fake.put_file(
+        "beta/.github",
+        "main",
+        "sdl-gate.yml",
+        b"version: 1\nfloor:\n  gates:\n    sast:\n      treshold: high\n",
+    );
+    w.fake.put_file(
+        "beta/app",
+        "main",
+        ".github/sdl-gate.yml",
+        ALL_OFF.as_bytes(),
+    );
+    let beta = sha(0x6004);
+    PullBuilder::new("beta/app", 64, "bob", &beta)
+        .file("src/main.rs")
+        .install(&w.fake);
+    for (repo, number, head) in [
+        (REPO, 61, &red),
+        (REPO, 62, &green),
+        ("acme/bare", 63, &bare),
+        ("beta/app", 64, &beta),
+    ] {
+        w.send("pull_request", &pull_event(repo, "opened", number, head))
+            .await;
+    }
+    w.drain().await;
+
+    let run = w.run(REPO, &red);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    assert!(
+        run.title.as_deref().is_some_and(|t| t.contains("sast")),
+        "{:?}",
+        run.title
+    );
+    let kept = "the org floor keeps `sast` enabled (the repository disabled it)";
+    let summary = run.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("Org floor") && summary.contains("acme/.github/sdl-gate.yml"),
+        "{summary}"
+    );
+    assert!(summary.contains(kept), "{summary}");
+    assert!(
+        run.text.clone().unwrap_or_default().contains(kept),
+        "the gate's own explanation says it too: {:?}",
+        run.text
+    );
+    let comments = w.fake.comments(REPO, 61);
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].body.contains(kept), "{}", comments[0].body);
+    let verdicts = w.gate_verdicts(REPO, 61).await;
+    assert_eq!(verdicts["sast"], "fail", "{verdicts}");
+    assert_eq!(verdicts["threat_model"], "not_applicable", "{verdicts}");
+
+    let run = w.run(REPO, &green);
+    assert_eq!(run.conclusion.as_deref(), Some("success"), "{run:?}");
+
+    let run = w.run("acme/bare", &bare);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    let summary = run.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("no sdl-gate policy of its own")
+            && summary.contains("acme/.github/sdl-gate.yml"),
+        "{summary}"
+    );
+
+    let run = w.run("beta/app", &beta);
+    assert_eq!(run.conclusion.as_deref(), Some("failure"), "{run:?}");
+    assert_eq!(
+        run.title.as_deref(),
+        Some("The organisation's sdl-gate policy cannot be used")
+    );
+    let summary = run.summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("beta/.github/sdl-gate.yml:5:7") && summary.contains("treshold"),
+        "names the file, the place and the error: {summary}"
+    );
+
+    // One extra read per evaluation: the organisation's file, at its default branch.
+    let org_reads = w
+        .fake
+        .journal()
+        .iter()
+        .filter(|c| c.path.contains("/.github/contents/sdl-gate.yml"))
+        .count();
+    assert_eq!(org_reads, 4, "one read of the org policy per evaluation");
+    w.stop().await;
+}
