@@ -155,6 +155,10 @@ pub struct GitLabSettings {
     pub token: SecretString,
     /// Webhook secret tokens; several are accepted during a rotation.
     pub webhook_secrets: Vec<SecretString>,
+    /// The project holding the organisation's policy (`SDL_GATE_GITLAB_POLICY_PROJECT`,
+    /// `group/policies`): its `sdl-gate.yml` at the default branch is the default and the
+    /// floor of every project. `None`: projects have only their own policies.
+    pub policy_project: Option<String>,
 }
 
 /// Login to the service's pages (`crate::web::auth`). Without a provider and without auditor
@@ -348,6 +352,7 @@ struct FileGitLab {
     webhook_secret: Option<StringOrList>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    policy_project: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -604,6 +609,9 @@ impl Settings {
                 .map(|s| split_list(&s))
                 .or(file.gitlab.webhook_secret.map(StringOrList::into_list))
                 .filter(|l| !l.is_empty()),
+            var("SDL_GATE_GITLAB_POLICY_PROJECT")
+                .or(file.gitlab.policy_project)
+                .filter(|p| !p.trim().is_empty()),
         )?;
 
         let public_url = var("SDL_GATE_PUBLIC_URL").or(file.public_url);
@@ -890,6 +898,7 @@ fn gitlab_settings(
     url: Option<String>,
     token: Option<String>,
     secrets: Option<Vec<String>>,
+    policy_project: Option<String>,
 ) -> Result<Option<GitLabSettings>, SettingsError> {
     let enabled = partial(
         "GitLab",
@@ -912,6 +921,19 @@ fn gitlab_settings(
         url: url.trim_end_matches('/').to_owned(),
         token: SecretString::from(token),
         webhook_secrets: secrets.into_iter().map(SecretString::from).collect(),
+        policy_project: match policy_project {
+            None => None,
+            Some(p) => {
+                let p = p.trim().trim_matches('/').to_owned();
+                if !p.contains('/') || p.chars().any(char::is_whitespace) {
+                    return Err(SettingsError::Invalid {
+                        name: "SDL_GATE_GITLAB_POLICY_PROJECT",
+                        message: format!("`{p}` is not a project path like `group/policies`"),
+                    });
+                }
+                Some(p)
+            }
+        },
     }))
 }
 
@@ -995,6 +1017,30 @@ mod tests {
         assert_eq!(s.gitlab.as_ref().unwrap().webhook_secrets.len(), 2);
         let debug = format!("{s:?}");
         assert!(!debug.contains("SECRET"), "{debug}");
+    }
+
+    #[test]
+    fn the_gitlab_policy_project_is_read_and_checked() {
+        let base = [
+            ("SDL_GATE_GITLAB_URL", "https://gl.example"),
+            ("SDL_GATE_GITLAB_TOKEN", "t"),
+            ("SDL_GATE_GITLAB_WEBHOOK_SECRET", "s"),
+        ];
+        let s = Settings::from_sources(None, &env(&base)).unwrap();
+        assert_eq!(s.gitlab.unwrap().policy_project, None);
+        let mut more = base.to_vec();
+        more.push(("SDL_GATE_GITLAB_POLICY_PROJECT", "/acme/policies/"));
+        let s = Settings::from_sources(None, &env(&more)).unwrap();
+        assert_eq!(
+            s.gitlab.unwrap().policy_project.as_deref(),
+            Some("acme/policies")
+        );
+        let mut bad = base.to_vec();
+        bad.push(("SDL_GATE_GITLAB_POLICY_PROJECT", "policies"));
+        let err = Settings::from_sources(None, &env(&bad))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SDL_GATE_GITLAB_POLICY_PROJECT"), "{err}");
     }
 
     #[test]

@@ -809,3 +809,103 @@ async fn a_rate_limited_request_is_retried_after_the_wait_gitlab_asks_for() {
     assert_eq!(bot.sticky(11).len(), 1, "one note despite the retry");
     bot.fake.assert_no_unknown();
 }
+
+/// The group's policy project: its `sdl-gate.yml` (read at the default branch, `ref=HEAD`) is
+/// the floor of every project's policy and the policy of a project without one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_policy_project_floors_and_defaults_merge_requests() {
+    use sdl_gate::engine::{Outcome, Records, evaluate_change};
+    use sdl_gate::forge::ChangeRef;
+    use sdl_gate::gates::{GateKind, Verdict};
+
+    let fake = FakeGitlab::start().await;
+    fake.put_file(
+        "acme/policies",
+        "main",
+        "sdl-gate.yml",
+        b"version: 1\nfloor:\n  gates:\n    sast:\n      threshold: high\n",
+    );
+    fake.put_file(
+        PROJECT,
+        "main",
+        ".gitlab/sdl-gate.yml",
+        b"version: 1\ngates:\n  threat_model: {enabled: false}\n  security_review: {enabled: false}\n  sast: {enabled: false, threshold: critical}\n  dependencies: {enabled: false}\n",
+    );
+    let head = sha(0x71);
+    fake.merge_request(PROJECT, 9, "bob", &head, &["src/api/handler.rs"]);
+    let bad = sast_report(Some(("High", "src/api/handler.rs")));
+    fake.pipeline_with_report(
+        PROJECT,
+        9,
+        "semgrep-sast",
+        "sast",
+        "gl-sast-report.json",
+        &bad,
+    );
+    let bare_head = sha(0x72);
+    fake.merge_request("acme/bare", 3, "bob", &bare_head, &["src/x.rs"]);
+
+    let mut cfg = GitlabConfig::new(fake.url.clone(), SecretString::from(BOT_TOKEN));
+    cfg.timeout = Duration::from_secs(5);
+    cfg.policy_project = Some("acme/policies".into());
+    let forge = connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("connect: {e}"));
+
+    let out = evaluate_change(
+        &forge,
+        &ChangeRef::new(PROJECT, 9, None),
+        &Records::default(),
+        Utc::now(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("evaluate: {e}"));
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("not evaluated: {out:?}")
+    };
+    assert_eq!(
+        evaluation.gate(GateKind::Sast).map(|g| g.verdict),
+        Some(Verdict::Fail),
+        "the floor keeps sast, at high: {evaluation:?}"
+    );
+    let org = evaluation
+        .org_policy
+        .clone()
+        .unwrap_or_else(|| panic!("no org policy"));
+    assert_eq!(org.location, "acme/policies/sdl-gate.yml");
+    assert!(!org.as_default);
+    let notes: Vec<String> = org.floor.iter().map(|n| n.message.clone()).collect();
+    assert!(
+        notes.contains(&"the org floor keeps `sast` enabled (the repository disabled it)".into()),
+        "{notes:?}"
+    );
+    assert!(
+        notes.contains(
+            &"the org floor keeps `sast` at threshold `high` (the repository asked `critical`)"
+                .into()
+        ),
+        "{notes:?}"
+    );
+    assert!(
+        fake.journal().iter().any(|c| c
+            .path
+            .contains("/projects/acme%2Fpolicies/repository/files/sdl-gate.yml")
+            && c.query.contains("ref=HEAD")),
+        "read at the default branch"
+    );
+
+    // A project without a policy of its own takes the group's.
+    let out = evaluate_change(
+        &forge,
+        &ChangeRef::new("acme/bare", 3, None),
+        &Records::default(),
+        Utc::now(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("evaluate: {e}"));
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("not evaluated: {out:?}")
+    };
+    assert!(evaluation.org_policy.as_ref().is_some_and(|o| o.as_default));
+    fake.assert_no_unknown();
+}

@@ -190,6 +190,11 @@ pub fn serve() -> Vec<EnvVar> {
             "webhook secret token; comma-separated for rotation",
         ),
         var(
+            "SDL_GATE_GITLAB_POLICY_PROJECT",
+            None,
+            "project (group/policies) whose sdl-gate.yml is every project's default and floor",
+        ),
+        var(
             "SDL_GATE_GITHUB_CLIENT_ID",
             None,
             "the GitHub App's OAuth client id: people sign in to the pages with GitHub",

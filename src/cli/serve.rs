@@ -137,8 +137,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             if let Some(gl) = &settings.gitlab {
                 // In the background: an unreachable GitLab must not stop the GitHub App.
                 let gitlab = LazyGitlab::default();
+                let mut config = GitlabConfig::new(gl.url.clone(), gl.token.clone());
+                config.policy_project = gl.policy_project.clone();
                 gitlab_connect = Some(gitlab.spawn_connect(
-                    GitlabConfig::new(gl.url.clone(), gl.token.clone()),
+                    config,
                     readiness.clone(),
                     move |forge| wiring.gitlab(forge),
                 ));

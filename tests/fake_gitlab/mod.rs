@@ -558,7 +558,11 @@ fn project_route(
             ))
         }
         ["repository", "files", path] if get => {
-            let git_ref = q.get("ref")?.clone();
+            // `HEAD` is the default branch (`main` in the fake).
+            let git_ref = match q.get("ref")?.as_str() {
+                "HEAD" => "main".to_owned(),
+                other => other.to_owned(),
+            };
             match p.files.get(&(git_ref.clone(), path.to_string())) {
                 Some(bytes) => Some(json_response(
                     200,

@@ -30,6 +30,7 @@ pub(super) async fn connect_forge(
         url,
         token,
         timeout: std::time::Duration::from_secs(30),
+        policy_project: None,
     };
     match sdl_gate::forge::gitlab::connect(config).await {
         Ok(forge) => Ok(Some(forge)),

@@ -54,6 +54,10 @@ pub struct GitlabConfig {
     pub token: SecretString,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// The project holding the organisation's policy (`SDL_GATE_GITLAB_POLICY_PROJECT`,
+    /// `group/policies`): its `sdl-gate.yml` at the default branch is the default of every
+    /// project without a policy and the floor of every project's. `None`: no such policy.
+    pub policy_project: Option<String>,
 }
 
 impl GitlabConfig {
@@ -63,6 +67,7 @@ impl GitlabConfig {
             url: url.into(),
             token,
             timeout: Duration::from_secs(30),
+            policy_project: None,
         }
     }
 }
@@ -104,6 +109,7 @@ pub struct GitlabForge {
     hints: Hints,
     bot: Login,
     bot_id: u64,
+    policy_project: Option<String>,
 }
 
 /// `scheme://host[:port][/prefix]` → (secure, `host[:port][/prefix]`).
@@ -130,6 +136,11 @@ fn split_url(url: &str) -> Result<(bool, String), ForgeError> {
 /// Connects to GitLab: builds the `gitlab` crate's async client (which checks the token
 /// with `GET /api/v4/user`) and learns the bot's own user name for finding its notes.
 pub async fn connect(config: GitlabConfig) -> Result<GitlabForge, ForgeError> {
+    let policy_project = config
+        .policy_project
+        .as_deref()
+        .map(|p| p.trim_matches('/').to_string())
+        .filter(|p| !p.is_empty());
     let (secure, host) = split_url(&config.url)?;
     let mut builder = gitlab::GitlabBuilder::new(host, config.token.expose_secret());
     if !secure {
@@ -155,6 +166,7 @@ pub async fn connect(config: GitlabConfig) -> Result<GitlabForge, ForgeError> {
         hints: Hints::default(),
         bot: Login::new(me.username),
         bot_id: me.id,
+        policy_project,
     })
 }
 
@@ -230,6 +242,22 @@ impl Forge for GitlabForge {
         paths: &[&str],
     ) -> Result<Option<PolicyFile>, ForgeError> {
         snapshot::policy(self, change, base_ref, paths).await
+    }
+
+    fn org_policy_location(&self, _change: &ChangeRef) -> Option<String> {
+        self.policy_project
+            .as_ref()
+            .map(|p| format!("{p}/{}", crate::policy::ORG_POLICY_PATH))
+    }
+
+    async fn org_policy(
+        &self,
+        _change: &ChangeRef,
+    ) -> Result<Option<super::OrgPolicyFile>, ForgeError> {
+        match &self.policy_project {
+            Some(project) => snapshot::org_policy(self, project).await,
+            None => Ok(None),
+        }
     }
 
     async fn snapshot(

@@ -4,6 +4,7 @@
 //! | --- | --- |
 //! | `GET /projects/:id/merge_requests/:iid` | always ([`head`]) |
 //! | `GET /projects/:id/repository/files/:path?ref=:target` | the policy, first of `POLICY_PATHS` found |
+//! | `GET /projects/:policy_project/repository/files/sdl-gate.yml?ref=HEAD` | the organisation's policy, when `SDL_GATE_GITLAB_POLICY_PROJECT` is set |
 //! | `GET /projects/:id/merge_requests/:iid/diffs` | always, 100 files a page |
 //! | `GET /projects/:id/merge_requests/:iid/approvals` | when the review gate is on |
 //! | `GET /projects/:id/pipelines/:pid/jobs` | when the MR has a head pipeline on the head commit |
@@ -29,7 +30,7 @@ use base64::Engine as _;
 
 use crate::commands::Permission;
 use crate::forge::{
-    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, PolicyFile, changed_lines,
+    ChangeHead, ChangeRef, ChangeState, ForgeError, Needs, OrgPolicyFile, PolicyFile, changed_lines,
 };
 use crate::reports::parse_report;
 use crate::snapshot::{
@@ -193,6 +194,27 @@ pub(crate) async fn policy(
         }
     }
     Ok(None)
+}
+
+/// The organisation's policy: `sdl-gate.yml` of the configured policy `project` at its
+/// default branch (`ref=HEAD`), one request. `None` when GitLab answers 404 (no such project
+/// or file, or the bot may not read it).
+pub(crate) async fn org_policy(
+    forge: &GitlabForge,
+    project: &str,
+) -> Result<Option<OrgPolicyFile>, ForgeError> {
+    let at = ChangeRef::new(project, 0, None);
+    let path = crate::policy::ORG_POLICY_PATH;
+    Ok(read_file(forge, &at, path, "HEAD")
+        .await?
+        .map(|bytes| OrgPolicyFile {
+            repository: project.trim_matches('/').to_string(),
+            file: PolicyFile {
+                path: path.to_string(),
+                git_ref: "HEAD".to_string(),
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            },
+        }))
 }
 
 /// A job's or status's state as the gates see it.
