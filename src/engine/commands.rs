@@ -28,7 +28,7 @@ use crate::commands::{
 };
 use crate::forge::{ChangeHead, ChangeRef, Forge, Interact, Reaction};
 use crate::forge_name::ForgeName;
-use crate::policy::{Policy, parse_policy, parse_policy_cached};
+use crate::policy::{Policy, parse_policy};
 use crate::queue::{Job, JobEvent, ProcessError};
 use crate::render::replies;
 use crate::snapshot::{Login, Snapshot};
@@ -424,17 +424,15 @@ impl<F: Forge + Interact> Context<'_, F> {
     ) -> Result<&'l PolicyState, ProcessError> {
         if lazy.policy.is_none() {
             let base = self.head(change, lazy).await?.base_ref.clone();
-            let state = match self
-                .forge
-                .policy(change, &base, &crate::policy::POLICY_PATHS)
+            // The policy the evaluation uses: the repository's under the organisation's floor
+            // (waiver limits included), or the organisation's.
+            let state = match super::org_policy::effective_policy(self.forge, change, &base)
                 .await
                 .map_err(to_process_error)?
             {
-                None => PolicyState::Missing,
-                Some(file) => match parse_policy_cached(&file.path, &file.text) {
-                    Ok(p) => PolicyState::Valid(p),
-                    Err(_) => PolicyState::Invalid,
-                },
+                super::org_policy::Effective::Missing => PolicyState::Missing,
+                super::org_policy::Effective::Ready(e) => PolicyState::Valid(e.policy),
+                super::org_policy::Effective::Broken(_) => PolicyState::Invalid,
             };
             lazy.policy = Some(state);
         }

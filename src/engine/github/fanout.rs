@@ -18,9 +18,8 @@ use serde_json::{Value, json};
 use crate::events::github::{FANOUT_INPUTS, fanout_inputs};
 use crate::events::{Target, WorkItem, WorkKey};
 use crate::forge::github::{GithubForge, OpenPull};
-use crate::forge::{ChangeRef, Forge as _, ForgeError};
+use crate::forge::{ChangeRef, ForgeError};
 use crate::forge_name::ForgeName;
-use crate::policy::{POLICY_PATHS, parse_policy_cached};
 use crate::queue::{Job, ProcessError};
 use crate::snapshot::Sha;
 use crate::store::{InternalWork, Store, StoreError};
@@ -290,11 +289,13 @@ impl GithubProcessor {
             return Ok(true);
         };
         let change = ChangeRef::new(repository, 0, Some(installation));
-        match self.forge.policy(&change, branch, &POLICY_PATHS).await {
-            Ok(None) => Ok(false),
-            Ok(Some(file)) => Ok(parse_policy_cached(&file.path, &file.text)
-                .map(|p| p.gates.sast.code_scanning)
-                .unwrap_or(true)),
+        // Under the organisation's floor, which may turn code scanning on.
+        match crate::engine::org_policy::effective_policy(&self.forge, &change, branch).await {
+            Ok(crate::engine::org_policy::Effective::Missing) => Ok(false),
+            Ok(crate::engine::org_policy::Effective::Ready(e)) => {
+                Ok(e.policy.gates.sast.code_scanning)
+            }
+            Ok(crate::engine::org_policy::Effective::Broken(_)) => Ok(true),
             Err(e) => Err(to_process_error(e)),
         }
     }

@@ -25,7 +25,7 @@ use crate::events::MergeGroupDetail;
 use crate::forge::{ChangeRef, ChangeState, Forge as _, ForgeError, Publication};
 use crate::forge_name::ForgeName;
 use crate::merge_group::{GroupInputs, GroupPull, judge};
-use crate::policy::{GlobList, POLICY_PATHS, parse_policy_cached};
+use crate::policy::GlobList;
 use crate::publication::{Conclusion, StickyPlan};
 use crate::queue::{Job, ProcessError};
 use crate::render::merge_group as text;
@@ -123,29 +123,30 @@ impl GithubProcessor {
         base_branch: &str,
     ) -> Result<Publication, ForgeError> {
         let repository = &group_ref.repository;
-        let Some(file) = self
-            .forge
-            .policy(group_ref, base_branch, &POLICY_PATHS)
-            .await?
-        else {
-            return Ok(run(
-                head_sha,
-                Conclusion::Neutral,
-                text::NO_POLICY_TITLE.to_owned(),
-                text::no_policy(base_branch),
-            ));
-        };
-        let policy = match parse_policy_cached(&file.path, &file.text) {
-            Ok(p) => p,
-            Err(e) => {
-                return Ok(run(
-                    head_sha,
-                    Conclusion::Failure,
-                    text::INVALID_POLICY_TITLE.to_owned(),
-                    text::invalid_policy(base_branch, &e.to_string()),
-                ));
-            }
-        };
+        // The policy pull requests are evaluated under: the repository's under the
+        // organisation's floor, or the organisation's.
+        let policy =
+            match crate::engine::org_policy::effective_policy(&self.forge, group_ref, base_branch)
+                .await?
+            {
+                crate::engine::org_policy::Effective::Missing => {
+                    return Ok(run(
+                        head_sha,
+                        Conclusion::Neutral,
+                        text::NO_POLICY_TITLE.to_owned(),
+                        text::no_policy(base_branch),
+                    ));
+                }
+                crate::engine::org_policy::Effective::Broken(notice) => {
+                    return Ok(run(
+                        head_sha,
+                        Conclusion::Failure,
+                        notice.title.clone(),
+                        notice.summary.clone(),
+                    ));
+                }
+                crate::engine::org_policy::Effective::Ready(e) => e.policy,
+            };
         let diff = self
             .forge
             .compare(
