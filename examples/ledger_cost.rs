@@ -71,6 +71,7 @@ fn evaluation(i: u64) -> Entry {
             blob_sha: format!("{:040x}", 7),
             sha256: format!("{:064x}", 9),
         },
+        org_policy: None,
         verdict: OverallVerdict::Fail,
         standard: "IEC 62443-4-1:2018 (edition 1.0)".into(),
         gates: vec![

@@ -79,6 +79,7 @@ fn evaluation(
             blob_sha: "b".repeat(40),
             sha256: "5".repeat(64),
         },
+        org_policy: None,
         verdict,
         standard: sdl_gate::practices::EDITION.into(),
         gates,

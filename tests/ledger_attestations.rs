@@ -40,6 +40,7 @@ fn evaluation(number: u64, verdict: OverallVerdict) -> Entry {
             blob_sha: "ce013625030ba8dba906f756967f9e9ca394464a".into(),
             sha256: "ab".repeat(32),
         },
+        org_policy: None,
         verdict,
         standard: "IEC 62443-4-1:2018 (edition 1.0)".into(),
         gates: vec![
