@@ -715,6 +715,24 @@ mod validation {
     }
 
     #[test]
+    fn a_misplaced_key_is_pointed_to_its_section_inside_the_floor_or_outside() {
+        let inside = "version: 1\nfloor:\n  gates:\n    approvals: 2\n";
+        match parse_policy("sdl-gate.yml", inside) {
+            Ok(_) => panic!("misplaced key accepted"),
+            Err(e) => assert!(
+                e.message
+                    .contains("belongs in `floor.gates.security_review`"),
+                "{e}"
+            ),
+        }
+        let outside = "version: 1\ngates:\n  approvals: 2\n";
+        match parse_policy("sdl-gate.yml", outside) {
+            Ok(_) => panic!("misplaced key accepted"),
+            Err(e) => assert!(!e.message.contains("floor"), "{e}"),
+        }
+    }
+
+    #[test]
     fn a_misspelt_floor_key_is_refused_with_a_suggestion() {
         let text = "version: 1\nfloor:\n  gates:\n    sast:\n      treshold: high\n";
         match parse_policy("sdl-gate.yml", text) {

@@ -298,9 +298,12 @@ fn yaml_error(file: &str, err: &YamlError, index: &PositionIndex) -> PolicyError
             suggestion = did_you_mean(field, expected.iter().copied()).map(str::to_string);
             let section =
                 pos.map_or_else(|| TOP_LEVEL.to_string(), |p| section_of_key(index, p));
+            // A key misplaced in the policy is pointed to the policy's sections, one misplaced
+            // under `floor` to the floor's (which repeat many of the policy's keys).
+            let in_floor = section.starts_with("`floor");
             let homes: Vec<String> = key_homes()
                 .iter()
-                .filter(|(k, _)| k == field)
+                .filter(|(k, home)| k == field && (home.starts_with("floor") == in_floor))
                 .map(|(_, home)| {
                     if home == TOP_LEVEL {
                         home.clone()
