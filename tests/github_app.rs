@@ -1148,3 +1148,56 @@ async fn an_evaluation_that_differs_only_in_its_time_writes_nothing() {
     assert_eq!(p.comment, CommentAction::Unchanged);
     assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
 }
+
+/// The organisation's policy that may not be read (403) fails the check closed and names it;
+/// a passing outage there (5xx) is an error the queue retries, never "no organisation policy".
+#[tokio::test]
+async fn an_unreadable_org_policy_fails_closed_and_an_outage_is_retried() {
+    let fake = FakeGithub::start().await;
+    let head = sha(0x0e01);
+    PullBuilder::new(REPO, 31, "alice", &head)
+        .file("src/main.rs")
+        .install(&fake);
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", WEAK_POLICY.as_bytes());
+    let gh = forge(&fake);
+
+    fake.fault(
+        Some(Method::GET),
+        "/repos/acme/.github/contents/sdl-gate.yml",
+        1,
+        FaultKind::Status(502),
+    );
+    let err = evaluate_change(&gh, &change(31), &Records::default(), Utc::now())
+        .await
+        .expect_err("an outage is an error to retry");
+    assert!(err.is_retryable(), "{err}");
+    assert!(fake.check_runs(REPO, &head, "sdl-gate").is_empty());
+
+    fake.fault(
+        Some(Method::GET),
+        "/repos/acme/.github/contents/sdl-gate.yml",
+        1,
+        FaultKind::Status(403),
+    );
+    let out = evaluate_change(&gh, &change(31), &Records::default(), Utc::now())
+        .await
+        .expect("a notice");
+    assert!(matches!(out, Outcome::InvalidPolicy(_)), "{out:?}");
+    let runs = fake.check_runs(REPO, &head, "sdl-gate");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
+    let summary = runs[0].summary.clone().unwrap_or_default();
+    assert!(
+        summary.contains("acme/.github/sdl-gate.yml") && summary.contains("403"),
+        "{summary}"
+    );
+
+    // Readable again and absent: the repository's own policy alone.
+    let out = evaluate_change(&gh, &change(31), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(evaluation.org_policy, None);
+    assert_eq!(evaluation.verdict, OverallVerdict::Pass);
+}
