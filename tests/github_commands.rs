@@ -692,3 +692,29 @@ gates:
     assert_eq!(refs[0].reference.sha.as_str(), env.head);
     env.stop().await;
 }
+
+/// The organisation's floor limits waivers too: the repository allows 14 days, the floor 5,
+/// so a 7-day waiver is refused under the floor's limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_org_floor_limits_how_long_a_waiver_may_last() {
+    let mut env = Env::start(POLICY).await;
+    env.fake.put_file(
+        "acme/.github",
+        "main",
+        "sdl-gate.yml",
+        b"version: 1\nfloor:\n  waivers:\n    max_days: 5\n",
+    );
+    let long = env
+        .comment("carol", &format!("/sdl waive sast --for 7d {REASON}"))
+        .await;
+    let r = env.replies_to(&long);
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("at most 5 days"), "{}", r[0]);
+    assert!(env.waivers().await.is_empty(), "nothing was waived");
+    let ok = env
+        .comment("carol", &format!("/sdl waive sast --for 5d {REASON}"))
+        .await;
+    assert_eq!(env.reactions(&ok), ["eyes", "+1"]);
+    assert_eq!(env.waivers().await.len(), 1);
+    env.stop().await;
+}
