@@ -302,3 +302,55 @@ fn exit_2_on_usage_error() {
     };
     assert_eq!(code(&o), 2);
 }
+
+#[test]
+fn an_org_floor_given_with_org_policy_keeps_the_threshold_and_says_so() {
+    let r = Repo::new();
+    r.write("codeql.sarif", SARIF_HIGH);
+    r.write(
+        "docs/threat-model/auth.md",
+        "# Auth\n\nSpoofing: mitigated by mTLS.\n",
+    );
+    r.write(
+        "changed.txt",
+        "M\tsrc/auth/login.rs\nM\tdocs/threat-model/auth.md\n",
+    );
+    r.write(
+        "policy.yml",
+        &POLICY.replace(
+            "    threshold: high\n  dependencies",
+            "    threshold: critical\n  dependencies",
+        ),
+    );
+    let args = [
+        "--approved-by",
+        "alice",
+        "--check",
+        "CodeQL=success",
+        "--sarif",
+        "codeql.sarif",
+    ];
+    // The repository's own policy lets a high finding through.
+    let o = r.check(&args);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    // Under the organisation's floor it blocks, and the report names the rule kept.
+    r.write(
+        "org.yml",
+        "version: 1\nfloor:\n  gates:\n    sast: { threshold: high }\n",
+    );
+    let mut with_org = args.to_vec();
+    with_org.extend(["--org-policy", "org.yml"]);
+    let o = r.check(&with_org);
+    assert_eq!(code(&o), 1, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "the org floor keeps `sast` at threshold `high` (the repository asked `critical`)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("Org floor") && out.contains("org.yml"),
+        "{out}"
+    );
+}

@@ -40,6 +40,10 @@ pub struct CheckArgs {
     /// The policy file (YAML).
     #[arg(long, value_name = "FILE")]
     policy: PathBuf,
+    /// The organisation's policy (its `floor:` binds `--policy`, as the service applies the
+    /// `.github` repository's `sdl-gate.yml`); the result names every rule the floor kept.
+    #[arg(long, value_name = "FILE")]
+    org_policy: Option<PathBuf>,
     /// Changed files, one path a line (`-` for stdin). `git diff --name-status` lines
     /// (`M\tpath`, `R100\told\tnew`, `D\tpath`) are understood too.
     #[arg(long, value_name = "FILE")]
@@ -325,9 +329,31 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     for w in &checked.warnings {
         eprintln!("{w}");
     }
-    let policy = checked.policy;
+    let (policy, org) = match &args.org_policy {
+        None => (checked.policy, None),
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = String::from_utf8(read_limited(path)?)
+                .with_context(|| format!("{name} is not UTF-8 text"))?;
+            let org = check_policy(&name, &text, Some(now.date_naive()))?;
+            for w in &org.warnings {
+                eprintln!("{w}");
+            }
+            let floor = org.policy.floor.clone().unwrap_or_default();
+            let (policy, notes) = sdl_gate::policy::apply_floor(checked.policy, &floor);
+            let evidence = sdl_gate::ledger::evidence::policy_evidence(&name, "", &text);
+            let usage = sdl_gate::gates::OrgPolicyUse {
+                location: name,
+                as_default: false,
+                sha256: evidence.sha256,
+                blob_sha: evidence.blob_sha,
+                floor: notes,
+            };
+            (policy, Some(usage))
+        }
+    };
     let snapshot = build_snapshot(&args, &policy)?;
-    let eval = evaluate(&policy, &snapshot, now);
+    let eval = evaluate(&policy, &snapshot, now).with_org_policy(org);
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&eval))?),
         Format::Markdown => print!("{}", render::job_summary(&eval)),
