@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::forge::{ChangeRef, Forge, ForgeError, Notice, OrgPolicyFile, PolicyFile};
 use crate::gates::OrgPolicyUse;
 use crate::ledger::evidence;
-use crate::policy::{POLICY_PATHS, Policy, apply_floor, parse_policy_cached};
+use crate::policy::{ORG_POLICY_PATH, POLICY_PATHS, Policy, apply_floor, parse_policy_cached};
 
 /// The policy of one evaluation.
 #[derive(Debug)]
@@ -56,7 +56,7 @@ pub(crate) async fn effective_policy<F: Forge>(
             }
         },
     };
-    let org = match forge.org_policy(change).await {
+    let org = match forge.org_policy(change, ORG_POLICY_PATH).await {
         Ok(org) => org,
         Err(e @ (ForgeError::Forbidden { .. } | ForgeError::Rejected { .. })) => {
             return Ok(Effective::Broken(Box::new(Notice::unusable_org_policy(
@@ -138,6 +138,6 @@ fn usage(
 /// How a notice names the organisation's policy when it could not be read.
 fn org_location<F: Forge>(forge: &F, change: &ChangeRef) -> String {
     forge
-        .org_policy_location(change)
+        .org_policy_location(change, ORG_POLICY_PATH)
         .unwrap_or_else(|| "the organisation's sdl-gate policy".into())
 }

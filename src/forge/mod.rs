@@ -115,7 +115,7 @@ pub struct OrgPolicyFile {
     /// Where it lives: the organisation's `.github` repository (GitHub) or the configured
     /// policy project (GitLab).
     pub repository: String,
-    /// The file (path [`crate::policy::ORG_POLICY_PATH`], read at the default branch).
+    /// The file (read at the default branch).
     pub file: PolicyFile,
 }
 
@@ -251,21 +251,22 @@ pub trait Forge: Send + Sync {
         paths: &[&str],
     ) -> impl Future<Output = Result<Option<PolicyFile>, ForgeError>> + Send;
 
-    /// The organisation's policy for `change`'s repository ([`OrgPolicyFile`]); `None` when
-    /// there is none. One request at most. The default reads none (a forge without
-    /// organisation policies).
+    /// The organisation's policy file `path` for `change`'s repository ([`OrgPolicyFile`]),
+    /// at the default branch of where the organisation keeps it; `None` when there is none.
+    /// One request at most. The default reads none (a forge without organisation policies).
     fn org_policy(
         &self,
         change: &ChangeRef,
+        path: &str,
     ) -> impl Future<Output = Result<Option<OrgPolicyFile>, ForgeError>> + Send {
-        let _ = change;
+        let _ = (change, path);
         async { Ok(None) }
     }
 
-    /// How messages name the organisation's policy of `change`'s repository (for a notice
-    /// when it cannot be read); `None` when this forge reads none.
-    fn org_policy_location(&self, change: &ChangeRef) -> Option<String> {
-        let _ = change;
+    /// How messages name the organisation's policy file `path` for `change`'s repository (for
+    /// a notice when it cannot be read); `None` when this forge reads none.
+    fn org_policy_location(&self, change: &ChangeRef, path: &str) -> Option<String> {
+        let _ = (change, path);
         None
     }
 

@@ -306,20 +306,17 @@ impl Forge for GithubForge {
         snapshot::policy(self, change, base_ref, paths).await
     }
 
-    fn org_policy_location(&self, change: &ChangeRef) -> Option<String> {
+    fn org_policy_location(&self, change: &ChangeRef, path: &str) -> Option<String> {
         let (owner, _) = split_repo(&change.repository).ok()?;
-        Some(format!(
-            "{owner}/{}/{}",
-            snapshot::ORG_POLICY_REPO,
-            crate::policy::ORG_POLICY_PATH
-        ))
+        Some(format!("{owner}/{}/{path}", snapshot::ORG_POLICY_REPO))
     }
 
     async fn org_policy(
         &self,
         change: &ChangeRef,
+        path: &str,
     ) -> Result<Option<super::OrgPolicyFile>, ForgeError> {
-        snapshot::org_policy(self, change).await
+        snapshot::org_policy(self, change, path).await
     }
 
     async fn snapshot(

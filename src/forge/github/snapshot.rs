@@ -199,7 +199,7 @@ pub(crate) async fn policy_at(
     Ok(None)
 }
 
-/// The organisation's policy: `GET /repos/{owner}/.github/contents/sdl-gate.yml` at the
+/// The organisation's policy: `GET /repos/{owner}/.github/contents/{path}` at the
 /// default branch of the owner's `.github` repository, with the installation token (one
 /// request per evaluation). `None` when GitHub answers 404: no such repository or file, or
 /// the installation does not include the `.github` repository. A file over 1 MB is an error
@@ -207,10 +207,10 @@ pub(crate) async fn policy_at(
 pub(crate) async fn org_policy(
     forge: &GithubForge,
     change: &ChangeRef,
+    path: &str,
 ) -> Result<Option<OrgPolicyFile>, ForgeError> {
     let inst = installation(change)?;
     let (owner, _) = split_repo(&change.repository)?;
-    let path = crate::policy::ORG_POLICY_PATH;
     let url = format!(
         "/repos/{}/{ORG_POLICY_REPO}/contents/{}",
         encode(owner),

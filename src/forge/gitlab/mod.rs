@@ -244,18 +244,17 @@ impl Forge for GitlabForge {
         snapshot::policy(self, change, base_ref, paths).await
     }
 
-    fn org_policy_location(&self, _change: &ChangeRef) -> Option<String> {
-        self.policy_project
-            .as_ref()
-            .map(|p| format!("{p}/{}", crate::policy::ORG_POLICY_PATH))
+    fn org_policy_location(&self, _change: &ChangeRef, path: &str) -> Option<String> {
+        self.policy_project.as_ref().map(|p| format!("{p}/{path}"))
     }
 
     async fn org_policy(
         &self,
         _change: &ChangeRef,
+        path: &str,
     ) -> Result<Option<super::OrgPolicyFile>, ForgeError> {
         match &self.policy_project {
-            Some(project) => snapshot::org_policy(self, project).await,
+            Some(project) => snapshot::org_policy(self, project, path).await,
             None => Ok(None),
         }
     }

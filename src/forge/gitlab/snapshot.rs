@@ -196,15 +196,15 @@ pub(crate) async fn policy(
     Ok(None)
 }
 
-/// The organisation's policy: `sdl-gate.yml` of the configured policy `project` at its
+/// The organisation's policy: `path` of the configured policy `project` at its
 /// default branch (`ref=HEAD`), one request. `None` when GitLab answers 404 (no such project
 /// or file, or the bot may not read it).
 pub(crate) async fn org_policy(
     forge: &GitlabForge,
     project: &str,
+    path: &str,
 ) -> Result<Option<OrgPolicyFile>, ForgeError> {
     let at = ChangeRef::new(project, 0, None);
-    let path = crate::policy::ORG_POLICY_PATH;
     Ok(read_file(forge, &at, path, "HEAD")
         .await?
         .map(|bytes| OrgPolicyFile {
