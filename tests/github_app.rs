@@ -652,12 +652,18 @@ async fn drafts_are_neutral_and_get_no_new_comment() {
     assert!(fake.comments(REPO, 15).is_empty());
 }
 
+fn lines(calls: &[fake_github::Call]) -> String {
+    calls
+        .iter()
+        .map(|c| format!("\n  {}", c.line()))
+        .collect::<String>()
+}
+
 #[tokio::test]
 async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
     let fake = FakeGithub::start().await;
     let head = arrange_pr(&fake, 20, 50);
     let gh = forge(&fake);
-    // Warm the installation token (issued once an hour, not per evaluation).
     let mark = fake.mark();
     let out = evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
@@ -674,35 +680,109 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
         .iter()
         .filter(|c| c.path.ends_with("/access_tokens"))
         .count();
-    let api_calls = first.len() - token_calls;
+    let counted = fake.counted_since(mark).len();
     eprintln!(
-        "first evaluation of a 50-file PR ({}; comment {:?}): {api_calls} API requests + {token_calls} token request
-  {}",
+        "fresh 50-file PR ({}; comment {:?}): {counted} requests counted against the rate limit + {token_calls} token request{}",
         evaluation.verdict.as_str(),
         published.comment,
-        first.iter().map(|c| c.line()).collect::<Vec<_>>().join("
-  ")
+        lines(&first)
     );
-    assert!(api_calls <= 8, "over budget: {api_calls}");
+    assert!(counted <= 8, "over budget: {counted}");
     assert_eq!(token_calls, 1);
 
-    // A re-evaluation of the same head (a review event, say) in the same process.
+    // A re-evaluation of the unchanged pull request, as a policy push's fan-out or `/sdl
+    // recheck` does it, in the same process: every read is conditional. Only what the first
+    // evaluation itself changed (its check run in the head's list, its comment in the pull
+    // request's comment count) is read again in full.
     let mark = fake.mark();
     evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let again = fake.calls_since(mark);
+    let counted_again = fake.counted_since(mark).len();
     eprintln!(
-        "re-evaluation of the same head: {} requests
-  {}",
+        "re-evaluation of the unchanged PR: {} requests, {counted_again} counted against the rate limit, {} answered 304{}",
         again.len(),
-        again.iter().map(|c| c.line()).collect::<Vec<_>>().join(
-            "
-  "
-        )
+        fake.not_modified_since(mark),
+        lines(&again)
     );
-    assert!(again.len() <= 8, "over budget: {}", again.len());
+    assert!(counted_again <= 3, "over budget: {counted_again}");
+    assert!(again.iter().all(|c| c.method == "GET"), "no writes");
+
+    // Once more: nothing changed since the last reads, so nothing is counted at all.
+    let mark = fake.mark();
+    evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let steady = fake.counted_since(mark);
+    eprintln!(
+        "third evaluation of the unchanged PR: {} requests, {} counted{}",
+        fake.calls_since(mark).len(),
+        steady.len(),
+        lines(&fake.calls_since(mark))
+    );
+    assert_eq!(steady.len(), 0, "{}", lines(&steady));
+    // The client saw each 304 the fake answered, and used its kept answer for it.
+    assert_eq!(
+        gh.requests_not_modified() as usize,
+        fake.not_modified_since(0)
+    );
     assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
+    fake.assert_no_unknown();
+}
+
+#[tokio::test]
+async fn a_changed_answer_is_read_in_full_after_a_304() {
+    let fake = FakeGithub::start().await;
+    let head = arrange_pr(&fake, 23, 3);
+    let gh = forge(&fake);
+    evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    // A new approval lands: the reviews list is read in full (200), the kept answer is not
+    // used, and the verdict follows it.
+    let mark = fake.mark();
+    {
+        let mut st = fake.state();
+        let pull = st
+            .repos
+            .get_mut(REPO)
+            .and_then(|r| r.pulls.get_mut(&23))
+            .expect("pull");
+        pull.reviews.push(fake_github::ReviewRec {
+            id: 99_001,
+            user: "carol".into(),
+            state: "CHANGES_REQUESTED".into(),
+            commit_id: head.clone(),
+            submitted_at: Utc::now(),
+        });
+    }
+    let out = evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let calls = fake.calls_since(mark);
+    let reviews = calls
+        .iter()
+        .find(|c| c.path.ends_with("/pulls/23/reviews"))
+        .expect("reviews read");
+    assert_eq!(reviews.status, 200, "{}", lines(&calls));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path.ends_with("/pulls/23/files") && c.status == 304),
+        "{}",
+        lines(&calls)
+    );
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!()
+    };
+    assert_ne!(
+        evaluation.gate(GateKind::SecurityReview).map(|g| g.verdict),
+        Some(Verdict::Pass)
+    );
     fake.assert_no_unknown();
 }
 

@@ -3,6 +3,7 @@
 //!
 //! - [`auth`]: the App's JWT and the installation token cache;
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
+//! - `etag`: the bounded, per-process cache of GET answers that makes reads conditional;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
@@ -18,6 +19,7 @@
 
 pub mod auth;
 mod code_scanning;
+mod etag;
 mod http;
 mod interact;
 mod listing;
@@ -251,6 +253,12 @@ impl GithubForge {
     /// the request-budget tests.
     pub fn requests_sent(&self) -> u64 {
         self.http.sent()
+    }
+
+    /// Of [`Self::requests_sent`], the conditional GETs GitHub answered `304 Not Modified`
+    /// (answered from the ETag cache; GitHub does not count them against the rate limit).
+    pub fn requests_not_modified(&self) -> u64 {
+        self.http.not_modified()
     }
 
     /// What we know of our run on a commit (`Some(None)`: none, freshly listed).
