@@ -731,6 +731,84 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
     fake.assert_no_unknown();
 }
 
+/// A policy change on the default branch re-evaluates every open pull request (the fan-out
+/// lists them, then evaluates each). With conditional reads, what an unchanged pull request
+/// costs is what changed: the policy once per repository, and the writes a new verdict needs.
+/// `SDL_GATE_FANOUT_PRS` sets the number of pull requests (default 500).
+#[tokio::test]
+async fn a_policy_change_fan_out_over_500_prs_fits_an_hours_budget() {
+    let n: u64 = std::env::var("SDL_GATE_FANOUT_PRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let fake = FakeGithub::start().await;
+    for i in 0..n {
+        arrange_pr(&fake, 1000 + i, 50);
+    }
+    let gh = forge(&fake);
+    let mark = fake.mark();
+    for i in 0..n {
+        evaluate_change(&gh, &change(1000 + i), &Records::default(), Utc::now())
+            .await
+            .expect("ok");
+    }
+    let fresh = fake.counted_since(mark).len();
+
+    // The policy changes on main (a new reviewer team; the same verdicts for these pull
+    // requests, whose approver is in both).
+    fake.team("acme", "appsec", &["carol"]);
+    fake.put_file(
+        REPO,
+        "main",
+        ".github/sdl-gate.yml",
+        BASE_POLICY
+            .replace(
+                r#"teams: ["acme/security"]"#,
+                r#"teams: ["acme/security", "acme/appsec"]"#,
+            )
+            .as_bytes(),
+    );
+    let mark = fake.mark();
+    let listing = gh
+        .open_pulls(INSTALLATION, REPO, 500)
+        .await
+        .expect("listing");
+    assert_eq!(listing.pulls.len() as u64, n.min(500));
+    let listed = fake.counted_since(mark).len();
+    let mut most = 0;
+    let mut last = Vec::new();
+    for pull in &listing.pulls {
+        let m = fake.mark();
+        evaluate_change(&gh, &change(pull.number), &Records::default(), Utc::now())
+            .await
+            .expect("ok");
+        most = most.max(fake.counted_since(m).len());
+        last = fake.calls_since(m);
+    }
+    let counted = fake.counted_since(mark);
+    let all = fake.calls_since(mark).len();
+    eprintln!(
+        "{n} fresh 50-file PRs: {fresh} requests counted ({:.1} per PR)\n\
+         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limit \
+         ({listed} for the listing, {:.2} per PR, at most {most} for one PR), {} answered 304; \
+         {:.0}% of an installation's 5,000 requests/hour; the last PR's:{}",
+        fresh as f64 / n as f64,
+        counted.len(),
+        (counted.len() - listed) as f64 / n as f64,
+        fake.not_modified_since(mark),
+        counted.len() as f64 / 50.0,
+        lines(&last)
+    );
+    // The first pull request also reads the new policy and the new team's membership.
+    assert!(most <= 5, "over budget for one PR: {most}");
+    assert!(
+        counted.len() as u64 <= 3 * n + 10 && counted.len() <= 2_500,
+        "the fan-out spends {} of 5,000",
+        counted.len()
+    );
+    fake.assert_no_unknown();
+}
+
 #[tokio::test]
 async fn a_changed_answer_is_read_in_full_after_a_304() {
     let fake = FakeGithub::start().await;
