@@ -653,12 +653,18 @@ async fn drafts_are_neutral_and_get_no_new_comment() {
     assert!(fake.comments(REPO, 15).is_empty());
 }
 
+fn lines(calls: &[fake_github::Call]) -> String {
+    calls
+        .iter()
+        .map(|c| format!("\n  {}", c.line()))
+        .collect::<String>()
+}
+
 #[tokio::test]
 async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
     let fake = FakeGithub::start().await;
     let head = arrange_pr(&fake, 20, 50);
     let gh = forge(&fake);
-    // Warm the installation token (issued once an hour, not per evaluation).
     let mark = fake.mark();
     let out = evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
@@ -675,36 +681,188 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
         .iter()
         .filter(|c| c.path.ends_with("/access_tokens"))
         .count();
-    let api_calls = first.len() - token_calls;
+    let counted = fake.counted_since(mark).len();
     eprintln!(
-        "first evaluation of a 50-file PR ({}; comment {:?}): {api_calls} API requests + {token_calls} token request
-  {}",
+        "fresh 50-file PR ({}; comment {:?}): {counted} requests counted against the rate limit + {token_calls} token request{}",
         evaluation.verdict.as_str(),
         published.comment,
-        first.iter().map(|c| c.line()).collect::<Vec<_>>().join("
-  ")
+        lines(&first)
     );
     // 8, and one read of the organisation's policy (`acme/.github`, here a 404).
-    assert!(api_calls <= 9, "over budget: {api_calls}");
+    assert!(counted <= 9, "over budget: {counted}");
     assert_eq!(token_calls, 1);
 
-    // A re-evaluation of the same head (a review event, say) in the same process.
+    // A re-evaluation of the unchanged pull request, as a policy push's fan-out or `/sdl
+    // recheck` does it, in the same process: every read is conditional. Only what the first
+    // evaluation itself changed (its check run in the head's list, its comment in the pull
+    // request's comment count) is read again in full.
     let mark = fake.mark();
     evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let again = fake.calls_since(mark);
+    let counted_again = fake.counted_since(mark).len();
     eprintln!(
-        "re-evaluation of the same head: {} requests
-  {}",
+        "re-evaluation of the unchanged PR: {} requests, {counted_again} counted against the rate limit, {} answered 304{}",
         again.len(),
-        again.iter().map(|c| c.line()).collect::<Vec<_>>().join(
-            "
-  "
-        )
+        fake.not_modified_since(mark),
+        lines(&again)
     );
-    assert!(again.len() <= 8, "over budget: {}", again.len());
+    assert!(counted_again <= 3, "over budget: {counted_again}");
+    assert!(again.iter().all(|c| c.method == "GET"), "no writes");
+
+    // Once more: nothing changed since the last reads, so nothing is counted at all.
+    let mark = fake.mark();
+    evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let steady = fake.counted_since(mark);
+    eprintln!(
+        "third evaluation of the unchanged PR: {} requests, {} counted{}",
+        fake.calls_since(mark).len(),
+        steady.len(),
+        lines(&fake.calls_since(mark))
+    );
+    assert_eq!(steady.len(), 0, "{}", lines(&steady));
+    // The client saw each 304 the fake answered, and used its kept answer for it.
+    assert_eq!(
+        gh.requests_not_modified() as usize,
+        fake.not_modified_since(0)
+    );
     assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
+    fake.assert_no_unknown();
+}
+
+/// A policy change on the default branch re-evaluates every open pull request (the fan-out
+/// lists them, then evaluates each). With conditional reads, what an unchanged pull request
+/// costs is what changed: the policy once per repository, and the writes a new verdict needs.
+/// `SDL_GATE_FANOUT_PRS` sets the number of pull requests (default 500).
+#[tokio::test]
+async fn a_policy_change_fan_out_over_500_prs_fits_an_hours_budget() {
+    let n: u64 = std::env::var("SDL_GATE_FANOUT_PRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let fake = FakeGithub::start().await;
+    for i in 0..n {
+        arrange_pr(&fake, 1000 + i, 50);
+    }
+    let gh = forge(&fake);
+    let mark = fake.mark();
+    for i in 0..n {
+        evaluate_change(&gh, &change(1000 + i), &Records::default(), Utc::now())
+            .await
+            .expect("ok");
+    }
+    let fresh = fake.counted_since(mark).len();
+
+    // The policy changes on main (a new reviewer team; the same verdicts for these pull
+    // requests, whose approver is in both).
+    fake.team("acme", "appsec", &["carol"]);
+    fake.put_file(
+        REPO,
+        "main",
+        ".github/sdl-gate.yml",
+        BASE_POLICY
+            .replace(
+                r#"teams: ["acme/security"]"#,
+                r#"teams: ["acme/security", "acme/appsec"]"#,
+            )
+            .as_bytes(),
+    );
+    let mark = fake.mark();
+    let listing = gh
+        .open_pulls(INSTALLATION, REPO, 500)
+        .await
+        .expect("listing");
+    assert_eq!(listing.pulls.len() as u64, n.min(500));
+    let listed = fake.counted_since(mark).len();
+    let mut most = 0;
+    let mut last = Vec::new();
+    for pull in &listing.pulls {
+        let m = fake.mark();
+        evaluate_change(&gh, &change(pull.number), &Records::default(), Utc::now())
+            .await
+            .expect("ok");
+        most = most.max(fake.counted_since(m).len());
+        last = fake.calls_since(m);
+    }
+    let counted = fake.counted_since(mark);
+    let all = fake.calls_since(mark).len();
+    eprintln!(
+        "{n} fresh 50-file PRs: {fresh} requests counted ({:.1} per PR)\n\
+         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limit \
+         ({listed} for the listing, {:.2} per PR, at most {most} for one PR), {} answered 304; \
+         {:.0}% of an installation's 5,000 requests/hour; the last PR's:{}",
+        fresh as f64 / n as f64,
+        counted.len(),
+        (counted.len() - listed) as f64 / n as f64,
+        fake.not_modified_since(mark),
+        counted.len() as f64 / 50.0,
+        lines(&last)
+    );
+    // The first pull request also reads the new policy and the new team's membership.
+    assert!(most <= 5, "over budget for one PR: {most}");
+    assert!(
+        counted.len() as u64 <= 3 * n + 10 && counted.len() <= 2_500,
+        "the fan-out spends {} of 5,000",
+        counted.len()
+    );
+    fake.assert_no_unknown();
+}
+
+#[tokio::test]
+async fn a_changed_answer_is_read_in_full_after_a_304() {
+    let fake = FakeGithub::start().await;
+    let head = arrange_pr(&fake, 23, 3);
+    let gh = forge(&fake);
+    evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    // A new approval lands: the reviews list is read in full (200), the kept answer is not
+    // used, and the verdict follows it.
+    let mark = fake.mark();
+    {
+        let mut st = fake.state();
+        let pull = st
+            .repos
+            .get_mut(REPO)
+            .and_then(|r| r.pulls.get_mut(&23))
+            .expect("pull");
+        pull.reviews.push(fake_github::ReviewRec {
+            id: 99_001,
+            user: "carol".into(),
+            state: "CHANGES_REQUESTED".into(),
+            commit_id: head.clone(),
+            submitted_at: Utc::now(),
+        });
+    }
+    let out = evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let calls = fake.calls_since(mark);
+    let reviews = calls
+        .iter()
+        .find(|c| c.path.ends_with("/pulls/23/reviews"))
+        .expect("reviews read");
+    assert_eq!(reviews.status, 200, "{}", lines(&calls));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path.ends_with("/pulls/23/files") && c.status == 304),
+        "{}",
+        lines(&calls)
+    );
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!()
+    };
+    assert_ne!(
+        evaluation.gate(GateKind::SecurityReview).map(|g| g.verdict),
+        Some(Verdict::Pass)
+    );
     fake.assert_no_unknown();
 }
 

@@ -72,7 +72,16 @@ struct Env {
 
 impl Env {
     async fn start(policy: &str) -> Env {
+        Env::start_in_org(policy, None).await
+    }
+
+    /// [`Env::start`] with the organisation's policy (`acme/.github`'s `sdl-gate.yml`) in
+    /// place from the first evaluation on.
+    async fn start_in_org(policy: &str, org_policy: Option<&str>) -> Env {
         let fake = FakeGithub::start().await;
+        if let Some(org) = org_policy {
+            fake.put_file("acme/.github", "main", "sdl-gate.yml", org.as_bytes());
+        }
         let head = sha(0xc0de);
         PullBuilder::new(REPO, PR, "bob", &head)
             .file("src/auth/login.rs")
@@ -697,13 +706,11 @@ gates:
 /// so a 7-day waiver is refused under the floor's limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_org_floor_limits_how_long_a_waiver_may_last() {
-    let mut env = Env::start(POLICY).await;
-    env.fake.put_file(
-        "acme/.github",
-        "main",
-        "sdl-gate.yml",
-        b"version: 1\nfloor:\n  waivers:\n    max_days: 5\n",
-    );
+    let mut env = Env::start_in_org(
+        POLICY,
+        Some("version: 1\nfloor:\n  waivers:\n    max_days: 5\n"),
+    )
+    .await;
     let long = env
         .comment("carol", &format!("/sdl waive sast --for 7d {REASON}"))
         .await;

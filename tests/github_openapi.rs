@@ -273,6 +273,106 @@ fn a_malformed_answer_is_reported_by_the_description_directly() {
     );
 }
 
+/// GETs are conditional: an answer's `ETag` sent back in `If-None-Match` gets a `304` with
+/// no body (journaled, valid even where the description lists no 304), and a changed
+/// resource a full 200 with a new `ETag`.
+#[tokio::test]
+async fn an_etag_sent_back_gets_304_and_a_change_gets_200() {
+    if description().is_none() {
+        return;
+    }
+    let fake = fake().await;
+    let client = reqwest::Client::new();
+    let get = |etag: Option<String>| {
+        let mut req = client
+            .get(format!("{}/repos/acme/widgets/pulls/1/reviews", fake.url))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("accept", "application/vnd.github+json");
+        if let Some(t) = etag {
+            req = req.header("if-none-match", t);
+        }
+        req.send()
+    };
+    let first = get(None).await.expect("answer");
+    assert_eq!(first.status().as_u16(), 200);
+    let etag = first
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .expect("an ETag on a GET");
+    let again = get(Some(etag.clone())).await.expect("answer");
+    assert_eq!(again.status().as_u16(), 304);
+    assert!(again.bytes().await.expect("body").is_empty());
+    let stale = get(Some("W/\"0000\"".into())).await.expect("answer");
+    assert_eq!(stale.status().as_u16(), 200);
+    {
+        let mut st = fake.state();
+        let pull = st
+            .repos
+            .get_mut(REPO)
+            .and_then(|r| r.pulls.get_mut(&1))
+            .expect("pull");
+        pull.reviews.push(fake_github::ReviewRec {
+            id: 5,
+            user: "carol".into(),
+            state: "APPROVED".into(),
+            commit_id: sha(1),
+            submitted_at: chrono::Utc::now(),
+        });
+    }
+    let changed = get(Some(etag.clone())).await.expect("answer");
+    assert_eq!(changed.status().as_u16(), 200);
+    assert_ne!(
+        changed.headers().get("etag").and_then(|v| v.to_str().ok()),
+        Some(etag.as_str())
+    );
+    let calls = fake.journal();
+    let statuses: Vec<u16> = calls.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, [200, 304, 200, 200]);
+    assert_eq!(fake.counted_since(0).len(), 3);
+    let v = fake.take_violations();
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn a_304_is_valid_for_a_get_only_and_without_a_body() {
+    let Some(d) = description() else {
+        return;
+    };
+    // The description lists no 304 for reviews; HTTP allows it for any conditional GET.
+    let v = d.check(
+        "GET",
+        "/repos/acme/widgets/pulls/1/reviews",
+        "per_page=100",
+        None,
+        304,
+        None,
+    );
+    assert!(v.is_empty(), "{v:#?}");
+    let v = d.check(
+        "POST",
+        "/repos/acme/widgets/issues/1/comments",
+        "",
+        Some(&json!({"body": "hi"})),
+        304,
+        None,
+    );
+    assert!(
+        v.iter().any(|e| e.contains("only a conditional GET")),
+        "{v:#?}"
+    );
+    let v = d.check(
+        "GET",
+        "/repos/acme/widgets/pulls/1",
+        "",
+        None,
+        304,
+        Some(&json!({})),
+    );
+    assert!(v.iter().any(|e| e.contains("no body")), "{v:#?}");
+}
+
 #[test]
 fn nullable_becomes_a_type_union_and_null_joins_an_enum() {
     let s = openapi::to_json_schema(&json!({

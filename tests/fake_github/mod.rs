@@ -4,6 +4,9 @@
 //! assert outcomes rather than call sequences.
 //!
 //! - Every request is journaled (method, path, query, body, status).
+//! - GETs are conditional as on GitHub: a 200 answer carries a weak `ETag` of its body, and a
+//!   GET whose `If-None-Match` names it is answered `304` with an empty body (journaled as
+//!   304; [`FakeGithub::counted_since`] leaves those out, as GitHub's rate limit does).
 //! - A request it does not know is answered `599` and recorded; [`FakeGithub::assert_no_unknown`]
 //!   fails the test.
 //! - Faults are scripted per route: 5xx N times (before or after the change is applied),
@@ -1341,16 +1344,41 @@ async fn handle(
             }
         }
     };
+    // Conditional GETs, as GitHub answers them: every 200 answer to a GET carries a (weak)
+    // `ETag` of its body and headers, and a GET whose `If-None-Match` names the current one
+    // gets `304 Not Modified` with an empty body (not counted against the rate limit).
+    let mut not_modified = None;
+    let answer = match answer {
+        Some(mut a)
+            if method == Method::GET && a.status == StatusCode::OK && !a.body.is_string() =>
+        {
+            let tag = etag_of(&a);
+            if if_none_match(&headers, &tag) {
+                not_modified = Some(tag);
+            } else {
+                a.headers.push(("etag".into(), tag));
+            }
+            Some(a)
+        }
+        a => a,
+    };
     let call = Call {
         method: method.to_string(),
         path: path.clone(),
         query,
         body: json_body,
-        status: answer.as_ref().map_or(599, |a| a.status.as_u16()),
+        status: if not_modified.is_some() {
+            304
+        } else {
+            answer.as_ref().map_or(599, |a| a.status.as_u16())
+        },
     };
     st.journal.push(call.clone());
     // Held to GitHub's REST description: the request, and the answer when it is JSON.
-    let answer_json = answer.as_ref().map(|a| &a.body).filter(|b| !b.is_string());
+    let answer_json = answer
+        .as_ref()
+        .map(|a| &a.body)
+        .filter(|b| !b.is_string() && not_modified.is_none());
     let found = openapi::violations(
         &call.method,
         &call.path,
@@ -1361,6 +1389,13 @@ async fn handle(
     );
     st.violations
         .extend(found.into_iter().map(|v| format!("{}: {v}", call.line())));
+    if let Some(tag) = not_modified {
+        let mut resp = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            resp.headers_mut().insert("etag", v);
+        }
+        return resp;
+    }
     match answer {
         Some(a) => {
             if let Value::String(raw) = &a.body
@@ -1379,6 +1414,27 @@ async fn handle(
                 .into_response()
         }
     }
+}
+
+/// A weak `ETag` (as GitHub sends for JSON) of an answer's body and headers (`Link`).
+fn etag_of(a: &Answer) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    a.body.to_string().hash(&mut h);
+    a.headers.hash(&mut h);
+    format!("W/\"{:016x}\"", h.finish())
+}
+
+/// Whether the request's `If-None-Match` names `tag` (weak comparison, RFC 9110 13.1.2).
+fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    let want = strip(tag);
+    headers
+        .get_all("if-none-match")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || strip(t) == want)
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -1461,6 +1517,24 @@ impl FakeGithub {
     /// Requests since `mark`.
     pub fn calls_since(&self, mark: usize) -> Vec<Call> {
         self.state().journal[mark..].to_vec()
+    }
+
+    /// Requests since `mark` that GitHub counts against the installation's primary rate
+    /// limit: every one but the `304 Not Modified` answers to conditional GETs, and but the
+    /// installation token requests (made with the App's JWT, not the installation's token).
+    pub fn counted_since(&self, mark: usize) -> Vec<Call> {
+        self.calls_since(mark)
+            .into_iter()
+            .filter(|c| c.status != 304 && !c.path.ends_with("/access_tokens"))
+            .collect()
+    }
+
+    /// Requests since `mark` answered `304 Not Modified`.
+    pub fn not_modified_since(&self, mark: usize) -> usize {
+        self.calls_since(mark)
+            .iter()
+            .filter(|c| c.status == 304)
+            .count()
     }
 
     /// Every request so far.

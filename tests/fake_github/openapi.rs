@@ -521,6 +521,21 @@ impl Description {
             }
             (None, _) => {}
         }
+        // `304 Not Modified` answers a conditional GET (RFC 9110 15.4.5) whether or not the
+        // operation lists it (GitHub's description lists it for some reads, e.g. a pull
+        // request, not for others, e.g. its reviews, yet GitHub sends ETags on all of them);
+        // it has no body, and is never an answer to a write.
+        if status == 304 {
+            if method != "GET" {
+                out.push(format!(
+                    "{name}: 304 Not Modified answers only a conditional GET"
+                ));
+            }
+            if answer.is_some() {
+                out.push(format!("{name}: a 304 answer has no body"));
+            }
+            return out;
+        }
         let code = status.to_string();
         match op.responses.get(&code) {
             // No answer to check: the scripted fault that answers a body that is not JSON

@@ -6,6 +6,10 @@
 //! `Authorization` header is set per request from the installation token cache, so one client
 //! serves every installation. octocrab's own retry layer is not compiled in: the durable queue
 //! owns retries and their backoff.
+//!
+//! Installation GETs are conditional (see [`super::etag`]): the `ETag` of the last answer to
+//! the same path goes out as `If-None-Match`, and a `304 Not Modified`, which GitHub does not
+//! count against the rate limit, is answered with the kept body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::auth::{AccessTokenBody, AppCredentials, InstallationToken, TokenCache};
+use super::etag::{Entry, EtagCache};
 use crate::forge::ForgeError;
 
 /// The media type and API version every request asks for.
@@ -152,6 +157,9 @@ pub(crate) struct Http {
     auth: Auth,
     timeout: Duration,
     sent: AtomicU64,
+    /// Answers of GETs not modified since (`304`), kept with their ETag.
+    etags: EtagCache,
+    not_modified: AtomicU64,
 }
 
 impl Http {
@@ -173,12 +181,20 @@ impl Http {
             auth,
             timeout,
             sent: AtomicU64::new(0),
+            etags: EtagCache::default(),
+            not_modified: AtomicU64::new(0),
         })
     }
 
     /// Requests sent so far (every attempt, token requests included).
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Requests answered `304 Not Modified` from the ETag cache so far (not counted by
+    /// GitHub against the rate limit).
+    pub fn not_modified(&self) -> u64 {
+        self.not_modified.load(Ordering::Relaxed)
     }
 
     /// The App's id; `None` with a plain token, where check runs belong to whatever app
@@ -197,6 +213,7 @@ impl Http {
         path: &str,
         auth: Option<&SecretString>,
         body: Option<&serde_json::Value>,
+        if_none_match: Option<&str>,
         what: &str,
     ) -> Result<(StatusCode, HeaderMap, Vec<u8>), ForgeError> {
         let mut builder = http::Request::builder()
@@ -204,6 +221,10 @@ impl Http {
             .uri(path)
             .header(header::ACCEPT, ACCEPT)
             .header("x-github-api-version", API_VERSION);
+        // A kept ETag that is not a valid header value (it came from a header) is not sent.
+        if let Some(tag) = if_none_match.and_then(|t| http::HeaderValue::from_str(t).ok()) {
+            builder = builder.header(header::IF_NONE_MATCH, tag);
+        }
         if let Some(auth) = auth {
             let mut value =
                 http::HeaderValue::from_str(&format!("Bearer {}", auth.expose_secret())).map_err(
@@ -259,7 +280,9 @@ impl Http {
             });
         };
         let jwt = creds.jwt(Utc::now())?;
-        let (status, headers, bytes) = self.send(method, path, Some(&jwt), body, what).await?;
+        let (status, headers, bytes) = self
+            .send(method, path, Some(&jwt), body, None, what)
+            .await?;
         if status.is_success() {
             Ok(Reply {
                 headers,
@@ -307,7 +330,8 @@ impl Http {
     }
 
     /// Sends one request as `installation`; a 401 renews the token once and tries again.
-    /// Only 2xx answers are `Ok`.
+    /// Only 2xx answers are `Ok`; a GET is conditional when an earlier answer to the same
+    /// path is kept, and its `304` comes back as that answer.
     pub async fn call(
         &self,
         installation: u64,
@@ -316,13 +340,50 @@ impl Http {
         body: Option<&serde_json::Value>,
         what: &str,
     ) -> Result<Reply, ForgeError> {
+        let get = method == Method::GET && body.is_none();
         let mut renew = false;
         loop {
             let token = self.token(installation, renew).await?;
+            let kept = if get {
+                self.etags.get(installation, path)
+            } else {
+                None
+            };
             let (status, headers, bytes) = self
-                .send(method.clone(), path, token.as_ref(), body, what)
+                .send(
+                    method.clone(),
+                    path,
+                    token.as_ref(),
+                    body,
+                    kept.as_ref().map(|e| e.etag.as_str()),
+                    what,
+                )
                 .await?;
+            if status == StatusCode::NOT_MODIFIED
+                && let Some(kept) = kept
+            {
+                self.not_modified.fetch_add(1, Ordering::Relaxed);
+                return Ok(Reply {
+                    headers: kept.headers,
+                    body: kept.body,
+                });
+            }
             if status.is_success() {
+                if get {
+                    match etag_of(&headers) {
+                        Some(etag) => self.etags.put(
+                            installation,
+                            path,
+                            Entry {
+                                etag,
+                                headers: headers.clone(),
+                                body: bytes.clone(),
+                            },
+                        ),
+                        // No validator: whatever was kept is stale now.
+                        None => self.etags.forget(installation, path),
+                    }
+                }
                 return Ok(Reply {
                     headers,
                     body: bytes,
@@ -382,6 +443,12 @@ impl Http {
         }
         Ok((out, cut))
     }
+}
+
+/// The answer's `ETag`, when it has a usable one.
+fn etag_of(headers: &HeaderMap) -> Option<String> {
+    let tag = headers.get(header::ETAG)?.to_str().ok()?.trim();
+    (!tag.is_empty()).then(|| tag.to_string())
 }
 
 /// Percent-encodes one path segment or query value (RFC 3986 unreserved characters stay).

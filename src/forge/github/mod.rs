@@ -3,6 +3,7 @@
 //!
 //! - [`auth`]: the App's JWT and the installation token cache;
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
+//! - `etag`: the bounded, per-process cache of GET answers that makes reads conditional;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
@@ -18,6 +19,7 @@
 
 pub mod auth;
 mod code_scanning;
+mod etag;
 mod http;
 mod interact;
 mod listing;
@@ -51,6 +53,12 @@ pub const CHECK_NAME: &str = "sdl-gate";
 /// How long "no sdl-gate run on this commit" from a snapshot's listing is trusted, so that
 /// publishing in the same job needs no second listing.
 pub const NEGATIVE_RUN_HINT: Duration = Duration::from_secs(10);
+
+/// How long GitHub's 404 for an organisation's policy (`{org}/.github/sdl-gate.yml`) is
+/// trusted: the most common answer, and one that 304s cannot make free, so without this every
+/// evaluation of every pull request in an organisation without a policy would spend a counted
+/// request on it. A newly added organisation policy applies within this time.
+pub const NO_ORG_POLICY_HINT: Duration = Duration::from_secs(60);
 
 /// Hint caches hold at most this many entries each before they are emptied.
 const HINT_LIMIT: usize = 10_000;
@@ -167,6 +175,9 @@ pub(crate) struct Hints {
     /// (repository, base branch, commit) → the change's `git patch-id --verbatim` there, once
     /// known; a commit's diff against where it left the base does not change.
     pub patch_ids: Mutex<HashMap<(String, String, String), String>>,
+    /// (installation, owner) → when GitHub last answered 404 for the organisation's policy
+    /// (trusted for [`NO_ORG_POLICY_HINT`]).
+    pub no_org_policy: Mutex<HashMap<(u64, String), std::time::Instant>>,
     pub bot_login: tokio::sync::OnceCell<String>,
 }
 
@@ -253,6 +264,12 @@ impl GithubForge {
         self.http.sent()
     }
 
+    /// Of [`Self::requests_sent`], the conditional GETs GitHub answered `304 Not Modified`
+    /// (answered from the ETag cache; GitHub does not count them against the rate limit).
+    pub fn requests_not_modified(&self) -> u64 {
+        self.http.not_modified()
+    }
+
     /// What we know of our run on a commit (`Some(None)`: none, freshly listed).
     pub(crate) fn run_hint(&self, key: &(String, Sha)) -> Option<Option<RunHint>> {
         let g = lock(&self.hints.runs);
@@ -285,6 +302,7 @@ impl GithubForge {
         lock(&self.hints.comment_count).clear();
         lock(&self.hints.members).clear();
         lock(&self.hints.parents).clear();
+        lock(&self.hints.no_org_policy).clear();
     }
 }
 

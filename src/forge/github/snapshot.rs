@@ -201,8 +201,9 @@ pub(crate) async fn policy_at(
 
 /// The organisation's policy: `GET /repos/{owner}/.github/contents/{path}` at the
 /// default branch of the owner's `.github` repository, with the installation token (one
-/// request per evaluation). `None` when GitHub answers 404: no such repository or file, or
-/// the installation does not include the `.github` repository. A file over 1 MB is an error
+/// request per evaluation; a 200 is re-read conditionally, a 404 is trusted for
+/// [`super::NO_ORG_POLICY_HINT`]). `None` when GitHub answers 404: no such repository or file,
+/// or the installation does not include the `.github` repository. A file over 1 MB is an error
 /// (the caller fails closed and names the file).
 pub(crate) async fn org_policy(
     forge: &GithubForge,
@@ -211,13 +212,26 @@ pub(crate) async fn org_policy(
 ) -> Result<Option<OrgPolicyFile>, ForgeError> {
     let inst = installation(change)?;
     let (owner, _) = split_repo(&change.repository)?;
+    let key = (inst, owner.to_ascii_lowercase());
+    if lock(&forge.hints.no_org_policy)
+        .get(&key)
+        .is_some_and(|at| at.elapsed() < super::NO_ORG_POLICY_HINT)
+    {
+        return Ok(None);
+    }
     let url = format!(
         "/repos/{}/{ORG_POLICY_REPO}/contents/{}",
         encode(owner),
         encode_path(path)
     );
     let repository = format!("{owner}/{ORG_POLICY_REPO}");
-    match read_contents(forge, inst, url).await? {
+    let read = read_contents(forge, inst, url).await?;
+    if read.is_none() {
+        remember(&forge.hints.no_org_policy, key, std::time::Instant::now());
+    } else {
+        lock(&forge.hints.no_org_policy).remove(&key);
+    }
+    match read {
         None => Ok(None),
         Some(None) => Err(ForgeError::Rejected {
             status: 413,
