@@ -494,6 +494,21 @@ async fn rate_limits_become_rate_limited_with_the_wait() {
         Err(ForgeError::RateLimited { retry_after }) => assert_eq!(retry_after.as_secs(), 30),
         other => panic!("{other:?}"),
     }
+    // GraphQL's own points budget spent: a `200` whose `errors` say `RATE_LIMITED`, with
+    // the reset in the headers; no REST fallback (it would spend the other budget).
+    fake.state().graphql_rate_limited = 1;
+    let mark = fake.mark();
+    match gh.head(&change(10)).await {
+        Err(ForgeError::RateLimited { retry_after }) => {
+            assert!(
+                (85..=91).contains(&retry_after.as_secs()),
+                "{retry_after:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.calls_since(mark).len(), 1, "no REST fallback");
+    assert_eq!(gh.graphql_fallbacks(), 0);
     assert!(
         gh.head(&change(10)).await.is_ok(),
         "answers again after the limit"

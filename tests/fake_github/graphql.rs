@@ -122,6 +122,22 @@ pub(super) fn route(st: &mut State, auth: &str, body: &Option<Value>) -> Option<
     if !st.tokens.contains(token) {
         return Some(bad_credentials());
     }
+    if st.graphql_rate_limited > 0 {
+        st.graphql_rate_limited -= 1;
+        let reset = chrono::Utc::now().timestamp() + 90;
+        return Some(Answer {
+            status: StatusCode::OK,
+            body: json!({"errors": [{"type": "RATE_LIMITED",
+                "message": "API rate limit exceeded for installation ID 777."}]}),
+            headers: vec![
+                ("x-ratelimit-limit".into(), "5000".into()),
+                ("x-ratelimit-remaining".into(), "0".into()),
+                ("x-ratelimit-used".into(), "5000".into()),
+                ("x-ratelimit-resource".into(), "graphql".into()),
+                ("x-ratelimit-reset".into(), reset.to_string()),
+            ],
+        });
+    }
     let body = body.as_ref()?;
     if body.get("operationName").and_then(Value::as_str) != Some("SdlGateEvaluation") {
         return None;

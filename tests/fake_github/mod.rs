@@ -199,6 +199,9 @@ pub struct State {
     pub code_scanning: code_scanning::CodeScanningState,
     /// The App's OAuth web flow and the user tokens it issued (see `web_flow`).
     pub oauth: crate::fake_forge::oauth::OAuthApp,
+    /// The next GraphQL queries answered `200` with a `RATE_LIMITED` error, as GitHub does
+    /// when the GraphQL points budget is spent (see `graphql`).
+    pub graphql_rate_limited: usize,
     /// Merge queue groups by (repository, head sha) (see `merge_queue`).
     pub merge_groups: BTreeMap<(String, String), merge_queue::GroupRec>,
     next_id: u64,

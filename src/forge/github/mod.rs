@@ -78,6 +78,9 @@ pub struct GithubConfig {
     pub bot_login: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Whether an evaluation's reads go through the one GraphQL query (on by default;
+    /// `SDL_GATE_GITHUB_GRAPHQL=off` keeps them REST). Never on for GitHub Enterprise Server.
+    pub graphql: bool,
 }
 
 impl GithubConfig {
@@ -89,6 +92,7 @@ impl GithubConfig {
             private_key,
             bot_login: None,
             timeout: Duration::from_secs(30),
+            graphql: true,
         }
     }
 
@@ -131,6 +135,17 @@ impl GithubConfig {
             config.api_url = url;
         }
         config.bot_login = var("SDL_GATE_GITHUB_BOT_LOGIN");
+        if let Some(v) = var("SDL_GATE_GITHUB_GRAPHQL") {
+            config.graphql = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                other => {
+                    return Err(ForgeError::Config {
+                        what: format!("SDL_GATE_GITHUB_GRAPHQL is `{other}`, not `on` or `off`"),
+                    });
+                }
+            };
+        }
         Ok(config)
     }
 }
@@ -245,7 +260,7 @@ impl GithubForge {
             http: http::Http::new(&config.api_url, auth, config.timeout)?,
             hints: Hints::default(),
             bot_login: config.bot_login,
-            graphql: graphql::endpoint(&config.api_url),
+            graphql: graphql::endpoint(&config.api_url).filter(|_| config.graphql),
             graphql_queries: Default::default(),
             graphql_points: Default::default(),
             graphql_fallbacks: Default::default(),
