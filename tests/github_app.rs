@@ -917,17 +917,22 @@ async fn a_policy_change_fan_out_over_500_prs_fits_an_hours_budget() {
         last = fake.calls_since(m);
     }
     let counted = fake.counted_since(mark);
+    let rest = fake.rest_counted_since(mark).len();
+    let queries = fake.graphql_since(mark).len();
     let all = fake.calls_since(mark).len();
     eprintln!(
         "{n} fresh 50-file PRs: {fresh} requests counted ({:.1} per PR)\n\
-         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limit \
-         ({listed} for the listing, {:.2} per PR, at most {most} for one PR), {} answered 304; \
-         {:.0}% of an installation's 5,000 requests/hour; the last PR's:{}",
+         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limits \
+         = {rest} REST + {queries} GraphQL queries (1 point each) ({listed} for the listing, \
+         {:.2} per PR, at most {most} for one PR), {} answered 304; {:.0}% of an \
+         installation's 5,000 REST requests/hour and {:.0}% of its 5,000 GraphQL points/hour; \
+         the last PR's:{}",
         fresh as f64 / n as f64,
         counted.len(),
         (counted.len() - listed) as f64 / n as f64,
         fake.not_modified_since(mark),
-        counted.len() as f64 / 50.0,
+        rest as f64 / 50.0,
+        queries as f64 / 50.0,
         lines(&last)
     );
     // The first pull request also reads the new policy and the new team's membership.
