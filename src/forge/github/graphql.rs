@@ -594,6 +594,53 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_field_is_named() {
+        let answer = r#"{"data": {"repository": {"pullRequest": {"title": "t"}}}}"#;
+        let err = serde_json::from_str::<Answer>(answer)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("missing field `body`"), "{err}");
+    }
+
+    #[test]
+    fn long_lists_are_left_to_rest() {
+        let runs = |total: u64| Suites {
+            total_count: 1,
+            nodes: vec![Suite {
+                app: Some(App {
+                    database_id: Some(7),
+                }),
+                check_runs: Some(Runs {
+                    total_count: total,
+                    nodes: vec![RunNode {
+                        database_id: Some(1),
+                        name: "ci".into(),
+                        status: "COMPLETED".into(),
+                        conclusion: Some("SUCCESS".into()),
+                        external_id: None,
+                        title: None,
+                        summary: None,
+                        text: None,
+                        details_url: None,
+                    }],
+                }),
+            }],
+        };
+        let read = runs_of(runs(1)).unwrap_or_default();
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].status.as_str(), read[0].conclusion.as_deref()),
+            ("completed", Some("success"))
+        );
+        assert_eq!(read[0].app_id, Some(7));
+        assert!(
+            runs_of(runs(101)).is_none(),
+            "a second page is read by REST"
+        );
+    }
+
+    #[test]
     fn enterprise_endpoint() {
         assert_eq!(endpoint("https://api.github.com"), Some("/graphql"));
         assert_eq!(endpoint("https://ghe.example.com/api/v3/"), None);
