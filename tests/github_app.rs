@@ -578,6 +578,24 @@ fn the_graphql_query_reads_the_policy_paths() {
     );
 }
 
+/// The fake's GraphQL check is real: a field GitHub's schema does not have is reported (when
+/// the schema and graphql-core are there; outside CI the check is skipped without them).
+#[test]
+fn the_fake_rejects_a_query_github_s_schema_does_not_allow() {
+    let bad =
+        "query { repository(owner: \"a\", name: \"b\") { pullRequest(number: 1) { isDrafty } } }";
+    match fake_github::graphql::validate(bad) {
+        Err(e) => assert!(e.contains("isDrafty"), "{e}"),
+        Ok(()) => assert!(
+            std::env::var("CI").is_err(),
+            "under CI the schema check must run"
+        ),
+    }
+    let good =
+        "query { repository(owner: \"a\", name: \"b\") { pullRequest(number: 1) { isDraft } } }";
+    assert_eq!(fake_github::graphql::validate(good), Ok(()));
+}
+
 /// A GraphQL query that fails for another reason than a rate limit (here an answer that is
 /// not JSON) is replaced by the REST reads, and the evaluation is the same.
 #[tokio::test]

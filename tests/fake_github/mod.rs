@@ -7,6 +7,9 @@
 //! - GETs are conditional as on GitHub: a 200 answer carries a weak `ETag` of its body, and a
 //!   GET whose `If-None-Match` names it is answered `304` with an empty body (journaled as
 //!   304; [`FakeGithub::counted_since`] leaves those out, as GitHub's rate limit does).
+//! - `POST /graphql` answers sdl-gate's one query from the same state, and each query text is
+//!   validated against GitHub's GraphQL schema (see [`graphql`]); it is left out of the REST
+//!   description's check.
 //! - A request it does not know is answered `599` and recorded; [`FakeGithub::assert_no_unknown`]
 //!   fails the test.
 //! - Faults are scripted per route: 5xx N times (before or after the change is applied),
