@@ -25,6 +25,15 @@ fi
 # against it.
 SDL_GATE_GITHUB_OPENAPI="$(bash .ci/openapi.sh)"
 export SDL_GATE_GITHUB_OPENAPI
+# GitHub's GraphQL schema (@octokit/graphql-schema) and graphql-core (PyPI): the fake GitHub
+# validates the GraphQL query sdl-gate sends against the schema (tests/fake_github/graphql.rs).
+SDL_GATE_GITHUB_GRAPHQL_SCHEMA="$(bash .ci/graphql-schema.sh)"
+export SDL_GATE_GITHUB_GRAPHQL_SCHEMA
+if SDL_GATE_GRAPHQL_PYTHON="$(bash tests/real-tools/graphql.sh)"; then
+  export SDL_GATE_GRAPHQL_PYTHON
+else
+  echo "note: graphql-core could not be installed: the GraphQL schema check fails under CI=true"
+fi
 # securesystemslib (PyPI): an implementation we did not write verifies the ledger's DSSE
 # attestations (tests/ledger_attestations.rs).
 if SDL_GATE_SSLIB_PYTHON="$(bash tests/real-tools/sslib.sh)"; then

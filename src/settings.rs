@@ -144,6 +144,9 @@ pub struct GitHubSettings {
     /// Open pull requests re-evaluated at most per policy change, and looked at per
     /// reconciliation sweep (`SDL_GATE_FANOUT_MAX_PULLS`).
     pub fanout_max_pulls: usize,
+    /// Whether an evaluation's reads go through one GraphQL query (`SDL_GATE_GITHUB_GRAPHQL`,
+    /// `on` by default; `off` keeps them REST).
+    pub graphql: bool,
 }
 
 /// GitLab bot settings (all three are needed to enable GitLab).
@@ -599,6 +602,19 @@ impl Settings {
         if let Some(g) = github.as_mut() {
             g.reconcile_interval = Duration::from_secs(reconcile_minutes.saturating_mul(60));
             g.fanout_max_pulls = fanout_max_pulls;
+            g.graphql = match var("SDL_GATE_GITHUB_GRAPHQL")
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref()
+            {
+                None | Some("on") | Some("true") | Some("1") => true,
+                Some("off") | Some("false") | Some("0") => false,
+                Some(other) => {
+                    return Err(SettingsError::Invalid {
+                        name: "SDL_GATE_GITHUB_GRAPHQL",
+                        message: format!("`{other}` is not `on` or `off`"),
+                    });
+                }
+            };
         }
         let gitlab_url = var("SDL_GATE_GITLAB_URL").or(file.gitlab.url);
         let web = web_settings(sign_in, &github_api_url, gitlab_url.as_deref())?;
@@ -809,6 +825,7 @@ fn github_settings(
         api_url: api_url.trim_end_matches('/').to_owned(),
         reconcile_interval: Duration::from_secs(DEFAULT_RECONCILE_INTERVAL_MINUTES * 60),
         fanout_max_pulls: DEFAULT_FANOUT_MAX_PULLS,
+        graphql: true,
     }))
 }
 

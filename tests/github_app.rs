@@ -455,10 +455,11 @@ async fn rate_limits_become_rate_limited_with_the_wait() {
         .file("a.rs")
         .install(&fake);
     let gh = forge(&fake);
+    // The GraphQL query's rate limits are handled as REST's: no REST fallback, the wait.
 
     fake.fault(
         None,
-        "/pulls/10",
+        "/graphql",
         1,
         FaultKind::TooManyRequests { retry_after: 7 },
     );
@@ -470,7 +471,7 @@ async fn rate_limits_become_rate_limited_with_the_wait() {
     }
     fake.fault(
         None,
-        "/pulls/10",
+        "/graphql",
         1,
         FaultKind::PrimaryRateLimit { reset_in: 120 },
     );
@@ -485,7 +486,7 @@ async fn rate_limits_become_rate_limited_with_the_wait() {
     }
     fake.fault(
         None,
-        "/pulls/10",
+        "/graphql",
         1,
         FaultKind::SecondaryRateLimit { retry_after: 30 },
     );
@@ -493,6 +494,21 @@ async fn rate_limits_become_rate_limited_with_the_wait() {
         Err(ForgeError::RateLimited { retry_after }) => assert_eq!(retry_after.as_secs(), 30),
         other => panic!("{other:?}"),
     }
+    // GraphQL's own points budget spent: a `200` whose `errors` say `RATE_LIMITED`, with
+    // the reset in the headers; no REST fallback (it would spend the other budget).
+    fake.state().graphql_rate_limited = 1;
+    let mark = fake.mark();
+    match gh.head(&change(10)).await {
+        Err(ForgeError::RateLimited { retry_after }) => {
+            assert!(
+                (85..=91).contains(&retry_after.as_secs()),
+                "{retry_after:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.calls_since(mark).len(), 1, "no REST fallback");
+    assert_eq!(gh.graphql_fallbacks(), 0);
     assert!(
         gh.head(&change(10)).await.is_ok(),
         "answers again after the limit"
@@ -506,7 +522,8 @@ async fn a_401_refreshes_the_token_once() {
     PullBuilder::new(REPO, 11, "alice", &sha(0x81))
         .file("a.rs")
         .install(&fake);
-    let gh = forge(&fake);
+    // The REST read of the pull request (the GraphQL query shares the token handling).
+    let gh = forge(&fake).with_graphql(false);
     gh.head(&change(11)).await.expect("first call");
     assert_eq!(fake.state().tokens_issued, 1);
     gh.head(&change(11)).await.expect("cached token");
@@ -532,7 +549,8 @@ async fn a_deleted_pr_is_not_found_and_a_bad_body_is_a_bad_response() {
     PullBuilder::new(REPO, 12, "alice", &sha(0x91))
         .file("a.rs")
         .install(&fake);
-    let gh = forge(&fake);
+    // The REST reads (a failed GraphQL query falls back to them: see below).
+    let gh = forge(&fake).with_graphql(false);
     match gh.head(&change(404)).await {
         Err(e @ ForgeError::NotFound { .. }) => assert!(!e.is_retryable()),
         other => panic!("{other:?}"),
@@ -547,6 +565,96 @@ async fn a_deleted_pr_is_not_found_and_a_bad_body_is_a_bad_response() {
         Err(ForgeError::NotFound { what }) => assert!(what.contains("access_tokens"), "{what}"),
         other => panic!("{other:?}"),
     }
+    fake.assert_no_unknown();
+}
+
+/// The GraphQL query reads the policy at the paths the engine asks for (else `policy` reads
+/// through REST: correct, but one request per path more).
+#[test]
+fn the_graphql_query_reads_the_policy_paths() {
+    assert_eq!(
+        sdl_gate::forge::github::GRAPHQL_POLICY_PATHS,
+        sdl_gate::policy::POLICY_PATHS
+    );
+}
+
+/// The fake's GraphQL check is real: a field GitHub's schema does not have is reported (when
+/// the schema and graphql-core are there; outside CI the check is skipped without them).
+#[test]
+fn the_fake_rejects_a_query_github_s_schema_does_not_allow() {
+    let bad =
+        "query { repository(owner: \"a\", name: \"b\") { pullRequest(number: 1) { isDrafty } } }";
+    match fake_github::graphql::validate(bad) {
+        Err(e) => assert!(e.contains("isDrafty"), "{e}"),
+        Ok(()) => assert!(
+            std::env::var("CI").is_err(),
+            "under CI the schema check must run"
+        ),
+    }
+    let good =
+        "query { repository(owner: \"a\", name: \"b\") { pullRequest(number: 1) { isDraft } } }";
+    assert_eq!(fake_github::graphql::validate(good), Ok(()));
+}
+
+/// A GraphQL query that fails for another reason than a rate limit (here an answer that is
+/// not JSON) is replaced by the REST reads, and the evaluation is the same.
+#[tokio::test]
+async fn a_failed_graphql_query_falls_back_to_the_rest_reads() {
+    let fake = FakeGithub::start().await;
+    let head = arrange_pr(&fake, 24, 3);
+    let gh = forge(&fake);
+    fake.fault(Some(Method::POST), "/graphql", 1, FaultKind::BadBody);
+    let mark = fake.mark();
+    let out = evaluate_change(&gh, &change(24), &Records::default(), Utc::now())
+        .await
+        .expect("evaluated through REST");
+    let calls = fake.calls_since(mark);
+    assert_eq!(gh.graphql_fallbacks(), 1);
+    assert_eq!(gh.graphql_queries(), 0);
+    for read in [
+        "/pulls/24",
+        "/contents/.github/sdl-gate.yml",
+        "/pulls/24/reviews",
+        "/check-runs",
+    ] {
+        assert!(
+            calls
+                .iter()
+                .any(|c| c.method == "GET" && c.path.ends_with(read) && c.status == 200),
+            "{read} read through REST:{}",
+            lines(&calls)
+        );
+    }
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("{out:?}")
+    };
+
+    // The same pull request through the query: the same verdict, none of those REST reads.
+    let gh2 = forge(&fake);
+    let mark = fake.mark();
+    let out = evaluate_change(&gh2, &change(24), &Records::default(), Utc::now())
+        .await
+        .expect("evaluated");
+    let Outcome::Evaluated {
+        evaluation: again, ..
+    } = out
+    else {
+        panic!("{out:?}")
+    };
+    assert_eq!(again.verdict, evaluation.verdict);
+    assert_eq!(gh2.graphql_queries(), 1);
+    assert_eq!(gh2.graphql_fallbacks(), 0);
+    let calls = fake.calls_since(mark);
+    assert!(
+        !calls.iter().any(|c| c.path.ends_with("/pulls/24")
+            // (the organisation's policy, in another repository, is read through REST)
+            || (c.path.contains("/contents/") && !c.path.contains("/.github/contents/"))
+            || c.path.ends_with("/reviews")
+            || (c.method == "GET" && c.path.ends_with("/check-runs"))),
+        "{}",
+        lines(&calls)
+    );
+    assert_eq!(fake.check_runs(REPO, &head, "sdl-gate").len(), 1);
     fake.assert_no_unknown();
 }
 
@@ -576,16 +684,37 @@ async fn no_policy_gives_a_neutral_check_run_with_how_to() {
         fake.comments(REPO, 13).is_empty(),
         "no comment for a notice"
     );
-    // All three policy paths were tried on the base branch (and the organisation's policy,
-    // at the `.github` repository's default branch).
-    let tried: Vec<String> = fake
-        .journal()
+    // All three policy paths were tried on the base branch, in the GraphQL query (the
+    // organisation's policy, in another repository, is one REST read).
+    let journal = fake.journal();
+    assert!(
+        !journal
+            .iter()
+            .any(|c| c.path.contains("/contents/") && !c.path.contains("/.github/contents/")),
+        "{}",
+        lines(&journal)
+    );
+    let query = journal
         .iter()
-        .filter(|c| c.path.contains("/contents/") && !c.path.contains("/.github/contents/"))
-        .map(|c| format!("{}?{}", c.path, c.query))
-        .collect();
-    assert_eq!(tried.len(), 3, "{tried:?}");
-    assert!(tried.iter().all(|t| t.ends_with("ref=main")), "{tried:?}");
+        .find(|c| c.path == "/graphql")
+        .and_then(|c| c.body.clone())
+        .expect("the GraphQL query");
+    for (i, path) in [
+        ".github/sdl-gate.yml",
+        ".gitlab/sdl-gate.yml",
+        ".sdl-gate.yml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(query["variables"][format!("policy{i}")], *path);
+    }
+    assert!(
+        query["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("baseRef")),
+        "read on the base branch"
+    );
 
     // Twice: the notice run is found and left alone.
     let out = evaluate_change(&gh, &change(13), &Records::default(), Utc::now())
@@ -681,49 +810,72 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
         .iter()
         .filter(|c| c.path.ends_with("/access_tokens"))
         .count();
-    let counted = fake.counted_since(mark).len();
+    let rest = fake.rest_counted_since(mark).len();
+    let queries = fake.graphql_since(mark).len();
+    let points = gh.graphql_points();
     eprintln!(
-        "fresh 50-file PR ({}; comment {:?}): {counted} requests counted against the rate limit + {token_calls} token request{}",
+        "fresh 50-file PR ({}; comment {:?}): {rest} REST requests counted against the rate limit + {queries} GraphQL quer{} ({points} GraphQL point{}) = {}; + {token_calls} token request{}",
         evaluation.verdict.as_str(),
         published.comment,
+        if queries == 1 { "y" } else { "ies" },
+        if points == 1 { "" } else { "s" },
+        rest + queries,
         lines(&first)
     );
-    // 8, and one read of the organisation's policy (`acme/.github`, here a 404).
-    assert!(counted <= 9, "over budget: {counted}");
+    // One query carries the pull request, its policy, reviews and check runs; the files
+    // (their patches) and the team membership stay REST; then the check run and the comment;
+    // and one read of the organisation's policy (`acme/.github`, here a 404).
+    assert!(rest + queries <= 6, "over budget: {rest} + {queries}");
+    assert_eq!(queries, 1);
+    assert_eq!(gh.graphql_fallbacks(), 0);
     assert_eq!(token_calls, 1);
 
     // A re-evaluation of the unchanged pull request, as a policy push's fan-out or `/sdl
-    // recheck` does it, in the same process: every read is conditional. Only what the first
-    // evaluation itself changed (its check run in the head's list, its comment in the pull
-    // request's comment count) is read again in full.
+    // recheck` does it, in the same process: every REST read is conditional; the GraphQL
+    // query (a POST) is not, and costs its point each time.
     let mark = fake.mark();
+    let points_before = gh.graphql_points();
     evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
     let again = fake.calls_since(mark);
-    let counted_again = fake.counted_since(mark).len();
+    let rest_again = fake.rest_counted_since(mark).len();
+    let queries_again = fake.graphql_since(mark).len();
+    let points_again = gh.graphql_points() - points_before;
     eprintln!(
-        "re-evaluation of the unchanged PR: {} requests, {counted_again} counted against the rate limit, {} answered 304{}",
+        "re-evaluation of the unchanged PR: {} requests, {rest_again} REST counted against the rate limit + {queries_again} GraphQL query ({points_again} GraphQL point) = {}, {} answered 304{}",
         again.len(),
+        rest_again + queries_again,
         fake.not_modified_since(mark),
         lines(&again)
     );
-    assert!(counted_again <= 3, "over budget: {counted_again}");
-    assert!(again.iter().all(|c| c.method == "GET"), "no writes");
+    assert!(
+        rest_again + queries_again <= 3,
+        "over budget: {rest_again} + {queries_again}"
+    );
+    assert!(
+        again
+            .iter()
+            .all(|c| c.method == "GET" || c.path == "/graphql"),
+        "no writes"
+    );
 
-    // Once more: nothing changed since the last reads, so nothing is counted at all.
+    // Once more: nothing changed since the last reads, so no REST read is counted at all;
+    // the query costs its point.
     let mark = fake.mark();
     evaluate_change(&gh, &change(20), &Records::default(), Utc::now())
         .await
         .expect("ok");
-    let steady = fake.counted_since(mark);
+    let steady = fake.rest_counted_since(mark);
     eprintln!(
-        "third evaluation of the unchanged PR: {} requests, {} counted{}",
+        "third evaluation of the unchanged PR: {} requests, {} REST counted + {} GraphQL query{}",
         fake.calls_since(mark).len(),
         steady.len(),
+        fake.graphql_since(mark).len(),
         lines(&fake.calls_since(mark))
     );
     assert_eq!(steady.len(), 0, "{}", lines(&steady));
+    assert_eq!(fake.graphql_since(mark).len(), 1);
     // The client saw each 304 the fake answered, and used its kept answer for it.
     assert_eq!(
         gh.requests_not_modified() as usize,
@@ -788,17 +940,22 @@ async fn a_policy_change_fan_out_over_500_prs_fits_an_hours_budget() {
         last = fake.calls_since(m);
     }
     let counted = fake.counted_since(mark);
+    let rest = fake.rest_counted_since(mark).len();
+    let queries = fake.graphql_since(mark).len();
     let all = fake.calls_since(mark).len();
     eprintln!(
         "{n} fresh 50-file PRs: {fresh} requests counted ({:.1} per PR)\n\
-         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limit \
-         ({listed} for the listing, {:.2} per PR, at most {most} for one PR), {} answered 304; \
-         {:.0}% of an installation's 5,000 requests/hour; the last PR's:{}",
+         policy change fan-out over {n} PRs: {all} requests, {} counted against the rate limits \
+         = {rest} REST + {queries} GraphQL queries (1 point each) ({listed} for the listing, \
+         {:.2} per PR, at most {most} for one PR), {} answered 304; {:.0}% of an \
+         installation's 5,000 REST requests/hour and {:.0}% of its 5,000 GraphQL points/hour; \
+         the last PR's:{}",
         fresh as f64 / n as f64,
         counted.len(),
         (counted.len() - listed) as f64 / n as f64,
         fake.not_modified_since(mark),
-        counted.len() as f64 / 50.0,
+        rest as f64 / 50.0,
+        queries as f64 / 50.0,
         lines(&last)
     );
     // The first pull request also reads the new policy and the new team's membership.
@@ -815,7 +972,7 @@ async fn a_policy_change_fan_out_over_500_prs_fits_an_hours_budget() {
 async fn a_changed_answer_is_read_in_full_after_a_304() {
     let fake = FakeGithub::start().await;
     let head = arrange_pr(&fake, 23, 3);
-    let gh = forge(&fake);
+    let gh = forge(&fake).with_graphql(false);
     evaluate_change(&gh, &change(23), &Records::default(), Utc::now())
         .await
         .expect("ok");

@@ -666,15 +666,27 @@ async fn policy_edited_in_the_pull_request_is_judged_by_the_base_policy() {
             .unwrap_or_default()
             .contains("changes the sdl-gate policy itself")
     );
-    // The policy was only ever read from the base branch.
-    let policy_reads: Vec<String> = w
-        .fake
-        .calls_since(mark)
-        .into_iter()
+    // The policy was only ever read from the base branch: in the GraphQL query (which reads
+    // it at `baseRef`), or through REST with `ref=main`.
+    let calls = w.fake.calls_since(mark);
+    let policy_reads: Vec<String> = calls
+        .iter()
         .filter(|c| c.path.ends_with("/contents/.github/sdl-gate.yml"))
-        .map(|c| c.query)
+        .map(|c| c.query.clone())
         .collect();
-    assert!(!policy_reads.is_empty());
+    let queries: Vec<&serde_json::Value> = calls
+        .iter()
+        .filter(|c| c.path == "/graphql")
+        .filter_map(|c| c.body.as_ref())
+        .collect();
+    assert!(!policy_reads.is_empty() || !queries.is_empty());
+    assert!(
+        queries
+            .iter()
+            .all(|q| q["variables"]["policy0"] == ".github/sdl-gate.yml"
+                && q["query"].as_str().is_some_and(|t| t.contains("baseRef"))),
+        "{queries:?}"
+    );
     assert!(
         policy_reads.iter().all(|q| q == "ref=main"),
         "{policy_reads:?}"

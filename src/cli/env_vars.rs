@@ -165,6 +165,11 @@ pub fn serve() -> Vec<EnvVar> {
             "REST API base (GitHub Enterprise Server: https://HOST/api/v3)",
         ),
         var(
+            "SDL_GATE_GITHUB_GRAPHQL",
+            some("on"),
+            "`off`: read pull requests, policy, reviews and check runs through REST, not one GraphQL query",
+        ),
+        var(
             "SDL_GATE_RECONCILE_INTERVAL",
             some(DEFAULT_RECONCILE_INTERVAL_MINUTES),
             "minutes between reconciliation sweeps; 0 turns them off",

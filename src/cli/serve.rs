@@ -123,6 +123,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             if let Some(gh) = &settings.github {
                 let mut config = GithubConfig::new(gh.app_id, gh.private_key.clone());
                 config.api_url = gh.api_url.clone();
+                config.graphql = gh.graphql;
                 let forge = GithubForge::new(config.clone())
                     .context("SDL_GATE_GITHUB_PRIVATE_KEY_PATH: the GitHub App key")?;
                 reconciler = reconciler_for(gh, config, &store)?;

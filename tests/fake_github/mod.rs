@@ -7,6 +7,9 @@
 //! - GETs are conditional as on GitHub: a 200 answer carries a weak `ETag` of its body, and a
 //!   GET whose `If-None-Match` names it is answered `304` with an empty body (journaled as
 //!   304; [`FakeGithub::counted_since`] leaves those out, as GitHub's rate limit does).
+//! - `POST /graphql` answers sdl-gate's one query from the same state, and each query text is
+//!   validated against GitHub's GraphQL schema (see [`graphql`]); it is left out of the REST
+//!   description's check.
 //! - A request it does not know is answered `599` and recorded; [`FakeGithub::assert_no_unknown`]
 //!   fails the test.
 //! - Faults are scripted per route: 5xx N times (before or after the change is applied),
@@ -24,6 +27,7 @@
 
 mod code_scanning;
 mod compare;
+pub mod graphql;
 mod interactions;
 mod listing;
 mod merge_queue;
@@ -198,6 +202,9 @@ pub struct State {
     pub code_scanning: code_scanning::CodeScanningState,
     /// The App's OAuth web flow and the user tokens it issued (see `web_flow`).
     pub oauth: crate::fake_forge::oauth::OAuthApp,
+    /// The next GraphQL queries answered `200` with a `RATE_LIMITED` error, as GitHub does
+    /// when the GraphQL points budget is spent (see `graphql`).
+    pub graphql_rate_limited: usize,
     /// Merge queue groups by (repository, head sha) (see `merge_queue`).
     pub merge_groups: BTreeMap<(String, String), merge_queue::GroupRec>,
     next_id: u64,
@@ -765,6 +772,9 @@ fn route(
     if let Some(a) = web_flow::route(st, base, method, &segs, auth) {
         return Some(a);
     }
+    if method == Method::POST && path == "/graphql" {
+        return graphql::route(st, auth, body);
+    }
 
     // App-level endpoints: JWT.
     match (method.as_str(), segs.as_slice()) {
@@ -1328,7 +1338,26 @@ async fn handle(
         tokio::time::sleep(*d).await;
     }
 
+    // A GraphQL query is held to GitHub's GraphQL schema (checked once per query text, outside
+    // the lock: the first check loads the schema).
+    let graphql_violation = match (&method, path.as_str(), &json_body) {
+        (&Method::POST, "/graphql", Some(b)) => {
+            let text = b
+                .get("query")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            tokio::task::spawn_blocking(move || graphql::validate(&text).err())
+                .await
+                .unwrap_or_else(|e| Some(format!("the schema check panicked: {e}")))
+        }
+        _ => None,
+    };
+
     let mut st = lock(&state);
+    if let Some(v) = graphql_violation {
+        st.violations.push(format!("{method} {path}: {v}"));
+    }
     let q = query_pairs(&query);
     let answer = match fault.as_ref().and_then(fault_answer) {
         Some(a) => Some(a),
@@ -1379,14 +1408,19 @@ async fn handle(
         .as_ref()
         .map(|a| &a.body)
         .filter(|b| !b.is_string() && not_modified.is_none());
-    let found = openapi::violations(
-        &call.method,
-        &call.path,
-        &call.query,
-        call.body.as_ref(),
-        call.status,
-        answer_json,
-    );
+    // GraphQL is not in the REST description; its query is checked above.
+    let found = if call.path == "/graphql" {
+        Vec::new()
+    } else {
+        openapi::violations(
+            &call.method,
+            &call.path,
+            &call.query,
+            call.body.as_ref(),
+            call.status,
+            answer_json,
+        )
+    };
     st.violations
         .extend(found.into_iter().map(|v| format!("{}: {v}", call.line())));
     if let Some(tag) = not_modified {
@@ -1519,13 +1553,33 @@ impl FakeGithub {
         self.state().journal[mark..].to_vec()
     }
 
-    /// Requests since `mark` that GitHub counts against the installation's primary rate
-    /// limit: every one but the `304 Not Modified` answers to conditional GETs, and but the
-    /// installation token requests (made with the App's JWT, not the installation's token).
+    /// Requests since `mark` that GitHub counts against the installation's rate limits: every
+    /// one but the `304 Not Modified` answers to conditional GETs, and but the installation
+    /// token requests (made with the App's JWT, not the installation's token). GraphQL
+    /// queries are in it (GitHub counts them in GraphQL's own points budget; see
+    /// [`Self::rest_counted_since`] and [`Self::graphql_since`]).
     pub fn counted_since(&self, mark: usize) -> Vec<Call> {
         self.calls_since(mark)
             .into_iter()
             .filter(|c| c.status != 304 && !c.path.ends_with("/access_tokens"))
+            .collect()
+    }
+
+    /// Of [`Self::counted_since`], the REST requests (GitHub's primary limit of 5,000 requests
+    /// an hour per installation).
+    pub fn rest_counted_since(&self, mark: usize) -> Vec<Call> {
+        self.counted_since(mark)
+            .into_iter()
+            .filter(|c| c.path != "/graphql")
+            .collect()
+    }
+
+    /// GraphQL queries since `mark` (GitHub counts them against GraphQL's own budget of
+    /// 5,000 points an hour; each of the fake's answers costs 1 point).
+    pub fn graphql_since(&self, mark: usize) -> Vec<Call> {
+        self.calls_since(mark)
+            .into_iter()
+            .filter(|c| c.path == "/graphql")
             .collect()
     }
 

@@ -182,6 +182,8 @@ fn spawn_service(dir: &Path, key: &Path, api: &str, secret: &str) -> anyhow::Res
         .env("SDL_GATE_GITHUB_PRIVATE_KEY_PATH", key)
         .env("SDL_GATE_GITHUB_WEBHOOK_SECRET", secret)
         .env("SDL_GATE_GITHUB_API_URL", api)
+        // The local GitHub answers REST only.
+        .env("SDL_GATE_GITHUB_GRAPHQL", "off")
         .env("SDL_GATE_RECONCILE_INTERVAL", "0")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())

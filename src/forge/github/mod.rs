@@ -5,6 +5,8 @@
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
 //! - `etag`: the bounded, per-process cache of GET answers that makes reads conditional;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
+//! - `graphql`: one GraphQL query for the pull request, its policy, reviews and check runs
+//!   (the App on api.github.com), falling back to the REST reads when it fails;
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
 //!   repositories (fan-out and reconciliation).
@@ -20,6 +22,7 @@
 pub mod auth;
 mod code_scanning;
 mod etag;
+mod graphql;
 mod http;
 mod interact;
 mod listing;
@@ -34,6 +37,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+/// The policy paths the GraphQL query reads on the base branch (equal to the policy's).
+pub use graphql::POLICY_PATHS as GRAPHQL_POLICY_PATHS;
 pub use listing::{InstallationRef, OpenPull, PullListing};
 pub use merge_group::{COMPARE_FILES_MAX, GroupDiff};
 
@@ -79,6 +84,9 @@ pub struct GithubConfig {
     pub bot_login: Option<String>,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// Whether an evaluation's reads go through the one GraphQL query (on by default;
+    /// `SDL_GATE_GITHUB_GRAPHQL=off` keeps them REST). Never on for GitHub Enterprise Server.
+    pub graphql: bool,
 }
 
 impl GithubConfig {
@@ -90,6 +98,7 @@ impl GithubConfig {
             private_key,
             bot_login: None,
             timeout: Duration::from_secs(30),
+            graphql: true,
         }
     }
 
@@ -132,6 +141,17 @@ impl GithubConfig {
             config.api_url = url;
         }
         config.bot_login = var("SDL_GATE_GITHUB_BOT_LOGIN");
+        if let Some(v) = var("SDL_GATE_GITHUB_GRAPHQL") {
+            config.graphql = match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                other => {
+                    return Err(ForgeError::Config {
+                        what: format!("SDL_GATE_GITHUB_GRAPHQL is `{other}`, not `on` or `off`"),
+                    });
+                }
+            };
+        }
         Ok(config)
     }
 }
@@ -179,7 +199,13 @@ pub(crate) struct Hints {
     /// (trusted for [`NO_ORG_POLICY_HINT`]).
     pub no_org_policy: Mutex<HashMap<(u64, String), std::time::Instant>>,
     pub bot_login: tokio::sync::OnceCell<String>,
+    /// (repository, number) → what the last `head` read through GraphQL, for the `policy`
+    /// and `snapshot` of the same evaluation (trusted for [`PREFETCH_TTL`] and the same head).
+    pub prefetch: Mutex<HashMap<(String, u64), (graphql::Prefetch, std::time::Instant)>>,
 }
+
+/// How long the GraphQL reads of a `head` are used by the `policy` and `snapshot` after it.
+pub const PREFETCH_TTL: Duration = Duration::from_secs(10);
 
 /// Locks a hint map, surviving a poisoned lock (hints are only hints).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -204,6 +230,11 @@ pub struct GithubForge {
     http: http::Http,
     hints: Hints,
     bot_login: Option<String>,
+    /// The GraphQL endpoint's path when the evaluation's reads go through GraphQL.
+    graphql: Option<&'static str>,
+    graphql_queries: std::sync::atomic::AtomicU64,
+    graphql_points: std::sync::atomic::AtomicU64,
+    graphql_fallbacks: std::sync::atomic::AtomicU64,
 }
 
 /// `owner/name` split, or a configuration error.
@@ -238,6 +269,10 @@ impl GithubForge {
             http: http::Http::new(&config.api_url, auth, config.timeout)?,
             hints: Hints::default(),
             bot_login: config.bot_login,
+            graphql: graphql::endpoint(&config.api_url).filter(|_| config.graphql),
+            graphql_queries: Default::default(),
+            graphql_points: Default::default(),
+            graphql_fallbacks: Default::default(),
         })
     }
 
@@ -255,6 +290,10 @@ impl GithubForge {
             http: http::Http::new(api_url, http::Auth::Token(token), timeout)?,
             hints: Hints::default(),
             bot_login: Some(bot_login.to_string()),
+            graphql: None,
+            graphql_queries: Default::default(),
+            graphql_points: Default::default(),
+            graphql_fallbacks: Default::default(),
         })
     }
 
@@ -268,6 +307,32 @@ impl GithubForge {
     /// (answered from the ETag cache; GitHub does not count them against the rate limit).
     pub fn requests_not_modified(&self) -> u64 {
         self.http.not_modified()
+    }
+
+    /// Turns the GraphQL reads off (`false`): every read of an evaluation is REST, as for the
+    /// Action and GitHub Enterprise Server. On by default for the App on api.github.com.
+    pub fn with_graphql(mut self, on: bool) -> Self {
+        self.graphql = if on { Some("/graphql") } else { None };
+        self
+    }
+
+    /// GraphQL queries answered so far (each counted against GraphQL's own points budget,
+    /// not REST's requests).
+    pub fn graphql_queries(&self) -> u64 {
+        self.graphql_queries
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// GraphQL points spent so far (the answers' `rateLimit.cost`).
+    pub fn graphql_points(&self) -> u64 {
+        self.graphql_points
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// GraphQL queries that failed (not on a rate limit) and were replaced by REST reads.
+    pub fn graphql_fallbacks(&self) -> u64 {
+        self.graphql_fallbacks
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What we know of our run on a commit (`Some(None)`: none, freshly listed).
@@ -303,6 +368,7 @@ impl GithubForge {
         lock(&self.hints.members).clear();
         lock(&self.hints.parents).clear();
         lock(&self.hints.no_org_policy).clear();
+        lock(&self.hints.prefetch).clear();
     }
 }
 

@@ -4,12 +4,13 @@
 //!
 //! | request | when |
 //! | --- | --- |
-//! | `GET /repos/{o}/{r}/pulls/{n}` | always ([`head`]) |
-//! | `GET /repos/{o}/{r}/contents/{path}?ref={base}` | the policy, first of `POLICY_PATHS` found |
-//! | `GET /repos/{o}/.github/contents/sdl-gate.yml` | the organisation's policy (default and floor), at the default branch |
+//! | `POST /graphql` | always for the App on api.github.com ([`head`]): the pull request, the policy on the base branch, the reviews and the head's check runs in one query (see `graphql`); the four REST reads below marked "(REST)" are then made only for what the query could not carry, or all of them when it failed for another reason than a rate limit |
+//! | `GET /repos/{o}/{r}/pulls/{n}` | (REST) always ([`head`]) |
+//! | `GET /repos/{o}/{r}/contents/{path}?ref={base}` | (REST) the policy, first of `POLICY_PATHS` found |
+//! | `GET /repos/{o}/.github/contents/sdl-gate.yml` | (REST, conditional) the organisation's policy (default and floor), at the default branch; a 404 is trusted for `NO_ORG_POLICY_HINT` |
 //! | `GET /repos/{o}/{r}/pulls/{n}/files?per_page=100` | always; one page per 100 files, up to GitHub's 3,000 |
-//! | `GET /repos/{o}/{r}/pulls/{n}/reviews?per_page=100` | when the review gate is on |
-//! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | always (it also finds our own run) |
+//! | `GET /repos/{o}/{r}/pulls/{n}/reviews?per_page=100` | (REST) when the review gate is on |
+//! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | (REST) always (it also finds our own run) |
 //! | `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100` | only when a required check is not a check run |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={head}` | each touched threat model / SBOM the policy names |
 //! | `GET /repos/{o}/{r}/compare/{base}...{sha}` | per earlier commit whose approval would count if its patch were the head's, only while the review gate waits for it ([`patch_ids`], asked by the engine after [`snapshot`]); cached per commit |
@@ -36,7 +37,7 @@ use crate::snapshot::{
 
 use super::http::{encode, encode_path};
 use super::{CHECK_NAME, GithubForge, RunHint, installation, lock, remember, split_repo};
-use super::{code_scanning, model};
+use super::{code_scanning, graphql, model};
 
 /// GitHub lists at most this many files of a pull request.
 pub const MAX_FILES: usize = 3000;
@@ -47,11 +48,54 @@ pub const MAX_COMPARE_FILES: usize = 300;
 /// How long a team membership answer is reused.
 pub const MEMBERSHIP_TTL: Duration = Duration::from_secs(60);
 
-/// `GET /repos/{o}/{r}/pulls/{n}` → [`ChangeHead`].
+/// The pull request → [`ChangeHead`]: through the GraphQL query when it is on (keeping what
+/// else it read for the `policy` and `snapshot` of this evaluation), else, or when it fails for
+/// another reason than a rate limit, `GET /repos/{o}/{r}/pulls/{n}`.
 pub(crate) async fn head(
     forge: &GithubForge,
     change: &ChangeRef,
 ) -> Result<ChangeHead, ForgeError> {
+    use std::sync::atomic::Ordering;
+    let key = (change.repository.clone(), change.number);
+    lock(&forge.hints.prefetch).remove(&key);
+    if forge.graphql.is_some() {
+        match graphql::read(forge, change).await {
+            Ok(pre) => {
+                forge.graphql_queries.fetch_add(1, Ordering::Relaxed);
+                forge.graphql_points.fetch_add(pre.cost, Ordering::Relaxed);
+                if let Some(n) = pre.head.comments {
+                    remember(&forge.hints.comment_count, key.clone(), n);
+                }
+                let head = pre.head.clone();
+                remember(&forge.hints.prefetch, key, (pre, Instant::now()));
+                return Ok(head);
+            }
+            Err(e @ ForgeError::RateLimited { .. }) => return Err(e),
+            Err(e) => {
+                forge.graphql_fallbacks.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    repository = %change.repository,
+                    number = change.number,
+                    error = %e,
+                    "the GraphQL read failed; reading through REST"
+                );
+            }
+        }
+    }
+    rest_head(forge, change).await
+}
+
+/// What the GraphQL query of this evaluation's `head` read, when it is still current.
+fn prefetched(forge: &GithubForge, change: &ChangeRef) -> Option<graphql::Prefetch> {
+    let key = (change.repository.clone(), change.number);
+    lock(&forge.hints.prefetch)
+        .get(&key)
+        .filter(|(_, at)| at.elapsed() < super::PREFETCH_TTL)
+        .map(|(p, _)| p.clone())
+}
+
+/// `GET /repos/{o}/{r}/pulls/{n}` → [`ChangeHead`].
+async fn rest_head(forge: &GithubForge, change: &ChangeRef) -> Result<ChangeHead, ForgeError> {
     let inst = installation(change)?;
     let (owner, repo) = split_repo(&change.repository)?;
     let path = format!(
@@ -166,6 +210,13 @@ pub(crate) async fn policy(
     base_ref: &str,
     paths: &[&str],
 ) -> Result<Option<PolicyFile>, ForgeError> {
+    if paths == graphql::POLICY_PATHS
+        && let Some(pre) = prefetched(forge, change)
+        && pre.head.base_ref == base_ref
+        && let Some(file) = pre.policy
+    {
+        return Ok(file);
+    }
     policy_at(forge, change, base_ref, paths).await
 }
 
@@ -450,25 +501,48 @@ pub(crate) async fn snapshot(
         .pages(inst, &files_path, MAX_FILES / 100, &files_what, |reply| {
             reply.json::<Vec<model::PullFile>>(&files_what)
         });
+    let pre = prefetched(forge, change).filter(|p| p.head.head_sha == head.head_sha);
+    let pre_reviews = pre.as_ref().and_then(|p| p.reviews.clone());
+    let pre_runs = pre.as_ref().and_then(|p| p.runs.clone());
     let reviews_path = format!("/repos/{o}/{r}/pulls/{n}/reviews?per_page=100");
     let reviews_what = format!("GET /repos/{o}/{r}/pulls/{n}/reviews");
     let reviews = async {
-        if needs.reviews {
+        if !needs.reviews {
+            Ok(Vec::new())
+        } else if let Some(list) = pre_reviews {
+            Ok(list
+                .into_iter()
+                .map(|r| model::Review {
+                    user: r.login.map(|login| model::User { login }),
+                    state: r.state,
+                    commit_id: r.commit,
+                    submitted_at: r.submitted_at,
+                })
+                .collect())
+        } else {
             forge
                 .http
                 .pages(inst, &reviews_path, 30, &reviews_what, |reply| {
                     reply.json::<Vec<model::Review>>(&reviews_what)
                 })
                 .await
-        } else {
-            Ok(Vec::new())
         }
     };
     let runs_path = format!("/repos/{o}/{r}/commits/{sha}/check-runs?per_page=100");
     let runs_what = format!("GET /repos/{o}/{r}/commits/{sha}/check-runs");
-    let runs = forge.http.pages(inst, &runs_path, 30, &runs_what, |reply| {
-        Ok(reply.json::<model::CheckRunList>(&runs_what)?.check_runs)
-    });
+    let runs = async {
+        match pre_runs {
+            Some(list) => Ok(list.into_iter().map(model::CheckRun::from).collect()),
+            None => {
+                forge
+                    .http
+                    .pages(inst, &runs_path, 30, &runs_what, |reply| {
+                        Ok(reply.json::<model::CheckRunList>(&runs_what)?.check_runs)
+                    })
+                    .await
+            }
+        }
+    };
     let scanning = async {
         if needs.code_scanning {
             code_scanning::read(forge, inst, &o, &r, n, head)
@@ -480,6 +554,7 @@ pub(crate) async fn snapshot(
     };
     let (files, reviews, runs, scanning) = tokio::join!(files, reviews, runs, scanning);
     let (files, reviews, runs, scanning) = (files?, reviews?, runs?, scanning?);
+    let (reviews, runs): (Vec<model::Review>, Vec<model::CheckRun>) = (reviews, runs);
 
     let mut snap = Snapshot::new(
         Some(ForgeName::GitHub),
