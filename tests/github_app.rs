@@ -576,6 +576,10 @@ fn the_graphql_query_reads_the_policy_paths() {
         sdl_gate::forge::github::GRAPHQL_POLICY_PATHS,
         sdl_gate::policy::POLICY_PATHS
     );
+    assert_eq!(
+        sdl_gate::forge::github::GRAPHQL_ORG_POLICY_PATH,
+        sdl_gate::policy::ORG_POLICY_PATH
+    );
 }
 
 /// The fake's GraphQL check is real: a field GitHub's schema does not have is reported (when
@@ -822,10 +826,15 @@ async fn request_budget_of_one_evaluation_of_a_50_file_pr() {
         rest + queries,
         lines(&first)
     );
-    // One query carries the pull request, its policy, reviews and check runs; the files
-    // (their patches) and the team membership stay REST; then the check run and the comment;
-    // and one read of the organisation's policy (`acme/.github`, here a 404).
-    assert!(rest + queries <= 6, "over budget: {rest} + {queries}");
+    // One query carries the pull request, its policy, reviews and check runs, and the
+    // organisation's policy (`acme/.github`, here none); the files (their patches) and the
+    // team membership stay REST; then the check run and the comment.
+    assert!(rest + queries <= 5, "over budget: {rest} + {queries}");
+    assert!(
+        !first.iter().any(|c| c.path.contains("/.github/contents/")),
+        "the organisation's policy is read by the query:{}",
+        lines(&first)
+    );
     assert_eq!(queries, 1);
     assert_eq!(gh.graphql_fallbacks(), 0);
     assert_eq!(token_calls, 1);
@@ -1466,6 +1475,7 @@ async fn an_evaluation_that_differs_only_in_its_time_writes_nothing() {
 
 /// The organisation's policy that may not be read (403) fails the check closed and names it;
 /// a passing outage there (5xx) is an error the queue retries, never "no organisation policy".
+/// (Through REST, as without GraphQL or when the query left it to REST.)
 #[tokio::test]
 async fn an_unreadable_org_policy_fails_closed_and_an_outage_is_retried() {
     let fake = FakeGithub::start().await;
@@ -1474,7 +1484,7 @@ async fn an_unreadable_org_policy_fails_closed_and_an_outage_is_retried() {
         .file("src/main.rs")
         .install(&fake);
     fake.put_file(REPO, "main", ".github/sdl-gate.yml", WEAK_POLICY.as_bytes());
-    let gh = forge(&fake);
+    let gh = forge(&fake).with_graphql(false);
 
     fake.fault(
         Some(Method::GET),
@@ -1515,4 +1525,78 @@ async fn an_unreadable_org_policy_fails_closed_and_an_outage_is_retried() {
     };
     assert_eq!(evaluation.org_policy, None);
     assert_eq!(evaluation.verdict, OverallVerdict::Pass);
+}
+
+/// The GraphQL query carries the organisation's policy: no REST read of `acme/.github` when
+/// it is there, absent, or its repository is not (a `NOT_FOUND` as for a repository outside
+/// the installation); a blob the query calls binary is read through REST and fails closed.
+#[tokio::test]
+async fn the_graphql_query_carries_the_org_policy_and_leaves_a_binary_one_to_rest() {
+    let fake = FakeGithub::start().await;
+    let head = sha(0x0e11);
+    PullBuilder::new(REPO, 32, "alice", &head)
+        .file("src/main.rs")
+        .install(&fake);
+    fake.put_file(REPO, "main", ".github/sdl-gate.yml", WEAK_POLICY.as_bytes());
+    let gh = forge(&fake);
+    let org_reads = |mark| {
+        fake.calls_since(mark)
+            .iter()
+            .filter(|c| c.path.contains("/.github/contents/"))
+            .count()
+    };
+
+    // No `acme/.github` repository at all.
+    let mark = fake.mark();
+    let out = evaluate_change(&gh, &change(32), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(evaluation.org_policy, None);
+    assert_eq!(org_reads(mark), 0);
+    assert_eq!(gh.graphql_fallbacks(), 0);
+
+    // The repository, no file; then the file (read at once: the query is not cached).
+    fake.put_file("acme/.github", "main", "README.md", b"community files\n");
+    let mark = fake.mark();
+    evaluate_change(&gh, &change(32), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    assert_eq!(org_reads(mark), 0);
+    fake.put_file(
+        "acme/.github",
+        "main",
+        "sdl-gate.yml",
+        WEAK_POLICY.as_bytes(),
+    );
+    let mark = fake.mark();
+    let out = evaluate_change(&gh, &change(32), &Records::default(), Utc::now())
+        .await
+        .expect("ok");
+    let Outcome::Evaluated { evaluation, .. } = out else {
+        panic!("{out:?}")
+    };
+    let org = evaluation.org_policy.expect("the organisation's policy");
+    assert_eq!(org.location, "acme/.github/sdl-gate.yml");
+    assert_eq!(org_reads(mark), 0, "{}", lines(&fake.calls_since(mark)));
+
+    // A binary blob: REST reads it, and it fails closed.
+    fake.put_file(
+        "acme/.github",
+        "main",
+        "sdl-gate.yml",
+        &[0xff, 0xfe, 0x00, 0x01],
+    );
+    let mark = fake.mark();
+    let out = evaluate_change(&gh, &change(32), &Records::default(), Utc::now())
+        .await
+        .expect("a notice");
+    assert!(matches!(out, Outcome::InvalidPolicy(_)), "{out:?}");
+    assert_eq!(org_reads(mark), 1);
+    let runs = fake.check_runs(REPO, &head, "sdl-gate");
+    assert_eq!(runs[0].conclusion.as_deref(), Some("failure"));
+    assert_eq!(gh.graphql_fallbacks(), 0);
+    fake.assert_no_unknown();
 }

@@ -1994,13 +1994,14 @@ async fn the_org_floor_keeps_a_gate_the_repository_disabled_and_is_the_default_e
         "names the file, the place and the error: {summary}"
     );
 
-    // One extra read per evaluation: the organisation's file, at its default branch.
+    // No extra request: the evaluation's GraphQL query reads the organisation's file, at its
+    // default branch.
     let org_reads = w
         .fake
         .journal()
         .iter()
         .filter(|c| c.path.contains("/.github/contents/sdl-gate.yml"))
         .count();
-    assert_eq!(org_reads, 4, "one read of the org policy per evaluation");
+    assert_eq!(org_reads, 0, "the query carries the org policy");
     w.stop().await;
 }

@@ -1,9 +1,9 @@
 //! The policy an evaluation runs under: the repository's own (from the base branch) under the
 //! organisation's floor, or the organisation's policy when the repository has none.
 //!
-//! One read of the organisation's file per evaluation (`Forge::org_policy`: on GitHub one
-//! `GET` of the `.github` repository's `sdl-gate.yml`), made only when the repository's own
-//! policy loads or is absent. The organisation's file fails closed: when it does not parse, is
+//! One read of the organisation's file per evaluation (`Forge::org_policy`: on GitHub what the
+//! evaluation's GraphQL query read of the `.github` repository's `sdl-gate.yml`, else one `GET`
+//! of it), asked only when the repository's own policy loads or is absent. The organisation's file fails closed: when it does not parse, is
 //! too large or may not be read, the check fails and names it; a 404 means "no organisation
 //! policy". Outages and rate limits are retried as every other forge read.
 

@@ -153,10 +153,45 @@ pub(super) fn route(st: &mut State, auth: &str, body: &Option<Value>) -> Option<
     let number = vars.get("number").and_then(Value::as_u64).unwrap_or(0);
     let paths = [var("policy0"), var("policy1"), var("policy2")];
     let rate = json!({"cost": 1, "remaining": 4999, "resetAt": "2026-12-31T00:00:00Z"});
+    // The organisation's policy: `orgPolicy: repository(owner: $owner, name: $orgRepo)`, its
+    // default branch (`main` in the fake, as its REST contents read) and `file(path:
+    // $orgPolicy)`. A repository the fake does not have is `null` with a `NOT_FOUND` error at
+    // `orgPolicy`, as GitHub answers for one that does not exist or is outside the installation.
+    let org_full = format!("{}/{}", var("owner"), var("orgRepo"));
+    let (org_policy, org_errors) = match st.repos.get(&org_full) {
+        None => (
+            Value::Null,
+            vec![json!({"type": "NOT_FOUND", "path": ["orgPolicy"],
+                "locations": [{"line": 3, "column": 3}],
+                "message": format!("Could not resolve to a Repository with the name '{org_full}'.")})],
+        ),
+        Some(org) => {
+            let file = match org
+                .contents
+                .get("main")
+                .and_then(|files| files.get(&var("orgPolicy")))
+            {
+                Some(bytes) => {
+                    let text = String::from_utf8(bytes.clone()).ok();
+                    json!({"type": "blob", "mode": 0o100644, "object": {
+                        "__typename": "Blob", "isBinary": text.is_none(),
+                        "isTruncated": bytes.len() > 512 * 1024,
+                        "byteSize": bytes.len(),
+                        "text": text
+                    }})
+                }
+                None => Value::Null,
+            };
+            (
+                json!({"defaultBranchRef": {"target": {"__typename": "Commit", "file": file}}}),
+                Vec::new(),
+            )
+        }
+    };
     let not_found = |what: &str, path: Value| -> Answer {
         (
             StatusCode::OK,
-            json!({"data": {"rateLimit": rate, "repository": null},
+            json!({"data": {"rateLimit": rate, "orgPolicy": null, "repository": null},
                    "errors": [{"type": "NOT_FOUND", "path": path, "locations": [{"line": 3, "column": 3}],
                                "message": format!("Could not resolve to a {what}.")}]}),
         )
@@ -247,7 +282,12 @@ pub(super) fn route(st: &mut State, auth: &str, body: &Option<Value>) -> Option<
     Some(
         (
             StatusCode::OK,
-            json!({"data": {"rateLimit": rate, "repository": {"pullRequest": pr}}}),
+            if org_errors.is_empty() {
+                json!({"data": {"rateLimit": rate, "orgPolicy": org_policy, "repository": {"pullRequest": pr}}})
+            } else {
+                json!({"data": {"rateLimit": rate, "orgPolicy": org_policy, "repository": {"pullRequest": pr}},
+                       "errors": org_errors})
+            },
         )
             .into(),
     )

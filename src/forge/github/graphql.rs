@@ -2,8 +2,10 @@
 //! with the meaning of the REST reads it replaces: the pull request (`GET /pulls/{n}`), the
 //! policy file on the base branch (`GET /contents/{path}?ref={base}`, first of
 //! [`POLICY_PATHS`]), the reviews (`GET /pulls/{n}/reviews`) and the head's check runs
-//! (`GET /commits/{sha}/check-runs`). The changed files stay REST: GraphQL gives a changed
-//! file no patch and no previous path.
+//! (`GET /commits/{sha}/check-runs`), and the organisation's policy
+//! (`GET /repos/{owner}/.github/contents/sdl-gate.yml`, [`ORG_POLICY_PATH`] at the default
+//! branch of the owner's `.github` repository). The changed files stay REST: GraphQL gives a
+//! changed file no patch and no previous path.
 //!
 //! GraphQL has its own points-based rate limit (5,000 points an hour per installation, apart
 //! from REST's 5,000 requests); this query costs 1 point. Each part that GraphQL would cut
@@ -16,10 +18,11 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde::Deserialize;
 
-use crate::forge::{ChangeHead, ChangeRef, ChangeState, ForgeError, PolicyFile};
+use crate::forge::{ChangeHead, ChangeRef, ChangeState, ForgeError, OrgPolicyFile, PolicyFile};
 use crate::snapshot::{Login, Sha};
 
 use super::http::DEFAULT_RATE_LIMIT_WAIT;
+use super::snapshot::{DEFAULT_BRANCH, ORG_POLICY_REPO};
 use super::{GithubForge, installation, split_repo};
 
 /// The policy paths the query reads on the base branch, in order; must equal
@@ -31,10 +34,25 @@ pub const POLICY_PATHS: [&str; 3] = [
     ".sdl-gate.yml",
 ];
 
+/// The organisation's policy file the query reads at the default branch of the owner's
+/// `.github` repository; must equal `crate::policy::ORG_POLICY_PATH` (a test holds them equal).
+/// An `org_policy` call for another path reads through REST.
+pub const ORG_POLICY_PATH: &str = "sdl-gate.yml";
+
 /// The query, sent verbatim with variables; the fake GitHub validates it against GitHub's
 /// published GraphQL schema (`@octokit/graphql-schema`).
-pub const QUERY: &str = r#"query SdlGateEvaluation($owner: String!, $name: String!, $number: Int!, $policy0: String!, $policy1: String!, $policy2: String!) {
+pub const QUERY: &str = r#"query SdlGateEvaluation($owner: String!, $name: String!, $number: Int!, $policy0: String!, $policy1: String!, $policy2: String!, $orgRepo: String!, $orgPolicy: String!) {
   rateLimit { cost remaining resetAt }
+  orgPolicy: repository(owner: $owner, name: $orgRepo) {
+    defaultBranchRef {
+      target {
+        __typename
+        ... on Commit {
+          file(path: $orgPolicy) { type mode object { __typename ... on Blob { text isBinary isTruncated byteSize } } }
+        }
+      }
+    }
+  }
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
       title
@@ -138,6 +156,11 @@ pub(crate) struct Prefetch {
     pub policy: Option<Option<PolicyFile>>,
     pub reviews: Option<Vec<Reviewed>>,
     pub runs: Option<Vec<Run>>,
+    /// The organisation's policy ([`ORG_POLICY_PATH`] in the owner's `.github` repository):
+    /// `Some(None)` = none (no such repository or file, or a repository outside the
+    /// installation, as REST's 404); `None` = read it through REST (a truncated or binary
+    /// blob, not a regular file, an error or an answer not understood).
+    pub org_policy: Option<Option<OrgPolicyFile>>,
     /// GraphQL points the query cost (`rateLimit.cost`).
     pub cost: u64,
 }
@@ -164,6 +187,57 @@ struct GqlError {
 struct Data {
     rate_limit: Option<RateLimit>,
     repository: Option<Repository>,
+    /// Absent: `None`; `null`: `Some(None)`. Read apart, so that an answer not understood
+    /// leaves only the organisation's policy to REST.
+    #[serde(default, deserialize_with = "present")]
+    org_policy: Option<Option<serde_json::Value>>,
+}
+
+/// A field that is there (`null` included) is `Some`; a missing one is `None` (by `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgRepo {
+    default_branch_ref: Option<OrgBranch>,
+}
+
+#[derive(Deserialize)]
+struct OrgBranch {
+    target: OrgTarget,
+}
+
+#[derive(Deserialize)]
+struct OrgTarget {
+    #[serde(rename = "__typename")]
+    typename: String,
+    #[serde(default, deserialize_with = "present")]
+    file: Option<Option<OrgEntry>>,
+}
+
+#[derive(Deserialize)]
+struct OrgEntry {
+    #[serde(rename = "type")]
+    kind: String,
+    mode: u32,
+    object: Option<OrgBlob>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgBlob {
+    #[serde(rename = "__typename")]
+    typename: String,
+    text: Option<String>,
+    is_binary: Option<bool>,
+    is_truncated: Option<bool>,
+    byte_size: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +447,7 @@ pub(crate) async fn read(forge: &GithubForge, change: &ChangeRef) -> Result<Pref
         "variables": {
             "owner": owner, "name": repo, "number": change.number,
             "policy0": POLICY_PATHS[0], "policy1": POLICY_PATHS[1], "policy2": POLICY_PATHS[2],
+            "orgRepo": ORG_POLICY_REPO, "orgPolicy": ORG_POLICY_PATH,
         }
     });
     let what = format!(
@@ -387,7 +462,14 @@ pub(crate) async fn read(forge: &GithubForge, change: &ChangeRef) -> Result<Pref
         .call(inst, Method::POST, path, Some(&body), &what)
         .await?;
     let answer: Answer = reply.json(&what)?;
-    if let Some(e) = answer.errors.first() {
+    // Errors about the organisation's repository alone do not fail the query: GitHub answers
+    // `NOT_FOUND` for a repository that does not exist or is outside the installation (REST's
+    // 404: no organisation policy); any other leaves the organisation's policy to REST.
+    let (org_errors, errors): (Vec<GqlError>, Vec<GqlError>) = answer
+        .errors
+        .into_iter()
+        .partition(|e| e.path.first().and_then(|p| p.as_str()) == Some("orgPolicy"));
+    if let Some(e) = errors.first() {
         let at = e
             .path
             .iter()
@@ -421,12 +503,73 @@ pub(crate) async fn read(forge: &GithubForge, change: &ChangeRef) -> Result<Pref
     };
     let data = answer.data.ok_or_else(|| missing("data"))?;
     let cost = data.rate_limit.map_or(1, |r| r.cost);
+    let org_not_found = !org_errors.is_empty()
+        && org_errors
+            .iter()
+            .all(|e| e.kind.as_deref() == Some("NOT_FOUND") && e.path.len() == 1);
+    let org_policy = match data.org_policy {
+        // The query always asks for it: absent is unexpected.
+        None => None,
+        Some(None) if org_errors.is_empty() || org_not_found => Some(None),
+        Some(None) => None,
+        Some(Some(_)) if !org_errors.is_empty() => None,
+        Some(Some(v)) => serde_json::from_value::<OrgRepo>(v)
+            .ok()
+            .and_then(|r| org_policy_of(r, owner)),
+    };
+    if org_policy.is_none() {
+        tracing::debug!(
+            repository = %change.repository,
+            "the organisation's policy is left to REST by the GraphQL read"
+        );
+    }
     let pr = data
         .repository
         .ok_or_else(|| missing("data.repository"))?
         .pull_request
         .ok_or_else(|| missing("data.repository.pullRequest"))?;
-    prefetch(change, pr, cost, &what)
+    let mut pre = prefetch(change, pr, cost, &what)?;
+    pre.org_policy = org_policy;
+    Ok(pre)
+}
+
+/// The organisation's policy as the query read it; `None` = read it through REST (a
+/// truncated, binary or oddly sized blob, a symlink, a submodule, a directory, or an answer
+/// that is not a commit's tree entry). A directory there is REST's "not a file": REST says so.
+fn org_policy_of(repo: OrgRepo, owner: &str) -> Option<Option<OrgPolicyFile>> {
+    // An empty repository has no default branch: REST answers 404.
+    let Some(branch) = repo.default_branch_ref else {
+        return Some(None);
+    };
+    if branch.target.typename != "Commit" {
+        return None;
+    }
+    let entry = match branch.target.file? {
+        None => return Some(None),
+        Some(e) => e,
+    };
+    // A regular file (0o100644, or 0o100755), nothing else: REST follows a symlink.
+    if entry.kind != "blob" || !matches!(entry.mode, 0o100644 | 0o100755) {
+        return None;
+    }
+    let blob = entry.object?;
+    if blob.typename != "Blob" || blob.is_truncated != Some(false) || blob.is_binary != Some(false)
+    {
+        return None;
+    }
+    let text = blob.text?;
+    // The text must be the blob's bytes as they are (REST decodes them the same way).
+    if blob.byte_size != Some(text.len() as u64) {
+        return None;
+    }
+    Some(Some(OrgPolicyFile {
+        repository: format!("{owner}/{ORG_POLICY_REPO}"),
+        file: PolicyFile {
+            path: ORG_POLICY_PATH.to_string(),
+            git_ref: DEFAULT_BRANCH.to_string(),
+            text,
+        },
+    }))
 }
 
 /// `x-ratelimit-reset` (epoch seconds) as a wait from now.
@@ -510,6 +653,7 @@ fn prefetch(change: &ChangeRef, pr: Pull, cost: u64, what: &str) -> Result<Prefe
         policy,
         reviews,
         runs,
+        org_policy: None,
         cost,
     })
 }
@@ -638,6 +782,52 @@ mod tests {
             runs_of(runs(101)).is_none(),
             "a second page is read by REST"
         );
+    }
+
+    #[test]
+    fn the_org_policy_is_read_only_from_a_regular_text_blob() {
+        let repo = |mode: u32, size: u64, binary: bool| -> OrgRepo {
+            serde_json::from_value(serde_json::json!({"defaultBranchRef": {"target": {
+                "__typename": "Commit",
+                "file": {"type": "blob", "mode": mode, "object": {"__typename": "Blob",
+                    "text": "version: 1\n", "isBinary": binary, "isTruncated": false,
+                    "byteSize": size}}}}}))
+            .unwrap_or(OrgRepo {
+                default_branch_ref: None,
+            })
+        };
+        let read = org_policy_of(repo(0o100644, 11, false), "acme");
+        let file = read.flatten().map(|f| (f.location(), f.file.text));
+        assert_eq!(
+            file,
+            Some(("acme/.github/sdl-gate.yml".into(), "version: 1\n".into()))
+        );
+        assert!(
+            org_policy_of(repo(0o120000, 11, false), "acme").is_none(),
+            "a symlink"
+        );
+        assert!(
+            org_policy_of(repo(0o100644, 12, false), "acme").is_none(),
+            "size"
+        );
+        assert!(
+            org_policy_of(repo(0o100644, 11, true), "acme").is_none(),
+            "binary"
+        );
+        let no_file: OrgRepo = serde_json::from_value(serde_json::json!(
+            {"defaultBranchRef": {"target": {"__typename": "Commit", "file": null}}}
+        ))
+        .unwrap_or(OrgRepo {
+            default_branch_ref: None,
+        });
+        assert!(matches!(org_policy_of(no_file, "acme"), Some(None)));
+        let missing: OrgRepo = serde_json::from_value(serde_json::json!(
+            {"defaultBranchRef": {"target": {"__typename": "Commit"}}}
+        ))
+        .unwrap_or(OrgRepo {
+            default_branch_ref: None,
+        });
+        assert!(org_policy_of(missing, "acme").is_none(), "an absent field");
     }
 
     #[test]

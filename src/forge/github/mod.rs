@@ -5,8 +5,8 @@
 //! - `http`: one authenticated request, paging, and status → [`ForgeError`] mapping;
 //! - `etag`: the bounded, per-process cache of GET answers that makes reads conditional;
 //! - `snapshot`: the pull request → [`Snapshot`], with few requests;
-//! - `graphql`: one GraphQL query for the pull request, its policy, reviews and check runs
-//!   (the App on api.github.com), falling back to the REST reads when it fails;
+//! - `graphql`: one GraphQL query for the pull request, its policy, reviews and check runs,
+//!   and the organisation's policy (the App on api.github.com), falling back to the REST reads when it fails;
 //! - `publish`: the `sdl-gate` check run and the sticky comment, idempotently;
 //! - `listing`: open pull requests by head or repository, installations and their
 //!   repositories (fan-out and reconciliation).
@@ -37,6 +37,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+/// The organisation's policy file the GraphQL query reads (equal to the policy's).
+pub use graphql::ORG_POLICY_PATH as GRAPHQL_ORG_POLICY_PATH;
 /// The policy paths the GraphQL query reads on the base branch (equal to the policy's).
 pub use graphql::POLICY_PATHS as GRAPHQL_POLICY_PATHS;
 pub use listing::{InstallationRef, OpenPull, PullListing};

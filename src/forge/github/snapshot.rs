@@ -4,10 +4,10 @@
 //!
 //! | request | when |
 //! | --- | --- |
-//! | `POST /graphql` | always for the App on api.github.com ([`head`]): the pull request, the policy on the base branch, the reviews and the head's check runs in one query (see `graphql`); the four REST reads below marked "(REST)" are then made only for what the query could not carry, or all of them when it failed for another reason than a rate limit |
+//! | `POST /graphql` | always for the App on api.github.com ([`head`]): the pull request, the policy on the base branch, the reviews, the head's check runs and the organisation's policy in one query (see `graphql`); the REST reads below marked "(REST)" are then made only for what the query could not carry, or all of them when it failed for another reason than a rate limit |
 //! | `GET /repos/{o}/{r}/pulls/{n}` | (REST) always ([`head`]) |
 //! | `GET /repos/{o}/{r}/contents/{path}?ref={base}` | (REST) the policy, first of `POLICY_PATHS` found |
-//! | `GET /repos/{o}/.github/contents/sdl-gate.yml` | (REST, conditional) the organisation's policy (default and floor), at the default branch; a 404 is trusted for `NO_ORG_POLICY_HINT` |
+//! | `GET /repos/{o}/.github/contents/sdl-gate.yml` | (REST, conditional) the organisation's policy (default and floor), at the default branch, when the query did not carry it (GraphQL off, failed, or a blob it truncates or calls binary); a 404 is trusted for `NO_ORG_POLICY_HINT` |
 //! | `GET /repos/{o}/{r}/pulls/{n}/files?per_page=100` | always; one page per 100 files, up to GitHub's 3,000 |
 //! | `GET /repos/{o}/{r}/pulls/{n}/reviews?per_page=100` | (REST) when the review gate is on |
 //! | `GET /repos/{o}/{r}/commits/{sha}/check-runs?per_page=100` | (REST) always (it also finds our own run) |
@@ -250,7 +250,8 @@ pub(crate) async fn policy_at(
     Ok(None)
 }
 
-/// The organisation's policy: `GET /repos/{owner}/.github/contents/{path}` at the
+/// The organisation's policy: what this evaluation's GraphQL query read of it, when it could;
+/// else `GET /repos/{owner}/.github/contents/{path}` at the
 /// default branch of the owner's `.github` repository, with the installation token (one
 /// request per evaluation; a 200 is re-read conditionally, a 404 is trusted for
 /// [`super::NO_ORG_POLICY_HINT`]). `None` when GitHub answers 404: no such repository or file,
@@ -264,6 +265,17 @@ pub(crate) async fn org_policy(
     let inst = installation(change)?;
     let (owner, _) = split_repo(&change.repository)?;
     let key = (inst, owner.to_ascii_lowercase());
+    if path == graphql::ORG_POLICY_PATH
+        && let Some(pre) = prefetched(forge, change)
+        && let Some(read) = pre.org_policy
+    {
+        if read.is_none() {
+            remember(&forge.hints.no_org_policy, key, std::time::Instant::now());
+        } else {
+            lock(&forge.hints.no_org_policy).remove(&key);
+        }
+        return Ok(read);
+    }
     if lock(&forge.hints.no_org_policy)
         .get(&key)
         .is_some_and(|at| at.elapsed() < super::NO_ORG_POLICY_HINT)
@@ -303,7 +315,7 @@ pub(crate) async fn org_policy(
 pub(crate) const ORG_POLICY_REPO: &str = ".github";
 
 /// How the default branch is named where a file was read without a `ref`.
-const DEFAULT_BRANCH: &str = "the default branch";
+pub(crate) const DEFAULT_BRANCH: &str = "the default branch";
 
 fn file_status(s: &str) -> FileStatus {
     match s {
