@@ -33,6 +33,7 @@ pub mod merge_group;
 pub mod metrics;
 pub mod patch;
 pub mod patch_id;
+pub mod percent;
 pub mod policy;
 pub mod practices;
 pub mod publication;

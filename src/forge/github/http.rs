@@ -23,6 +23,8 @@ use serde::de::DeserializeOwned;
 use super::auth::{AccessTokenBody, AppCredentials, InstallationToken, TokenCache};
 use super::etag::{Entry, EtagCache};
 use crate::forge::ForgeError;
+/// The one percent-encoding (`crate::percent`), where this module's callers look for it.
+pub(crate) use crate::percent::{encode, encode_path};
 
 /// The media type and API version every request asks for.
 const ACCEPT: &str = "application/vnd.github+json";
@@ -451,24 +453,6 @@ fn etag_of(headers: &HeaderMap) -> Option<String> {
     (!tag.is_empty()).then(|| tag.to_string())
 }
 
-/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters stay).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Percent-encodes a repository path, keeping its `/` separators.
-pub(crate) fn encode_path(path: &str) -> String {
-    path.split('/').map(encode).collect::<Vec<_>>().join("/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -568,14 +552,5 @@ mod tests {
             body: vec![],
         };
         assert_eq!(r.next_page(), None);
-    }
-
-    #[test]
-    fn paths_are_encoded_per_segment() {
-        assert_eq!(
-            encode_path("docs/threat model/a#b.md"),
-            "docs/threat%20model/a%23b.md"
-        );
-        assert_eq!(encode("feature/x"), "feature%2Fx");
     }
 }

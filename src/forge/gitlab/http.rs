@@ -15,6 +15,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::forge::ForgeError;
+/// The one percent-encoding (`crate::percent`), where this module's callers look for it.
+pub(crate) use crate::percent::encode;
 
 /// One answer: status, headers, body.
 #[derive(Debug)]
@@ -38,19 +40,6 @@ impl Reply {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse().ok())
     }
-}
-
-/// Percent-encodes one path segment (a project path `group/name` becomes `group%2Fname`).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The authenticated client and its per-request timeout.

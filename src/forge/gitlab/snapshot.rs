@@ -40,6 +40,7 @@ use crate::snapshot::{
 
 use super::http::encode;
 use super::{GitlabForge, MEMBERSHIP_TTL, STATUS_NAME, StatusHint, lock, model, remember};
+use crate::percent::encode_path;
 
 /// Diffs are read up to this many pages of 100 files.
 pub const MAX_DIFF_PAGES: u32 = 30;
@@ -537,11 +538,6 @@ pub(crate) async fn snapshot(
     }
     snap.teams = teams;
     Ok(snap)
-}
-
-/// Percent-encodes each segment of a file path, keeping the slashes (artifact paths).
-fn encode_path(path: &str) -> String {
-    path.split('/').map(encode).collect::<Vec<_>>().join("/")
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ pub mod chart;
 mod dashboard;
 
 use askama::Template;
+
+use crate::percent::{encode, encode_path};
 use chrono::{DateTime, Utc};
 
 pub use change::{ChangeInput, HistoryItem, LedgerItem, MergeItem, change_page};
@@ -117,14 +119,14 @@ pub fn change_href(forge: crate::forge_name::ForgeName, repository: &str, number
     format!(
         "/changes/{}/{}/{}",
         forge.as_str(),
-        path_segments(repository),
+        encode_path(repository),
         number
     )
 }
 
 /// The path of a repository's dashboard.
 pub fn repo_href(forge: crate::forge_name::ForgeName, repository: &str) -> String {
-    format!("/repos/{}/{}", forge.as_str(), path_segments(repository))
+    format!("/repos/{}/{}", forge.as_str(), encode_path(repository))
 }
 
 /// The path of a release's auditor report page.
@@ -132,30 +134,8 @@ pub fn report_href(forge: crate::forge_name::ForgeName, repository: &str, tag: &
     format!(
         "{}/-/releases/{}",
         repo_href(forge, repository),
-        percent_encode(tag)
+        encode(tag)
     )
-}
-
-/// A repository path with each segment percent-encoded and the `/` between them kept.
-fn path_segments(repository: &str) -> String {
-    repository
-        .split('/')
-        .map(percent_encode)
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

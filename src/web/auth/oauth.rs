@@ -15,6 +15,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::forge_name::ForgeName;
+/// The one percent-encoding (`crate::percent`), where this module's callers look for it.
+pub(crate) use crate::percent::encode;
 use crate::settings::{GitHubLogin, GitLabLogin};
 
 /// The largest answer read from a forge's OAuth or user endpoint.
@@ -46,19 +48,6 @@ pub enum OAuthError {
 pub(crate) enum Provider<'a> {
     GitHub(&'a GitHubLogin),
     GitLab(&'a GitLabLogin),
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-pub(crate) fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
