@@ -12,6 +12,7 @@ use crate::forge_name::ForgeName;
 use crate::gates::{Evaluation, OverallVerdict};
 use crate::ledger::entry::{Entry, MergeEntry, Sealed};
 use crate::render::html::chart::{CoverageBar, DayVerdicts};
+use crate::render::html::short;
 use crate::render::html::{
     BlockedItem, BypassItem, ChangeInput, Chrome, DashboardInput, ExpiringItem, HistoryItem,
     LedgerItem, MergeItem, ReleaseItem, change_page, dashboard_page,
@@ -127,10 +128,6 @@ pub async fn change(
         now,
     };
     Ok(Some(change_page(chrome, &input)?))
-}
-
-fn short(sha: &str) -> String {
-    sha.chars().take(12).collect()
 }
 
 /// One line on what a ledger entry records (plain text; the template escapes it).

@@ -6,7 +6,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::chart::{Chart, CoverageBar, DayVerdicts, coverage, verdicts_per_day};
-use super::{Chrome, HtmlError, change_href, report_href, time};
+use super::{Chrome, HtmlError, change_href, report_href, short, time};
 use crate::forge_name::ForgeName;
 use crate::gates::{GateKind, OverallVerdict, Verdict};
 
@@ -170,7 +170,7 @@ pub fn dashboard_page(chrome: &Chrome, input: &DashboardInput<'_>) -> Result<Str
                     .map(|(g, v)| format!("{} ({})", g.as_str(), v.as_str()))
                     .collect::<Vec<_>>()
                     .join(", "),
-                head: b.head_sha.chars().take(12).collect(),
+                head: short(&b.head_sha),
                 at: time(b.at),
             })
             .collect(),

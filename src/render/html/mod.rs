@@ -109,6 +109,11 @@ pub fn spans(text: &str) -> Vec<Part> {
         .collect()
 }
 
+/// A commit id or digest as the pages print it: its first 12 characters.
+pub fn short(hex: &str) -> String {
+    hex.chars().take(12).collect()
+}
+
 /// A time as the pages print it: `2026-12-06 14:03 UTC`.
 pub fn time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
