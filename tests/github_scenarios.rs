@@ -8,10 +8,10 @@
 
 mod fake_forge;
 mod fake_github;
+mod github_world;
 mod service_support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::Method;
@@ -19,122 +19,17 @@ use fake_github::{
     APP_ID, AlertRec, CheckRunRec, FakeGithub, FaultKind, INSTALLATION, PullBuilder, TEST_KEY_PEM,
     Upload, sha,
 };
-use sdl_gate::engine::GithubProcessor;
-use sdl_gate::engine::github::fanout::FanoutSettings;
+use github_world::{POLICY, REPO, SBOM, World, forge, shaped_like, with_repo, world_on};
 use sdl_gate::engine::github::reconcile::{ReconcileSettings, Reconciler};
-use sdl_gate::forge::github::{GithubConfig, GithubForge};
 use sdl_gate::forge_name::ForgeName;
-use sdl_gate::server::RunningService;
-use sdl_gate::settings::QueueSettings;
-use sdl_gate::store::Store;
-use secrecy::SecretString;
 use serde_json::{Value, json};
-use service_support::{
-    GITHUB_SECRET, TestDb, all_dbs, config, fixture, open, send_github, spawn, sqlite_db,
-    wait_drained,
-};
-
-const REPO: &str = "acme/plc";
-
-/// Every gate on: a change under `src/auth/` needs a threat model and a security review,
-/// CodeQL must pass, a `Cargo.lock` change needs `cargo-audit` and an SBOM.
-const POLICY: &str = r##"
-version: 1
-security_paths: ["src/auth/**"]
-gates:
-  threat_model:
-    paths: ["docs/threat-model/**"]
-    link_patterns: ["https://tm.example.com/*"]
-  security_review:
-    approvals: 1
-    reviewers: { teams: ["acme/security"] }
-  sast:
-    checks: ["CodeQL"]
-  dependencies:
-    manifests: ["**/Cargo.lock"]
-    checks: ["cargo-audit"]
-  sbom:
-    enabled: true
-    paths: ["sbom/**"]
-"##;
-
-const SBOM: &str = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
-  "metadata": {"component": {"type": "application", "name": "plc"}},
-  "components": [{"type": "library", "name": "serde", "version": "1.0.200", "purl": "pkg:cargo/serde@1.0.200"}]}"#;
+use service_support::{GITHUB_SECRET, all_dbs, sqlite_db};
 
 const TM_LINK: &str = "Threat-Model: https://tm.example.com/login";
 
-/// Queue settings for scenarios: fast, and patient enough for injected faults.
-fn queue() -> QueueSettings {
-    QueueSettings {
-        debounce: Duration::from_millis(50),
-        lease: Duration::from_secs(10),
-        max_attempts: 60,
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(100),
-        poll_interval: Duration::from_millis(20),
-    }
-}
-
-fn forge(fake: &FakeGithub) -> GithubForge {
-    let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
-    cfg.api_url = fake.url.clone();
-    cfg.timeout = Duration::from_secs(5);
-    GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"))
-}
-
-/// The fake GitHub, a store and the running service.
-struct World {
-    fake: FakeGithub,
-    store: Store,
-    svc: Option<RunningService>,
-    base: String,
-    client: reqwest::Client,
-    deliveries: AtomicUsize,
-    _db: TestDb,
-}
-
-async fn world_on(db: TestDb) -> World {
-    let fake = FakeGithub::start().await;
-    fake.team("acme", "security", &["carol"]);
-    let store = open(&db).await;
-    let processor =
-        GithubProcessor::new(forge(&fake), store.clone(), None).with_fanout(FanoutSettings {
-            max_pulls: 50,
-            ..FanoutSettings::default()
-        });
-    let svc = spawn(store.clone(), Arc::new(processor), config(queue(), 3)).await;
-    World {
-        base: format!("http://{}", svc.addr),
-        fake,
-        store,
-        svc: Some(svc),
-        client: reqwest::Client::new(),
-        deliveries: AtomicUsize::new(0),
-        _db: db,
-    }
-}
-
+/// The service on a fresh SQLite file.
 async fn world() -> World {
     world_on(sqlite_db()).await
-}
-
-/// A webhook fixture as JSON, or `{}` (with a printed note) when the fixtures are absent:
-/// the fields the scenarios need are set on top either way.
-fn shaped_like(rel: &str) -> Value {
-    fixture(&format!("github-webhooks/octokit-webhooks/{rel}"))
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| json!({}))
-}
-
-fn with_repo(mut v: Value, repo: &str) -> Value {
-    v["repository"]["full_name"] = json!(repo);
-    v["repository"]["name"] = json!(repo.split('/').nth(1).unwrap_or(repo));
-    v["repository"]["default_branch"] = json!("main");
-    v["repository"]["master_branch"] = json!("main");
-    v["installation"] =
-        json!({"id": INSTALLATION, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uNzc3"});
-    v
 }
 
 fn pull_event(repo: &str, action: &str, number: u64, head: &str) -> Value {
@@ -180,26 +75,6 @@ fn push_event(repo: &str, modified: &[&str]) -> Value {
 }
 
 impl World {
-    /// Sends a signed delivery and expects it accepted.
-    async fn send(&self, event: &str, body: &Value) {
-        let n = self.deliveries.fetch_add(1, Ordering::Relaxed);
-        let (status, text) = send_github(
-            &self.client,
-            &self.base,
-            GITHUB_SECRET,
-            event,
-            &format!("scenario-{n}-{}", std::process::id()),
-            &body.to_string(),
-        )
-        .await;
-        assert!(status == 202, "{event} answered {status}: {text}");
-    }
-
-    async fn drain(&self) {
-        let depth = wait_drained(&self.store, Duration::from_secs(90)).await;
-        assert_eq!(depth.parked, 0, "no job parked");
-    }
-
     /// The one `sdl-gate` run on `head` (fails when there are none or several).
     fn run(&self, repo: &str, head: &str) -> CheckRunRec {
         let runs = self.fake.check_runs(repo, head, "sdl-gate");
