@@ -10,7 +10,7 @@ use super::model::{AuditReport, CheckpointRef};
 use crate::forge_name::ForgeName;
 use crate::ledger::Sealed;
 use crate::ledger::note::{Checkpoint, SignedNote, VerifierKey};
-use crate::ledger::verify::{ChainVerifier, StoredCheckpoint, Verified};
+use crate::ledger::verify::{ChainVerifier, StoredCheckpoint};
 use crate::store::{Store, StoreError};
 
 /// Which report to load.
@@ -77,17 +77,6 @@ fn claimed_latest(checkpoints: &[StoredCheckpoint]) -> Option<CheckpointRef> {
         .map(|c| checkpoint_ref(&c))
 }
 
-fn summary(v: &Verified) -> String {
-    let latest = match &v.latest {
-        Some(cp) => format!("the latest checkpoint covers {} entries", cp.size),
-        None => "no checkpoint yet".to_owned(),
-    };
-    format!(
-        "ledger intact: {} entries, {} checkpoints, {latest}; {} newer entries are chained but not yet signed",
-        v.entries, v.checkpoints, v.unsealed
-    )
-}
-
 /// Runs `ledger verify` over the whole ledger with `keys`.
 pub async fn verify(store: &Store, keys: &[VerifierKey]) -> Result<Verification, StoreError> {
     let checkpoints = store.ledger_checkpoints().await?;
@@ -104,7 +93,7 @@ pub async fn verify(store: &Store, keys: &[VerifierKey]) -> Result<Verification,
     Ok(match store.verify_ledger(verifier).await? {
         Ok(v) => Verification {
             verified: true,
-            text: summary(&v),
+            text: v.summary(),
             checkpoint: v.latest.as_ref().map(checkpoint_ref),
             entries_checked: v.entries,
         },

@@ -10,11 +10,11 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use sdl_gate::forge_name::ForgeName;
+use sdl_gate::ledger::Sealed;
 use sdl_gate::ledger::bundle::Bundle;
 use sdl_gate::ledger::keys;
 use sdl_gate::ledger::note::{NoteSigner, SignedNote, VerifierKey};
 use sdl_gate::ledger::verify::{ChainVerifier, StoredCheckpoint, Tamper};
-use sdl_gate::ledger::{Sealed, Verified};
 use sdl_gate::settings::Settings;
 use sdl_gate::store::{BundleSelection, Store};
 use secrecy::ExposeSecret;
@@ -590,20 +590,6 @@ fn report(result: Result<String, Tamper>) -> ExitCode {
     }
 }
 
-fn summary(v: &Verified) -> String {
-    let latest = match &v.latest {
-        Some(cp) => format!(
-            "the latest checkpoint covers {} entries (origin {})",
-            cp.size, cp.origin
-        ),
-        None => "no checkpoint yet".to_owned(),
-    };
-    format!(
-        "ledger intact: {} entries, {} checkpoints, {latest}; {} newer entries are chained but not yet signed",
-        v.entries, v.checkpoints, v.unsealed
-    )
-}
-
 async fn verify_database(
     store: &Store,
     trusted: &[VerifierKey],
@@ -641,7 +627,7 @@ async fn verify_database(
         })
         .collect();
     Ok(report(check_time_stamps(&stamps, tsa_ca).map(|n| {
-        let mut text = summary(&verified);
+        let mut text = verified.summary();
         if tsa_ca.is_some() {
             text.push_str(&format!("; {n} time-stamps verified by openssl ts -verify"));
         }

@@ -85,6 +85,24 @@ pub struct Verified {
     pub root: Hash,
 }
 
+impl Verified {
+    /// One line on what was verified, as `ledger verify` prints it and the auditor report
+    /// states it.
+    pub fn summary(&self) -> String {
+        let latest = match &self.latest {
+            Some(cp) => format!(
+                "the latest checkpoint covers {} entries (origin {})",
+                cp.size, cp.origin
+            ),
+            None => "no checkpoint yet".to_owned(),
+        };
+        format!(
+            "ledger intact: {} entries, {} checkpoints, {latest}; {} newer entries are chained but not yet signed",
+            self.entries, self.checkpoints, self.unsealed
+        )
+    }
+}
+
 /// A checkpoint whose signature has been verified, waiting for its size to be reached.
 #[derive(Debug, Clone)]
 struct Pending {
