@@ -171,7 +171,8 @@ async fn wait_ready(port: u16, path: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)).await {
-            let req = format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
+            let req =
+                format!("GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n");
             if s.write_all(req.as_bytes()).await.is_ok() {
                 let mut buf = Vec::new();
                 let _ = s.read_to_end(&mut buf).await;
@@ -180,7 +181,10 @@ async fn wait_ready(port: u16, path: &str) -> anyhow::Result<()> {
                 }
             }
         }
-        anyhow::ensure!(Instant::now() < deadline, "not ready on port {port} in 30 s");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "not ready on port {port} in 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -581,7 +585,10 @@ fn print_run(run: &Run, probot: Option<&Run>) {
         run.rss_mb,
     );
     if run.statuses.keys().any(|s| !(200..300).contains(s)) {
-        println!("          statuses (0 = connection error): {:?}", run.statuses);
+        println!(
+            "          statuses (0 = connection error): {:?}",
+            run.statuses
+        );
     }
 }
 
@@ -602,7 +609,9 @@ fn main() -> anyhow::Result<()> {
         template.len(),
         args.deliveries,
         args.prs,
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let mut all: Vec<Run> = Vec::new();
     for round in 0..args.rounds {

@@ -1,5 +1,6 @@
 //! Recording deliveries: insert-or-detect-duplicate, and upsert the job of each work item,
-//! all in one transaction per batch (see [`super::Committer`] for the batching).
+//! all in one transaction per batch of a few set-based statements (see [`super::Committer`]
+//! for the batching).
 
 use std::time::Duration;
 
@@ -35,177 +36,228 @@ pub enum Recorded {
     Duplicate,
 }
 
-const INSERT_DELIVERY: &str = "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id";
-
 // A new event revives a done or parked job (fresh attempts, debounced); a pending job keeps its
 // due time (so a steady stream cannot starve it, and a backoff is honoured); a running job stays
 // running and is run again after it finishes, because its new event is past `claimed_upto`.
-const UPSERT_JOB: &str = "INSERT INTO jobs (key, forge, repository, target_kind, target_value, state, run_after, attempts, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6, 0, $7, $7) \
-     ON CONFLICT (key) DO UPDATE SET \
+// Both engines share it; each puts its own rows (`VALUES` lists on SQLite, `UNNEST` on
+// PostgreSQL) before it.
+macro_rules! wake_job_on_conflict {
+    () => {
+        " ON CONFLICT (key) DO UPDATE SET \
        state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END, \
        run_after = CASE WHEN jobs.state IN ('done', 'parked') THEN excluded.run_after ELSE jobs.run_after END, \
        attempts = CASE WHEN jobs.state IN ('done', 'parked') THEN 0 ELSE jobs.attempts END, \
        last_error = CASE WHEN jobs.state IN ('done', 'parked') THEN NULL ELSE jobs.last_error END, \
        updated_at = excluded.updated_at \
-     RETURNING id";
+     RETURNING id, key"
+    };
+}
 
-const INSERT_JOB_EVENT: &str =
-    "INSERT INTO job_events (job_id, delivery_pk, detail, kind) VALUES ($1, $2, $3, $4)";
+/// Rows per multi-row statement on SQLite: at most 10 bound values a row, so well inside
+/// SQLite's 32,766 variables per statement.
+const SQLITE_ROWS_PER_STATEMENT: usize = 2_000;
 
-macro_rules! record_batch {
-    ($pool:expr, $batch:expr, $debounce:expr) => {{
-        let now = now_ms();
-        let due = now.saturating_add(ms($debounce));
-        let mut tx = sqlx::Acquire::begin($pool).await?;
-        let mut results = Vec::with_capacity($batch.len());
-        let mut upserts = Vec::new();
-        for (i, d) in $batch.iter().enumerate() {
-            let id: Option<i64> = sqlx::query_scalar(INSERT_DELIVERY)
-                .bind(d.forge.as_str())
-                .bind(&d.delivery_id)
-                .bind(&d.event)
-                .bind(&d.action)
-                .bind(now)
-                .bind(&d.payload)
-                .fetch_optional(&mut *tx)
-                .await?;
-            match id {
-                Some(id) => {
-                    results.push(Recorded::New(id));
-                    for item in &d.items {
-                        upserts.push((item.key.to_key_string(), i, id, item));
-                    }
-                }
-                None => results.push(Recorded::Duplicate),
+/// One job event to insert: the job's key, the delivery's row id, the item's detail and its
+/// coalescing kind.
+type EventRow = (String, i64, Option<String>, Option<String>);
+
+/// What a batch writes once its deliveries are in: which were new (by the ids the insert
+/// returned), one upsert per distinct job key (in key order: the lock order, so replicas
+/// cannot deadlock) and one event per new delivery's work item.
+struct Plan<'b> {
+    results: Vec<Recorded>,
+    jobs: std::collections::BTreeMap<String, &'b WorkItem>,
+    events: Vec<EventRow>,
+}
+
+impl<'b> Plan<'b> {
+    /// `inserted` are the (row id, forge, delivery id) the insert returned: the first
+    /// occurrence of an id in the batch is the new one, any repeat (or an id stored before)
+    /// is a duplicate.
+    fn new(batch: &'b [NewDelivery], inserted: Vec<(i64, String, String)>) -> Plan<'b> {
+        let mut new_ids: std::collections::HashMap<(String, String), i64> = inserted
+            .into_iter()
+            .map(|(id, forge, delivery)| ((forge, delivery), id))
+            .collect();
+        let mut plan = Plan {
+            results: Vec::with_capacity(batch.len()),
+            jobs: Default::default(),
+            events: Vec::new(),
+        };
+        for d in batch {
+            let key = (d.forge.as_str().to_owned(), d.delivery_id.clone());
+            let Some(pk) = new_ids.remove(&key) else {
+                plan.results.push(Recorded::Duplicate);
+                continue;
+            };
+            plan.results.push(Recorded::New(pk));
+            for item in &d.items {
+                let key = item.key.to_key_string();
+                plan.events.push((
+                    key.clone(),
+                    pk,
+                    item.detail.as_ref().map(|v| v.to_string()),
+                    coalescing_kind(&item.key.target, &d.event, d.action.as_deref()),
+                ));
+                plan.jobs.entry(key).or_insert(item);
             }
         }
-        // Lock job rows in key order so concurrent batches (replicas) cannot deadlock.
-        upserts.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-        for (key, i, delivery_pk, item) in upserts {
-            let job_id: i64 = sqlx::query_scalar(UPSERT_JOB)
-                .bind(&key)
-                .bind(item.key.forge.as_str())
-                .bind(&item.key.repository)
-                .bind(item.key.target.kind())
-                .bind(item.key.target.value())
-                .bind(due)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            let detail = item.detail.as_ref().map(|d| d.to_string());
-            let d = &$batch[i];
-            let kind = coalescing_kind(&item.key.target, &d.event, d.action.as_deref());
-            sqlx::query(INSERT_JOB_EVENT)
-                .bind(job_id)
-                .bind(delivery_pk)
-                .bind(detail)
-                .bind(kind)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(results)
-    }};
+        plan
+    }
+
+    /// The job id of each event, from the (id, key) rows the upsert returned.
+    fn event_jobs(&self, upserted: Vec<(i64, String)>) -> Result<Vec<i64>, StoreError> {
+        let job_of: std::collections::HashMap<String, i64> =
+            upserted.into_iter().map(|(id, k)| (k, id)).collect();
+        self.events
+            .iter()
+            .map(|(key, ..)| {
+                job_of
+                    .get(key)
+                    .copied()
+                    .ok_or_else(|| StoreError::Corrupt(format!("upsert returned no job for {key}")))
+            })
+            .collect()
+    }
+}
+
+/// SQLite: the batch in three multi-row statements (deliveries, jobs, events) inside one
+/// transaction, so a batch costs the same few round trips to SQLite's connection thread
+/// whatever its size (one statement per delivery and item made those hand-offs the bulk of a
+/// delivery's CPU). The caller sets `synchronous` and opens and commits the transaction.
+async fn record_batch_sqlite(
+    conn: &mut sqlx::SqliteConnection,
+    batch: &[NewDelivery],
+    debounce: Duration,
+) -> Result<Vec<Recorded>, StoreError> {
+    let now = now_ms();
+    let due = now.saturating_add(ms(debounce));
+    let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) ",
+        );
+        insert.push_values(chunk, |mut row, d| {
+            row.push_bind(d.forge.as_str())
+                .push_bind(&d.delivery_id)
+                .push_bind(&d.event)
+                .push_bind(&d.action)
+                .push_bind(now)
+                .push_bind(&d.payload);
+        });
+        insert
+            .push(" ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id");
+        inserted.extend(
+            insert
+                .build_query_as::<(i64, String, String)>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    let plan = Plan::new(batch, inserted);
+    let jobs: Vec<(&String, &&WorkItem)> = plan.jobs.iter().collect();
+    let mut upserted: Vec<(i64, String)> = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let mut upsert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO jobs (key, forge, repository, target_kind, target_value, state, run_after, attempts, created_at, updated_at) ",
+        );
+        upsert.push_values(chunk, |mut row, (key, item)| {
+            row.push_bind(key.as_str())
+                .push_bind(item.key.forge.as_str())
+                .push_bind(&item.key.repository)
+                .push_bind(item.key.target.kind())
+                .push_bind(item.key.target.value())
+                .push_bind("pending")
+                .push_bind(due)
+                .push_bind(0_i64)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        upsert.push(wake_job_on_conflict!());
+        upserted.extend(
+            upsert
+                .build_query_as::<(i64, String)>()
+                .fetch_all(&mut *conn)
+                .await?,
+        );
+    }
+    let job_ids = plan.event_jobs(upserted)?;
+    let rows: Vec<_> = plan.events.iter().zip(job_ids).collect();
+    for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let mut events = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO job_events (job_id, delivery_pk, detail, kind) ",
+        );
+        events.push_values(chunk, |mut row, ((_, pk, detail, kind), job)| {
+            row.push_bind(*job)
+                .push_bind(*pk)
+                .push_bind(detail.as_deref())
+                .push_bind(kind.as_deref());
+        });
+        events.build().execute(&mut *conn).await?;
+    }
+    Ok(plan.results)
 }
 
 const INSERT_DELIVERIES_PG: &str = "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
      ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id";
 
-const UPSERT_JOBS_PG: &str = "INSERT INTO jobs (key, forge, repository, target_kind, target_value, state, run_after, attempts, created_at, updated_at) \
+const UPSERT_JOBS_PG: &str = concat!(
+    "INSERT INTO jobs (key, forge, repository, target_kind, target_value, state, run_after, attempts, created_at, updated_at) \
      SELECT k, f, r, tk, tv, 'pending', $6, 0, $7, $7 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(k, f, r, tk, tv) \
-     ORDER BY k \
-     ON CONFLICT (key) DO UPDATE SET \
-       state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END, \
-       run_after = CASE WHEN jobs.state IN ('done', 'parked') THEN excluded.run_after ELSE jobs.run_after END, \
-       attempts = CASE WHEN jobs.state IN ('done', 'parked') THEN 0 ELSE jobs.attempts END, \
-       last_error = CASE WHEN jobs.state IN ('done', 'parked') THEN NULL ELSE jobs.last_error END, \
-       updated_at = excluded.updated_at \
-     RETURNING id, key";
+     ORDER BY k",
+    wake_job_on_conflict!()
+);
 
 const INSERT_JOB_EVENTS_PG: &str = "INSERT INTO job_events (job_id, delivery_pk, detail, kind) \
      SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[])";
 
-/// PostgreSQL: the same as `record_batch!`, in three set-based statements instead of three
-/// round trips per delivery.
+/// PostgreSQL: the same batch as [`record_batch_sqlite`], in three set-based statements
+/// (arrays unnested) in one transaction.
 async fn record_batch_postgres(
     pool: &sqlx::PgPool,
     batch: &[NewDelivery],
     debounce: Duration,
 ) -> Result<Vec<Recorded>, StoreError> {
-    use std::collections::{BTreeMap, HashMap};
-
     let now = now_ms();
     let due = now.saturating_add(ms(debounce));
     let mut tx = pool.begin().await?;
-    let column = |f: fn(&NewDelivery) -> String| batch.iter().map(f).collect::<Vec<String>>();
+    let column = |f: fn(&NewDelivery) -> &str| batch.iter().map(f).collect::<Vec<&str>>();
     let inserted: Vec<(i64, String, String)> = sqlx::query_as(INSERT_DELIVERIES_PG)
-        .bind(column(|d| d.forge.as_str().to_owned()))
-        .bind(column(|d| d.delivery_id.clone()))
-        .bind(column(|d| d.event.clone()))
+        .bind(column(|d| d.forge.as_str()))
+        .bind(column(|d| &d.delivery_id))
+        .bind(column(|d| &d.event))
         .bind(
             batch
                 .iter()
-                .map(|d| d.action.clone())
-                .collect::<Vec<Option<String>>>(),
+                .map(|d| d.action.as_deref())
+                .collect::<Vec<Option<&str>>>(),
         )
         .bind(vec![now; batch.len()])
-        .bind(column(|d| d.payload.clone()))
+        .bind(column(|d| &d.payload))
         .fetch_all(&mut *tx)
         .await?;
-    let mut new_ids: HashMap<(String, String), i64> = inserted
-        .into_iter()
-        .map(|(id, forge, delivery)| ((forge, delivery), id))
-        .collect();
-    // The first occurrence of an id in the batch is the new one; any repeat is a duplicate.
-    let results: Vec<Recorded> = batch
-        .iter()
-        .map(
-            |d| match new_ids.remove(&(d.forge.as_str().to_owned(), d.delivery_id.clone())) {
-                Some(id) => Recorded::New(id),
-                None => Recorded::Duplicate,
-            },
-        )
-        .collect();
-    // One upsert row per distinct key, in key order (lock order, so replicas cannot deadlock).
-    let mut keys: BTreeMap<String, &crate::events::WorkItem> = BTreeMap::new();
-    let mut events: Vec<(String, i64, Option<String>, Option<String>)> = Vec::new();
-    for (d, r) in batch.iter().zip(&results) {
-        if let Recorded::New(pk) = r {
-            for item in &d.items {
-                let key = item.key.to_key_string();
-                events.push((
-                    key.clone(),
-                    *pk,
-                    item.detail.as_ref().map(|v| v.to_string()),
-                    coalescing_kind(&item.key.target, &d.event, d.action.as_deref()),
-                ));
-                keys.entry(key).or_insert(item);
-            }
-        }
-    }
-    if !keys.is_empty() {
-        let items: Vec<_> = keys.values().collect();
-        let job_ids: Vec<(i64, String)> = sqlx::query_as(UPSERT_JOBS_PG)
-            .bind(keys.keys().cloned().collect::<Vec<_>>())
+    let plan = Plan::new(batch, inserted);
+    if !plan.jobs.is_empty() {
+        let items: Vec<_> = plan.jobs.values().collect();
+        let upserted: Vec<(i64, String)> = sqlx::query_as(UPSERT_JOBS_PG)
+            .bind(plan.jobs.keys().map(String::as_str).collect::<Vec<_>>())
             .bind(
                 items
                     .iter()
-                    .map(|i| i.key.forge.as_str().to_owned())
+                    .map(|i| i.key.forge.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(
                 items
                     .iter()
-                    .map(|i| i.key.repository.clone())
+                    .map(|i| i.key.repository.as_str())
                     .collect::<Vec<_>>(),
             )
             .bind(
                 items
                     .iter()
-                    .map(|i| i.key.target.kind().to_owned())
+                    .map(|i| i.key.target.kind())
                     .collect::<Vec<_>>(),
             )
             .bind(
@@ -218,34 +270,27 @@ async fn record_batch_postgres(
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
-        let job_of: HashMap<String, i64> = job_ids.into_iter().map(|(id, k)| (k, id)).collect();
-        let mut job_col = Vec::with_capacity(events.len());
-        for (key, _, _, _) in &events {
-            let id = job_of
-                .get(key)
-                .ok_or_else(|| StoreError::Corrupt(format!("upsert returned no job for {key}")))?;
-            job_col.push(*id);
-        }
+        let job_ids = plan.event_jobs(upserted)?;
         sqlx::query(INSERT_JOB_EVENTS_PG)
-            .bind(job_col)
-            .bind(events.iter().map(|e| e.1).collect::<Vec<i64>>())
+            .bind(job_ids)
+            .bind(plan.events.iter().map(|e| e.1).collect::<Vec<i64>>())
             .bind(
-                events
+                plan.events
                     .iter()
-                    .map(|e| e.2.clone())
-                    .collect::<Vec<Option<String>>>(),
+                    .map(|e| e.2.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
             )
             .bind(
-                events
-                    .into_iter()
-                    .map(|e| e.3)
-                    .collect::<Vec<Option<String>>>(),
+                plan.events
+                    .iter()
+                    .map(|e| e.3.as_deref())
+                    .collect::<Vec<Option<&str>>>(),
             )
             .execute(&mut *tx)
             .await?;
     }
     tx.commit().await?;
-    Ok(results)
+    Ok(plan.results)
 }
 
 impl Store {
@@ -259,35 +304,41 @@ impl Store {
     ) -> Result<Vec<Recorded>, StoreError> {
         match &self.db {
             Db::Sqlite(pool) => {
-                // Deliveries are acknowledged on this commit: make it survive power loss too
-                // (job-state writes run with synchronous=NORMAL, see `Store::connect`).
                 let mut conn = pool.acquire().await?;
-                if let Err(err) = sqlx::query("PRAGMA synchronous = FULL")
+                // Deliveries are acknowledged on this commit: make it survive power loss too
+                // (job-state writes run with synchronous=NORMAL, see `Store::connect`). One
+                // round trip for both statements.
+                if let Err(err) = sqlx::raw_sql("PRAGMA synchronous = FULL; BEGIN IMMEDIATE")
                     .execute(&mut *conn)
                     .await
                 {
                     // A connection that cannot even change a pragma is wedged (left inside a
                     // transaction by an earlier failure): never hand it out again.
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                     conn.close_on_drop();
                     return Err(err.into());
                 }
-                let result: Result<Vec<Recorded>, StoreError> =
-                    async { record_batch!(&mut *conn, batch, debounce) }.await;
+                let mut result = record_batch_sqlite(&mut conn, batch, debounce).await;
+                if result.is_ok()
+                    && let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await
+                {
+                    result = Err(err.into());
+                }
                 if result.is_err() {
-                    // A failed COMMIT (full disk, I/O error, lock) can leave SQLite inside the
-                    // transaction while sqlx believes it ended, so every later batch would fail
-                    // with "Safety level may not be changed inside a transaction". Roll back
-                    // explicitly (an error here only means no transaction was open) and replace
-                    // the connection, so the writer heals as soon as the cause goes away.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                    // A failed statement or COMMIT (full disk, I/O error, lock) can leave SQLite
+                    // inside the transaction, so every later batch would fail with "Safety level
+                    // may not be changed inside a transaction". Roll back explicitly (an error
+                    // here only means no transaction was open) and replace the connection, so
+                    // the writer heals as soon as the cause goes away.
+                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                     conn.close_on_drop();
                     return result;
                 }
-                if let Err(err) = sqlx::query("PRAGMA synchronous = NORMAL")
+                if let Err(err) = sqlx::raw_sql("PRAGMA synchronous = NORMAL")
                     .execute(&mut *conn)
                     .await
                 {
-                    // The batch itself is committed (or failed) already; only speed is at stake.
+                    // The batch itself is committed already; only speed is at stake.
                     tracing::warn!(error = %err, "resetting synchronous=NORMAL failed");
                 }
                 result

@@ -163,6 +163,11 @@ impl Store {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
+                // A 24 KB delivery fills two pages, not seven: fewer WAL frames (two writes
+                // each) per stored delivery. Only takes effect when the file is created.
+                .page_size(16_384)
+                // Statement journals (multi-row upserts) in memory, not in temporary files.
+                .pragma("temp_store", "memory")
                 .journal_mode(SqliteJournalMode::Wal)
                 // Job-state writes: durable across process crashes; after a power loss the last
                 // ones may roll back, which only re-runs an (idempotent) job. Delivery commits
