@@ -1,8 +1,8 @@
 //! Webhook ingestion as one pipeline: content type and body limit → (GitLab) the token, before
 //! any body is read → a share of the in-flight byte budget → the body, read under a timeout →
-//! (GitHub) constant-time signature → required headers → JSON parse → domain event. Nothing is
-//! stored unless every step passed; an event the product does not act on comes out as
-//! `event: None`, not as an error.
+//! (GitHub) constant-time signature → required headers → JSON parse (keeping only the fields
+//! the extractors read) → domain event. Nothing is stored unless every step passed; an event
+//! the product does not act on comes out as `event: None`, not as an error.
 //!
 //! Everything before authentication is bounded: a body larger than the limit is refused from
 //! its `Content-Length` without reading it, all bodies being read at once share one byte budget
@@ -342,7 +342,13 @@ pub async fn ingest(
             "delivery id of at most 200 characters",
         ));
     }
-    let payload: Value = serde_json::from_slice(&body).map_err(|e| IngestError::MalformedJson {
+    // Only the fields the extractors read are kept (no DOM of the whole delivery); the parse
+    // still checks all of it, refusing exactly what a full parse refuses, with the same error.
+    let parse = match forge {
+        ForgeName::GitHub => events::github::parse,
+        ForgeName::GitLab => events::gitlab::parse,
+    };
+    let payload: Value = parse(&body).map_err(|e| IngestError::MalformedJson {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
@@ -352,8 +358,8 @@ pub async fn ingest(
         ForgeName::GitHub => events::github::extract(event, &payload)?,
         ForgeName::GitLab => events::gitlab::extract(event, &payload)?,
     };
-    // serde_json checked the UTF-8 (strings) and the syntax (everything else is ASCII): this
-    // validates again without copying.
+    // The parse checked the UTF-8 (strings, kept or skipped, are parsed as for a full parse)
+    // and the syntax (everything else is ASCII): this validates again without copying.
     let body = String::from_utf8(body)
         .map_err(|_| IngestError::BodyRead("the body is not UTF-8".to_owned()))?;
     Ok(Verified {
