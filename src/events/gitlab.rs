@@ -65,8 +65,8 @@ static KEPT: LazyLock<KeptPaths> =
 
 /// Parses a GitLab delivery's body keeping only what [`extract`] reads
 /// ([`KeptPaths::parse`]): `extract` answers the same on it as on the fully parsed body, and
-/// it fails exactly when `serde_json::from_slice::<Value>` fails, with the same error.
-pub fn parse(body: &[u8]) -> Result<Value, serde_json::Error> {
+/// it fails exactly when `serde_json::from_str::<Value>` fails, with the same error.
+pub fn parse(body: &str) -> Result<Value, serde_json::Error> {
     KEPT.parse(body)
 }
 
