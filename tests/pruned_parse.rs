@@ -107,10 +107,11 @@ fn github_fixtures_extract_the_same_from_the_pruned_parse() {
     };
     let tally = compare_all(&root, GITHUB_EVENTS, github::parse, github::extract);
     eprintln!("github: {tally:?}");
-    // 200-odd files; the acted-on pairs include every fixture's own event.
-    assert!(tally.compared >= 2_000, "{tally:?}");
-    assert!(tally.acted >= 300, "{tally:?}");
-    assert!(tally.refused >= 100, "{tally:?}");
+    // 209 files when written: 201 pairs acted on (every acted-on fixture under its own event
+    // among them), 677 refused (mostly payloads under a foreign event).
+    assert!(tally.compared >= 2_900, "{tally:?}");
+    assert!(tally.acted >= 200, "{tally:?}");
+    assert!(tally.refused >= 650, "{tally:?}");
 }
 
 #[test]
@@ -120,9 +121,10 @@ fn gitlab_fixtures_extract_the_same_from_the_pruned_parse() {
     };
     let tally = compare_all(&root, GITLAB_EVENTS, gitlab::parse, gitlab::extract);
     eprintln!("gitlab: {tally:?}");
-    assert!(tally.compared >= 300, "{tally:?}");
-    assert!(tally.acted >= 20, "{tally:?}");
-    assert!(tally.refused >= 5, "{tally:?}");
+    // 51 files when written: 14 pairs acted on, 164 refused.
+    assert!(tally.compared >= 350, "{tally:?}");
+    assert!(tally.acted >= 14, "{tally:?}");
+    assert!(tally.refused >= 160, "{tally:?}");
 }
 
 #[test]
