@@ -22,12 +22,103 @@
 //! | `installation`, `installation_repositories` | any | the installation (bookkeeping) |
 //!
 //! Everything else, `ping` included, is `Ok(None)`.
+//!
+//! The ingest parses a delivery with [`parse`], which keeps only [`KEPT_PATHS`]: the table
+//! lists every path read here, and reading one it lacks fails a debug assertion.
+
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
 use crate::policy::POLICY_PATHS;
 
+use super::pruned::KeptPaths;
 use super::{DomainEvent, EventError, Fields, ForgeName, Target, WorkItem, WorkKey};
+
+/// Every payload path the GitHub extractors read (a path keeps the whole value under it),
+/// besides [`POLICY_PUSH_PATHS`].
+pub const KEPT_PATHS: &[&str] = &[
+    // Every event.
+    "action",
+    "repository.full_name",
+    "repository.id",
+    "installation.id",
+    // pull_request.
+    "number",
+    "pull_request.number",
+    "pull_request.head.sha",
+    "pull_request.merged",
+    "pull_request.merge_commit_sha",
+    "pull_request.merged_by.login",
+    "pull_request.merged_at",
+    "pull_request.title",
+    // pull_request_review.
+    "review.id",
+    "review.user.login",
+    "review.state",
+    "review.commit_id",
+    // issue_comment.
+    "issue.pull_request",
+    "issue.number",
+    "comment.id",
+    "comment.user.login",
+    "comment.user.type",
+    "comment.body",
+    "comment.created_at",
+    "comment.updated_at",
+    "changes",
+    // check_run, check_suite: the pull request lists are walked whole.
+    "check_run.name",
+    "check_run.pull_requests",
+    "check_run.head_sha",
+    "check_suite.pull_requests",
+    "check_suite.head_sha",
+    "requested_action.identifier",
+    // merge_group.
+    "merge_group.head_sha",
+    "merge_group.head_ref",
+    "merge_group.base_sha",
+    "merge_group.base_ref",
+    // status.
+    "sha",
+    "state",
+    "context",
+    // push (and POLICY_PUSH_PATHS).
+    "ref",
+    "deleted",
+    "after",
+    "repository.default_branch",
+    "repository.master_branch",
+    "head_commit.id",
+    "head_commit.timestamp",
+    "pusher.name",
+    "sender.login",
+    // release.
+    "release.tag_name",
+    "release.target_commitish",
+    "release.author.login",
+    "release.published_at",
+    // code_scanning_alert.
+    "alert.number",
+    // installation, installation_repositories.
+    "installation.account.login",
+    "repositories",
+    "repositories_added",
+];
+
+/// The paths [`push_touches_policy`] reads, shared by both forges' tables.
+pub const POLICY_PUSH_PATHS: &[&str] = &["forced", "created", "commits"];
+
+/// The pruned parse of GitHub deliveries.
+static KEPT: LazyLock<KeptPaths> =
+    LazyLock::new(|| KeptPaths::new(&[KEPT_PATHS, POLICY_PUSH_PATHS]));
+
+/// Parses a GitHub delivery's body keeping only what [`extract`] reads
+/// ([`KeptPaths::parse`]): `extract` answers the same on it as on the fully parsed body, and
+/// it fails exactly when `serde_json::from_str::<Value>` fails, with the same error.
+pub fn parse(body: &str) -> Result<Value, serde_json::Error> {
+    KEPT.parse(body)
+}
 
 const PULL_REQUEST_ACTIONS: &[&str] = &[
     "opened",
@@ -65,7 +156,7 @@ fn pull_of_ref(git_ref: &str) -> Option<u64> {
 /// Maps one GitHub delivery (the `X-GitHub-Event` name and the parsed body) to the work it
 /// causes; `Ok(None)` when the product does not act on it.
 pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, EventError> {
-    let f = Fields::new(event, payload)?;
+    let f = Fields::new(event, payload, &KEPT)?;
     let action = f.str_opt("action").map(str::to_owned);
     let acted = |allowed: &[&str]| action.as_deref().is_some_and(|a| allowed.contains(&a));
     let items = match event {
@@ -241,13 +332,13 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     items: vec![item(
                         &f,
                         Target::Repository,
-                        Some(release_detail(event, payload, &release)),
+                        Some(release_detail(&f, &release)),
                     )?],
                 }));
             }
             match default {
                 Some(branch) if !deleted && git_ref.strip_prefix("refs/heads/") == Some(branch) => {
-                    let mut detail = fanout_inputs(event, payload);
+                    let mut detail = inputs(&f);
                     if let (Some(sha), Some(d)) = (f.str_opt("after"), detail.as_object_mut()) {
                         d.insert("after".to_owned(), json!(sha));
                         d.insert("branch".to_owned(), json!(branch));
@@ -279,11 +370,11 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             vec![item(
                 &f,
                 Target::Repository,
-                Some(release_detail(event, payload, &release)),
+                Some(release_detail(&f, &release)),
             )?]
         }
         "code_scanning_alert" if acted(ALERT_USER_ACTIONS) => {
-            let mut detail = fanout_inputs(event, payload);
+            let mut detail = inputs(&f);
             if let Some(d) = detail.as_object_mut() {
                 d.insert("alert".to_owned(), f.get("alert.number").cloned().into());
                 d.insert("action".to_owned(), json!(action));
@@ -312,7 +403,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
                     repository: account,
                     target: Target::Installation(id),
                 },
-                detail: Some(fanout_inputs(event, payload)),
+                detail: Some(inputs(&f)),
             }]
         }
         _ => Vec::new(),
@@ -326,8 +417,8 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
 
 /// A release's detail: the release, and the fan-out's inputs saying it touches no policy (a
 /// tag is not the default branch), so the repository job records it and fans out nothing.
-fn release_detail(event: &str, payload: &Value, release: &super::ReleaseDetail) -> Value {
-    let mut detail = fanout_inputs(event, payload);
+fn release_detail(f: &Fields<'_>, release: &super::ReleaseDetail) -> Value {
+    let mut detail = inputs(f);
     if let Some(d) = detail.as_object_mut() {
         d.insert(super::RELEASE_KEY.to_owned(), json!(release));
         d.insert("touches_policy".to_owned(), json!(false));
@@ -344,30 +435,36 @@ pub const FANOUT_INPUTS: &str = "fanout";
 /// branch, for `installation` / `installation_repositories` the repositories it names (absent
 /// when the payload lists none). Marked with [`FANOUT_INPUTS`].
 pub fn fanout_inputs(event: &str, payload: &Value) -> Value {
+    inputs(&Fields {
+        event,
+        root: payload,
+        kept: &KEPT,
+    })
+}
+
+/// [`fanout_inputs`] of the payload `f` reads.
+fn inputs(f: &Fields<'_>) -> Value {
     let mut d = serde_json::Map::new();
     d.insert(FANOUT_INPUTS.to_owned(), json!(1));
-    if let Some(id) = payload.pointer("/installation/id").and_then(Value::as_u64) {
+    if let Some(id) = f.raw("installation.id").and_then(Value::as_u64) {
         d.insert("installation".to_owned(), json!(id));
     }
-    match event {
+    match f.event {
         "push" => {
-            d.insert(
-                "touches_policy".to_owned(),
-                json!(push_touches_policy(payload)),
-            );
+            d.insert("touches_policy".to_owned(), json!(touches_policy(f)));
         }
         "code_scanning_alert" => {
-            if let Some(b) = payload.pointer("/repository/default_branch") {
+            if let Some(b) = f.raw("repository.default_branch") {
                 d.insert("default_branch".to_owned(), b.clone());
             }
         }
         "installation" | "installation_repositories" => {
-            let field = if event == "installation" {
+            let field = if f.event == "installation" {
                 "repositories"
             } else {
                 "repositories_added"
             };
-            if let Some(names) = repository_names(payload, field) {
+            if let Some(names) = names(f, field) {
                 d.insert("repositories".to_owned(), json!(names));
             }
         }
@@ -386,11 +483,21 @@ pub const PUSH_COMMITS_SHOWN: usize = 20;
 /// the answer is yes, since re-evaluating costs requests but missing a change costs
 /// correctness.
 pub fn push_touches_policy(payload: &Value) -> bool {
-    let flag = |name: &str| payload.get(name).and_then(Value::as_bool).unwrap_or(false);
+    touches_policy(&Fields {
+        event: "push",
+        root: payload,
+        kept: &KEPT,
+    })
+}
+
+/// [`push_touches_policy`] of the payload `f` reads (GitLab's push hook has the same
+/// fields); it reads only [`POLICY_PUSH_PATHS`].
+pub(crate) fn touches_policy(f: &Fields<'_>) -> bool {
+    let flag = |name: &str| f.raw(name).and_then(Value::as_bool).unwrap_or(false);
     if flag("forced") || flag("created") {
         return true;
     }
-    let Some(commits) = payload.get("commits").and_then(Value::as_array) else {
+    let Some(commits) = f.raw("commits").and_then(Value::as_array) else {
         return true;
     };
     if commits.is_empty() || commits.len() >= PUSH_COMMITS_SHOWN {
@@ -411,7 +518,19 @@ pub fn push_touches_policy(payload: &Value) -> bool {
 /// The `owner/name` of each repository object in `list` (`repositories`,
 /// `repositories_added`); `None` when the field is absent.
 pub fn repository_names(payload: &Value, field: &str) -> Option<Vec<String>> {
-    let list = payload.get(field)?.as_array()?;
+    names(
+        &Fields {
+            event: "installation",
+            root: payload,
+            kept: &KEPT,
+        },
+        field,
+    )
+}
+
+/// [`repository_names`] of the payload `f` reads.
+fn names(f: &Fields<'_>, field: &str) -> Option<Vec<String>> {
+    let list = f.raw(field)?.as_array()?;
     Some(
         list.iter()
             .filter_map(|r| r.get("full_name").and_then(Value::as_str))

@@ -12,10 +12,63 @@
 //!
 //! The project is `project.path_with_namespace`, or the MR's target project when the hook
 //! omits `project` (older GitLab versions). Everything else is `Ok(None)`.
+//!
+//! The ingest parses a delivery with [`parse`], which keeps only [`KEPT_PATHS`]: the table
+//! lists every path read here, and reading one it lacks fails a debug assertion.
+
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
+use super::pruned::KeptPaths;
 use super::{DomainEvent, EventError, Fields, ForgeName, Target, WorkItem, WorkKey};
+
+/// Every payload path the GitLab extractors read (a path keeps the whole value under it),
+/// besides [`POLICY_PUSH_PATHS`](super::github::POLICY_PUSH_PATHS).
+pub const KEPT_PATHS: &[&str] = &[
+    // Every hook: the project (or, from older GitLab, the MR's target project).
+    "project.path_with_namespace",
+    "object_attributes.target.path_with_namespace",
+    // Merge Request Hook.
+    "object_attributes.action",
+    "object_attributes.iid",
+    "object_attributes.last_commit.id",
+    "object_attributes.merge_commit_sha",
+    "object_attributes.updated_at",
+    "object_attributes.title",
+    "user.username",
+    // Note Hook.
+    "object_attributes.noteable_type",
+    "object_attributes.id",
+    "object_attributes.note",
+    "object_attributes.created_at",
+    "object_attributes.system",
+    "merge_request.iid",
+    // Pipeline Hook.
+    "object_attributes.status",
+    "object_attributes.sha",
+    // Push Hook, Tag Push Hook (and POLICY_PUSH_PATHS).
+    "ref",
+    "project.default_branch",
+    "checkout_sha",
+    "user_username",
+    // Release Hook.
+    "action",
+    "tag",
+    "commit.id",
+    "released_at",
+];
+
+/// The pruned parse of GitLab deliveries.
+static KEPT: LazyLock<KeptPaths> =
+    LazyLock::new(|| KeptPaths::new(&[KEPT_PATHS, super::github::POLICY_PUSH_PATHS]));
+
+/// Parses a GitLab delivery's body keeping only what [`extract`] reads
+/// ([`KeptPaths::parse`]): `extract` answers the same on it as on the fully parsed body, and
+/// it fails exactly when `serde_json::from_str::<Value>` fails, with the same error.
+pub fn parse(body: &str) -> Result<Value, serde_json::Error> {
+    KEPT.parse(body)
+}
 
 const MR_ACTIONS: &[&str] = &[
     "open",
@@ -32,7 +85,7 @@ const PIPELINE_DONE: &[&str] = &["success", "failed", "failure", "canceled", "sk
 /// Maps one GitLab delivery (the `X-Gitlab-Event` name and the parsed body) to the work it
 /// causes; `Ok(None)` when the product does not act on it.
 pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, EventError> {
-    let f = Fields::new(event, payload)?;
+    let f = Fields::new(event, payload, &KEPT)?;
     let (action, items) = match event {
         "Merge Request Hook" => {
             let action = f.str_opt("object_attributes.action");
@@ -116,7 +169,7 @@ pub fn extract(event: &str, payload: &Value) -> Result<Option<DomainEvent>, Even
             ) else {
                 return Ok(None);
             };
-            if !super::github::push_touches_policy(payload) {
+            if !super::github::touches_policy(&f) {
                 return Ok(None);
             }
             let push = super::PolicyPush {

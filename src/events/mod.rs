@@ -9,6 +9,7 @@
 
 pub mod github;
 pub mod gitlab;
+pub mod pruned;
 
 use std::fmt;
 
@@ -16,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::forge_name::ForgeName;
+
+use pruned::KeptPaths;
 
 /// The largest pull request number or merge request IID accepted: GitHub and GitLab number
 /// changes with signed 32-bit integers.
@@ -302,15 +305,26 @@ pub enum EventError {
 }
 
 /// Small helpers to walk a JSON payload with errors naming the path.
+///
+/// Every path read goes through [`Fields::raw`], which in debug builds asserts that the
+/// forge's pruned parse keeps it ([`KeptPaths::covers`]): the ingest hands the extractors a
+/// payload holding only those paths, so a path missing from the table would read as absent
+/// in production while reading fine from a fully parsed test payload.
 pub(crate) struct Fields<'a> {
     pub(crate) event: &'a str,
     pub(crate) root: &'a Value,
+    /// The paths the forge's pruned parse keeps.
+    pub(crate) kept: &'a KeptPaths,
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(event: &'a str, root: &'a Value) -> Result<Self, EventError> {
+    pub(crate) fn new(
+        event: &'a str,
+        root: &'a Value,
+        kept: &'a KeptPaths,
+    ) -> Result<Self, EventError> {
         if root.is_object() {
-            Ok(Fields { event, root })
+            Ok(Fields { event, root, kept })
         } else {
             Err(EventError::NotAnObject {
                 event: event.to_owned(),
@@ -318,11 +332,19 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The value at a dotted path, `null` included; `None` when absent.
+    pub(crate) fn raw(&self, path: &str) -> Option<&'a Value> {
+        debug_assert!(
+            self.kept.covers(path),
+            "{} extractor reads `{path}`, which the pruned parse does not keep: add it to the forge's KEPT_PATHS",
+            self.event
+        );
+        path.split('.').try_fold(self.root, |v, part| v.get(part))
+    }
+
     /// The value at a dotted path, `None` when absent or null.
     pub(crate) fn get(&self, path: &str) -> Option<&'a Value> {
-        path.split('.')
-            .try_fold(self.root, |v, part| v.get(part))
-            .filter(|v| !v.is_null())
+        self.raw(path).filter(|v| !v.is_null())
     }
 
     pub(crate) fn str_opt(&self, path: &str) -> Option<&'a str> {

@@ -1,8 +1,8 @@
 //! Webhook ingestion as one pipeline: content type and body limit → (GitLab) the token, before
 //! any body is read → a share of the in-flight byte budget → the body, read under a timeout →
-//! (GitHub) constant-time signature → required headers → JSON parse → domain event. Nothing is
-//! stored unless every step passed; an event the product does not act on comes out as
-//! `event: None`, not as an error.
+//! (GitHub) constant-time signature → required headers → JSON parse (keeping only the fields
+//! the extractors read) → domain event. Nothing is stored unless every step passed; an event
+//! the product does not act on comes out as `event: None`, not as an error.
 //!
 //! Everything before authentication is bounded: a body larger than the limit is refused from
 //! its `Content-Length` without reading it, all bodies being read at once share one byte budget
@@ -342,20 +342,34 @@ pub async fn ingest(
             "delivery id of at most 200 characters",
         ));
     }
-    let payload: Value = serde_json::from_slice(&body).map_err(|e| IngestError::MalformedJson {
+    let malformed = |e: serde_json::Error| IngestError::MalformedJson {
         line: e.line(),
         column: e.column(),
         message: e.to_string(),
-    })?;
+    };
+    // UTF-8 first, once: the parse of a `&str` then need not check each string again. A body
+    // that is not UTF-8 is not JSON either; the full parse says where, as it always did.
+    let body = match String::from_utf8(body) {
+        Ok(body) => body,
+        Err(e) => {
+            return Err(match serde_json::from_slice::<Value>(e.as_bytes()) {
+                Err(e) => malformed(e),
+                Ok(_) => IngestError::BodyRead("the body is not UTF-8".to_owned()),
+            });
+        }
+    };
+    // Only the fields the extractors read are kept (no DOM of the whole delivery); the parse
+    // still checks all of it, refusing exactly what a full parse refuses, with the same error.
+    let parse = match forge {
+        ForgeName::GitHub => events::github::parse,
+        ForgeName::GitLab => events::gitlab::parse,
+    };
+    let payload = parse(&body).map_err(malformed)?;
     let domain = match forge {
         ForgeName::GitHub if event == "ping" => None,
         ForgeName::GitHub => events::github::extract(event, &payload)?,
         ForgeName::GitLab => events::gitlab::extract(event, &payload)?,
     };
-    // serde_json checked the UTF-8 (strings) and the syntax (everything else is ASCII): this
-    // validates again without copying.
-    let body = String::from_utf8(body)
-        .map_err(|_| IngestError::BodyRead("the body is not UTF-8".to_owned()))?;
     Ok(Verified {
         forge,
         delivery_id: delivery_id.to_owned(),
@@ -363,4 +377,74 @@ pub async fn ingest(
         body,
         domain,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ingests `body` as a signed GitHub `pull_request` delivery.
+    async fn deliver(body: &[u8]) -> Result<Verified, IngestError> {
+        let secrets = [SecretString::from("s3cret")];
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "pull_request".parse().expect("header"));
+        headers.insert("x-github-delivery", "d-1".parse().expect("header"));
+        let signature = signature::github_signature("s3cret", body);
+        headers.insert("x-hub-signature-256", signature.parse().expect("header"));
+        let limits = Limits::new(MAX_BODY_BYTES, IN_FLIGHT_BYTES);
+        ingest(
+            ForgeName::GitHub,
+            Some(&secrets),
+            &headers,
+            Body::from(body.to_vec()),
+            &limits,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn bodies_the_full_parse_refuses_are_refused_with_its_error() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let bodies: Vec<Vec<u8>> = vec![
+            b"{\"action\": \"opened\",\n  oops}".to_vec(),
+            // Refused by the full parse though syntactically JSON, in fields not read.
+            br#"{"action": "opened", "zen": 1e400}"#.to_vec(),
+            br#"{"action": "opened", "zen": "\ud800"}"#.to_vec(),
+            format!(r#"{{"action": "opened", "zen": {deep}}}"#).into_bytes(),
+            // Not UTF-8, in a string not read and outside strings.
+            b"{\"action\": \"opened\", \"zen\": \"\xff\"}".to_vec(),
+            b"{\"action\": \"opened\", \xc3\xa9}".to_vec(),
+            b"{\"action\": \"opened\"} \xff".to_vec(),
+        ];
+        for body in &bodies {
+            let expected = serde_json::from_slice::<Value>(body).expect_err("refused");
+            match deliver(body).await {
+                Err(IngestError::MalformedJson {
+                    line,
+                    column,
+                    message,
+                }) => {
+                    assert_eq!(
+                        (line, column, message),
+                        (expected.line(), expected.column(), expected.to_string()),
+                        "{}",
+                        String::from_utf8_lossy(body)
+                    );
+                }
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(body)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_accepted_body_is_stored_whole_and_keyed() {
+        let body = br#"{"action": "opened", "number": 7, "zen": {"deep": [1, "x"]},
+            "pull_request": {"number": 7, "title": "t", "head": {"sha": "abc"}},
+            "repository": {"full_name": "octo/repo", "id": 1}}"#;
+        let verified = deliver(body).await.expect("accepted");
+        let domain = verified.domain.as_ref().expect("acted on");
+        assert_eq!(domain.items[0].key.to_key_string(), "github:octo/repo#7");
+        assert_eq!(domain.items[0].detail, Some(json!({"head_sha": "abc"})));
+        assert_eq!(verified.into_payload().as_bytes(), body);
+    }
 }
