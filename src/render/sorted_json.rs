@@ -407,11 +407,12 @@ impl ser::SerializeMap for MapBuilder<'_> {
     type Ok = Node;
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        let text = key.serialize(KeySerializer)?;
-        let mut s = NodeSerializer {
-            tree: &mut *self.tree,
-        };
-        self.next_key = Some(s.key(&text));
+        let start = self.tree.keys.len();
+        // Straight into the key arena: a flattened struct's fields come through here.
+        key.serialize(KeySerializer {
+            keys: &mut self.tree.keys,
+        })?;
+        self.next_key = Some(start..self.tree.keys.len());
         Ok(())
     }
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
@@ -459,92 +460,98 @@ impl ser::SerializeStructVariant for MapBuilder<'_> {
     }
 }
 
-/// A map key as text. Only strings, characters and unit variants are taken (what every key in
-/// an evaluation is); anything else is an error, so the caller uses `to_value`, which decides.
-struct KeySerializer;
+/// A map key, appended to the key arena. Only strings, characters and unit variants are taken
+/// (what every key in an evaluation is); anything else is an error, so the caller uses
+/// `to_value`, which decides.
+struct KeySerializer<'k> {
+    keys: &'k mut String,
+}
 
 fn not_a_string_key() -> Error {
     Error::custom("map key is not a string")
 }
 
-impl ser::Serializer for KeySerializer {
-    type Ok = String;
+impl ser::Serializer for KeySerializer<'_> {
+    type Ok = ();
     type Error = Error;
-    type SerializeSeq = Impossible<String, Error>;
-    type SerializeTuple = Impossible<String, Error>;
-    type SerializeTupleStruct = Impossible<String, Error>;
-    type SerializeTupleVariant = Impossible<String, Error>;
-    type SerializeMap = Impossible<String, Error>;
-    type SerializeStruct = Impossible<String, Error>;
-    type SerializeStructVariant = Impossible<String, Error>;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Impossible<(), Error>;
+    type SerializeTupleStruct = Impossible<(), Error>;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Impossible<(), Error>;
+    type SerializeStructVariant = Impossible<(), Error>;
 
-    fn serialize_str(self, v: &str) -> Result<String, Error> {
-        Ok(v.to_owned())
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.keys.push_str(v);
+        Ok(())
     }
-    fn serialize_char(self, v: char) -> Result<String, Error> {
-        Ok(v.to_string())
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        self.keys.push(v);
+        Ok(())
     }
     fn serialize_unit_variant(
         self,
         _name: &'static str,
         _index: u32,
         variant: &'static str,
-    ) -> Result<String, Error> {
-        Ok(variant.to_owned())
+    ) -> Result<(), Error> {
+        self.keys.push_str(variant);
+        Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
         value: &T,
-    ) -> Result<String, Error> {
+    ) -> Result<(), Error> {
         value.serialize(self)
     }
-    fn serialize_bool(self, _: bool) -> Result<String, Error> {
+    fn serialize_bool(self, _: bool) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_i8(self, _: i8) -> Result<String, Error> {
+    fn serialize_i8(self, _: i8) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_i16(self, _: i16) -> Result<String, Error> {
+    fn serialize_i16(self, _: i16) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_i32(self, _: i32) -> Result<String, Error> {
+    fn serialize_i32(self, _: i32) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_i64(self, _: i64) -> Result<String, Error> {
+    fn serialize_i64(self, _: i64) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_u8(self, _: u8) -> Result<String, Error> {
+    fn serialize_u8(self, _: u8) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_u16(self, _: u16) -> Result<String, Error> {
+    fn serialize_u16(self, _: u16) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_u32(self, _: u32) -> Result<String, Error> {
+    fn serialize_u32(self, _: u32) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_u64(self, _: u64) -> Result<String, Error> {
+    fn serialize_u64(self, _: u64) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_f32(self, _: f32) -> Result<String, Error> {
+    fn serialize_f32(self, _: f32) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_f64(self, _: f64) -> Result<String, Error> {
+    fn serialize_f64(self, _: f64) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, Error> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_none(self) -> Result<String, Error> {
+    fn serialize_none(self) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<String, Error> {
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_unit(self) -> Result<String, Error> {
+    fn serialize_unit(self) -> Result<(), Error> {
         Err(not_a_string_key())
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, Error> {
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
         Err(not_a_string_key())
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -553,7 +560,7 @@ impl ser::Serializer for KeySerializer {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<String, Error> {
+    ) -> Result<(), Error> {
         Err(not_a_string_key())
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
