@@ -354,7 +354,10 @@ mod tests {
     fn lower_hex_is_hex_encode() {
         let bytes: Vec<u8> = (0..=255).collect();
         assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
-        assert_eq!(fingerprint(&["a", "b"]), hex::encode(Sha256::digest(b"a|b")));
+        assert_eq!(
+            fingerprint(&["a", "b"]),
+            hex::encode(Sha256::digest(b"a|b"))
+        );
     }
 
     #[test]
