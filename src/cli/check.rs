@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -354,10 +354,20 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let snapshot = build_snapshot(&args, &policy)?;
     let eval = evaluate(&policy, &snapshot, now).with_org_policy(org);
-    match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&render::json(&eval))?),
-        Format::Markdown => print!("{}", render::job_summary(&eval)),
-    }
+    let text = match args.format {
+        Format::Json => {
+            let mut json = render::json_pretty(&eval)?;
+            json.push(b'\n');
+            json
+        }
+        Format::Markdown => render::job_summary(&eval).into_bytes(),
+    };
+    // One write of the whole result (a large JSON result is megabytes), not line by line.
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&text)
+        .and_then(|()| stdout.flush())
+        .context("cannot write the result to stdout")?;
     Ok(match eval.verdict {
         OverallVerdict::Pass => ExitCode::SUCCESS,
         OverallVerdict::Fail | OverallVerdict::Pending => ExitCode::from(1),

@@ -7,7 +7,7 @@ use crate::snapshot::{CodeScanning, Snapshot};
 
 use super::checks;
 use super::evidence;
-use super::findings::{collect, judged, sort, tally};
+use super::findings::{collect, judged, sort, sort_refs, tally};
 use super::outcome::{Outcome, q, worst};
 use super::result::{FindingStatus, Node, NodeStatus, Verdict};
 
@@ -134,11 +134,12 @@ pub(crate) fn evaluate(gate: &SastGate, snapshot: &Snapshot, requirements: &[Str
         .collect();
     // Pick the blocking ones first, then copy exactly those: a large report must not make
     // the result vector double its way up.
-    let blocking: Vec<_> = code
+    let mut blocking: Vec<_> = code
         .into_iter()
         .filter(|f| f.severity >= gate.threshold)
         .filter(|f| !gate.new_only || evidence::in_change(f, snapshot))
         .collect();
+    sort_refs(&mut blocking);
     let not_blocking = total - blocking.len();
     let mut findings: Vec<_> = blocking
         .into_iter()

@@ -254,7 +254,20 @@ pub(crate) fn fingerprint(parts: &[&str]) -> String {
         }
         hasher.update(p.as_bytes());
     }
-    hex::encode(hasher.finalize())
+    lower_hex(&hasher.finalize())
+}
+
+/// Lower-case hex of `bytes`, as `hex::encode` writes it, into one right-sized `String`
+/// (`hex::encode` collects an iterator of `char`s: this runs once per finding, and was 3% of
+/// reading a 25,000-result log).
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Makes fingerprints unique within one report: the n-th repeat of a fingerprint (same rule,
@@ -336,6 +349,16 @@ pub(crate) fn xml_too_deep(text: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lower_hex_is_hex_encode() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(lower_hex(&bytes), hex::encode(&bytes));
+        assert_eq!(
+            fingerprint(&["a", "b"]),
+            hex::encode(Sha256::digest(b"a|b"))
+        );
+    }
 
     #[test]
     fn cwe_forms() {
