@@ -17,8 +17,9 @@ use super::{Backend, NewDelivery, Recorded, Store, StoreError};
 pub const MAX_BATCH: usize = 512;
 /// Deliveries that may wait for the writer before handlers wait for room (back-pressure).
 const QUEUE_CAPACITY: usize = 8_192;
-/// Batches being written at once on PostgreSQL (SQLite has one writer connection).
-const POSTGRES_WRITERS: usize = 4;
+/// Batches being written at once on PostgreSQL (SQLite has one writer connection); each holds
+/// a pool connection while it writes, so the service's pool is sized with them.
+pub const POSTGRES_WRITERS: usize = 4;
 
 type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
 

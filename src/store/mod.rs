@@ -25,7 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use commit::Committer;
+pub use commit::{Committer, POSTGRES_WRITERS};
 pub use deliveries::{InternalWork, NewDelivery, Recorded};
 pub use interactions::{CommentClaim, StoredThreatModelRef, ThreatModelRef, WaiverExpiry};
 pub use jobs::{Completion, JobSummary, QueueDepth};
