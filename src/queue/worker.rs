@@ -5,6 +5,8 @@
 //! finish; then the remaining runs are abandoned and their jobs released (due immediately,
 //! attempt not counted) so another replica — or this one after a restart — picks them up.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +14,12 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::settings::QueueSettings;
-use crate::store::{Completion, Store};
+use crate::store::{Completion, Store, StoreError};
 
 use super::{Job, ProcessError, Processor, backoff_delay};
+
+/// A lease renewal in flight (see [`Worker::run_job`]).
+type Renewal<'a> = Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send + 'a>>;
 
 /// Running workers; [`WorkerPool::shutdown`] stops them.
 #[derive(Debug)]
@@ -156,11 +161,28 @@ impl<P: Processor> Worker<P> {
             let renew_every = (self.settings.lease / 3).max(Duration::from_millis(100));
             let mut renew =
                 tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+            // After a slow renewal, renew once, not once per missed tick.
+            renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // The renewal in flight is a branch of its own, polled beside the job, never awaited
+            // in a branch's body: the job may hold (or be first in line for) a connection the
+            // renewal needs — SQLite has one writer — and a job that is not polled never gives
+            // it back, so awaiting the renewal there stalled both until the pool timed out,
+            // again on every tick.
+            let mut renewal: Option<Renewal<'_>> = None;
             loop {
                 tokio::select! {
                     result = &mut process => break Some(result),
-                    _ = renew.tick() => {
-                        match self.store.renew_lease(&job, self.settings.lease).await {
+                    _ = renew.tick(), if renewal.is_none() => {
+                        renewal = Some(Box::pin(self.store.renew_lease(&job, self.settings.lease)));
+                    }
+                    renewed = async {
+                        match renewal.as_mut() {
+                            Some(r) => r.await,
+                            None => std::future::pending().await,
+                        }
+                    }, if renewal.is_some() => {
+                        renewal = None;
+                        match renewed {
                             Ok(true) => {}
                             Ok(false) => {
                                 tracing::warn!(job = %job.key, "lease lost while running; abandoning this run");
@@ -251,5 +273,94 @@ impl<P: Processor> Worker<P> {
                 tracing::error!(job = %job.key, error = %err, "recording job failure failed; its lease will expire")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Target, WorkItem, WorkKey};
+    use crate::forge_name::ForgeName;
+    use crate::store::{Db, NewDelivery};
+
+    /// Holds SQLite's one write connection across a lease renewal and then finishes, as the
+    /// engine does while it appends to the ledger.
+    struct HoldsTheWriter {
+        store: Store,
+        hold: Duration,
+    }
+
+    impl Processor for HoldsTheWriter {
+        async fn process(&self, _job: &Job) -> Result<(), ProcessError> {
+            let Db::Sqlite(pool) = &self.store.db else {
+                return Err(ProcessError::permanent("the test needs SQLite"));
+            };
+            let conn = pool
+                .acquire()
+                .await
+                .map_err(|e| ProcessError::retry(e.to_string()))?;
+            tokio::time::sleep(self.hold).await;
+            drop(conn);
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_holding_the_writer_finishes_while_its_lease_is_renewed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("q.db").display());
+        let store = Store::connect(&url, 4).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let delivery = NewDelivery {
+            forge: ForgeName::GitHub,
+            delivery_id: "d-1".into(),
+            event: "pull_request".into(),
+            action: Some("opened".into()),
+            payload: "{}".into(),
+            items: vec![WorkItem {
+                key: WorkKey {
+                    forge: ForgeName::GitHub,
+                    repository: "acme/plc".into(),
+                    target: Target::Change(1),
+                },
+                detail: None,
+            }],
+        };
+        store
+            .record_deliveries(&[delivery], Duration::ZERO)
+            .await
+            .expect("record");
+        // Renewals every 200 ms; the job holds the writer for 700 ms, across three of them.
+        let settings = QueueSettings {
+            debounce: Duration::ZERO,
+            lease: Duration::from_millis(600),
+            poll_interval: Duration::from_millis(10),
+            ..QueueSettings::default()
+        };
+        let processor = Arc::new(HoldsTheWriter {
+            store: store.clone(),
+            hold: Duration::from_millis(700),
+        });
+        let pool = spawn_workers(
+            store.clone(),
+            processor,
+            settings,
+            1,
+            Arc::new(Notify::new()),
+            "test",
+        );
+        // The pool's acquire timeout is 30 s: a renewal that waits for the writer while the
+        // job is not polled stalls well past this deadline.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let depth = loop {
+            let depth = store.queue_depth().await.expect("depth");
+            if depth.done == 1 || Instant::now() > deadline {
+                break depth;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        pool.shutdown(Duration::from_secs(1)).await;
+        assert_eq!(depth.done, 1, "the job finished: {depth:?}");
+        assert_eq!(depth.running, 0, "{depth:?}");
     }
 }

@@ -164,12 +164,24 @@ pub fn config(queue: QueueSettings, workers: usize) -> ServiceConfig {
     }
 }
 
+/// Sends the service's logs (warnings and errors by default, `RUST_LOG` to change) to the
+/// test's captured output, so a test that fails in CI shows what the service was doing.
+pub fn capture_logs() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
+}
+
 /// Starts the service on a random loopback port.
 pub async fn spawn<P: Processor>(
     store: Store,
     processor: Arc<P>,
     config: ServiceConfig,
 ) -> RunningService {
+    capture_logs();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
