@@ -53,6 +53,9 @@ use super::normalise::{
 };
 use super::{Report, ReportFormat, Suppressed, ToolFailure};
 
+mod one_pass;
+use one_pass::one_pass;
+
 const FORMAT: &str = "SARIF";
 
 #[derive(Deserialize)]
@@ -63,7 +66,7 @@ struct Log<'a> {
 
 /// A run as read in the first pass: everything but its results, which are streamed in the
 /// second pass (see [`parse`]).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct Run<'a> {
     #[serde(borrow, default)]
@@ -341,22 +344,36 @@ pub(crate) fn might_be_sarif(json: &[u8]) -> bool {
         .any(|w| w == b"\"runs\"" || w.eq_ignore_ascii_case(b"sarif-"))
 }
 
-/// The fast path for SARIF: the first pass doubles as format detection, saving the general
-/// detector's extra scan of a large log. `None` when the document is not a well-formed SARIF
-/// 2.1.0 log; the caller then takes the general path, which explains what is wrong.
+/// The fast path for SARIF: the read doubles as format detection, saving the general
+/// detector's extra scan of a large log. One pass over the bytes when every run names its tool,
+/// base URIs and artifacts before its results (CodeQL and most writers do); otherwise the two
+/// passes of [`parse`]. `None` when the document is not a well-formed SARIF 2.1.0 log; the
+/// caller then takes the general path, which explains what is wrong.
 pub(crate) fn parse_fast(source: &str, json: &[u8]) -> Option<Report> {
+    let mut order_dependent = false;
+    match one_pass(source, json, &mut order_dependent) {
+        Ok(report) => return report,
+        Err(_) if !order_dependent => return None,
+        Err(_) => {}
+    }
+    two_passes_fast(source, json)
+}
+
+/// [`parse_fast`] in two passes, for logs whose runs name their tool after their results.
+fn two_passes_fast(source: &str, json: &[u8]) -> Option<Report> {
     let head: Head<'_> = serde_json::from_slice(json).ok()?;
-    let sarif = match head.version.as_deref() {
-        Some(v) => v == "2.1.0",
-        None => head
-            .schema
-            .as_deref()
-            .is_some_and(|s| s.to_ascii_lowercase().contains("sarif")),
-    };
-    if !sarif {
+    if !is_sarif(head.version.as_deref(), head.schema.as_deref()) {
         return None;
     }
     stream_results(source, json, head.runs.as_deref()?).ok()
+}
+
+/// Whether a log's `version` (or, without one, its `$schema`) says SARIF 2.1.0.
+fn is_sarif(version: Option<&str>, schema: Option<&str>) -> bool {
+    match version {
+        Some(v) => v == "2.1.0",
+        None => schema.is_some_and(|s| s.to_ascii_lowercase().contains("sarif")),
+    }
 }
 
 /// The second pass: streams every run's results into findings.
@@ -372,19 +389,7 @@ fn stream_results(
         .collect();
     let mut tool_versions: Vec<String> = Vec::new();
     for run in runs {
-        let Some(driver) = run.tool.as_ref().and_then(|t| t.driver.as_ref()) else {
-            continue;
-        };
-        let version = driver
-            .semantic_version
-            .as_deref()
-            .or(driver.version.as_deref());
-        if let (Some(name), Some(version)) = (driver.name.as_deref(), version) {
-            let named = format!("{} {}", name.trim(), version.trim());
-            if !tool_versions.contains(&named) {
-                tool_versions.push(named);
-            }
-        }
+        note_tool_version(run, &mut tool_versions);
     }
     let mut findings = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(json);
@@ -413,6 +418,23 @@ fn stream_results(
         sha256: String::new(),
         tool_versions,
     })
+}
+
+/// Adds "name version" of a run's driver to `out` (once).
+fn note_tool_version(run: &Run<'_>, out: &mut Vec<String>) {
+    let Some(driver) = run.tool.as_ref().and_then(|t| t.driver.as_ref()) else {
+        return;
+    };
+    let version = driver
+        .semantic_version
+        .as_deref()
+        .or(driver.version.as_deref());
+    if let (Some(name), Some(version)) = (driver.name.as_deref(), version) {
+        let named = format!("{} {}", name.trim(), version.trim());
+        if !out.contains(&named) {
+            out.push(named);
+        }
+    }
 }
 
 /// A finding whose fingerprint came from the tool's `fingerprints`, with what identifies it
