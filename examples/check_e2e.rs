@@ -6,7 +6,9 @@
 //!
 //! Run with `cargo build --release && cargo run --release --example check_e2e`; pass
 //! `--bin PATH` for another binary and `--runs N` (default 7) for more samples; `--write DIR`
-//! only writes the reference inputs into DIR (to profile one run, e.g. under `perf record`).
+//! only writes the reference inputs into DIR (to profile one run, e.g. under `perf record`);
+//! `--baseline PATH` runs another build of sdl-gate on the same inputs, its runs interleaved
+//! with the first binary's, and prints both with the ratio (CPU, this build / baseline).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -116,50 +118,77 @@ fn write_inputs(dir: &Path, size: Size) -> Result<(PathBuf, PathBuf, PathBuf), S
     Ok((policy, changed, sarif))
 }
 
-/// Writes the inputs of `size` into `dir` and runs `check` on them `runs` times; returns the
-/// median wall time, the median CPU time and the exit code.
+/// Median wall time, median CPU time and the exit code of one binary's runs.
+#[derive(Default)]
+struct Runs {
+    walls: Vec<Duration>,
+    cpus: Vec<Duration>,
+    code: i32,
+}
+
+impl Runs {
+    fn medians(mut self) -> (Duration, Duration, i32) {
+        self.walls.sort();
+        self.cpus.sort();
+        let mid = self.walls.len() / 2;
+        (self.walls[mid], self.cpus[mid], self.code)
+    }
+}
+
+/// Writes the inputs of `size` into `dir` and runs `check` on them `runs` times with each of
+/// `bins`, interleaved (so both see the same machine); returns each binary's medians.
 fn measure(
-    bin: &Path,
+    bins: &[&Path],
     dir: &Path,
     size: Size,
     runs: usize,
-) -> Result<(Duration, Duration, i32), String> {
+) -> Result<Vec<(Duration, Duration, i32)>, String> {
     let (policy, changed, sarif) = write_inputs(dir, size)?;
-    let mut walls = Vec::with_capacity(runs);
-    let mut cpus = Vec::with_capacity(runs);
-    let mut code = -1;
+    let mut all: Vec<Runs> = bins.iter().map(|_| Runs::default()).collect();
     for _ in 0..runs {
-        let cpu_before = children_cpu();
-        let start = Instant::now();
-        let status = Command::new(bin)
-            .arg("check")
-            .arg("--policy")
-            .arg(&policy)
-            .arg("--changed-files")
-            .arg(&changed)
-            .arg("--repo")
-            .arg(dir)
-            .args(["--author", "bob", "--approved-by", "alice"])
-            .args(["--check", "CodeQL=success", "--format", "json"])
-            .arg("--sarif")
-            .arg(&sarif)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("running {}: {e}", bin.display()))?;
-        walls.push(start.elapsed());
-        cpus.push(children_cpu().saturating_sub(cpu_before));
-        code = status.code().unwrap_or(-1);
+        for (bin, out) in bins.iter().zip(&mut all) {
+            once(bin, dir, (&policy, &changed, &sarif), out)?;
+        }
     }
-    walls.sort();
-    cpus.sort();
-    Ok((walls[runs / 2], cpus[runs / 2], code))
+    Ok(all.into_iter().map(Runs::medians).collect())
+}
+
+/// One run of `bin` on the inputs, added to `out`.
+fn once(
+    bin: &Path,
+    dir: &Path,
+    (policy, changed, sarif): (&Path, &Path, &Path),
+    out: &mut Runs,
+) -> Result<(), String> {
+    let cpu_before = children_cpu();
+    let start = Instant::now();
+    let status = Command::new(bin)
+        .arg("check")
+        .arg("--policy")
+        .arg(policy)
+        .arg("--changed-files")
+        .arg(changed)
+        .arg("--repo")
+        .arg(dir)
+        .args(["--author", "bob", "--approved-by", "alice"])
+        .args(["--check", "CodeQL=success", "--format", "json"])
+        .arg("--sarif")
+        .arg(sarif)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    out.walls.push(start.elapsed());
+    out.cpus.push(children_cpu().saturating_sub(cpu_before));
+    out.code = status.code().unwrap_or(-1);
+    Ok(())
 }
 
 fn main() -> Result<(), String> {
     let mut bin = PathBuf::from("target/release/sdl-gate");
     let mut runs = 7_usize;
     let mut write_to: Option<PathBuf> = None;
+    let mut baseline: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -173,6 +202,9 @@ fn main() -> Result<(), String> {
             }
             "--write" => {
                 write_to = Some(PathBuf::from(args.next().ok_or("--write needs a folder")?))
+            }
+            "--baseline" => {
+                baseline = Some(PathBuf::from(args.next().ok_or("--baseline needs a path")?))
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -193,6 +225,11 @@ fn main() -> Result<(), String> {
             bin.display()
         ));
     }
+    if let Some(old) = baseline.as_ref().filter(|b| !b.exists()) {
+        return Err(format!("--baseline {} does not exist", old.display()));
+    }
+    let mut bins = vec![bin.as_path()];
+    bins.extend(baseline.as_deref());
     let dir = tempfile::tempdir().map_err(|e| format!("temporary folder: {e}"))?;
     let mut sizes = vec![reference];
     for files in [750, 1_500, 6_000, 12_000] {
@@ -216,15 +253,35 @@ fn main() -> Result<(), String> {
         "sdl-gate check, process start to exit ({}), median of {runs}",
         bin.display()
     );
+    if let Some(old) = &baseline {
+        println!(
+            "baseline: {} (runs interleaved; ratio = CPU of this build / baseline)",
+            old.display()
+        );
+    }
+    let ratio_head = if baseline.is_some() {
+        format!("  {:>9} {:>6}", "base cpu", "ratio")
+    } else {
+        String::new()
+    };
     println!(
-        "{:>7} {:>6} {:>8}  {:>9} {:>9}  {:>12} {:>4}",
+        "{:>7} {:>6} {:>8}  {:>9} {:>9}  {:>12} {:>4}{ratio_head}",
         "files", "globs", "results", "wall ms", "cpu ms", "cpu µs/unit", "exit"
     );
     for size in sizes {
-        let (wall, cpu, code) = measure(&bin, dir.path(), size, runs)?;
+        let measured = measure(&bins, dir.path(), size, runs)?;
+        let (wall, cpu, code) = measured[0];
         let units = (size.files + size.results).max(1);
+        let ratio = match measured.get(1) {
+            Some((_, base, _)) => format!(
+                "  {:>9.1} {:>6.2}",
+                base.as_secs_f64() * 1e3,
+                cpu.as_secs_f64() / base.as_secs_f64().max(1e-9)
+            ),
+            None => String::new(),
+        };
         println!(
-            "{:>7} {:>6} {:>8}  {:>9.1} {:>9.1}  {:>12.2} {:>4}",
+            "{:>7} {:>6} {:>8}  {:>9.1} {:>9.1}  {:>12.2} {:>4}{ratio}",
             size.files,
             size.globs,
             size.results,
