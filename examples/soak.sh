@@ -6,10 +6,13 @@
 # after a minute idle, and the deliveries left in the database.
 #
 #   cargo build --release --bin sdl-gate --example load && bash examples/soak.sh [SECONDS]
+#
+# SOAK_PROFILE=profiling takes the binaries from target/profiling instead (release + symbols).
 set -euo pipefail
 seconds=${1:-600}
 rate=500
 root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/target/${SOAK_PROFILE:-release}"
 work=$(mktemp -d)
 trap 'kill "$serve" 2>/dev/null || true; rm -rf "$work"' EXIT
 openssl genrsa -out "$work/key.pem" 2048 2>/dev/null
@@ -20,7 +23,7 @@ env -i PATH=/usr/bin:/bin HOME="$work" \
   SDL_GATE_GITHUB_WEBHOOK_SECRET=soak-secret SDL_GATE_GITHUB_API_URL=http://127.0.0.1:1 \
   SDL_GATE_RECONCILE_INTERVAL=0 SDL_GATE_RETENTION_DAYS=0.002 \
   SDL_GATE_TEST_PROCESSOR="record:$work/record.log" \
-  "$root/target/release/sdl-gate" serve > "$work/serve.log" 2>&1 &
+  "$bin/sdl-gate" serve > "$work/serve.log" 2>&1 &
 serve=$!
 sleep 2
 sample() {
@@ -30,7 +33,7 @@ sample() {
   printf '%-6s RSS %6d KB  database %6.1f MB\n' "$1" "$rss" "$(echo "$db / 1048576" | bc -l)"
 }
 sample 0s
-"$root/target/release/examples/load" --url http://127.0.0.1:18090 --secret soak-secret \
+"$bin/examples/load" --url http://127.0.0.1:18090 --secret soak-secret \
   --count $((seconds * rate)) --rate "$rate" --prs 50 --installation 42 > "$work/load.txt" 2>&1 &
 load=$!
 for ((t = 60; t <= seconds; t += 60)); do sleep 60; sample "${t}s"; done

@@ -122,9 +122,30 @@ pub struct Store {
     pub(crate) last_commit_error: Arc<Mutex<Option<String>>>,
 }
 
-/// WAL size (pages) at which a commit checkpoints by itself, when the background checkpoint
-/// does not keep up.
-const SQLITE_AUTOCHECKPOINT_PAGES: &str = "20000";
+/// WAL size at which a commit checkpoints by itself, when the background checkpoint does not
+/// keep up; also the size the WAL file is cut back to once a checkpoint has emptied it, so the
+/// disk holds at most about this much beside the database.
+const SQLITE_WAL_BUDGET_BYTES: u64 = 80 * 1024 * 1024;
+
+/// Page size of SQLite files sdl-gate creates: a 24 KB delivery fills two pages, not seven
+/// (fewer WAL frames per stored delivery).
+const SQLITE_NEW_PAGE_SIZE: u32 = 16_384;
+
+/// The page size of the SQLite file at `path`, from its header (bytes 16–17, big-endian, 1
+/// meaning 65,536); [`SQLITE_NEW_PAGE_SIZE`] when the file does not exist yet or is not SQLite.
+fn sqlite_page_size(path: &std::path::Path) -> u32 {
+    use std::io::Read as _;
+    let mut header = [0_u8; 18];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return SQLITE_NEW_PAGE_SIZE;
+    }
+    match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        size if size >= 512 && size.is_power_of_two() => u32::from(size),
+        _ => SQLITE_NEW_PAGE_SIZE,
+    }
+}
 
 /// How long SQLite waits for the write lock before failing a statement.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -161,11 +182,14 @@ impl Store {
     /// `max_connections` connections. Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
         if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
+            let options = SqliteConnectOptions::from_str(url)?;
+            // The WAL budget in pages of this file (files created before 16 KiB pages keep 4 KiB).
+            let wal_pages =
+                SQLITE_WAL_BUDGET_BYTES / u64::from(sqlite_page_size(options.get_filename()));
+            let options = options
                 .create_if_missing(true)
-                // A 24 KB delivery fills two pages, not seven: fewer WAL frames (two writes
-                // each) per stored delivery. Only takes effect when the file is created.
-                .page_size(16_384)
+                // Only takes effect when the file is created.
+                .page_size(SQLITE_NEW_PAGE_SIZE)
                 // Statement journals (multi-row upserts) in memory, not in temporary files.
                 .pragma("temp_store", "memory")
                 .journal_mode(SqliteJournalMode::Wal)
@@ -177,7 +201,8 @@ impl Store {
                 .foreign_keys(true)
                 // Checkpoints run in the background (`checkpoint`), not inside a commit that a
                 // webhook is waiting for; this bound only applies when nobody runs them.
-                .pragma("wal_autocheckpoint", SQLITE_AUTOCHECKPOINT_PAGES);
+                .pragma("wal_autocheckpoint", wal_pages.to_string())
+                .pragma("journal_size_limit", SQLITE_WAL_BUDGET_BYTES.to_string());
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(options.clone())
@@ -366,4 +391,61 @@ pub(crate) fn ms(d: Duration) -> i64 {
 /// Unix milliseconds to a UTC time (the epoch for out-of-range values).
 pub fn time_of(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_wal_budget_follows_the_files_own_page_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fresh = dir.path().join("fresh.db");
+        assert_eq!(
+            sqlite_page_size(&fresh),
+            SQLITE_NEW_PAGE_SIZE,
+            "not created yet"
+        );
+        let store = Store::connect(&format!("sqlite://{}", fresh.display()), 2)
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        assert_eq!(sqlite_page_size(&fresh), 16_384);
+        // A file from before 16 KiB pages keeps its 4 KiB; its WAL budget is counted in them.
+        let old = dir.path().join("old.db");
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", old.display()))
+            .expect("url")
+            .create_if_missing(true)
+            .page_size(4_096);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options)
+            .await
+            .expect("create");
+        sqlx::query("CREATE TABLE t (x)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        pool.close().await;
+        assert_eq!(sqlite_page_size(&old), 4_096);
+        let store = Store::connect(&format!("sqlite://{}", old.display()), 2)
+            .await
+            .expect("connect old");
+        let Db::Sqlite(write) = &store.db else {
+            panic!("SQLite expected");
+        };
+        let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(write)
+            .await
+            .expect("pragma");
+        assert_eq!(pages, 80 * 1024 * 1024 / 4_096);
+        let limit: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(write)
+            .await
+            .expect("pragma");
+        assert_eq!(limit, 80 * 1024 * 1024);
+        // Not an SQLite file: the default, never a panic.
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, b"not a database at all").expect("write");
+        assert_eq!(sqlite_page_size(&junk), SQLITE_NEW_PAGE_SIZE);
+    }
 }
