@@ -45,6 +45,22 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often histogram samples are folded into their buckets when nobody scrapes `/metrics`.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every [`UPKEEP_EVERY`]. The recorder
+/// keeps each sample until a scrape or an upkeep drains it, so without this loop a service
+/// nobody scrapes grew by every webhook and job it timed (the 10-minute soak: RSS 21 → 36 MB,
+/// still climbing).
+pub async fn upkeep_loop() {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        handle().run_upkeep();
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(
         "sdl_gate_deliveries_total",

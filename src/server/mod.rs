@@ -172,6 +172,7 @@ pub fn start<P: Processor>(
         None => router(state),
     };
     let checkpoints = tokio::spawn(checkpoint_loop(store.clone()));
+    let metrics_upkeep = tokio::spawn(metrics::upkeep_loop());
     let pruner = config
         .retention
         .map(|keep| crate::store::spawn_pruner(store.clone(), keep));
@@ -181,6 +182,7 @@ pub fn start<P: Processor>(
     let task = tokio::spawn(async move {
         lifecycle(listener, app, connections, stop_rx, workers, writer, grace).await;
         checkpoints.abort();
+        metrics_upkeep.abort();
         if let Some(pruner) = pruner {
             pruner.abort();
         }
