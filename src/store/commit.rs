@@ -23,10 +23,15 @@ pub const POSTGRES_WRITERS: usize = 4;
 
 type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
 
+/// A delivery waiting for the writer: itself, its payload as the store keeps it (packed by the
+/// handler that submitted it), and where to answer.
+type Queued = (NewDelivery, Option<Vec<u8>>, Reply);
+
 /// The sending side of the delivery writer; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Committer {
-    tx: mpsc::Sender<(NewDelivery, Reply)>,
+    tx: mpsc::Sender<Queued>,
+    store: Store,
 }
 
 impl Committer {
@@ -39,6 +44,10 @@ impl Committer {
             Backend::Postgres => POSTGRES_WRITERS,
         };
         let rx = Arc::new(Mutex::new(rx));
+        let committer = Committer {
+            tx,
+            store: store.clone(),
+        };
         let handle = tokio::spawn(async move {
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..writers {
@@ -46,14 +55,16 @@ impl Committer {
             }
             while tasks.join_next().await.is_some() {}
         });
-        (Committer { tx }, handle)
+        (committer, handle)
     }
 
     /// Stores one delivery durably (batched with concurrent ones) and says whether it was new.
+    /// The payload is compressed here, on the caller's task, so handlers pack in parallel.
     pub async fn submit(&self, delivery: NewDelivery) -> Result<Recorded, StoreError> {
         let (reply, answer) = oneshot::channel();
+        let packed = self.store.pack_payload(&delivery);
         self.tx
-            .send((delivery, reply))
+            .send((delivery, packed, reply))
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -62,23 +73,21 @@ impl Committer {
 
 /// One writer: takes whatever has queued (the queue's lock is held only while taking), writes
 /// it as one batch, answers each handler, and goes again until every sender is gone.
-async fn writer(
-    store: Store,
-    debounce: Duration,
-    rx: Arc<Mutex<mpsc::Receiver<(NewDelivery, Reply)>>>,
-) {
+async fn writer(store: Store, debounce: Duration, rx: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut packed = Vec::with_capacity(MAX_BATCH);
     let mut replies = Vec::with_capacity(MAX_BATCH);
     loop {
         let mut incoming = Vec::with_capacity(MAX_BATCH);
         if rx.lock().await.recv_many(&mut incoming, MAX_BATCH).await == 0 {
             return;
         }
-        for (delivery, reply) in incoming {
+        for (delivery, payload, reply) in incoming {
             batch.push(delivery);
+            packed.extend(payload);
             replies.push(reply);
         }
-        match store.record_deliveries(&batch, debounce).await {
+        match store.record_packed(&batch, &packed, debounce).await {
             Ok(results) => {
                 store.note_commit(None);
                 for (reply, result) in replies.drain(..).zip(results) {
@@ -95,5 +104,6 @@ async fn writer(
             }
         }
         batch.clear();
+        packed.clear();
     }
 }

@@ -8,7 +8,7 @@ use crate::events::WorkItem;
 use crate::forge_name::ForgeName;
 use crate::queue::coalescing_kind;
 
-use super::{Db, Store, StoreError, ms, now_ms};
+use super::{Db, Store, StoreError, ms, now_ms, payload};
 
 /// A verified, acted-on delivery to store.
 #[derive(Debug, Clone)]
@@ -128,22 +128,26 @@ impl<'b> Plan<'b> {
 async fn record_batch_sqlite(
     conn: &mut sqlx::SqliteConnection,
     batch: &[NewDelivery],
+    packed: &[Vec<u8>],
     debounce: Duration,
 ) -> Result<Vec<Recorded>, StoreError> {
     let now = now_ms();
     let due = now.saturating_add(ms(debounce));
     let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(batch.len());
-    for chunk in batch.chunks(SQLITE_ROWS_PER_STATEMENT) {
+    for (chunk, packed) in batch
+        .chunks(SQLITE_ROWS_PER_STATEMENT)
+        .zip(packed.chunks(SQLITE_ROWS_PER_STATEMENT))
+    {
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) ",
         );
-        insert.push_values(chunk, |mut row, d| {
+        insert.push_values(chunk.iter().zip(packed), |mut row, (d, payload)| {
             row.push_bind(d.forge.as_str())
                 .push_bind(&d.delivery_id)
                 .push_bind(&d.event)
                 .push_bind(&d.action)
                 .push_bind(now)
-                .push_bind(&d.payload);
+                .push_bind(payload);
         });
         insert
             .push(" ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id");
@@ -302,8 +306,42 @@ impl Store {
         batch: &[NewDelivery],
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
+        let packed = self.pack_payloads(batch);
+        self.record_packed(batch, &packed, debounce).await
+    }
+
+    /// The payloads of `batch` as this store keeps them (see [`Store::pack_payload`]).
+    fn pack_payloads(&self, batch: &[NewDelivery]) -> Vec<Vec<u8>> {
+        batch.iter().filter_map(|d| self.pack_payload(d)).collect()
+    }
+
+    /// A delivery's payload as this store keeps it: compressed on SQLite (see
+    /// [`super::payload`]); `None` on PostgreSQL, which stores the text.
+    pub(crate) fn pack_payload(&self, delivery: &NewDelivery) -> Option<Vec<u8>> {
+        match self.db {
+            Db::Sqlite(_) => Some(payload::pack(&delivery.payload)),
+            Db::Postgres(_) => None,
+        }
+    }
+
+    /// [`Store::record_deliveries`] with the payloads already packed by
+    /// [`Store::pack_payload`], one per delivery on SQLite (the delivery writer has each
+    /// handler pack its own, in parallel, rather than the one writer packing a whole batch).
+    pub(crate) async fn record_packed(
+        &self,
+        batch: &[NewDelivery],
+        packed: &[Vec<u8>],
+        debounce: Duration,
+    ) -> Result<Vec<Recorded>, StoreError> {
         match &self.db {
             Db::Sqlite(pool) => {
+                if packed.len() != batch.len() {
+                    return Err(StoreError::Corrupt(format!(
+                        "{} packed payloads for {} deliveries",
+                        packed.len(),
+                        batch.len()
+                    )));
+                }
                 let mut conn = pool.acquire().await?;
                 // Deliveries are acknowledged on this commit: make it survive power loss too
                 // (job-state writes run with synchronous=NORMAL, see `Store::connect`). One
@@ -318,7 +356,7 @@ impl Store {
                     conn.close_on_drop();
                     return Err(err.into());
                 }
-                let mut result = record_batch_sqlite(&mut conn, batch, debounce).await;
+                let mut result = record_batch_sqlite(&mut conn, batch, packed, debounce).await;
                 if result.is_ok()
                     && let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await
                 {
@@ -350,9 +388,21 @@ impl Store {
     /// The raw payload of a stored delivery (by row id), for processors.
     pub async fn delivery_payload(&self, delivery_pk: i64) -> Result<Option<String>, StoreError> {
         let q = "SELECT payload FROM deliveries WHERE id = $1";
-        Ok(
-            super::on_pool!(&self.read, pool => sqlx::query_scalar(q).bind(delivery_pk).fetch_optional(pool).await)?,
-        )
+        match &self.read {
+            Db::Sqlite(pool) => {
+                let stored: Option<Vec<u8>> = sqlx::query_scalar(q)
+                    .bind(delivery_pk)
+                    .fetch_optional(pool)
+                    .await?;
+                stored
+                    .map(|bytes| payload::unpack(bytes, &format!("delivery {delivery_pk}")))
+                    .transpose()
+            }
+            Db::Postgres(pool) => Ok(sqlx::query_scalar(q)
+                .bind(delivery_pk)
+                .fetch_optional(pool)
+                .await?),
+        }
     }
 
     /// How many deliveries are stored (for tests and `jobs list`).
@@ -408,6 +458,96 @@ impl Store {
             _ => Err(StoreError::Corrupt(
                 "an internal delivery id was taken twice".into(),
             )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Target, WorkKey};
+
+    fn delivery(id: &str, payload: String) -> NewDelivery {
+        NewDelivery {
+            forge: ForgeName::GitHub,
+            delivery_id: id.to_owned(),
+            event: "pull_request".to_owned(),
+            action: Some("synchronize".to_owned()),
+            payload,
+            items: vec![WorkItem {
+                key: WorkKey {
+                    forge: ForgeName::GitHub,
+                    repository: "octo/repo".to_owned(),
+                    target: Target::Change(7),
+                },
+                detail: None,
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite_keeps_payloads_compressed_and_still_reads_text_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::connect(&url, 2).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let user = r#"{"login":"octocat","id":1,"avatar_url":"https://github.com/images/error/octocat_happy.gif","site_admin":false}"#;
+        let body = format!(
+            r#"{{"action":"synchronize","users":[{}]}}"#,
+            vec![user; 200].join(",")
+        );
+        let recorded = store
+            .record_deliveries(&[delivery("d-1", body.clone())], Duration::ZERO)
+            .await
+            .expect("record");
+        let [Recorded::New(pk)] = recorded[..] else {
+            panic!("{recorded:?}");
+        };
+        let Db::Sqlite(pool) = &store.db else {
+            panic!("SQLite expected");
+        };
+        let (kind, stored): (String, i64) =
+            sqlx::query_as("SELECT typeof(payload), length(payload) FROM deliveries WHERE id = ?")
+                .bind(pk)
+                .fetch_one(pool)
+                .await
+                .expect("row");
+        assert_eq!(kind, "blob");
+        assert!(
+            stored * 4 < body.len() as i64,
+            "{stored} bytes for {}",
+            body.len()
+        );
+        assert_eq!(store.delivery_payload(pk).await.expect("read"), Some(body));
+
+        // A row stored as text before compression, and one damaged on disk.
+        sqlx::query(
+            "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
+             VALUES ('github', 'old', 'pull_request', NULL, 0, '{\"n\":1}'), \
+                    ('github', 'bad', 'pull_request', NULL, 0, x'006c7a34ffffff7f00')",
+        )
+        .execute(pool)
+        .await
+        .expect("insert");
+        let id = |delivery: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM deliveries WHERE delivery_id = ?")
+                .bind(delivery)
+                .fetch_one(pool)
+        };
+        let old = id("old").await.expect("old");
+        assert_eq!(
+            store.delivery_payload(old).await.expect("text row"),
+            Some("{\"n\":1}".to_owned())
+        );
+        let bad = id("bad").await.expect("bad");
+        match store.delivery_payload(bad).await {
+            Err(StoreError::Corrupt(message)) => {
+                assert!(
+                    message.starts_with(&format!("delivery {bad}: ")),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -263,18 +263,27 @@ impl Store {
         if let Some(id) = self.remembered_installation(forge, repository).await? {
             return Ok(Some(id));
         }
-        let q = "SELECT d.payload FROM deliveries d \
+        let q = "SELECT d.id FROM deliveries d \
                  JOIN job_events e ON e.delivery_pk = d.id JOIN jobs j ON j.id = e.job_id \
                  WHERE j.forge = $1 AND j.repository = $2 ORDER BY d.id DESC LIMIT 20";
-        let payloads: Vec<String> = on_pool!(&self.read, pool => sqlx::query_scalar(q)
+        let deliveries: Vec<i64> = on_pool!(&self.read, pool => sqlx::query_scalar(q)
             .bind(forge.as_str())
             .bind(repository)
             .fetch_all(pool)
             .await)?;
-        Ok(payloads.iter().find_map(|p| {
-            serde_json::from_str::<serde_json::Value>(p)
+        // One payload at a time (each is read and unpacked by the store's own reader): this
+        // is the fallback for repositories last seen before installations were remembered.
+        for delivery in deliveries {
+            let Some(payload) = self.delivery_payload(delivery).await? else {
+                continue;
+            };
+            let installation = serde_json::from_str::<serde_json::Value>(&payload)
                 .ok()
-                .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()))
-        }))
+                .and_then(|v| v.pointer("/installation/id").and_then(|i| i.as_u64()));
+            if installation.is_some() {
+                return Ok(installation);
+            }
+        }
+        Ok(None)
     }
 }

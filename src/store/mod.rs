@@ -12,6 +12,7 @@ mod interactions;
 mod jobs;
 mod ledger;
 mod pages;
+mod payload;
 mod records;
 mod retention;
 mod web;
