@@ -124,7 +124,8 @@ impl<'b> Plan<'b> {
 /// SQLite: the batch in three multi-row statements (deliveries, jobs, events) inside one
 /// transaction, so a batch costs the same few round trips to SQLite's connection thread
 /// whatever its size (one statement per delivery and item made those hand-offs the bulk of a
-/// delivery's CPU). The caller sets `synchronous` and opens and commits the transaction.
+/// delivery's CPU). The first statement sets `synchronous` and opens the transaction; the
+/// caller commits it.
 async fn record_batch_sqlite(
     conn: &mut sqlx::SqliteConnection,
     batch: &[NewDelivery],
@@ -134,13 +135,20 @@ async fn record_batch_sqlite(
     let now = now_ms();
     let due = now.saturating_add(ms(debounce));
     let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(batch.len());
-    for (chunk, packed) in batch
+    for (at, (chunk, packed)) in batch
         .chunks(SQLITE_ROWS_PER_STATEMENT)
         .zip(packed.chunks(SQLITE_ROWS_PER_STATEMENT))
+        .enumerate()
     {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) ",
-        );
+        // The first statement opens the transaction (see `Store::record_packed`).
+        let open = if at == 0 {
+            "PRAGMA synchronous = FULL; BEGIN IMMEDIATE; "
+        } else {
+            ""
+        };
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "{open}INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) "
+        ));
         insert.push_values(chunk.iter().zip(packed), |mut row, (d, payload)| {
             row.push_bind(d.forge.as_str())
                 .push_bind(&d.delivery_id)
@@ -333,6 +341,9 @@ impl Store {
         packed: &[Vec<u8>],
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         match &self.db {
             Db::Sqlite(pool) => {
                 if packed.len() != batch.len() {
@@ -344,22 +355,19 @@ impl Store {
                 }
                 let mut conn = pool.acquire().await?;
                 // Deliveries are acknowledged on this commit: make it survive power loss too
-                // (job-state writes run with synchronous=NORMAL, see `Store::connect`). One
-                // round trip for both statements.
-                if let Err(err) = sqlx::raw_sql("PRAGMA synchronous = FULL; BEGIN IMMEDIATE")
-                    .execute(&mut *conn)
-                    .await
-                {
-                    // A connection that cannot even change a pragma is wedged (left inside a
-                    // transaction by an earlier failure): never hand it out again.
-                    let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-                    conn.close_on_drop();
-                    return Err(err.into());
-                }
+                // (job-state writes run with synchronous=NORMAL, see `Store::connect`). The
+                // pragma and `BEGIN IMMEDIATE` go with the batch's first statement, and the
+                // reset with `COMMIT`: each hand-off to SQLite's thread costs two thread
+                // wake-ups, more than the statements of a small batch.
                 let mut result = record_batch_sqlite(&mut conn, batch, packed, debounce).await;
                 if result.is_ok()
-                    && let Err(err) = sqlx::raw_sql("COMMIT").execute(&mut *conn).await
+                    && let Err(err) = sqlx::raw_sql("COMMIT; PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await
                 {
+                    // Should COMMIT have succeeded and only the reset failed, the batch is
+                    // stored but reported as failed: its senders retry and are answered
+                    // "duplicate". Nothing unstored is ever acknowledged.
                     result = Err(err.into());
                 }
                 if result.is_err() {
@@ -370,14 +378,6 @@ impl Store {
                     // the writer heals as soon as the cause goes away.
                     let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
                     conn.close_on_drop();
-                    return result;
-                }
-                if let Err(err) = sqlx::raw_sql("PRAGMA synchronous = NORMAL")
-                    .execute(&mut *conn)
-                    .await
-                {
-                    // The batch itself is committed already; only speed is at stake.
-                    tracing::warn!(error = %err, "resetting synchronous=NORMAL failed");
                 }
                 result
             }

@@ -115,9 +115,9 @@ pub struct Store {
     pub(crate) read: Db,
     /// The SQLite file's connect options, for the readiness write probe (its own connection
     /// with a short busy timeout, so a probe never waits behind or wedges the writer).
-    probe: Option<SqliteConnectOptions>,
+    probe: Option<Arc<SqliteConnectOptions>>,
     /// The PostgreSQL connect options, for naming the cause when `/readyz` finds it down.
-    pg_options: Option<PgConnectOptions>,
+    pg_options: Option<Arc<PgConnectOptions>>,
     /// The message of the last failed delivery commit, cleared by the next successful one;
     /// `/readyz` reports it.
     pub(crate) last_commit_error: Arc<Mutex<Option<String>>>,
@@ -218,7 +218,7 @@ impl Store {
             Ok(Store {
                 db: Db::Sqlite(write),
                 read: Db::Sqlite(read),
-                probe: Some(options),
+                probe: Some(Arc::new(options)),
                 pg_options: None,
                 last_commit_error: Arc::default(),
             })
@@ -252,7 +252,7 @@ impl Store {
                 db: Db::Postgres(pool.clone()),
                 read: Db::Postgres(pool),
                 probe: None,
-                pg_options: Some(options),
+                pg_options: Some(Arc::new(options)),
                 last_commit_error: Arc::default(),
             })
         } else {
@@ -312,7 +312,7 @@ impl Store {
             .map(|guard| guard.clone())
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
         if let Some(options) = &self.probe {
-            let options = options.clone().busy_timeout(Duration::from_millis(200));
+            let options = (**options).clone().busy_timeout(Duration::from_millis(200));
             let probe = async {
                 use sqlx::ConnectOptions;
                 let mut conn = options.connect().await?;
