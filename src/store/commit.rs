@@ -75,7 +75,7 @@ impl Committer {
 /// it as one batch, answers each handler, and goes again until every sender is gone.
 async fn writer(store: Store, debounce: Duration, rx: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut packed = Vec::with_capacity(MAX_BATCH);
+    let mut packed = Vec::new();
     let mut replies = Vec::with_capacity(MAX_BATCH);
     loop {
         let mut incoming = Vec::with_capacity(MAX_BATCH);
@@ -87,7 +87,10 @@ async fn writer(store: Store, debounce: Duration, rx: Arc<Mutex<mpsc::Receiver<Q
             packed.extend(payload);
             replies.push(reply);
         }
-        match store.record_packed(&batch, &packed, debounce).await {
+        match store
+            .record_packed(&batch, std::mem::take(&mut packed), debounce)
+            .await
+        {
             Ok(results) => {
                 store.note_commit(None);
                 for (reply, result) in replies.drain(..).zip(results) {
@@ -104,6 +107,5 @@ async fn writer(store: Store, debounce: Duration, rx: Arc<Mutex<mpsc::Receiver<Q
             }
         }
         batch.clear();
-        packed.clear();
     }
 }

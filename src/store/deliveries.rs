@@ -129,17 +129,15 @@ impl<'b> Plan<'b> {
 async fn record_batch_sqlite(
     conn: &mut sqlx::SqliteConnection,
     batch: &[NewDelivery],
-    packed: &[Vec<u8>],
+    packed: Vec<Vec<u8>>,
     debounce: Duration,
 ) -> Result<Vec<Recorded>, StoreError> {
     let now = now_ms();
+    // Bound by value: sqlx copies a borrowed blob into its arguments, an owned one it keeps.
+    let mut payloads = packed.into_iter();
     let due = now.saturating_add(ms(debounce));
     let mut inserted: Vec<(i64, String, String)> = Vec::with_capacity(batch.len());
-    for (at, (chunk, packed)) in batch
-        .chunks(SQLITE_ROWS_PER_STATEMENT)
-        .zip(packed.chunks(SQLITE_ROWS_PER_STATEMENT))
-        .enumerate()
-    {
+    for (at, chunk) in batch.chunks(SQLITE_ROWS_PER_STATEMENT).enumerate() {
         // The first statement opens the transaction (see `Store::record_packed`).
         let open = if at == 0 {
             "PRAGMA synchronous = FULL; BEGIN IMMEDIATE; "
@@ -149,7 +147,8 @@ async fn record_batch_sqlite(
         let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
             "{open}INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) "
         ));
-        insert.push_values(chunk.iter().zip(packed), |mut row, (d, payload)| {
+        let rows = chunk.iter().zip(payloads.by_ref().take(chunk.len()));
+        insert.push_values(rows, |mut row, (d, payload)| {
             row.push_bind(d.forge.as_str())
                 .push_bind(&d.delivery_id)
                 .push_bind(&d.event)
@@ -315,7 +314,7 @@ impl Store {
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
         let packed = self.pack_payloads(batch);
-        self.record_packed(batch, &packed, debounce).await
+        self.record_packed(batch, packed, debounce).await
     }
 
     /// The payloads of `batch` as this store keeps them (see [`Store::pack_payload`]).
@@ -338,7 +337,7 @@ impl Store {
     pub(crate) async fn record_packed(
         &self,
         batch: &[NewDelivery],
-        packed: &[Vec<u8>],
+        packed: Vec<Vec<u8>>,
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
         if batch.is_empty() {
