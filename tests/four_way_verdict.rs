@@ -210,9 +210,7 @@ async fn via_github_app(alerts: Vec<AlertRec>) -> Value {
     fake.code_scanning_analysis(REPO, &format!("refs/pull/{NUMBER}/merge"), alerts);
     let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
     cfg.api_url = fake.url.clone();
-    // Generous: the fake checks each new GraphQL query against GitHub's schema with a
-    // Python validator inside the request, seconds on a loaded machine.
-    cfg.timeout = Duration::from_secs(30);
+    cfg.timeout = fake_github::CLIENT_TIMEOUT;
     let gh = GithubForge::new(cfg).unwrap_or_else(|e| panic!("github forge: {e}"));
     let change = ChangeRef::new(REPO, NUMBER, Some(INSTALLATION));
     let out = evaluate_change(&gh, &change, &Records::default(), Utc::now())

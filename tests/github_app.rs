@@ -47,9 +47,7 @@ const WEAK_POLICY: &str = "version: 1\ngates:\n  threat_model: { enabled: false 
 fn forge(fake: &FakeGithub) -> GithubForge {
     let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
     cfg.api_url = fake.url.clone();
-    // Generous: the fake checks each new GraphQL query against GitHub's schema with a
-    // Python validator inside the request, seconds on a loaded machine.
-    cfg.timeout = Duration::from_secs(30);
+    cfg.timeout = fake_github::CLIENT_TIMEOUT;
     GithubForge::new(cfg).expect("forge builds")
 }
 

@@ -63,9 +63,7 @@ async fn webhooks_in_check_run_comment_and_stored_evaluation_out() {
     let store = open(&db).await;
     let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
     cfg.api_url = fake.url.clone();
-    // Generous: the fake checks each new GraphQL query against GitHub's schema with a
-    // Python validator inside the request, seconds on a loaded machine.
-    cfg.timeout = Duration::from_secs(30);
+    cfg.timeout = fake_github::CLIENT_TIMEOUT;
     let forge = GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"));
     let processor = Arc::new(GithubProcessor::new(
         forge,

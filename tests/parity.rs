@@ -123,9 +123,7 @@ impl App {
                 fake.team("acme", "security", &["dave"]);
                 let mut cfg = GithubConfig::new(APP_ID, SecretString::from(TEST_KEY_PEM));
                 cfg.api_url = fake.url.clone();
-                // Generous: the fake checks each new GraphQL query against GitHub's schema with a
-                // Python validator inside the request, seconds on a loaded machine.
-                cfg.timeout = Duration::from_secs(30);
+                cfg.timeout = fake_github::CLIENT_TIMEOUT;
                 let client = GithubForge::new(cfg).unwrap_or_else(|e| panic!("forge: {e}"));
                 let processor = ForgeProcessor {
                     github: Some(wiring.github(client, FanoutSettings::default())),

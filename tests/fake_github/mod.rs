@@ -47,6 +47,12 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+/// How long a test's GitHub client should wait for this fake: generous, because the fake checks
+/// each new GraphQL query text against GitHub's schema with a Python validator inside the
+/// request, which takes seconds on a loaded machine (a 5 s client timeout made the client fall
+/// back to REST there, and a test counting GraphQL queries failed).
+pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The test App's id.
 pub const APP_ID: u64 = 4242;
 /// The test App's slug; its bot is `sdl-gate-test[bot]`.
