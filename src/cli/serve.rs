@@ -21,7 +21,7 @@ use sdl_gate::queue::record::RecordProcessor;
 use sdl_gate::queue::{Job, ProcessError, Processor, UnconfiguredProcessor};
 use sdl_gate::server::{self, ServiceConfig};
 use sdl_gate::settings::{LedgerSettings, LogFormat, Settings};
-use sdl_gate::store::{CheckpointPolicy, POSTGRES_WRITERS, Store, spawn_checkpointer};
+use sdl_gate::store::{CheckpointPolicy, Store, spawn_checkpointer};
 use sdl_gate::web::auth::{Auth, AuthConfig};
 use secrecy::ExposeSecret;
 
@@ -85,9 +85,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     for line in settings.forge_summary() {
         tracing::info!("{line}");
     }
-    // One connection per worker, the delivery writers' (up to POSTGRES_WRITERS batches at once
-    // on PostgreSQL), and three for readiness, pruning and the pages.
-    let connections = u32::try_from(settings.workers + POSTGRES_WRITERS + 3).unwrap_or(u32::MAX);
+    // One connection per worker and three for readiness, pruning and the pages. On PostgreSQL
+    // the delivery writer opens POSTGRES_WRITERS more, in a pool of its own (see
+    // `Committer::spawn`).
+    let connections = u32::try_from(settings.workers + 3).unwrap_or(u32::MAX);
     let store = Store::connect(settings.database_url.expose_secret(), connections)
         .await
         .context("connecting to SDL_GATE_DATABASE_URL")?;

@@ -13,12 +13,18 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::{Backend, NewDelivery, Recorded, Store, StoreError};
 
+/// The delivery writer's thread. Handlers queue deliveries and wait; the writer turns each
+/// batch around in four or five database round trips. On the service's runtime each of them
+/// waited its turn behind the handlers' tasks (parsing, hashing: tens of them on two cores);
+/// on a thread of its own the kernel wakes it when the answer arrives.
+pub const WRITER_THREAD: &str = "sdl-gate-writer";
+
 /// Most deliveries written in one transaction.
 pub const MAX_BATCH: usize = 512;
 /// Deliveries that may wait for the writer before handlers wait for room (back-pressure).
 const QUEUE_CAPACITY: usize = 8_192;
 /// Batches being written at once on PostgreSQL (SQLite has one writer connection); each holds
-/// a pool connection while it writes, so the service's pool is sized with them.
+/// a connection of the writer's own pool while it writes.
 pub const POSTGRES_WRITERS: usize = 4;
 
 type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
@@ -35,25 +41,36 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer task on `store`. It stops when every `Committer` clone is dropped,
-    /// after writing what was already queued.
+    /// Starts the writer on `store`, on a thread and tokio runtime of its own (see
+    /// [`WRITER_THREAD`]). It stops when every `Committer` clone is dropped, after writing
+    /// what was already queued; the returned handle finishes then.
     pub fn spawn(store: Store, debounce: Duration) -> (Committer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let writers = match store.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => POSTGRES_WRITERS,
-        };
-        let rx = Arc::new(Mutex::new(rx));
         let committer = Committer {
             tx,
             store: store.clone(),
         };
+        let (done, finished) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(WRITER_THREAD.to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(runtime) => runtime.block_on(write_all(store, debounce, rx)),
+                    Err(err) => {
+                        tracing::error!(error = %err, "cannot start the delivery writer's runtime");
+                    }
+                }
+                let _ = done.send(());
+            });
+        if let Err(err) = thread {
+            // Without a writer every submission fails (503) instead of hanging.
+            tracing::error!(error = %err, "cannot start the delivery writer's thread");
+        }
         let handle = tokio::spawn(async move {
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..writers {
-                tasks.spawn(writer(store.clone(), debounce, Arc::clone(&rx)));
-            }
-            while tasks.join_next().await.is_some() {}
+            let _ = finished.await;
         });
         (committer, handle)
     }
@@ -68,6 +85,28 @@ impl Committer {
             .await
             .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+/// The writers of one store, on the writer's runtime: one on SQLite (one write connection),
+/// [`POSTGRES_WRITERS`] on PostgreSQL, through a pool of their own opened from this runtime.
+async fn write_all(store: Store, debounce: Duration, rx: mpsc::Receiver<Queued>) {
+    let (writers, store, own_pool) = match store.backend() {
+        Backend::Sqlite => (1, store, false),
+        Backend::Postgres => {
+            let own = store.with_own_postgres_pool(POSTGRES_WRITERS as u32);
+            (POSTGRES_WRITERS, own, true)
+        }
+    };
+    let rx = Arc::new(Mutex::new(rx));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..writers {
+        tasks.spawn(writer(store.clone(), debounce, Arc::clone(&rx)));
+    }
+    while tasks.join_next().await.is_some() {}
+    if own_pool {
+        // Its connections belong to this runtime, which ends with this function.
+        store.close_write_pool().await;
     }
 }
 

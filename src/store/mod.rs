@@ -278,6 +278,29 @@ impl Store {
         }
     }
 
+    /// A handle for a task that runs on its own tokio runtime: on PostgreSQL its writes go
+    /// through a pool of their own, of up to `connections` connections, opened lazily from
+    /// that runtime, so their sockets are driven by the thread that uses them and not by the
+    /// service's busy workers; reads and SQLite (whose connections live on their own threads
+    /// and are runtime-agnostic) stay shared. Call from inside the runtime that will use it.
+    pub fn with_own_postgres_pool(&self, connections: u32) -> Store {
+        let mut store = self.clone();
+        if let (Db::Postgres(_), Some(options)) = (&self.db, &self.pg_options) {
+            let pool = PgPoolOptions::new()
+                .max_connections(connections.max(1))
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                .connect_lazy_with(options.as_ref().clone());
+            store.db = Db::Postgres(pool);
+        }
+        store
+    }
+
+    /// Closes the write pool only: for the end of a store from
+    /// [`Store::with_own_postgres_pool`], whose own pool dies with the runtime that opened it.
+    pub(crate) async fn close_write_pool(&self) {
+        on_pool!(&self.db, pool => pool.close().await);
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(&self.read, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
