@@ -775,3 +775,76 @@ async fn retention_prunes_handled_events_and_unreferenced_deliveries_only() {
         assert_eq!(store.delivery_count().await.unwrap(), 0, "{l}");
     }
 }
+
+/// PostgreSQL keeps what the service compressed (migration 0009), not the text: a large body
+/// takes a fraction of its size in `packed`, reads back byte for byte, and rows written as
+/// text before the migration, or damaged, read back or are refused naming the row.
+#[tokio::test]
+async fn postgres_keeps_payloads_compressed_and_still_reads_text_rows() {
+    let Some(db) = service_support::postgres_db("postgres_keeps_payloads_compressed").await else {
+        return;
+    };
+    let store = open(&db).await;
+    let user = r#"{"login":"octocat","id":1,"avatar_url":"https://github.com/images/error/octocat_happy.gif","site_admin":false}"#;
+    let body = format!(
+        r#"{{"action":"synchronize","users":[{}]}}"#,
+        vec![user; 200].join(",")
+    );
+    let mut big = delivery("big", "o/r", 7);
+    big.payload = body.clone();
+    let [Recorded::New(pk)] = record(&store, &[big]).await[..] else {
+        panic!("not recorded as new");
+    };
+    let pool = sqlx::PgPool::connect(&db.url).await.expect("connect");
+    let (text_null, packed): (bool, i32) = sqlx::query_as(
+        "SELECT payload IS NULL, octet_length(packed) FROM deliveries WHERE id = $1",
+    )
+    .bind(pk)
+    .fetch_one(&pool)
+    .await
+    .expect("row");
+    assert!(text_null, "the text is not stored beside the packed form");
+    assert!(
+        i64::from(packed) * 4 < body.len() as i64,
+        "{packed} bytes kept for {}",
+        body.len()
+    );
+    assert_eq!(store.delivery_payload(pk).await.expect("read"), Some(body));
+
+    // A row stored as text before the migration, one damaged on disk, one with neither.
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
+         VALUES ('github', 'old', 'pull_request', NULL, 0, '{\"n\":1}') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("text row");
+    assert_eq!(
+        store.delivery_payload(id).await.expect("text row reads"),
+        Some("{\"n\":1}".to_owned())
+    );
+    let bad: i64 = sqlx::query_scalar(
+        "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, packed) \
+         VALUES ('github', 'bad', 'pull_request', NULL, 0, '\\x006c7a34ffffff7f00') RETURNING id",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("damaged row");
+    match store.delivery_payload(bad).await {
+        Err(sdl_gate::store::StoreError::Corrupt(message)) => {
+            assert!(
+                message.starts_with(&format!("delivery {bad}: ")),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let neither = sqlx::query(
+        "INSERT INTO deliveries (forge, delivery_id, event, action, received_at) \
+         VALUES ('github', 'none', 'pull_request', NULL, 0)",
+    )
+    .execute(&pool)
+    .await;
+    assert!(neither.is_err(), "a row without a body is refused");
+    pool.close().await;
+}

@@ -31,7 +31,7 @@ type Reply = oneshot::Sender<Result<Recorded, StoreError>>;
 
 /// A delivery waiting for the writer: itself, its payload as the store keeps it (packed by the
 /// handler that submitted it), and where to answer.
-type Queued = (NewDelivery, Option<Vec<u8>>, Reply);
+type Queued = (NewDelivery, Vec<u8>, Reply);
 
 /// The sending side of the delivery writer; cheap to clone.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ async fn writer(store: Store, debounce: Duration, rx: Arc<Mutex<mpsc::Receiver<Q
         }
         for (delivery, payload, reply) in incoming {
             batch.push(delivery);
-            packed.extend(payload);
+            packed.push(payload);
             replies.push(reply);
         }
         match store

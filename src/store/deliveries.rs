@@ -209,8 +209,8 @@ async fn record_batch_sqlite(
     Ok(plan.results)
 }
 
-const INSERT_DELIVERIES_PG: &str = "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[]) \
+const INSERT_DELIVERIES_PG: &str = "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, packed) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[]) \
      ON CONFLICT (forge, delivery_id) DO NOTHING RETURNING id, forge, delivery_id";
 
 const UPSERT_JOBS_PG: &str = concat!(
@@ -228,6 +228,7 @@ const INSERT_JOB_EVENTS_PG: &str = "INSERT INTO job_events (job_id, delivery_pk,
 async fn record_batch_postgres(
     pool: &sqlx::PgPool,
     batch: &[NewDelivery],
+    packed: Vec<Vec<u8>>,
     debounce: Duration,
 ) -> Result<Vec<Recorded>, StoreError> {
     let now = now_ms();
@@ -245,7 +246,7 @@ async fn record_batch_postgres(
                 .collect::<Vec<Option<&str>>>(),
         )
         .bind(vec![now; batch.len()])
-        .bind(column(|d| &d.payload))
+        .bind(packed)
         .fetch_all(&mut *tx)
         .await?;
     let plan = Plan::new(batch, inserted);
@@ -319,16 +320,12 @@ impl Store {
 
     /// The payloads of `batch` as this store keeps them (see [`Store::pack_payload`]).
     fn pack_payloads(&self, batch: &[NewDelivery]) -> Vec<Vec<u8>> {
-        batch.iter().filter_map(|d| self.pack_payload(d)).collect()
+        batch.iter().map(|d| self.pack_payload(d)).collect()
     }
 
-    /// A delivery's payload as this store keeps it: compressed on SQLite (see
-    /// [`super::payload`]); `None` on PostgreSQL, which stores the text.
-    pub(crate) fn pack_payload(&self, delivery: &NewDelivery) -> Option<Vec<u8>> {
-        match self.db {
-            Db::Sqlite(_) => Some(payload::pack(&delivery.payload)),
-            Db::Postgres(_) => None,
-        }
+    /// A delivery's payload as this store keeps it: compressed (see [`super::payload`]).
+    pub(crate) fn pack_payload(&self, delivery: &NewDelivery) -> Vec<u8> {
+        payload::pack(&delivery.payload)
     }
 
     /// [`Store::record_deliveries`] with the payloads already packed by
@@ -343,15 +340,15 @@ impl Store {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
+        if packed.len() != batch.len() {
+            return Err(StoreError::Corrupt(format!(
+                "{} packed payloads for {} deliveries",
+                packed.len(),
+                batch.len()
+            )));
+        }
         match &self.db {
             Db::Sqlite(pool) => {
-                if packed.len() != batch.len() {
-                    return Err(StoreError::Corrupt(format!(
-                        "{} packed payloads for {} deliveries",
-                        packed.len(),
-                        batch.len()
-                    )));
-                }
                 let mut conn = pool.acquire().await?;
                 // Deliveries are acknowledged on this commit: make it survive power loss too
                 // (job-state writes run with synchronous=NORMAL, see `Store::connect`). The
@@ -380,27 +377,41 @@ impl Store {
                 }
                 result
             }
-            Db::Postgres(pool) => record_batch_postgres(pool, batch, debounce).await,
+            Db::Postgres(pool) => record_batch_postgres(pool, batch, packed, debounce).await,
         }
     }
 
     /// The raw payload of a stored delivery (by row id), for processors.
     pub async fn delivery_payload(&self, delivery_pk: i64) -> Result<Option<String>, StoreError> {
-        let q = "SELECT payload FROM deliveries WHERE id = $1";
+        let what = || format!("delivery {delivery_pk}");
         match &self.read {
             Db::Sqlite(pool) => {
-                let stored: Option<Vec<u8>> = sqlx::query_scalar(q)
-                    .bind(delivery_pk)
-                    .fetch_optional(pool)
-                    .await?;
+                let stored: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT payload FROM deliveries WHERE id = $1")
+                        .bind(delivery_pk)
+                        .fetch_optional(pool)
+                        .await?;
                 stored
-                    .map(|bytes| payload::unpack(bytes, &format!("delivery {delivery_pk}")))
+                    .map(|bytes| payload::unpack(bytes, &what()))
                     .transpose()
             }
-            Db::Postgres(pool) => Ok(sqlx::query_scalar(q)
-                .bind(delivery_pk)
-                .fetch_optional(pool)
-                .await?),
+            Db::Postgres(pool) => {
+                // `packed` since migration 0009, the text of older rows in `payload`.
+                let stored: Option<(Option<Vec<u8>>, Option<String>)> =
+                    sqlx::query_as("SELECT packed, payload FROM deliveries WHERE id = $1")
+                        .bind(delivery_pk)
+                        .fetch_optional(pool)
+                        .await?;
+                match stored {
+                    None => Ok(None),
+                    Some((Some(packed), _)) => payload::unpack(packed, &what()).map(Some),
+                    Some((None, Some(text))) => Ok(Some(text)),
+                    Some((None, None)) => Err(StoreError::Corrupt(format!(
+                        "{}: neither a packed nor a text payload",
+                        what()
+                    ))),
+                }
+            }
         }
     }
 
