@@ -108,12 +108,24 @@ struct Shared {
     github: Option<Arc<[SecretString]>>,
     gitlab: Option<Arc<[SecretString]>>,
     wake: Arc<Notify>,
+    /// Whether a stored delivery wakes the workers: only when its job may fall due before an
+    /// idle worker looks again by itself (see [`wakes_needed`]).
+    wake_on_delivery: bool,
     /// When workers were last woken (ms since start), to wake them at most every
     /// [`WAKE_EVERY_MS`]: each wake costs every idle worker a queue read.
     last_wake: Arc<std::sync::atomic::AtomicU64>,
     started: Instant,
     limits: ingest::Limits,
     readiness: readiness::Readiness,
+}
+
+/// Whether workers must be woken when a delivery is stored. An idle worker looks at the queue
+/// again within one poll interval and then sleeps until the earliest due job, and a stored
+/// delivery's job falls due one debounce after it: with a debounce at least the poll interval
+/// (the defaults: 1 s and 500 ms) that look always comes first, and each wake would only cost
+/// every idle worker a queue read (on PostgreSQL, ~4% of the database's CPU under load).
+fn wakes_needed(queue: &QueueSettings) -> bool {
+    queue.debounce < queue.poll_interval
 }
 
 /// Shortest interval between two worker wake-ups from the webhook handlers. New jobs are due
@@ -172,6 +184,7 @@ pub fn start<P: Processor>(
         github: config.github_secrets.map(Arc::from),
         gitlab: config.gitlab_secrets.map(Arc::from),
         wake,
+        wake_on_delivery: wakes_needed(&config.queue),
         last_wake: Arc::new(std::sync::atomic::AtomicU64::new(0)),
         started: Instant::now(),
         limits: ingest::Limits {
@@ -335,6 +348,9 @@ async fn webhook(
 
 fn wake_workers(state: &AppState) {
     use std::sync::atomic::Ordering;
+    if !state.wake_on_delivery {
+        return;
+    }
     let now = u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let last = state.last_wake.load(Ordering::Relaxed);
     if now.saturating_sub(last) >= WAKE_EVERY_MS
@@ -401,5 +417,30 @@ async fn accept(state: &AppState, verified: ingest::Verified) -> Response {
             )
                 .into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the default settings a delivery's job falls due after the workers' next look by
+    /// themselves, so deliveries wake nobody; a debounce shorter than the poll interval (a
+    /// recheck due at once) still wakes them.
+    #[test]
+    fn deliveries_wake_the_workers_only_when_their_job_would_otherwise_wait() {
+        let defaults = QueueSettings::default();
+        assert!(defaults.debounce >= defaults.poll_interval);
+        assert!(!wakes_needed(&defaults));
+        let immediate = QueueSettings {
+            debounce: Duration::ZERO,
+            ..QueueSettings::default()
+        };
+        assert!(wakes_needed(&immediate));
+        let just_under = QueueSettings {
+            debounce: defaults.poll_interval - Duration::from_millis(1),
+            ..QueueSettings::default()
+        };
+        assert!(wakes_needed(&just_under));
     }
 }
