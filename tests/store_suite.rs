@@ -812,22 +812,21 @@ async fn postgres_keeps_payloads_compressed_and_still_reads_text_rows() {
     assert_eq!(store.delivery_payload(pk).await.expect("read"), Some(body));
 
     // A row stored as text before the migration, one damaged on disk, one with neither.
-    let id: i64 = sqlx::query_scalar(
+    let insert = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool);
+    let id = insert(
         "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, payload) \
          VALUES ('github', 'old', 'pull_request', NULL, 0, '{\"n\":1}') RETURNING id",
     )
-    .fetch_one(&pool)
     .await
     .expect("text row");
     assert_eq!(
         store.delivery_payload(id).await.expect("text row reads"),
         Some("{\"n\":1}".to_owned())
     );
-    let bad: i64 = sqlx::query_scalar(
+    let bad = insert(
         "INSERT INTO deliveries (forge, delivery_id, event, action, received_at, packed) \
          VALUES ('github', 'bad', 'pull_request', NULL, 0, '\\x006c7a34ffffff7f00') RETURNING id",
     )
-    .fetch_one(&pool)
     .await
     .expect("damaged row");
     match store.delivery_payload(bad).await {
