@@ -2,8 +2,9 @@
 //! which stores whatever has queued up in a single transaction and answers each handler once
 //! the commit is durable. Under load this turns thousands of fsyncs per second into a few
 //! dozen, without ever answering before the data is on disk. On PostgreSQL several batches are
-//! written at once (each one statement, its own transaction; the server merges their WAL flushes): one
-//! batch at a time left the service waiting on each commit's flush, with the CPU idle.
+//! written at once (each one statement, its own transaction; the server merges their WAL
+//! flushes): one batch at a time left the service waiting on each commit's flush, with the CPU
+//! idle.
 
 use std::time::Duration;
 
