@@ -15,7 +15,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use super::{Backend, NewDelivery, Recorded, Store, StoreError};
 
 /// The delivery writer's thread. Handlers queue deliveries and wait; the writer turns each
-/// batch around in four or five database round trips. On the service's runtime each of them
+/// batch around in database round trips (four on SQLite, one on PostgreSQL, each a wait for
+/// the database). On the service's runtime each of them
 /// waited its turn behind the handlers' tasks (parsing, hashing: tens of them on two cores);
 /// on a thread of its own the kernel wakes it when the answer arrives.
 pub const WRITER_THREAD: &str = "sdl-gate-writer";
@@ -38,7 +39,6 @@ type Queued = (NewDelivery, Vec<u8>, Reply);
 #[derive(Debug, Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Queued>,
-    store: Store,
 }
 
 impl Committer {
@@ -47,10 +47,7 @@ impl Committer {
     /// what was already queued; the returned handle finishes then.
     pub fn spawn(store: Store, debounce: Duration) -> (Committer, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let committer = Committer {
-            tx,
-            store: store.clone(),
-        };
+        let committer = Committer { tx };
         let (done, finished) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(WRITER_THREAD.to_owned())
@@ -81,7 +78,7 @@ impl Committer {
     /// the writer only sees the packed form.
     pub async fn submit(&self, mut delivery: NewDelivery) -> Result<Recorded, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let packed = self.store.pack_payload(&delivery);
+        let packed = super::payload::pack(&delivery.payload);
         // The text is not needed once packed: freed here, by the thread that allocated it,
         // not by the writer's (a cross-thread free of 20–30 KB costs the allocator more).
         drop(std::mem::take(&mut delivery.payload));
@@ -96,12 +93,12 @@ impl Committer {
 /// The writers of one store, on the writer's runtime: one on SQLite (one write connection),
 /// [`POSTGRES_WRITERS`] on PostgreSQL, through a pool of their own opened from this runtime.
 async fn write_all(store: Store, debounce: Duration, rx: mpsc::Receiver<Queued>) {
-    let (writers, store, own_pool) = match store.backend() {
-        Backend::Sqlite => (1, store, false),
-        Backend::Postgres => {
-            let own = store.with_own_postgres_pool(POSTGRES_WRITERS as u32);
-            (POSTGRES_WRITERS, own, true)
-        }
+    let (writers, store) = match store.backend() {
+        Backend::Sqlite => (1, store),
+        Backend::Postgres => (
+            POSTGRES_WRITERS,
+            store.with_own_postgres_pool(POSTGRES_WRITERS as u32),
+        ),
     };
     let rx = Arc::new(Mutex::new(rx));
     let mut tasks = tokio::task::JoinSet::new();
@@ -109,8 +106,8 @@ async fn write_all(store: Store, debounce: Duration, rx: mpsc::Receiver<Queued>)
         tasks.spawn(writer(store.clone(), debounce, Arc::clone(&rx)));
     }
     while tasks.join_next().await.is_some() {}
-    if own_pool {
-        // Its connections belong to this runtime, which ends with this function.
+    if store.backend() == Backend::Postgres {
+        // Its own pool's connections belong to this runtime, which ends with this function.
         store.close_write_pool().await;
     }
 }

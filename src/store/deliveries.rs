@@ -70,35 +70,49 @@ struct Plan<'b> {
     events: Vec<EventRow>,
 }
 
+/// What each delivery of `batch` became: `inserted` are the (row id, forge, delivery id) the
+/// insert returned; the first occurrence of an id in the batch is the new one, any repeat (or
+/// an id stored before) is a duplicate.
+fn recorded(batch: &[NewDelivery], inserted: Vec<(i64, String, String)>) -> Vec<Recorded> {
+    let mut new_ids: std::collections::HashMap<(String, String), i64> = inserted
+        .into_iter()
+        .map(|(id, forge, delivery)| ((forge, delivery), id))
+        .collect();
+    batch
+        .iter()
+        .map(|d| {
+            let key = (d.forge.as_str().to_owned(), d.delivery_id.clone());
+            new_ids
+                .remove(&key)
+                .map_or(Recorded::Duplicate, Recorded::New)
+        })
+        .collect()
+}
+
+/// A work item's job key, detail and coalescing kind, as its event stores them.
+fn event_fields(d: &NewDelivery, item: &WorkItem) -> (String, Option<String>, Option<String>) {
+    (
+        item.key.to_key_string(),
+        item.detail.as_ref().map(|v| v.to_string()),
+        coalescing_kind(&item.key.target, &d.event, d.action.as_deref()),
+    )
+}
+
 impl<'b> Plan<'b> {
-    /// `inserted` are the (row id, forge, delivery id) the insert returned: the first
-    /// occurrence of an id in the batch is the new one, any repeat (or an id stored before)
-    /// is a duplicate.
+    /// The plan for the deliveries of `batch` the insert returned (see [`recorded`]).
     fn new(batch: &'b [NewDelivery], inserted: Vec<(i64, String, String)>) -> Plan<'b> {
-        let mut new_ids: std::collections::HashMap<(String, String), i64> = inserted
-            .into_iter()
-            .map(|(id, forge, delivery)| ((forge, delivery), id))
-            .collect();
         let mut plan = Plan {
-            results: Vec::with_capacity(batch.len()),
+            results: recorded(batch, inserted),
             jobs: Default::default(),
             events: Vec::new(),
         };
-        for d in batch {
-            let key = (d.forge.as_str().to_owned(), d.delivery_id.clone());
-            let Some(pk) = new_ids.remove(&key) else {
-                plan.results.push(Recorded::Duplicate);
+        for (d, result) in batch.iter().zip(&plan.results) {
+            let Recorded::New(pk) = *result else {
                 continue;
             };
-            plan.results.push(Recorded::New(pk));
             for item in &d.items {
-                let key = item.key.to_key_string();
-                plan.events.push((
-                    key.clone(),
-                    pk,
-                    item.detail.as_ref().map(|v| v.to_string()),
-                    coalescing_kind(&item.key.target, &d.event, d.action.as_deref()),
-                ));
+                let (key, detail, kind) = event_fields(d, item);
+                plan.events.push((key.clone(), pk, detail, kind));
                 plan.jobs.entry(key).or_insert(item);
             }
         }
@@ -284,7 +298,7 @@ async fn record_batch_postgres(
         .bind(now)
         .fetch_all(pool)
         .await?;
-    Ok(Plan::new(batch, inserted).results)
+    Ok(recorded(batch, inserted))
 }
 
 /// The work items of a PostgreSQL batch as parallel arrays (one per `UNNEST` column).
@@ -303,20 +317,16 @@ struct ItemColumns<'b> {
 
 impl<'b> ItemColumns<'b> {
     fn push(&mut self, d: &'b NewDelivery, item: &'b WorkItem) {
+        let (key, detail, kind) = event_fields(d, item);
         self.delivery_forge.push(d.forge.as_str());
         self.delivery_id.push(&d.delivery_id);
-        self.key.push(item.key.to_key_string());
+        self.key.push(key);
         self.forge.push(item.key.forge.as_str());
         self.repository.push(&item.key.repository);
         self.target_kind.push(item.key.target.kind());
         self.target_value.push(item.key.target.value());
-        self.detail
-            .push(item.detail.as_ref().map(|v| v.to_string()));
-        self.kind.push(coalescing_kind(
-            &item.key.target,
-            &d.event,
-            d.action.as_deref(),
-        ));
+        self.detail.push(detail);
+        self.kind.push(kind);
     }
 }
 
@@ -329,23 +339,13 @@ impl Store {
         batch: &[NewDelivery],
         debounce: Duration,
     ) -> Result<Vec<Recorded>, StoreError> {
-        let packed = self.pack_payloads(batch);
+        let packed = batch.iter().map(|d| payload::pack(&d.payload)).collect();
         self.record_packed(batch, packed, debounce).await
     }
 
-    /// The payloads of `batch` as this store keeps them (see [`Store::pack_payload`]).
-    fn pack_payloads(&self, batch: &[NewDelivery]) -> Vec<Vec<u8>> {
-        batch.iter().map(|d| self.pack_payload(d)).collect()
-    }
-
-    /// A delivery's payload as this store keeps it: compressed (see [`super::payload`]).
-    pub(crate) fn pack_payload(&self, delivery: &NewDelivery) -> Vec<u8> {
-        payload::pack(&delivery.payload)
-    }
-
-    /// [`Store::record_deliveries`] with the payloads already packed by
-    /// [`Store::pack_payload`], one per delivery on SQLite (the delivery writer has each
-    /// handler pack its own, in parallel, rather than the one writer packing a whole batch).
+    /// [`Store::record_deliveries`] with the payloads already packed by [`payload::pack`], one
+    /// per delivery (the delivery writer has each handler pack its own, in parallel, rather
+    /// than the one writer packing a whole batch).
     pub(crate) async fn record_packed(
         &self,
         batch: &[NewDelivery],

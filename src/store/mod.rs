@@ -167,6 +167,14 @@ const PG_CAUSE_TIMEOUT: Duration = Duration::from_millis(400);
 /// Budget of the readiness checks (`/readyz`), each.
 pub const READY_TIMEOUT: Duration = Duration::from_millis(1_500);
 
+/// The options of every PostgreSQL pool the store opens: `connections` at most, and requests
+/// that fail within [`POSTGRES_ACQUIRE_TIMEOUT`] when none can be had.
+fn pg_pool_options(connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+}
+
 /// The host part of a database URL, without user or password (for error messages).
 fn url_host(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
@@ -224,9 +232,7 @@ impl Store {
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(max_connections.max(2))
-                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            let pool = pg_pool_options(max_connections.max(2))
                 .connect_with(options.clone())
                 .await;
             let pool = match pool {
@@ -286,10 +292,8 @@ impl Store {
     pub fn with_own_postgres_pool(&self, connections: u32) -> Store {
         let mut store = self.clone();
         if let (Db::Postgres(_), Some(options)) = (&self.db, &self.pg_options) {
-            let pool = PgPoolOptions::new()
-                .max_connections(connections.max(1))
-                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
-                .connect_lazy_with(options.as_ref().clone());
+            let pool =
+                pg_pool_options(connections.max(1)).connect_lazy_with(options.as_ref().clone());
             store.db = Db::Postgres(pool);
         }
         store
