@@ -42,18 +42,33 @@ const SHA256_ALGORITHM: [u8; 15] = [
 /// The DER `TimeStampReq` (RFC 3161 §2.4.1) for `digest` with `nonce`, asking for the
 /// authority's certificate in the reply.
 pub fn request(digest: &[u8; 32], nonce: u64) -> Vec<u8> {
-    let nonce = (nonce & 0x7fff_ffff_ffff_ffff).to_be_bytes(); // a positive INTEGER
     let mut imprint = vec![0x30, 0x31];
     imprint.extend_from_slice(&SHA256_ALGORITHM);
     imprint.extend_from_slice(&[0x04, 0x20]);
     imprint.extend_from_slice(digest);
     let mut body = vec![0x02, 0x01, 0x01];
     body.extend_from_slice(&imprint);
-    body.extend_from_slice(&[0x02, 0x08]);
-    body.extend_from_slice(&nonce);
+    body.extend_from_slice(&nonce_integer(nonce));
     body.extend_from_slice(&[0x01, 0x01, 0xff]);
     let mut out = vec![0x30, body.len() as u8];
     out.extend_from_slice(&body);
+    out
+}
+
+/// The DER INTEGER of `nonce` kept to 63 bits (so it is positive), in its shortest form.
+/// DER allows no leading zero byte unless the next byte's high bit is set, and OpenSSL refuses
+/// a request that has one (`ILLEGAL_PADDING`, PKIStatus 2): a fixed eight-byte encoding was
+/// refused for one nonce in 256, those whose first byte is zero.
+fn nonce_integer(nonce: u64) -> Vec<u8> {
+    let bytes = (nonce & 0x7fff_ffff_ffff_ffff).to_be_bytes();
+    let skip = bytes.iter().take(7).take_while(|b| **b == 0).count();
+    let skip = if skip > 0 && bytes[skip] & 0x80 != 0 {
+        skip - 1
+    } else {
+        skip
+    };
+    let mut out = vec![0x02, (8 - skip) as u8];
+    out.extend_from_slice(&bytes[skip..]);
     out
 }
 
@@ -106,8 +121,7 @@ pub fn check_response(der: &[u8], digest: &[u8; 32], nonce: u64) -> Result<(), S
     {
         return Err("the token is not for this checkpoint (another message imprint)".into());
     }
-    let mut n = vec![0x02, 0x08];
-    n.extend_from_slice(&(nonce & 0x7fff_ffff_ffff_ffff).to_be_bytes());
+    let n = nonce_integer(nonce);
     if !token.windows(n.len()).any(|w| w == n.as_slice()) {
         return Err("the token does not echo our nonce".into());
     }
@@ -194,6 +208,37 @@ mod tests {
         let (tag, nonce, body) = element(body).unwrap();
         assert_eq!((tag, nonce[0] & 0x80), (0x02, 0), "a positive nonce");
         assert_eq!(body, [0x01, 0x01, 0xff], "certReq TRUE");
+    }
+
+    #[test]
+    fn nonces_are_shortest_positive_der_integers() {
+        for (nonce, der) in [
+            (0u64, vec![0x02, 0x01, 0x00]),
+            (1, vec![0x02, 0x01, 0x01]),
+            (0x7f, vec![0x02, 0x01, 0x7f]),
+            (0x80, vec![0x02, 0x02, 0x00, 0x80]),
+            (
+                0x0012_3456_789a_bcde,
+                vec![0x02, 0x07, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde],
+            ),
+            (
+                0x0092_3456_789a_bcde,
+                vec![0x02, 0x08, 0x00, 0x92, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde],
+            ),
+            (
+                u64::MAX,
+                vec![0x02, 0x08, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            ),
+        ] {
+            assert_eq!(nonce_integer(nonce), der, "nonce {nonce:#x}");
+            let request = request(&[7; 32], nonce);
+            let (_, body, _) = element(&request).unwrap();
+            assert_eq!(usize::from(request[1]), body.len(), "nonce {nonce:#x}");
+            assert!(
+                request.windows(der.len()).any(|w| w == der),
+                "nonce {nonce:#x}"
+            );
+        }
     }
 
     #[test]
