@@ -1,6 +1,7 @@
 -- The foreign keys of job_events cost more than they guard. Each event row ran two
 -- referential-integrity triggers (a query each, `SELECT ... FOR KEY SHARE` on its job and on
--- its delivery) and each lock wrote a WAL record: two of the ~13 records a delivery cost.
+-- its delivery); without them a delivery costs ~12% less database CPU and one WAL record fewer
+-- (12.8 -> 11.8, pg_stat_wal).
 -- Neither can fail: an event is only ever inserted by the statement that inserts its delivery
 -- and upserts its job, joined to the rows that statement returned; jobs are never deleted;
 -- and retention deletes a delivery only when no event refers to it (`NOT EXISTS`, served by
